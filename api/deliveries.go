@@ -1,0 +1,194 @@
+package api
+
+import (
+	"database/sql"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/trackelio/webhooks/repo"
+)
+
+const (
+	defaultPageSize = 20
+	maxPageSize     = 100
+)
+
+type deliveryView struct {
+	ID                string     `json:"id"`
+	EventID           string     `json:"event_id"`
+	EventType         string     `json:"event_type"`
+	WebhookID         string     `json:"webhook_id"`
+	RedeliveryOf      *string    `json:"redelivery_of"`
+	Status            string     `json:"status"`
+	Attempts          int        `json:"attempts"`
+	StatusCode        *int32     `json:"status_code"`
+	ResponseBody      string     `json:"response_body"`
+	ResponseTruncated bool       `json:"response_truncated"`
+	LastError         *string    `json:"last_error"`
+	LastAttemptAt     *time.Time `json:"last_attempt_at"`
+	NextAttemptAt     *time.Time `json:"next_attempt_at"`
+	FinishedAt        *time.Time `json:"finished_at"`
+	CreatedAt         time.Time  `json:"created_at"`
+}
+
+type attemptView struct {
+	Attempt           int       `json:"attempt"`
+	StatusCode        *int32    `json:"status_code"`
+	ResponseBody      string    `json:"response_body"`
+	ResponseTruncated bool      `json:"response_truncated"`
+	Error             *string   `json:"error"`
+	DurationMS        int       `json:"duration_ms"`
+	CreatedAt         time.Time `json:"created_at"`
+}
+
+// deliveryDetail replaces the attempt count with the attempts themselves.
+type deliveryDetail struct {
+	deliveryView
+	Attempts     []attemptView `json:"attempts"`
+	AttemptCount int           `json:"attempt_count"`
+}
+
+func nullInt(n sql.NullInt32) *int32 {
+	if !n.Valid {
+		return nil
+	}
+	return &n.Int32
+}
+
+func nullTime(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	return &t.Time
+}
+
+func newDeliveryView(d repo.Delivery) deliveryView {
+	return deliveryView{
+		ID: d.ID, EventID: d.EventID, EventType: d.EventType, WebhookID: d.WebhookID,
+		RedeliveryOf: nullString(d.RedeliveryOf), Status: d.Status, Attempts: d.Attempts,
+		StatusCode: nullInt(d.StatusCode), ResponseBody: string(d.ResponseBody), ResponseTruncated: d.ResponseTruncated,
+		LastError: nullString(d.LastError), LastAttemptAt: nullTime(d.LastAttemptAt), NextAttemptAt: nullTime(d.NextAttemptAt),
+		FinishedAt: nullTime(d.FinishedAt), CreatedAt: d.CreatedAt,
+	}
+}
+
+func encodeCursor(d repo.Delivery) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(d.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + d.ID))
+}
+
+func decodeCursor(s string) (*repo.Cursor, error) {
+	bad := invalid("cursor", "cursor is not one this API returned")
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, bad
+	}
+	ts, id, ok := strings.Cut(string(raw), "|")
+	if !ok {
+		return nil, bad
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return nil, bad
+	}
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, bad
+	}
+	return &repo.Cursor{CreatedAt: t, ID: id}, nil
+}
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
+	hook, err := s.loadWebhook(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit := defaultPageSize
+	if v := q.Get("limit"); v != "" {
+		limit, err = strconv.Atoi(v)
+		if err != nil || limit < 1 || limit > maxPageSize {
+			return invalid("limit", "limit must be a whole number from 1 to 100")
+		}
+	}
+	var after *repo.Cursor
+	if v := q.Get("cursor"); v != "" {
+		if after, err = decodeCursor(v); err != nil {
+			return err
+		}
+	}
+	// One extra row tells whether another page exists.
+	ds, err := s.store.Deliveries(r.Context(), workspaceID(r.Context()), hook.ID, after, limit+1)
+	if err != nil {
+		return err
+	}
+	var next *string
+	if len(ds) > limit {
+		ds = ds[:limit]
+		c := encodeCursor(ds[limit-1])
+		next = &c
+	}
+	views := make([]deliveryView, len(ds))
+	for i, d := range ds {
+		views[i] = newDeliveryView(d)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": views, "next_cursor": next})
+	return nil
+}
+
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	d, err := s.store.Delivery(r.Context(), workspaceID(r.Context()), id)
+	if err != nil {
+		return err
+	}
+	as, err := s.store.Attempts(r.Context(), d.ID)
+	if err != nil {
+		return err
+	}
+	detail := deliveryDetail{deliveryView: newDeliveryView(d), Attempts: make([]attemptView, len(as)), AttemptCount: d.Attempts}
+	for i, a := range as {
+		detail.Attempts[i] = attemptView{
+			Attempt: a.Attempt, StatusCode: nullInt(a.StatusCode), ResponseBody: string(a.ResponseBody),
+			ResponseTruncated: a.ResponseTruncated, Error: nullString(a.Error), DurationMS: a.DurationMS, CreatedAt: a.CreatedAt,
+		}
+	}
+	writeJSON(w, http.StatusOK, detail)
+	return nil
+}
+
+func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	ws := workspaceID(r.Context())
+	d, err := s.store.Delivery(r.Context(), ws, id)
+	if err != nil {
+		return err
+	}
+	hook, err := s.store.Webhook(r.Context(), ws, d.WebhookID)
+	if err != nil {
+		return err
+	}
+	if !hook.Active {
+		return &Error{Status: http.StatusConflict, Code: "webhook_inactive", Message: "the webhook is inactive; activate it before redelivering"}
+	}
+	newID, err := s.store.Redeliver(r.Context(), ws, d.ID)
+	if err != nil {
+		return err
+	}
+	s.enqueue(r, []string{newID})
+	nd, err := s.store.Delivery(r.Context(), ws, newID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, newDeliveryView(nd))
+	return nil
+}

@@ -1,0 +1,46 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/trackelio/webhooks/repo"
+)
+
+// Error is an API error with the status and JSON body it answers.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func invalid(field, message string) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Field: field, Message: message}
+}
+
+var (
+	errUnauthorized = &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or invalid API key: send Authorization: Bearer <key>"}
+	errNotFound     = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such resource"}
+)
+
+// writeError is the one place errors become HTTP statuses.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var apiErr *Error
+	switch {
+	case errors.As(err, &apiErr):
+	case errors.Is(err, repo.ErrNotFound):
+		apiErr = errNotFound
+	case errors.Is(err, repo.ErrConflict):
+		apiErr = &Error{Status: http.StatusConflict, Code: "conflict", Message: "the request conflicts with existing data"}
+	default:
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		apiErr = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; it has been logged"}
+	}
+	writeJSON(w, apiErr.Status, struct {
+		Error *Error `json:"error"`
+	}{apiErr})
+}

@@ -1,0 +1,120 @@
+// Package api serves the JSON API for producers and webhook management.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/trackelio/webhooks/metrics"
+	"github.com/trackelio/webhooks/repo"
+)
+
+// Store is what the API needs from Postgres.
+type Store interface {
+	CreateWorkspace(ctx context.Context, name string, keyHash []byte) (repo.Workspace, error)
+	WorkspaceByKeyHash(ctx context.Context, keyHash []byte) (string, error)
+	CreateWebhook(ctx context.Context, workspaceID string, in repo.NewWebhook) (repo.Webhook, error)
+	Webhook(ctx context.Context, workspaceID, id string) (repo.Webhook, error)
+	Webhooks(ctx context.Context, workspaceID string) ([]repo.Webhook, error)
+	UpdateWebhook(ctx context.Context, workspaceID, id string, p repo.WebhookPatch) (repo.Webhook, error)
+	DeleteWebhook(ctx context.Context, workspaceID, id string) error
+	CreateEvent(ctx context.Context, ev repo.NewEvent) (repo.AcceptedEvent, error)
+	Deliveries(ctx context.Context, workspaceID, webhookID string, after *repo.Cursor, limit int) ([]repo.Delivery, error)
+	Delivery(ctx context.Context, workspaceID, id string) (repo.Delivery, error)
+	Attempts(ctx context.Context, deliveryID string) ([]repo.Attempt, error)
+	Redeliver(ctx context.Context, workspaceID, id string) (string, error)
+}
+
+// Enqueuer hands deliveries to the workers.
+type Enqueuer interface {
+	EnqueueDelivery(ctx context.Context, deliveryID string) error
+}
+
+// Check is a named readiness probe.
+type Check struct {
+	Name string
+	Fn   func(context.Context) error
+}
+
+// Config wires the API.
+type Config struct {
+	Store    Store
+	Enqueuer Enqueuer
+	Metrics  *metrics.Metrics
+	Log      *slog.Logger
+	// AdminToken enables the admin routes; empty turns them off.
+	AdminToken string
+	// Ready lists the dependencies /readyz checks.
+	Ready []Check
+}
+
+// Server holds the API's dependencies.
+type Server struct {
+	store      Store
+	enqueuer   Enqueuer
+	metrics    *metrics.Metrics
+	log        *slog.Logger
+	adminToken []byte
+	ready      []Check
+	keys       *keyCache
+}
+
+// New returns the API's root handler.
+func New(cfg Config) http.Handler {
+	s := &Server{
+		store: cfg.Store, enqueuer: cfg.Enqueuer, metrics: cfg.Metrics, log: cfg.Log,
+		adminToken: []byte(cfg.AdminToken), ready: cfg.Ready, keys: newKeyCache(time.Minute, 10000),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("POST /v1/admin/workspaces", s.admin(s.createWorkspace))
+
+	mux.Handle("GET /v1/event-types", s.authed(s.listEventTypes))
+	mux.Handle("POST /v1/events", s.authed(s.createEvent))
+	mux.Handle("POST /v1/webhooks", s.authed(s.createWebhook))
+	mux.Handle("GET /v1/webhooks", s.authed(s.listWebhooks))
+	mux.Handle("GET /v1/webhooks/{id}", s.authed(s.getWebhook))
+	mux.Handle("PATCH /v1/webhooks/{id}", s.authed(s.updateWebhook))
+	mux.Handle("DELETE /v1/webhooks/{id}", s.authed(s.deleteWebhook))
+	mux.Handle("GET /v1/webhooks/{id}/secret", s.authed(s.getWebhookSecret))
+	mux.Handle("GET /v1/webhooks/{id}/deliveries", s.authed(s.listDeliveries))
+	mux.Handle("GET /v1/deliveries/{id}", s.authed(s.getDelivery))
+	mux.Handle("POST /v1/deliveries/{id}/redeliver", s.authed(s.redeliver))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no route for " + r.Method + " " + r.URL.Path})
+	})
+	return s.instrument(mux)
+}
+
+// handlerFunc is a handler that returns its error for writeError.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// instrument records request counts and latency by route pattern, which
+// keeps label values bounded whatever paths clients send.
+func (s *Server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		route := r.Pattern
+		if route == "" || route == "/" {
+			route = "unmatched"
+		}
+		s.metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		s.metrics.HTTPDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}

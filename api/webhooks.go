@@ -1,0 +1,244 @@
+package api
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/repo"
+)
+
+const (
+	maxURLLen         = 2048
+	maxDescriptionLen = 1000
+)
+
+type webhookView struct {
+	ID                  string    `json:"id"`
+	URL                 string    `json:"url"`
+	Events              []string  `json:"events"`
+	Active              bool      `json:"active"`
+	Description         string    `json:"description"`
+	FailureCount        int64     `json:"failure_count"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	DisabledReason      *string   `json:"disabled_reason"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
+	// Secret is shown on creation only; GET /v1/webhooks/{id}/secret reveals it later.
+	Secret string `json:"secret,omitempty"`
+}
+
+func newWebhookView(w repo.Webhook) webhookView {
+	return webhookView{
+		ID: w.ID, URL: w.URL, Events: w.Events, Active: w.Active, Description: w.Description,
+		FailureCount: w.FailureCount, ConsecutiveFailures: w.ConsecutiveFailures,
+		DisabledReason: nullString(w.DisabledReason), CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+	}
+}
+
+func nullString(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
+}
+
+// newSecret returns "whsec_" + standard base64 of 32 random bytes, the form
+// Standard Webhooks libraries accept as is.
+func newSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+func validateURL(raw string) error {
+	if raw == "" {
+		return invalid("url", "url is required")
+	}
+	if len(raw) > maxURLLen {
+		return invalid("url", fmt.Sprintf("url is longer than %d bytes", maxURLLen))
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return invalid("url", "url is not a valid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return invalid("url", "url must use http or https")
+	}
+	if u.Hostname() == "" {
+		return invalid("url", "url must have a host")
+	}
+	if u.User != nil {
+		return invalid("url", "url must not contain credentials; authenticate with the signature instead")
+	}
+	return nil
+}
+
+// validateEvents checks every type against the catalog and drops duplicates.
+func validateEvents(events []string) ([]string, error) {
+	if len(events) == 0 {
+		return nil, invalid("events", "events must list at least one event type")
+	}
+	out := make([]string, 0, len(events))
+	for _, e := range events {
+		if !catalog.Known(e) {
+			return nil, invalid("events", fmt.Sprintf("unknown event type %q; see GET /v1/event-types", e))
+		}
+		if !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func validateDescription(d string) error {
+	if utf8.RuneCountInString(d) > maxDescriptionLen {
+		return invalid("description", fmt.Sprintf("description is longer than %d characters", maxDescriptionLen))
+	}
+	return nil
+}
+
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		URL         string   `json:"url"`
+		Events      []string `json:"events"`
+		Active      *bool    `json:"active"`
+		Description string   `json:"description"`
+	}
+	if err := decodeJSON(w, r, maxJSONBody, &in); err != nil {
+		return err
+	}
+	in.URL = strings.TrimSpace(in.URL)
+	if err := validateURL(in.URL); err != nil {
+		return err
+	}
+	events, err := validateEvents(in.Events)
+	if err != nil {
+		return err
+	}
+	if err := validateDescription(in.Description); err != nil {
+		return err
+	}
+	active := in.Active == nil || *in.Active
+	hook, err := s.store.CreateWebhook(r.Context(), workspaceID(r.Context()), repo.NewWebhook{
+		URL: in.URL, Events: events, Active: active, Description: in.Description, Secret: newSecret(),
+	})
+	if err != nil {
+		return err
+	}
+	v := newWebhookView(hook)
+	v.Secret = hook.Secret
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) error {
+	hooks, err := s.store.Webhooks(r.Context(), workspaceID(r.Context()))
+	if err != nil {
+		return err
+	}
+	views := make([]webhookView, len(hooks))
+	for i, h := range hooks {
+		views[i] = newWebhookView(h)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": views})
+	return nil
+}
+
+// pathID returns the {id} path value, refusing anything that is not a UUID
+// as unknown rather than letting it reach Postgres.
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		return "", errNotFound
+	}
+	return id, nil
+}
+
+func (s *Server) loadWebhook(r *http.Request) (repo.Webhook, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return repo.Webhook{}, err
+	}
+	return s.store.Webhook(r.Context(), workspaceID(r.Context()), id)
+}
+
+func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) error {
+	hook, err := s.loadWebhook(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newWebhookView(hook))
+	return nil
+}
+
+func (s *Server) getWebhookSecret(w http.ResponseWriter, r *http.Request) error {
+	hook, err := s.loadWebhook(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"secret": hook.Secret})
+	return nil
+}
+
+func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		URL         *string  `json:"url"`
+		Events      []string `json:"events"`
+		Active      *bool    `json:"active"`
+		Description *string  `json:"description"`
+	}
+	if err := decodeJSON(w, r, maxJSONBody, &in); err != nil {
+		return err
+	}
+	p := repo.WebhookPatch{Active: in.Active, Description: in.Description}
+	if in.URL != nil {
+		u := strings.TrimSpace(*in.URL)
+		if err := validateURL(u); err != nil {
+			return err
+		}
+		p.URL = &u
+	}
+	if in.Events != nil {
+		if p.Events, err = validateEvents(in.Events); err != nil {
+			return err
+		}
+	}
+	if in.Description != nil {
+		if err := validateDescription(*in.Description); err != nil {
+			return err
+		}
+	}
+	hook, err := s.store.UpdateWebhook(r.Context(), workspaceID(r.Context()), id, p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newWebhookView(hook))
+	return nil
+}
+
+func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteWebhook(r.Context(), workspaceID(r.Context()), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,88 @@
+// Command api serves the producer and management API. It applies database
+// migrations at start; `api migrate` applies them and exits.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trackelio/webhooks/api"
+	"github.com/trackelio/webhooks/cmd/internal/boot"
+	"github.com/trackelio/webhooks/jobs"
+	"github.com/trackelio/webhooks/metrics"
+	"github.com/trackelio/webhooks/repo"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log, err := boot.NewLogger(stdout, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	if len(args) > 1 || (len(args) == 1 && args[0] != "migrate") {
+		return fmt.Errorf("usage: api [migrate]")
+	}
+
+	store, err := repo.Open(ctx, cfg.DatabaseURL, repo.Options{MaxConns: cfg.DatabaseMaxConns})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx, log); err != nil {
+		return err
+	}
+	if len(args) == 1 {
+		log.Info("database is migrated", "version", repo.LatestVersion())
+		return nil
+	}
+
+	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	client := asynq.NewClient(redisOpt)
+	defer client.Close()
+
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	handler := api.New(api.Config{
+		Store:      store,
+		Enqueuer:   jobs.NewEnqueuer(client, m),
+		Metrics:    m,
+		Log:        log,
+		AdminToken: cfg.AdminToken,
+		Ready: []api.Check{
+			{Name: "postgres", Fn: store.Ping},
+			{Name: "redis", Fn: func(context.Context) error { return client.Ping() }},
+			{Name: "schema", Fn: store.CheckSchema},
+		},
+	})
+	root := http.NewServeMux()
+	root.Handle("GET /metrics", metrics.Handler(reg))
+	root.Handle("/", handler)
+	if cfg.AdminToken == "" {
+		log.Warn("ADMIN_TOKEN is not set; admin routes are disabled")
+	}
+	return boot.Serve(ctx, log, cfg.Addr, root, 20*time.Second)
+}

@@ -1,0 +1,97 @@
+// Command worker performs webhook deliveries and maintenance tasks from the
+// asynq queues, and serves /healthz and /metrics on WORKER_ADDR.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trackelio/webhooks/cmd/internal/boot"
+	"github.com/trackelio/webhooks/jobs"
+	"github.com/trackelio/webhooks/metrics"
+	"github.com/trackelio/webhooks/repo"
+	"github.com/trackelio/webhooks/sender"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log, err := boot.NewLogger(stdout, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+
+	store, err := repo.Open(ctx, cfg.DatabaseURL, repo.Options{MaxConns: cfg.DatabaseMaxConns})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.CheckSchema(ctx); err != nil {
+		return err
+	}
+	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	client := asynq.NewClient(redisOpt)
+	defer client.Close()
+	inspector := asynq.NewInspector(redisOpt)
+	defer inspector.Close()
+
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	poster := sender.New(sender.Config{
+		Timeout:         cfg.DeliveryTimeout,
+		MaxConnsPerHost: cfg.Concurrency,
+		UserAgent:       "Trackelio-Webhooks/" + boot.Version(),
+	})
+	srv := jobs.NewServer(redisOpt, jobs.ServerConfig{
+		Concurrency:     cfg.Concurrency,
+		PollInterval:    cfg.PollInterval,
+		ShutdownTimeout: cfg.DeliveryTimeout + 5*time.Second,
+	}, m, log)
+	mux := jobs.NewMux(jobs.Handlers{
+		Deliver: jobs.NewDeliverHandler(store, poster, cfg.Retry, m, log),
+		Sweep:   jobs.NewSweepHandler(store, client, inspector, m, log),
+	}, log)
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start asynq server: %w", err)
+	}
+	log.Info("worker started", "concurrency", cfg.Concurrency, "max_attempts", cfg.Retry.MaxAttempts())
+
+	admin := http.NewServeMux()
+	admin.Handle("GET /metrics", metrics.Handler(reg))
+	admin.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := srv.Ping(); err != nil {
+			http.Error(w, "redis unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	serveErr := boot.Serve(ctx, log, cfg.Addr, admin, 5*time.Second)
+	// Shutdown stops taking tasks and waits for running attempts to be
+	// recorded; unfinished ones go back to the queue.
+	srv.Shutdown()
+	log.Info("worker stopped")
+	return serveErr
+}

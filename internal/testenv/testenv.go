@@ -1,0 +1,220 @@
+// Package testenv gives tests their own PostgreSQL database and Redis DB
+// number on the real local servers, so test packages can run in parallel and
+// leave nothing behind.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq" // PostgreSQL driver
+	"github.com/redis/go-redis/v9"
+
+	"github.com/trackelio/webhooks/repo"
+)
+
+// PostgresURL is the server tests use: TEST_DATABASE_URL or the local default.
+func PostgresURL() string {
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// RedisURL is the server tests use: TEST_REDIS_URL or the local default.
+func RedisURL() string {
+	if u := os.Getenv("TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+func withDatabase(rawURL, name string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		panic(fmt.Sprintf("testenv: bad postgres url %q: %v", rawURL, err))
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// templateName changes whenever the migrations change, so a stale template
+// from an earlier run is never cloned.
+func templateName() string {
+	h := sha256.New()
+	fmt.Fprint(h, repo.LatestVersion())
+	for _, s := range repo.MigrationSQL() {
+		io.WriteString(h, s)
+	}
+	return "trackelio_tmpl_" + hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// templateLock serialises template creation across test processes.
+const templateLock = 0x7465_7374_746d_706c
+
+func ensureTemplate(ctx context.Context, admin *sqlx.DB, name string) error {
+	conn, err := admin.Connx(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, templateLock); err != nil {
+		return fmt.Errorf("template lock: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, templateLock) //nolint:errcheck
+	var exists bool
+	if err := conn.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	building := name + "_build"
+	conn.ExecContext(ctx, `DROP DATABASE IF EXISTS `+building) //nolint:errcheck // leftover of a killed run
+	if _, err := conn.ExecContext(ctx, `CREATE DATABASE `+building); err != nil {
+		return fmt.Errorf("create template: %w", err)
+	}
+	st, err := repo.Open(ctx, withDatabase(PostgresURL(), building), repo.Options{MaxConns: 2})
+	if err != nil {
+		return err
+	}
+	err = st.Migrate(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st.Close()
+	if err != nil {
+		return fmt.Errorf("migrate template: %w", err)
+	}
+	// Renaming last makes the template appear only once it is complete.
+	if _, err := conn.ExecContext(ctx, `ALTER DATABASE `+building+` RENAME TO `+name); err != nil {
+		return fmt.Errorf("publish template: %w", err)
+	}
+	return nil
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// NewDatabase creates a migrated database cloned from a template, returns its
+// URL, and drops it when the test ends.
+func NewDatabase(tb testing.TB) string {
+	tb.Helper()
+	ctx := context.Background()
+	admin, err := sqlx.Open("postgres", PostgresURL())
+	if err != nil {
+		tb.Fatalf("testenv: %v", err)
+	}
+	defer admin.Close()
+	if err := admin.PingContext(ctx); err != nil {
+		tb.Fatalf("testenv: PostgreSQL at %s is not reachable (start it, or set TEST_DATABASE_URL): %v", PostgresURL(), err)
+	}
+	tmpl := templateName()
+	if err := ensureTemplate(ctx, admin, tmpl); err != nil {
+		tb.Fatalf("testenv: %v", err)
+	}
+	name := "trackelio_test_" + randomSuffix()
+	// Cloning fails while another session is connected to the template, which
+	// only happens for a moment while another process checks it; retry briefly.
+	for i := 0; ; i++ {
+		_, err = admin.ExecContext(ctx, `CREATE DATABASE `+name+` TEMPLATE `+tmpl)
+		if err == nil || i == 50 || !strings.Contains(err.Error(), "being accessed by other users") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		tb.Fatalf("testenv: create database: %v", err)
+	}
+	tb.Cleanup(func() {
+		admin, err := sqlx.Open("postgres", PostgresURL())
+		if err != nil {
+			tb.Errorf("testenv: %v", err)
+			return
+		}
+		defer admin.Close()
+		if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
+			tb.Errorf("testenv: drop database %s: %v", name, err)
+		}
+	})
+	return withDatabase(PostgresURL(), name)
+}
+
+// NewStore returns a Store on a fresh database.
+func NewStore(tb testing.TB) (*repo.Store, string) {
+	tb.Helper()
+	dbURL := NewDatabase(tb)
+	st, err := repo.Open(context.Background(), dbURL, repo.Options{MaxConns: 5})
+	if err != nil {
+		tb.Fatalf("testenv: %v", err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st, dbURL
+}
+
+// redisDBs are the database numbers handed out to tests; DB 0 holds the
+// claims and is left to `make run`.
+const firstTestDB, lastTestDB = 1, 15
+
+// NewRedis claims a Redis database number no other test is using, flushes it,
+// and returns its URL; the database is flushed and released when the test ends.
+func NewRedis(tb testing.TB) string {
+	tb.Helper()
+	ctx := context.Background()
+	opt, err := redis.ParseURL(RedisURL())
+	if err != nil {
+		tb.Fatalf("testenv: bad redis url: %v", err)
+	}
+	ctl := redis.NewClient(opt)
+	defer ctl.Close()
+	if err := ctl.Ping(ctx).Err(); err != nil {
+		tb.Fatalf("testenv: Redis at %s is not reachable (start it, or set TEST_REDIS_URL): %v", RedisURL(), err)
+	}
+	token := randomSuffix()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		for db := firstTestDB; db <= lastTestDB; db++ {
+			key := fmt.Sprintf("trackelio:testenv:db:%d", db)
+			ok, err := ctl.SetNX(ctx, key, token, 15*time.Minute).Result()
+			if err != nil {
+				tb.Fatalf("testenv: claim redis db: %v", err)
+			}
+			if !ok {
+				continue
+			}
+			dbOpt := *opt
+			dbOpt.DB = db
+			c := redis.NewClient(&dbOpt)
+			c.FlushDB(ctx)
+			c.Close()
+			tb.Cleanup(func() {
+				c := redis.NewClient(&dbOpt)
+				c.FlushDB(context.Background())
+				c.Close()
+				ctl := redis.NewClient(opt)
+				defer ctl.Close()
+				if v, _ := ctl.Get(context.Background(), key).Result(); v == token {
+					ctl.Del(context.Background(), key)
+				}
+			})
+			u, _ := url.Parse(RedisURL())
+			u.Path = fmt.Sprintf("/%d", db)
+			return u.String()
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("testenv: no free redis database among %d..%d", firstTestDB, lastTestDB)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -1,0 +1,135 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/trackelio/webhooks/metrics"
+	"github.com/trackelio/webhooks/repo"
+	"github.com/trackelio/webhooks/sender"
+)
+
+// DeliveryStore is what the deliver handler needs from Postgres.
+type DeliveryStore interface {
+	Work(ctx context.Context, deliveryID string) (repo.Work, error)
+	RecordAttempt(ctx context.Context, r repo.AttemptResult) (bool, error)
+	CancelDelivery(ctx context.Context, deliveryID string) error
+}
+
+// Poster makes one HTTP attempt.
+type Poster interface {
+	Send(ctx context.Context, r sender.Request) sender.Result
+}
+
+// recordTimeout bounds writing an attempt that was already made, even while
+// the worker shuts down, so the attempt is not repeated needlessly.
+const recordTimeout = 10 * time.Second
+
+// DeliverHandler performs one delivery attempt per task run.
+type DeliverHandler struct {
+	store   DeliveryStore
+	poster  Poster
+	policy  RetryPolicy
+	metrics *metrics.Metrics
+	log     *slog.Logger
+}
+
+// NewDeliverHandler builds the handler for TypeDeliver.
+func NewDeliverHandler(store DeliveryStore, poster Poster, policy RetryPolicy, m *metrics.Metrics, log *slog.Logger) *DeliverHandler {
+	return &DeliverHandler{store: store, poster: poster, policy: policy, metrics: m, log: log}
+}
+
+// ProcessTask implements asynq.Handler.
+func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	var p DeliverPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.DeliveryID == "" {
+		return fmt.Errorf("decode %s payload %q: %v: %w", TypeDeliver, t.Payload(), err, asynq.SkipRetry)
+	}
+	w, err := h.store.Work(ctx, p.DeliveryID)
+	if errors.Is(err, repo.ErrNotFound) {
+		h.log.WarnContext(ctx, "delivery not found; dropping task", "delivery_id", p.DeliveryID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// asynq may run a task again after a lost lease or a sweep; the stored
+	// status is the truth.
+	if w.Status != repo.StatusPending {
+		return nil
+	}
+	if w.WebhookDeleted || !w.WebhookActive {
+		if err := h.store.CancelDelivery(ctx, w.DeliveryID); err != nil {
+			return err
+		}
+		h.metrics.Finished.WithLabelValues(w.EventType, repo.StatusCancelled).Inc()
+		return nil
+	}
+	if w.NextAttemptAt.Valid {
+		if wait := time.Until(w.NextAttemptAt.Time); wait > time.Second {
+			return &RetryAfterError{Delay: wait, Reason: "attempt not due yet"}
+		}
+	}
+	return h.attempt(ctx, w)
+}
+
+func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work) error {
+	n := w.Attempts + 1
+	res := h.poster.Send(ctx, sender.Request{
+		URL: w.WebhookURL, Body: w.Body, Secret: w.Secret, EventType: w.EventType, DeliveryID: w.DeliveryID,
+	})
+	now := time.Now()
+	r := repo.AttemptResult{
+		DeliveryID: w.DeliveryID, Attempt: n, StatusCode: res.StatusCode, ResponseBody: res.Body,
+		ResponseTruncated: res.Truncated, Error: res.Error, Duration: res.Duration, At: now,
+		Succeeded: res.Outcome == sender.Success,
+	}
+	var delay time.Duration
+	switch {
+	case r.Succeeded:
+		r.NewStatus = repo.StatusSucceeded
+	case n >= h.policy.MaxAttempts():
+		r.NewStatus = repo.StatusFailed
+	default:
+		r.NewStatus = repo.StatusPending
+		delay = h.policy.Delay(n)
+		r.NextAttemptAt = now.Add(delay)
+	}
+	recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	recorded, err := h.store.RecordAttempt(recCtx, r)
+	if err != nil {
+		// The attempt was made but not stored: asynq runs the task again
+		// soon and the same attempt number is used.
+		return err
+	}
+	if !recorded {
+		h.log.InfoContext(ctx, "attempt already recorded by another run", "delivery_id", w.DeliveryID, "attempt", n)
+		return nil
+	}
+
+	h.metrics.Attempts.WithLabelValues(w.EventType, string(res.Outcome)).Inc()
+	h.metrics.AttemptDuration.WithLabelValues(string(res.Outcome)).Observe(res.Duration.Seconds())
+	log := h.log.With("delivery_id", w.DeliveryID, "event_type", w.EventType, "attempt", n,
+		"status_code", res.StatusCode, "outcome", res.Outcome, "duration_ms", res.Duration.Milliseconds())
+	switch r.NewStatus {
+	case repo.StatusSucceeded:
+		h.metrics.Finished.WithLabelValues(w.EventType, repo.StatusSucceeded).Inc()
+		h.metrics.DeliveryLatency.Observe(now.Sub(w.EventCreatedAt).Seconds())
+		log.DebugContext(ctx, "delivered")
+		return nil
+	case repo.StatusFailed:
+		h.metrics.Finished.WithLabelValues(w.EventType, repo.StatusFailed).Inc()
+		log.WarnContext(ctx, "delivery failed; attempts exhausted", "error", res.Error)
+		return fmt.Errorf("delivery %s failed after %d attempts: %s: %w", w.DeliveryID, n, res.Error, asynq.SkipRetry)
+	default:
+		log.InfoContext(ctx, "attempt failed; will retry", "error", res.Error, "retry_in", delay.String())
+		return &RetryAfterError{Delay: delay, Failure: true, Reason: "attempt " + fmt.Sprint(n) + " failed: " + res.Error}
+	}
+}

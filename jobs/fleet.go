@@ -1,0 +1,86 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trackelio/webhooks/repo"
+)
+
+// HealthSource reports fleet health from Postgres.
+type HealthSource interface {
+	Health(ctx context.Context) (repo.Health, error)
+}
+
+// QueueSource reports queue sizes; *asynq.Inspector implements it.
+type QueueSource interface {
+	GetQueueInfo(queue string) (*asynq.QueueInfo, error)
+}
+
+// FleetCollector reads queue depths and webhook health when Prometheus
+// scrapes, so the numbers are never staler than the scrape.
+type FleetCollector struct {
+	queues QueueSource
+	health HealthSource
+	log    *slog.Logger
+
+	queueTasks *prometheus.Desc
+	failing    *prometheus.Desc
+	disabled   *prometheus.Desc
+	outboxLag  *prometheus.Desc
+}
+
+// NewFleetCollector builds the scheduler's collector.
+func NewFleetCollector(queues QueueSource, health HealthSource, log *slog.Logger) *FleetCollector {
+	return &FleetCollector{
+		queues: queues, health: health, log: log,
+		queueTasks: prometheus.NewDesc("trackelio_queue_tasks", "Tasks in each asynq queue by state.", []string{"queue", "state"}, nil),
+		failing:    prometheus.NewDesc("trackelio_webhooks_failing", "Active webhooks whose latest attempt failed.", nil, nil),
+		disabled:   prometheus.NewDesc("trackelio_webhooks_disabled", "Webhooks disabled with a reason.", nil, nil),
+		outboxLag:  prometheus.NewDesc("trackelio_outbox_lag_seconds", "How overdue the oldest pending delivery is.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *FleetCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.queueTasks
+	ch <- c.failing
+	ch <- c.disabled
+	ch <- c.outboxLag
+}
+
+// Collect implements prometheus.Collector.
+func (c *FleetCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, q := range []string{QueueDeliveries, QueueMaintenance} {
+		info, err := c.queues.GetQueueInfo(q)
+		switch {
+		case errors.Is(err, asynq.ErrQueueNotFound):
+			// A queue that never had a task does not exist yet.
+			info = &asynq.QueueInfo{}
+		case err != nil:
+			c.log.Warn("queue info unavailable", "queue", q, "error", err)
+			continue
+		}
+		for state, n := range map[string]int{
+			"pending": info.Pending, "active": info.Active, "scheduled": info.Scheduled,
+			"retry": info.Retry, "archived": info.Archived, "completed": info.Completed,
+		} {
+			ch <- prometheus.MustNewConstMetric(c.queueTasks, prometheus.GaugeValue, float64(n), q, state)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	h, err := c.health.Health(ctx)
+	if err != nil {
+		c.log.Warn("fleet health unavailable", "error", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, float64(h.FailingWebhooks))
+	ch <- prometheus.MustNewConstMetric(c.disabled, prometheus.GaugeValue, float64(h.DisabledWebhooks))
+	ch <- prometheus.MustNewConstMetric(c.outboxLag, prometheus.GaugeValue, h.OutboxLag.Seconds())
+}

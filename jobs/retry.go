@@ -1,0 +1,93 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// DefaultSchedule spreads nine retries over about three days, like the
+// Standard Webhooks reference schedule.
+const DefaultSchedule = "5s,5m,30m,2h,5h,10h,14h,20h,24h"
+
+// maxScheduleLen keeps the schedule far below the task's retry backstop.
+const maxScheduleLen = 100
+
+// RetryPolicy says when a failed delivery is attempted again.
+type RetryPolicy struct {
+	// Schedule holds the delays before attempts 2, 3, ...
+	Schedule []time.Duration
+	// Jitter spreads each delay by ±Jitter of itself, so a receiver that
+	// came back is not hit by every delivery at the same instant.
+	Jitter float64
+}
+
+// ParseSchedule parses a comma list of Go durations.
+func ParseSchedule(s string) ([]time.Duration, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) > maxScheduleLen {
+		return nil, fmt.Errorf("retry schedule has %d entries, at most %d allowed", len(parts), maxScheduleLen)
+	}
+	out := make([]time.Duration, 0, len(parts))
+	for i, p := range parts {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil {
+			return nil, fmt.Errorf("retry schedule entry %d: %w", i+1, err)
+		}
+		if d <= 0 {
+			return nil, fmt.Errorf("retry schedule entry %d: %s is not positive", i+1, d)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// MaxAttempts is the number of attempts a delivery gets.
+func (p RetryPolicy) MaxAttempts() int { return len(p.Schedule) + 1 }
+
+// Delay is the wait after a failed attempt number attempt (1-based) before
+// the next one.
+func (p RetryPolicy) Delay(attempt int) time.Duration {
+	i := min(max(attempt-1, 0), len(p.Schedule)-1)
+	d := p.Schedule[i]
+	if p.Jitter > 0 {
+		d = time.Duration(float64(d) * (1 + p.Jitter*(2*rand.Float64()-1)))
+	}
+	return d
+}
+
+// RetryAfterError asks asynq to run the task again after Delay. Failure says
+// whether it counts as a failed attempt in asynq's statistics.
+type RetryAfterError struct {
+	Delay   time.Duration
+	Failure bool
+	Reason  string
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("%s; next try in %s", e.Reason, e.Delay)
+}
+
+// RetryDelay is the server's RetryDelayFunc: typed errors carry their delay;
+// anything else (a database outage, a lease lost to a crashed worker) made no
+// recorded attempt and is retried soon with a short exponential backoff.
+func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
+	var ra *RetryAfterError
+	if errors.As(err, &ra) {
+		return ra.Delay
+	}
+	return min(time.Second<<min(n, 6), time.Minute)
+}
+
+// IsFailure tells asynq which errors are failures; waiting for a due time is not.
+func IsFailure(err error) bool {
+	var ra *RetryAfterError
+	if errors.As(err, &ra) {
+		return ra.Failure
+	}
+	return true
+}

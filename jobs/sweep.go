@@ -1,0 +1,125 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/trackelio/webhooks/metrics"
+	"github.com/trackelio/webhooks/repo"
+)
+
+// SweepStore is what the outbox sweep needs from Postgres.
+type SweepStore interface {
+	WithSweepLock(ctx context.Context, fn func(context.Context) error) (bool, error)
+	OverdueDeliveries(ctx context.Context, dueBefore time.Time, after *repo.Overdue, limit int) ([]repo.Overdue, error)
+}
+
+// TaskEnqueuer enqueues tasks; *asynq.Client implements it.
+type TaskEnqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// TaskInspector looks up and removes tasks; *asynq.Inspector implements it.
+type TaskInspector interface {
+	GetTaskInfo(queue, id string) (*asynq.TaskInfo, error)
+	DeleteTask(queue, id string) error
+}
+
+const (
+	sweepBatch    = 500
+	sweepMaxPages = 40
+)
+
+// SweepHandler re-enqueues pending deliveries that Redis lost: their task was
+// never enqueued, Redis restarted empty, or the task was archived by asynq's
+// retry backstop while Postgres still says pending.
+type SweepHandler struct {
+	store     SweepStore
+	enqueuer  TaskEnqueuer
+	inspector TaskInspector
+	metrics   *metrics.Metrics
+	log       *slog.Logger
+}
+
+// NewSweepHandler builds the handler for TypeOutboxSweep.
+func NewSweepHandler(store SweepStore, enq TaskEnqueuer, insp TaskInspector, m *metrics.Metrics, log *slog.Logger) *SweepHandler {
+	return &SweepHandler{store: store, enqueuer: enq, inspector: insp, metrics: m, log: log}
+}
+
+// ProcessTask implements asynq.Handler.
+func (h *SweepHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	var p SweepPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.GraceMS < 0 {
+		return fmt.Errorf("decode %s payload %q: %v: %w", TypeOutboxSweep, t.Payload(), err, asynq.SkipRetry)
+	}
+	requeued := 0
+	ran, err := h.store.WithSweepLock(ctx, func(ctx context.Context) error {
+		dueBefore := time.Now().Add(-time.Duration(p.GraceMS) * time.Millisecond)
+		var after *repo.Overdue
+		for range sweepMaxPages {
+			rows, err := h.store.OverdueDeliveries(ctx, dueBefore, after, sweepBatch)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				ok, err := h.requeue(ctx, r.ID)
+				if err != nil {
+					return err
+				}
+				if ok {
+					requeued++
+				}
+			}
+			if len(rows) < sweepBatch {
+				return nil
+			}
+			after = &rows[len(rows)-1]
+		}
+		return nil
+	})
+	if requeued > 0 {
+		h.metrics.OutboxRequeued.Add(float64(requeued))
+		h.log.WarnContext(ctx, "outbox sweep re-enqueued deliveries missing from Redis", "count", requeued)
+	}
+	if err != nil {
+		return fmt.Errorf("outbox sweep: %w", err)
+	}
+	if !ran {
+		h.log.DebugContext(ctx, "outbox sweep skipped; another sweep holds the lock")
+	}
+	return nil
+}
+
+// requeue enqueues one overdue delivery and reports whether Redis lacked it.
+func (h *SweepHandler) requeue(ctx context.Context, id string) (bool, error) {
+	task, err := NewDeliverTask(id, time.Time{})
+	if err != nil {
+		return false, err
+	}
+	_, err = h.enqueuer.EnqueueContext(ctx, task)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return false, fmt.Errorf("enqueue delivery %s: %w", id, err)
+	}
+	// Already in Redis. Only an archived task is stuck: Postgres says the
+	// delivery still has attempts left.
+	info, err := h.inspector.GetTaskInfo(QueueDeliveries, id)
+	if err != nil || info.State != asynq.TaskStateArchived {
+		return false, nil
+	}
+	if err := h.inspector.DeleteTask(QueueDeliveries, id); err != nil {
+		return false, fmt.Errorf("delete archived task %s: %w", id, err)
+	}
+	if _, err := h.enqueuer.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return false, fmt.Errorf("enqueue delivery %s: %w", id, err)
+	}
+	return true, nil
+}

@@ -1,0 +1,91 @@
+// Package metrics defines every Prometheus series the service exposes, built
+// on an injected registry rather than the global one.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the service's series. Labels are bounded: event types come
+// from the catalog, outcomes and statuses from small fixed sets; there is no
+// per-webhook or per-workspace label.
+type Metrics struct {
+	EventsAccepted    *prometheus.CounterVec
+	DeliveriesCreated *prometheus.CounterVec
+	EnqueueDuration   prometheus.Histogram
+	EnqueueErrors     prometheus.Counter
+	HTTPRequests      *prometheus.CounterVec
+	HTTPDuration      *prometheus.HistogramVec
+
+	Attempts        *prometheus.CounterVec
+	AttemptDuration *prometheus.HistogramVec
+	Finished        *prometheus.CounterVec
+	DeliveryLatency prometheus.Histogram
+	OutboxRequeued  prometheus.Counter
+	TaskErrors      *prometheus.CounterVec
+}
+
+// latencyBuckets spans fast local receivers to the 10 s timeout.
+var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+// New registers the service's series, plus Go and process collectors, on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		EventsAccepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trackelio_events_accepted_total", Help: "Events accepted from producers.",
+		}, []string{"event_type"}),
+		DeliveriesCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trackelio_deliveries_created_total", Help: "Deliveries created by fan-out of accepted events.",
+		}, []string{"event_type"}),
+		EnqueueDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "trackelio_enqueue_duration_seconds", Help: "Time to enqueue one delivery task in Redis.",
+			Buckets: latencyBuckets,
+		}),
+		EnqueueErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trackelio_enqueue_errors_total", Help: "Delivery tasks that failed to enqueue; the outbox sweep enqueues them later.",
+		}),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trackelio_http_requests_total", Help: "API requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "trackelio_http_request_duration_seconds", Help: "API request latency by route pattern.",
+			Buckets: latencyBuckets,
+		}, []string{"route"}),
+		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trackelio_delivery_attempts_total", Help: "Delivery attempts by event type and outcome.",
+		}, []string{"event_type", "outcome"}),
+		AttemptDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "trackelio_delivery_attempt_duration_seconds", Help: "Duration of one delivery attempt by outcome.",
+			Buckets: latencyBuckets,
+		}, []string{"outcome"}),
+		Finished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trackelio_deliveries_finished_total", Help: "Deliveries that reached a final status.",
+		}, []string{"event_type", "status"}),
+		DeliveryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "trackelio_delivery_latency_seconds", Help: "Time from event acceptance to successful delivery.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 300, 3600, 21600, 86400, 259200},
+		}),
+		OutboxRequeued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trackelio_outbox_requeued_total", Help: "Pending deliveries the outbox sweep found missing from Redis and enqueued again.",
+		}),
+		TaskErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trackelio_task_errors_total", Help: "Task handler errors that are not delivery failures (for example the database being unreachable).",
+		}, []string{"task_type"}),
+	}
+	reg.MustRegister(
+		m.EventsAccepted, m.DeliveriesCreated, m.EnqueueDuration, m.EnqueueErrors, m.HTTPRequests, m.HTTPDuration,
+		m.Attempts, m.AttemptDuration, m.Finished, m.DeliveryLatency, m.OutboxRequeued, m.TaskErrors,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Handler serves the registry's metrics.
+func Handler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}

@@ -1,0 +1,129 @@
+package repo
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Delivery statuses.
+const (
+	StatusPending   = "pending"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+)
+
+// Delivery is one run of an event to one webhook, as the history shows it.
+type Delivery struct {
+	ID                string         `db:"id"`
+	EventID           string         `db:"event_id"`
+	EventType         string         `db:"event_type"`
+	WebhookID         string         `db:"webhook_id"`
+	RedeliveryOf      sql.NullString `db:"redelivery_of"`
+	Status            string         `db:"status"`
+	Attempts          int            `db:"attempts"`
+	StatusCode        sql.NullInt32  `db:"status_code"`
+	ResponseBody      []byte         `db:"response_body"`
+	ResponseTruncated bool           `db:"response_truncated"`
+	LastError         sql.NullString `db:"last_error"`
+	LastAttemptAt     sql.NullTime   `db:"last_attempt_at"`
+	NextAttemptAt     sql.NullTime   `db:"next_attempt_at"`
+	FinishedAt        sql.NullTime   `db:"finished_at"`
+	CreatedAt         time.Time      `db:"created_at"`
+}
+
+// Attempt is one HTTP request made for a delivery.
+type Attempt struct {
+	Attempt           int            `db:"attempt"`
+	StatusCode        sql.NullInt32  `db:"status_code"`
+	ResponseBody      []byte         `db:"response_body"`
+	ResponseTruncated bool           `db:"response_truncated"`
+	Error             sql.NullString `db:"error"`
+	DurationMS        int            `db:"duration_ms"`
+	CreatedAt         time.Time      `db:"created_at"`
+}
+
+// The latest attempt's response is read from delivery_attempts rather than
+// copied onto the delivery, so a 64 KiB body is stored once.
+const deliverySelect = `
+	SELECT d.id, d.event_id, e.type AS event_type, d.webhook_id, d.redelivery_of, d.status,
+	       d.attempts, d.status_code, coalesce(a.response_body, ''::bytea) AS response_body,
+	       coalesce(a.response_truncated, false) AS response_truncated, d.last_error,
+	       d.last_attempt_at, d.next_attempt_at, d.finished_at, d.created_at
+	FROM deliveries d
+	JOIN events e ON e.id = d.event_id
+	LEFT JOIN delivery_attempts a ON a.delivery_id = d.id AND a.attempt = d.attempts`
+
+// Cursor is a position in a newest-first delivery history.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// Deliveries returns up to limit deliveries of a webhook, newest first,
+// starting after the cursor when one is given.
+func (s *Store) Deliveries(ctx context.Context, workspaceID, webhookID string, after *Cursor, limit int) ([]Delivery, error) {
+	ds := []Delivery{}
+	var err error
+	if after == nil {
+		err = s.db.SelectContext(ctx, &ds, deliverySelect+`
+			WHERE d.webhook_id = $1 AND d.workspace_id = $2
+			ORDER BY d.created_at DESC, d.id DESC LIMIT $3`, webhookID, workspaceID, limit)
+	} else {
+		err = s.db.SelectContext(ctx, &ds, deliverySelect+`
+			WHERE d.webhook_id = $1 AND d.workspace_id = $2 AND (d.created_at, d.id) < ($3, $4)
+			ORDER BY d.created_at DESC, d.id DESC LIMIT $5`, webhookID, workspaceID, after.CreatedAt, after.ID, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	return ds, nil
+}
+
+// Delivery returns one delivery of the workspace.
+func (s *Store) Delivery(ctx context.Context, workspaceID, id string) (Delivery, error) {
+	var d Delivery
+	err := s.db.GetContext(ctx, &d, deliverySelect+` WHERE d.id = $1 AND d.workspace_id = $2`, id, workspaceID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Delivery{}, ErrNotFound
+	}
+	if err != nil {
+		return Delivery{}, fmt.Errorf("get delivery: %w", err)
+	}
+	return d, nil
+}
+
+// Attempts lists a delivery's attempts in order. The caller has already
+// checked that the delivery belongs to its workspace.
+func (s *Store) Attempts(ctx context.Context, deliveryID string) ([]Attempt, error) {
+	as := []Attempt{}
+	err := s.db.SelectContext(ctx, &as, `
+		SELECT attempt, status_code, response_body, response_truncated, error, duration_ms, created_at
+		FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt`, deliveryID)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	return as, nil
+}
+
+// Redeliver creates a new pending run of a delivery's event to the same live
+// webhook and returns its id.
+func (s *Store) Redeliver(ctx context.Context, workspaceID, id string) (string, error) {
+	var newID string
+	err := s.db.GetContext(ctx, &newID, `
+		INSERT INTO deliveries (workspace_id, event_id, webhook_id, redelivery_of, next_attempt_at)
+		SELECT d.workspace_id, d.event_id, d.webhook_id, d.id, now()
+		FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.deleted_at IS NULL
+		WHERE d.id = $1 AND d.workspace_id = $2
+		RETURNING id`, id, workspaceID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("redeliver: %w", err)
+	}
+	return newID, nil
+}

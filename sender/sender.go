@@ -1,0 +1,169 @@
+// Package sender performs one signed webhook HTTP request and reports what
+// happened, reading only a bounded prefix of the response.
+package sender
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/trackelio/webhooks/signature"
+)
+
+// CaptureLimit is how much of a response body is read and stored.
+const CaptureLimit = 64 << 10
+
+// Outcome classifies an attempt; the values are metric labels and API values.
+type Outcome string
+
+// Attempt outcomes.
+const (
+	Success         Outcome = "success"
+	HTTPError       Outcome = "http_error"
+	Timeout         Outcome = "timeout"
+	ConnectionError Outcome = "connection_error"
+)
+
+// Config configures a Sender.
+type Config struct {
+	// Timeout bounds the whole attempt: connect, request and response.
+	Timeout time.Duration
+	// MaxConnsPerHost sizes keep-alive pools; set it to the worker
+	// concurrency so a busy receiver does not force new connections.
+	MaxConnsPerHost int
+	// UserAgent is sent as User-Agent.
+	UserAgent string
+}
+
+// Sender posts webhook bodies. It is safe for concurrent use.
+type Sender struct {
+	client  *http.Client
+	timeout time.Duration
+	ua      []string
+}
+
+// New builds a Sender with a transport tuned for many receivers.
+func New(cfg Config) *Sender {
+	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		// Environment proxies are ignored on purpose: a proxy would hide the
+		// real destination from the service.
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4 * max(cfg.MaxConnsPerHost, 16),
+		MaxIdleConnsPerHost:   max(cfg.MaxConnsPerHost, 2),
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+		// Compressed responses could expand past the capture bound.
+		DisableCompression: true,
+	}
+	return &Sender{
+		client: &http.Client{
+			Transport: tr,
+			// Redirects are not followed: a 3xx is a failed attempt.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		timeout: cfg.Timeout,
+		ua:      []string{cfg.UserAgent},
+	}
+}
+
+// Request is one delivery attempt to make.
+type Request struct {
+	URL        string
+	Body       []byte
+	Secret     string
+	EventType  string
+	DeliveryID string
+}
+
+// Result is what one attempt produced.
+type Result struct {
+	Outcome    Outcome
+	StatusCode int // 0 when no response arrived
+	Body       []byte
+	Truncated  bool
+	// Error describes a failure for the delivery log; empty on success.
+	Error    string
+	Duration time.Duration
+}
+
+// Send makes one attempt and never returns a Go error: every failure is an
+// outcome to record.
+func (s *Sender) Send(ctx context.Context, r Request) Result {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	res := s.send(ctx, r)
+	res.Duration = time.Since(start)
+	return res
+}
+
+func (s *Sender) send(ctx context.Context, r Request) Result {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
+	if err != nil {
+		return Result{Outcome: ConnectionError, Error: fmt.Sprintf("invalid request: %v", err)}
+	}
+	// Keys are already canonical, which skips canonicalisation per request.
+	req.Header = http.Header{
+		"Content-Type":          {"application/json"},
+		"User-Agent":            s.ua,
+		"Accept-Encoding":       {"identity"},
+		"X-Trackelio-Signature": {signature.Sign(r.Secret, r.Body)},
+		"X-Trackelio-Event":     {r.EventType},
+		"X-Trackelio-Delivery":  {r.DeliveryID},
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return Result{Outcome: classify(ctx, err), Error: describe(ctx, err, s.timeout)}
+	}
+	defer resp.Body.Close()
+	// A broken response body after the status line does not change the
+	// outcome: the status is the receiver's answer.
+	body, truncated, _ := readPrefix(resp.Body, CaptureLimit)
+	res := Result{Outcome: Success, StatusCode: resp.StatusCode, Body: body, Truncated: truncated}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		res.Outcome = HTTPError
+		res.Error = fmt.Sprintf("receiver answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	}
+	return res
+}
+
+// readPrefix reads up to limit bytes and reports whether more followed. It
+// reads one byte past the limit to tell, never more.
+func readPrefix(r io.Reader, limit int) ([]byte, bool, error) {
+	buf, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if len(buf) > limit {
+		return buf[:limit], true, err
+	}
+	return buf, false, err
+}
+
+func classify(ctx context.Context, err error) Outcome {
+	var netErr net.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &netErr) && netErr.Timeout()) {
+		return Timeout
+	}
+	return ConnectionError
+}
+
+func describe(ctx context.Context, err error, timeout time.Duration) string {
+	if classify(ctx, err) == Timeout {
+		return fmt.Sprintf("timed out after %s", timeout)
+	}
+	// url.Error repeats the URL, which the delivery log already shows.
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err.Error()
+	}
+	return err.Error()
+}
