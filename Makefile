@@ -1,0 +1,45 @@
+# Trackelio Webhooks task runner. `make` lists the targets.
+SHELL := /bin/bash
+GO    ?= go
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build the three binaries into bin/
+	$(GO) build -o bin/ ./cmd/api ./cmd/worker ./cmd/scheduler
+
+.PHONY: run
+run: ## Run api, worker and scheduler on local PostgreSQL and Redis
+	./deploy/run-local.sh
+
+.PHONY: migrate
+migrate: ## Apply database migrations to DATABASE_URL
+	$(GO) run ./cmd/api migrate
+
+.PHONY: test
+test: ## Run every test with the race detector (needs PostgreSQL and Redis)
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 8m ./...
+	$(MAKE) test-deploy
+
+.PHONY: test-deploy
+test-deploy: ## Check the Prometheus alert rules and run their unit tests
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts_test.yml
+
+.PHONY: bench
+bench: ## Run the benchmarks and print their figures
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+.PHONY: clean
+clean: ## Remove build output and local run state
+	rm -rf bin .run

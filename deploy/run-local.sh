@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Starts api, worker and scheduler against local PostgreSQL and Redis for
+# development (`make run`). Creates the database when missing, prints the URLs
+# and a bootstrap workspace API key, and stops everything on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${DATABASE_URL:=postgres://postgres@127.0.0.1:5432/trackelio?sslmode=disable}"
+: "${REDIS_URL:=redis://127.0.0.1:6379/0}"
+: "${API_ADDR:=127.0.0.1:8080}"
+: "${WORKER_ADDR:=127.0.0.1:9090}"
+: "${SCHEDULER_ADDR:=127.0.0.1:9091}"
+: "${ADMIN_TOKEN:=dev-admin-token-change-me}"
+# Local receivers are loopback addresses; allow them in development.
+: "${DELIVERY_ALLOW_CIDRS:=127.0.0.0/8,::1/128}"
+export DATABASE_URL REDIS_URL API_ADDR WORKER_ADDR SCHEDULER_ADDR ADMIN_TOKEN DELIVERY_ALLOW_CIDRS
+
+state=.run
+mkdir -p "$state"
+
+need() { command -v "$1" >/dev/null || { echo "run: $1 is required ($2)" >&2; exit 1; }; }
+need psql "apt-get install postgresql-client"
+need curl "apt-get install curl"
+need python3 "it reads the JSON answers"
+
+# Create the database named in DATABASE_URL if it does not exist.
+dbname=$(python3 -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).path.lstrip("/"))' "$DATABASE_URL")
+admin_url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/postgres").geturl())' "$DATABASE_URL")
+if ! psql "$admin_url" -tAc "SELECT 1" >/dev/null 2>&1; then
+  echo "run: PostgreSQL is not reachable at $admin_url (start it: see README)" >&2
+  exit 1
+fi
+if [ "$(psql "$admin_url" -tAc "SELECT 1 FROM pg_database WHERE datname = '$dbname'")" != "1" ]; then
+  psql "$admin_url" -qc "CREATE DATABASE \"$dbname\"" && echo "run: created database $dbname"
+fi
+
+go build -o bin/ ./cmd/api ./cmd/worker ./cmd/scheduler
+
+pids=()
+cleanup() {
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+bin/api >>"$state/api.log" 2>&1 &
+pids+=($!)
+api="http://$API_ADDR"
+for _ in $(seq 1 100); do
+  curl -sf "$api/readyz" >/dev/null 2>&1 && break
+  if ! kill -0 "${pids[0]}" 2>/dev/null; then
+    echo "run: the api exited; the end of $state/api.log:" >&2
+    tail -5 "$state/api.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+curl -sf "$api/readyz" >/dev/null || { echo "run: the api is not ready; see $state/api.log" >&2; exit 1; }
+bin/worker >>"$state/worker.log" 2>&1 &
+pids+=($!)
+bin/scheduler >>"$state/scheduler.log" 2>&1 &
+pids+=($!)
+
+# Reuse the bootstrap key while it still works, otherwise create a workspace.
+key=$(cat "$state/api_key" 2>/dev/null || true)
+if [ -z "$key" ] || ! curl -sf -H "Authorization: Bearer $key" "$api/v1/event-types" >/dev/null; then
+  key=$(curl -sf -X POST "$api/v1/admin/workspaces" -H "Authorization: Bearer $ADMIN_TOKEN" \
+    -d '{"name":"Local development"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+  echo "$key" >"$state/api_key"
+fi
+
+cat <<MSG
+Trackelio Webhooks is running.
+  API            $api   (readiness $api/readyz, metrics $api/metrics)
+  worker         http://$WORKER_ADDR/metrics
+  scheduler      http://$SCHEDULER_ADDR/metrics
+  logs           $state/api.log, $state/worker.log, $state/scheduler.log
+  admin token    $ADMIN_TOKEN
+  workspace key  $key
+
+Try:
+  curl -s -X POST $api/v1/webhooks -H "Authorization: Bearer $key" \\
+    -d '{"url":"http://127.0.0.1:9999/hook","events":["post.created"]}'
+Press Ctrl-C to stop.
+MSG
+wait -n "${pids[@]}"
+echo "run: a process exited; see $state/*.log" >&2
+exit 1
