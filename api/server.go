@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/trackelio/webhooks/metrics"
@@ -68,26 +69,49 @@ func New(cfg Config) http.Handler {
 		store: cfg.Store, enqueuer: cfg.Enqueuer, metrics: cfg.Metrics, log: cfg.Log,
 		adminToken: []byte(cfg.AdminToken), ready: cfg.Ready, keys: newKeyCache(time.Minute, 10000),
 	}
+	routes := []struct {
+		method, path string
+		h            http.Handler
+	}{
+		{"GET", "/healthz", http.HandlerFunc(s.healthz)},
+		{"GET", "/readyz", http.HandlerFunc(s.readyz)},
+		{"POST", "/v1/admin/workspaces", s.admin(s.createWorkspace)},
+		{"GET", "/v1/event-types", s.authed(s.listEventTypes)},
+		{"POST", "/v1/events", s.authed(s.createEvent)},
+		{"POST", "/v1/webhooks", s.authed(s.createWebhook)},
+		{"GET", "/v1/webhooks", s.authed(s.listWebhooks)},
+		{"GET", "/v1/webhooks/{id}", s.authed(s.getWebhook)},
+		{"PATCH", "/v1/webhooks/{id}", s.authed(s.updateWebhook)},
+		{"DELETE", "/v1/webhooks/{id}", s.authed(s.deleteWebhook)},
+		{"GET", "/v1/webhooks/{id}/secret", s.authed(s.getWebhookSecret)},
+		{"GET", "/v1/webhooks/{id}/deliveries", s.authed(s.listDeliveries)},
+		{"GET", "/v1/deliveries/{id}", s.authed(s.getDelivery)},
+		{"POST", "/v1/deliveries/{id}/redeliver", s.authed(s.redeliver)},
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("POST /v1/admin/workspaces", s.admin(s.createWorkspace))
-
-	mux.Handle("GET /v1/event-types", s.authed(s.listEventTypes))
-	mux.Handle("POST /v1/events", s.authed(s.createEvent))
-	mux.Handle("POST /v1/webhooks", s.authed(s.createWebhook))
-	mux.Handle("GET /v1/webhooks", s.authed(s.listWebhooks))
-	mux.Handle("GET /v1/webhooks/{id}", s.authed(s.getWebhook))
-	mux.Handle("PATCH /v1/webhooks/{id}", s.authed(s.updateWebhook))
-	mux.Handle("DELETE /v1/webhooks/{id}", s.authed(s.deleteWebhook))
-	mux.Handle("GET /v1/webhooks/{id}/secret", s.authed(s.getWebhookSecret))
-	mux.Handle("GET /v1/webhooks/{id}/deliveries", s.authed(s.listDeliveries))
-	mux.Handle("GET /v1/deliveries/{id}", s.authed(s.getDelivery))
-	mux.Handle("POST /v1/deliveries/{id}/redeliver", s.authed(s.redeliver))
+	allowed := map[string][]string{}
+	for _, rt := range routes {
+		mux.Handle(rt.method+" "+rt.path, rt.h)
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+	}
+	// A method-less pattern is less specific than the method ones, so it
+	// only catches the methods a path does not serve: answer those in JSON
+	// rather than with the mux's plain-text 405.
+	for path, methods := range allowed {
+		mux.Handle(path, s.methodNotAllowed(methods))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no route for " + r.Method + " " + r.URL.Path})
 	})
 	return s.instrument(mux)
+}
+
+func (s *Server) methodNotAllowed(methods []string) http.Handler {
+	allow := strings.Join(methods, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, r, s.log, &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: r.Method + " is not allowed here; use " + allow})
+	})
 }
 
 // handlerFunc is a handler that returns its error for writeError.

@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+// received is one request a receiver got, as it arrived.
+type received struct {
+	Method string
+	URI    string
+	Header http.Header
+	Body   []byte
+	At     time.Time
+}
+
+// delivery returns the request's X-Trackelio-Delivery header.
+func (r received) delivery() string { return r.Header.Get("X-Trackelio-Delivery") }
+
+// reply chooses the answer to a receiver's nth request (1-based).
+type reply func(n int, r received) (status int, body string)
+
+// always answers every request the same way.
+func always(status int, body string) reply {
+	return func(int, received) (int, string) { return status, body }
+}
+
+// statuses answers the nth request with the nth status (the last one
+// repeating) and a body naming the attempt.
+func statuses(codes ...int) reply {
+	return func(n int, _ received) (int, string) {
+		code := codes[min(n, len(codes))-1]
+		return code, fmt.Sprintf("answer %d: %d", n, code)
+	}
+}
+
+// receiver is a webhook endpoint on loopback that records every request.
+type receiver struct {
+	srv   *httptest.Server
+	reply reply
+
+	mu  sync.Mutex
+	got []received
+}
+
+// newReceiver starts a receiver; it closes when the test ends. Create it
+// before the system, so the processes stop first.
+func newReceiver(t testing.TB, rep reply) *receiver {
+	t.Helper()
+	r := &receiver{reply: rep}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serveHTTP))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	got := received{Method: req.Method, URI: req.RequestURI, Header: req.Header.Clone(), Body: body, At: time.Now()}
+	r.mu.Lock()
+	r.got = append(r.got, got)
+	status, answer := r.reply(len(r.got), got)
+	r.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	io.WriteString(w, answer)
+}
+
+// url returns the receiver's URL for a path (which may carry a query).
+func (r *receiver) url(path string) string { return r.srv.URL + path }
+
+// requests returns a copy of the requests received so far, in order.
+func (r *receiver) requests() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.got...)
+}
+
+// waitRequests waits until the receiver has at least n requests and
+// returns them all.
+func (r *receiver) waitRequests(t testing.TB, s *system, n int) []received {
+	t.Helper()
+	var got []received
+	s.waitFor(t, fmt.Sprintf("%d requests at the receiver", n), func() (bool, string) {
+		got = r.requests()
+		return len(got) >= n, fmt.Sprintf("%d requests", len(got))
+	})
+	return got
+}
