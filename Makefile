@@ -35,6 +35,15 @@ test-deploy: ## Check the Prometheus alert rules and run their unit tests
 bench: ## Run the benchmarks and print their figures
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
+FUZZTIME ?= 15s
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (seed corpora in testdata/fuzz)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
 .PHONY: lint
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

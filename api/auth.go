@@ -7,7 +7,9 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -69,11 +71,26 @@ func (s *Server) authed(h handlerFunc) http.Handler {
 			}
 			s.keys.put(digest, ws)
 		}
+		if wait, ok := s.limiter.allow(ws); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			writeError(w, r, s.log, &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests for this workspace; retry after the Retry-After delay"})
+			return
+		}
 		ctx := context.WithValue(r.Context(), workspaceKey{}, ws)
 		if err := h(w, r.WithContext(ctx)); err != nil {
 			writeError(w, r, s.log, err)
 		}
 	})
+}
+
+// adminCredential returns the admin token offered as a bearer token or as a
+// basic-auth password, which lets a browser open the monitoring UI.
+func adminCredential(r *http.Request) (string, bool) {
+	if token, ok := bearer(r); ok {
+		return token, true
+	}
+	_, password, ok := r.BasicAuth()
+	return password, ok
 }
 
 // admin guards operator routes with ADMIN_TOKEN, compared in constant time.
@@ -84,8 +101,9 @@ func (s *Server) admin(h handlerFunc) http.Handler {
 			writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "admin routes are disabled: set ADMIN_TOKEN"})
 			return
 		}
-		token, ok := bearer(r)
+		token, ok := adminCredential(r)
 		if !ok || subtle.ConstantTimeCompare([]byte(token), s.adminToken) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Trackelio Webhooks admin"`)
 			writeError(w, r, s.log, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or invalid admin token"})
 			return
 		}

@@ -3,6 +3,7 @@ package api
 import (
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -37,13 +38,14 @@ type deliveryView struct {
 }
 
 type attemptView struct {
-	Attempt           int       `json:"attempt"`
-	StatusCode        *int32    `json:"status_code"`
-	ResponseBody      string    `json:"response_body"`
-	ResponseTruncated bool      `json:"response_truncated"`
-	Error             *string   `json:"error"`
-	DurationMS        int       `json:"duration_ms"`
-	CreatedAt         time.Time `json:"created_at"`
+	Attempt           int             `json:"attempt"`
+	StatusCode        *int32          `json:"status_code"`
+	ResponseBody      string          `json:"response_body"`
+	ResponseTruncated bool            `json:"response_truncated"`
+	ResponseHeaders   json.RawMessage `json:"response_headers"`
+	Error             *string         `json:"error"`
+	DurationMS        int             `json:"duration_ms"`
+	CreatedAt         time.Time       `json:"created_at"`
 }
 
 // deliveryDetail replaces the attempt count with the attempts themselves.
@@ -156,7 +158,7 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
 	for i, a := range as {
 		detail.Attempts[i] = attemptView{
 			Attempt: a.Attempt, StatusCode: nullInt(a.StatusCode), ResponseBody: string(a.ResponseBody),
-			ResponseTruncated: a.ResponseTruncated, Error: nullString(a.Error), DurationMS: a.DurationMS, CreatedAt: a.CreatedAt,
+			ResponseTruncated: a.ResponseTruncated, ResponseHeaders: a.ResponseHeaders, Error: nullString(a.Error), DurationMS: a.DurationMS, CreatedAt: a.CreatedAt,
 		}
 	}
 	writeJSON(w, http.StatusOK, detail)

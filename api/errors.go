@@ -34,6 +34,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case errors.As(err, &apiErr):
 	case errors.Is(err, repo.ErrNotFound):
 		apiErr = errNotFound
+	case errors.Is(err, repo.ErrLimitReached):
+		apiErr = &Error{Status: http.StatusUnprocessableEntity, Code: "limit_exceeded", Message: err.Error()}
 	case errors.Is(err, repo.ErrConflict):
 		apiErr = &Error{Status: http.StatusConflict, Code: "conflict", Message: "the request conflicts with existing data"}
 	default:

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -17,7 +18,7 @@ import (
 type Store interface {
 	CreateWorkspace(ctx context.Context, name string, keyHash []byte) (repo.Workspace, error)
 	WorkspaceByKeyHash(ctx context.Context, keyHash []byte) (string, error)
-	CreateWebhook(ctx context.Context, workspaceID string, in repo.NewWebhook) (repo.Webhook, error)
+	CreateWebhook(ctx context.Context, workspaceID string, in repo.NewWebhook, max int) (repo.Webhook, error)
 	Webhook(ctx context.Context, workspaceID, id string) (repo.Webhook, error)
 	Webhooks(ctx context.Context, workspaceID string) ([]repo.Webhook, error)
 	UpdateWebhook(ctx context.Context, workspaceID, id string, p repo.WebhookPatch) (repo.Webhook, error)
@@ -50,6 +51,18 @@ type Config struct {
 	AdminToken string
 	// Ready lists the dependencies /readyz checks.
 	Ready []Check
+	// CheckURL vets a webhook URL (scheme, form, and literal addresses the
+	// destination guard refuses).
+	CheckURL func(raw string) error
+	// MaxWebhooks caps live webhooks per workspace.
+	MaxWebhooks int
+	// RateLimit is the sustained requests per second allowed per workspace
+	// on /v1, with bursts up to RateBurst; zero turns limiting off.
+	RateLimit float64
+	RateBurst int
+	// Monitoring, when set, is mounted at /monitoring/ behind the admin
+	// token (the asynqmon UI).
+	Monitoring http.Handler
 }
 
 // Server holds the API's dependencies.
@@ -61,13 +74,27 @@ type Server struct {
 	adminToken []byte
 	ready      []Check
 	keys       *keyCache
+	checkURL   func(string) error
+	maxHooks   int
+	limiter    *limiter
 }
 
-// New returns the API's root handler.
+// DefaultMaxWebhooks is the per-workspace webhook limit when none is set.
+const DefaultMaxWebhooks = 100
+
+// New returns the API's root handler. A zero CheckURL uses a destination
+// guard with no allowlist.
 func New(cfg Config) http.Handler {
+	if cfg.CheckURL == nil {
+		cfg.CheckURL = destination.New(destination.Config{}).CheckURL
+	}
+	if cfg.MaxWebhooks <= 0 {
+		cfg.MaxWebhooks = DefaultMaxWebhooks
+	}
 	s := &Server{
 		store: cfg.Store, enqueuer: cfg.Enqueuer, metrics: cfg.Metrics, log: cfg.Log,
 		adminToken: []byte(cfg.AdminToken), ready: cfg.Ready, keys: newKeyCache(time.Minute, 10000),
+		checkURL: cfg.CheckURL, maxHooks: cfg.MaxWebhooks, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
 	}
 	routes := []struct {
 		method, path string
@@ -99,6 +126,12 @@ func New(cfg Config) http.Handler {
 	// rather than with the mux's plain-text 405.
 	for path, methods := range allowed {
 		mux.Handle(path, s.methodNotAllowed(methods))
+	}
+	if cfg.Monitoring != nil {
+		mux.Handle("/monitoring/", s.admin(func(w http.ResponseWriter, r *http.Request) error {
+			cfg.Monitoring.ServeHTTP(w, r)
+			return nil
+		}))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no route for " + r.Method + " " + r.URL.Path})

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -19,8 +18,10 @@ import (
 )
 
 const (
-	maxURLLen         = 2048
 	maxDescriptionLen = 1000
+	// maxEventsListed bounds the list before deduplication; the catalog
+	// itself is far smaller.
+	maxEventsListed = 100
 )
 
 type webhookView struct {
@@ -61,25 +62,14 @@ func newSecret() string {
 	return "whsec_" + base64.StdEncoding.EncodeToString(b)
 }
 
-func validateURL(raw string) error {
+// validateURL applies the destination guard's checks: scheme, form, length
+// and literal addresses in refused ranges.
+func (s *Server) validateURL(raw string) error {
 	if raw == "" {
 		return invalid("url", "url is required")
 	}
-	if len(raw) > maxURLLen {
-		return invalid("url", fmt.Sprintf("url is longer than %d bytes", maxURLLen))
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return invalid("url", "url is not a valid URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return invalid("url", "url must use http or https")
-	}
-	if u.Hostname() == "" {
-		return invalid("url", "url must have a host")
-	}
-	if u.User != nil {
-		return invalid("url", "url must not contain credentials; authenticate with the signature instead")
+	if err := s.checkURL(raw); err != nil {
+		return invalid("url", err.Error())
 	}
 	return nil
 }
@@ -88,6 +78,9 @@ func validateURL(raw string) error {
 func validateEvents(events []string) ([]string, error) {
 	if len(events) == 0 {
 		return nil, invalid("events", "events must list at least one event type")
+	}
+	if len(events) > maxEventsListed {
+		return nil, invalid("events", fmt.Sprintf("events lists more than %d entries", maxEventsListed))
 	}
 	out := make([]string, 0, len(events))
 	for _, e := range events {
@@ -119,7 +112,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.URL = strings.TrimSpace(in.URL)
-	if err := validateURL(in.URL); err != nil {
+	if err := s.validateURL(in.URL); err != nil {
 		return err
 	}
 	events, err := validateEvents(in.Events)
@@ -132,7 +125,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	active := in.Active == nil || *in.Active
 	hook, err := s.store.CreateWebhook(r.Context(), workspaceID(r.Context()), repo.NewWebhook{
 		URL: in.URL, Events: events, Active: active, Description: in.Description, Secret: newSecret(),
-	})
+	}, s.maxHooks)
 	if err != nil {
 		return err
 	}
@@ -208,7 +201,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 	p := repo.WebhookPatch{Active: in.Active, Description: in.Description}
 	if in.URL != nil {
 		u := strings.TrimSpace(*in.URL)
-		if err := validateURL(u); err != nil {
+		if err := s.validateURL(u); err != nil {
 			return err
 		}
 		p.URL = &u

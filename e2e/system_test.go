@@ -65,6 +65,9 @@ type options struct {
 	retrySchedule string // RETRY_SCHEDULE: delays before attempts 2, 3, ...
 	sweepInterval string // OUTBOX_SWEEP_INTERVAL
 	outboxGrace   string // OUTBOX_GRACE
+	// blockLoopback leaves DELIVERY_ALLOW_CIDRS empty, so the destination
+	// guard refuses the loopback receivers.
+	blockLoopback bool
 }
 
 // system is one isolated deployment: its own database, Redis DB and
@@ -78,7 +81,7 @@ type system struct {
 
 	mu      sync.Mutex
 	procs   []*process
-	secrets []string // webhook secrets, which no process may log
+	secrets []string // webhook secrets, API keys and the admin token, which no process may log
 }
 
 // newSystem prepares a system without starting any process.
@@ -115,6 +118,10 @@ func newSystem(t *testing.T, opts options) *system {
 		"OUTBOX_GRACE":          opts.outboxGrace,
 		"LOG_LEVEL":             "debug",
 	}
+	if opts.blockLoopback {
+		config["DELIVERY_ALLOW_CIDRS"] = ""
+	}
+	s.secrets = append(s.secrets, s.adminToken)
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		if _, ours := config[name]; ours {
@@ -153,9 +160,11 @@ func (s *system) startAPI(t testing.TB) {
 }
 
 // startWorker starts the worker and waits until it is healthy.
-func (s *system) startWorker(t testing.TB) {
+func (s *system) startWorker(t testing.TB) *process {
 	t.Helper()
-	s.waitHealthy(t, "http://"+s.start(t, "worker").addr+"/healthz")
+	p := s.start(t, "worker")
+	s.waitHealthy(t, "http://"+p.addr+"/healthz")
+	return p
 }
 
 // startScheduler starts the scheduler and waits until it is healthy.
@@ -262,7 +271,7 @@ func (s *system) stop(t *testing.T) {
 		}
 		for _, secret := range secrets {
 			if strings.Contains(out, secret) {
-				t.Errorf("%s logged a webhook secret", p.name)
+				t.Errorf("%s logged a secret (webhook secret, API key or admin token)", p.name)
 			}
 		}
 	}
@@ -444,6 +453,9 @@ func (s *system) newWorkspace(t testing.TB) *workspace {
 	if created.ID == "" || created.APIKey == "" || created.Name != name {
 		t.Fatalf("POST /v1/admin/workspaces answered %+v", created)
 	}
+	s.mu.Lock()
+	s.secrets = append(s.secrets, created.APIKey)
+	s.mu.Unlock()
 	return &workspace{client: client{sys: s, token: created.APIKey}, ID: created.ID, Name: created.Name}
 }
 

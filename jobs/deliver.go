@@ -87,7 +87,7 @@ func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work) error {
 	now := time.Now()
 	r := repo.AttemptResult{
 		DeliveryID: w.DeliveryID, Attempt: n, StatusCode: res.StatusCode, ResponseBody: res.Body,
-		ResponseTruncated: res.Truncated, Error: res.Error, Duration: res.Duration, At: now,
+		ResponseTruncated: res.Truncated, ResponseHeaders: res.Headers, Error: res.Error, Duration: res.Duration, At: now,
 		Succeeded: res.Outcome == sender.Success,
 	}
 	var delay time.Duration

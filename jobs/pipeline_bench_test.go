@@ -53,7 +53,7 @@ func BenchmarkDeliveryPipeline(b *testing.B) {
 	}
 	if _, err := store.CreateWebhook(ctx, ws.ID, repo.NewWebhook{
 		URL: receiver.URL, Events: []string{"post.created"}, Active: true, Secret: "whsec_bench",
-	}); err != nil {
+	}, 1); err != nil {
 		b.Fatal(err)
 	}
 

@@ -41,6 +41,7 @@ type Attempt struct {
 	StatusCode        sql.NullInt32  `db:"status_code"`
 	ResponseBody      []byte         `db:"response_body"`
 	ResponseTruncated bool           `db:"response_truncated"`
+	ResponseHeaders   []byte         `db:"response_headers"` // a JSON object
 	Error             sql.NullString `db:"error"`
 	DurationMS        int            `db:"duration_ms"`
 	CreatedAt         time.Time      `db:"created_at"`
@@ -101,7 +102,7 @@ func (s *Store) Delivery(ctx context.Context, workspaceID, id string) (Delivery,
 func (s *Store) Attempts(ctx context.Context, deliveryID string) ([]Attempt, error) {
 	as := []Attempt{}
 	err := s.db.SelectContext(ctx, &as, `
-		SELECT attempt, status_code, response_body, response_truncated, error, duration_ms, created_at
+		SELECT attempt, status_code, response_body, response_truncated, response_headers, error, duration_ms, created_at
 		FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt`, deliveryID)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)

@@ -18,6 +18,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict means a unique constraint refused the write.
 	ErrConflict = errors.New("conflict")
+	// ErrLimitReached means a per-workspace limit refused the write.
+	ErrLimitReached = errors.New("limit reached")
 	// ErrSchemaBehind means the database needs migrations this binary expects.
 	ErrSchemaBehind = errors.New("database schema is behind")
 )

@@ -38,15 +38,35 @@ type NewWebhook struct {
 	Secret      string
 }
 
-// CreateWebhook inserts a webhook into the workspace.
-func (s *Store) CreateWebhook(ctx context.Context, workspaceID string, in NewWebhook) (Webhook, error) {
+// CreateWebhook inserts a webhook into the workspace unless it already has
+// max live webhooks. The workspace row is locked so concurrent creations
+// cannot overshoot the limit together.
+func (s *Store) CreateWebhook(ctx context.Context, workspaceID string, in NewWebhook, max int) (Webhook, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("create webhook: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after commit
+	var count int
+	err = tx.GetContext(ctx, &count, `
+		SELECT count(w.id) FROM (SELECT id FROM workspaces WHERE id = $1 FOR UPDATE) ws
+		LEFT JOIN webhooks w ON w.workspace_id = ws.id AND w.deleted_at IS NULL`, workspaceID)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("create webhook: count: %w", err)
+	}
+	if count >= max {
+		return Webhook{}, fmt.Errorf("%w: a workspace may have %d webhooks", ErrLimitReached, max)
+	}
 	var w Webhook
-	err := s.db.GetContext(ctx, &w, `
+	err = tx.GetContext(ctx, &w, `
 		INSERT INTO webhooks (workspace_id, url, events, active, description, secret)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+webhookColumns,
 		workspaceID, in.URL, pq.StringArray(in.Events), in.Active, in.Description, in.Secret)
 	if err != nil {
 		return Webhook{}, fmt.Errorf("create webhook: %w", mapErr(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return Webhook{}, fmt.Errorf("create webhook: commit: %w", err)
 	}
 	return w, nil
 }

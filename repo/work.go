@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -50,6 +51,7 @@ type AttemptResult struct {
 	StatusCode        int // 0 when no response arrived
 	ResponseBody      []byte
 	ResponseTruncated bool
+	ResponseHeaders   map[string]string
 	Error             string // empty on success
 	Duration          time.Duration
 	At                time.Time
@@ -81,6 +83,13 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptResult) (bool, error
 	if body == nil {
 		body = []byte{}
 	}
+	headers := []byte("{}")
+	if len(r.ResponseHeaders) > 0 {
+		var err error
+		if headers, err = json.Marshal(r.ResponseHeaders); err != nil {
+			return false, fmt.Errorf("encode response headers: %w", err)
+		}
+	}
 	// A success only touches the webhook row when it ends a failure streak,
 	// so a busy endpoint's deliveries do not queue on that row's lock.
 	var n int
@@ -93,8 +102,8 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptResult) (bool, error
 			RETURNING id, webhook_id),
 		a AS (
 			INSERT INTO delivery_attempts (delivery_id, attempt, status_code, response_body,
-			                               response_truncated, error, duration_ms, created_at)
-			SELECT id, $2, $4, $5, $6, $7, $8, $9 FROM d),
+			                               response_truncated, error, duration_ms, created_at, response_headers)
+			SELECT id, $2, $4, $5, $6, $7, $8, $9, $12 FROM d),
 		w AS (
 			UPDATE webhooks SET
 				failure_count = failure_count + CASE WHEN $11 THEN 0 ELSE 1 END,
@@ -102,7 +111,7 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptResult) (bool, error
 			FROM d WHERE webhooks.id = d.webhook_id AND (NOT $11 OR webhooks.consecutive_failures <> 0))
 		SELECT count(*) FROM d`,
 		r.DeliveryID, r.Attempt, r.NewStatus, statusCode, body, r.ResponseTruncated, errText,
-		r.Duration.Milliseconds(), r.At, next, r.Succeeded)
+		r.Duration.Milliseconds(), r.At, next, r.Succeeded, headers)
 	if err != nil {
 		return false, fmt.Errorf("record attempt %d of delivery %s: %w", r.Attempt, r.DeliveryID, err)
 	}

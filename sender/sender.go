@@ -11,13 +11,23 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/signature"
 )
 
 // CaptureLimit is how much of a response body is read and stored.
 const CaptureLimit = 64 << 10
+
+// Response headers are stored too, within these bounds.
+const (
+	maxHeaders       = 50
+	maxHeaderValue   = 1024
+	maxHeadersStored = 8 << 10
+)
 
 // Outcome classifies an attempt; the values are metric labels and API values.
 type Outcome string
@@ -28,6 +38,9 @@ const (
 	HTTPError       Outcome = "http_error"
 	Timeout         Outcome = "timeout"
 	ConnectionError Outcome = "connection_error"
+	// Blocked means the destination guard refused the address; no
+	// connection was made.
+	Blocked Outcome = "blocked"
 )
 
 // Config configures a Sender.
@@ -39,6 +52,13 @@ type Config struct {
 	MaxConnsPerHost int
 	// UserAgent is sent as User-Agent.
 	UserAgent string
+	// Dial opens connections; the worker passes the destination guard's
+	// dialer so every connection is checked after DNS resolution.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// Proxy, when set, carries every request. The guard then sees only the
+	// proxy's address, so the proxy must do its own filtering. Environment
+	// proxy variables are ignored.
+	Proxy *url.URL
 }
 
 // Sender posts webhook bodies. It is safe for concurrent use.
@@ -50,12 +70,17 @@ type Sender struct {
 
 // New builds a Sender with a transport tuned for many receivers.
 func New(cfg Config) *Sender {
-	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
+	dial := cfg.Dial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext
+	}
+	var proxy func(*http.Request) (*url.URL, error)
+	if cfg.Proxy != nil {
+		proxy = http.ProxyURL(cfg.Proxy)
+	}
 	tr := &http.Transport{
-		// Environment proxies are ignored on purpose: a proxy would hide the
-		// real destination from the service.
-		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
+		Proxy:                 proxy,
+		DialContext:           dial,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          4 * max(cfg.MaxConnsPerHost, 16),
 		MaxIdleConnsPerHost:   max(cfg.MaxConnsPerHost, 2),
@@ -91,6 +116,8 @@ type Result struct {
 	StatusCode int // 0 when no response arrived
 	Body       []byte
 	Truncated  bool
+	// Headers holds the response headers, bounded in count and size.
+	Headers map[string]string
 	// Error describes a failure for the delivery log; empty on success.
 	Error    string
 	Duration time.Duration
@@ -129,7 +156,7 @@ func (s *Sender) send(ctx context.Context, r Request) Result {
 	// A broken response body after the status line does not change the
 	// outcome: the status is the receiver's answer.
 	body, truncated, _ := readPrefix(resp.Body, CaptureLimit)
-	res := Result{Outcome: Success, StatusCode: resp.StatusCode, Body: body, Truncated: truncated}
+	res := Result{Outcome: Success, StatusCode: resp.StatusCode, Body: body, Truncated: truncated, Headers: boundHeaders(resp.Header)}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		res.Outcome = HTTPError
 		res.Error = fmt.Sprintf("receiver answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
@@ -147,7 +174,34 @@ func readPrefix(r io.Reader, limit int) ([]byte, bool, error) {
 	return buf, false, err
 }
 
+// boundHeaders keeps what fits the storage bounds: a receiver cannot make
+// the delivery log grow by answering huge or countless headers.
+func boundHeaders(h http.Header) map[string]string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make(map[string]string, min(len(keys), maxHeaders))
+	size := 0
+	for _, k := range keys {
+		v := strings.Join(h[k], ", ")
+		if len(v) > maxHeaderValue {
+			v = v[:maxHeaderValue]
+		}
+		if len(out) == maxHeaders || size+len(k)+len(v) > maxHeadersStored {
+			break
+		}
+		out[k] = v
+		size += len(k) + len(v)
+	}
+	return out
+}
+
 func classify(ctx context.Context, err error) Outcome {
+	if errors.Is(err, destination.ErrBlocked) {
+		return Blocked
+	}
 	var netErr net.Error
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
 		(errors.As(err, &netErr) && netErr.Timeout()) {
@@ -159,6 +213,13 @@ func classify(ctx context.Context, err error) Outcome {
 func describe(ctx context.Context, err error, timeout time.Duration) string {
 	if classify(ctx, err) == Timeout {
 		return fmt.Sprintf("timed out after %s", timeout)
+	}
+	if errors.Is(err, destination.ErrBlocked) {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return "blocked: " + err.Error()
 	}
 	// url.Error repeats the URL, which the delivery log already shows.
 	var uerr *url.Error

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 
+	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/cmd/internal/boot"
+	"github.com/trackelio/webhooks/destination"
 )
 
 type config struct {
@@ -13,6 +15,11 @@ type config struct {
 	RedisURL         string
 	AdminToken       string
 	LogLevel         string
+	Guard            destination.Config
+	MaxWebhooks      int
+	RateLimit        float64
+	RateBurst        int
+	MonitorWritable  bool
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -24,6 +31,20 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RedisURL:         env.String("REDIS_URL", boot.DefaultRedisURL),
 		AdminToken:       getenv("ADMIN_TOKEN"),
 		LogLevel:         env.String("LOG_LEVEL", "info"),
+		Guard: destination.Config{
+			Allow:     env.CIDRs("DELIVERY_ALLOW_CIDRS"),
+			HTTPSOnly: env.Bool("DELIVERY_HTTPS_ONLY", false),
+		},
+		MaxWebhooks:     env.Int("WEBHOOKS_PER_WORKSPACE", api.DefaultMaxWebhooks),
+		RateLimit:       env.Float("API_RATE_LIMIT", 500),
+		RateBurst:       env.Int("API_RATE_BURST", 1000),
+		MonitorWritable: env.Bool("MONITORING_WRITABLE", false),
+	}
+	if c.MaxWebhooks < 1 {
+		env.Check("WEBHOOKS_PER_WORKSPACE", fmt.Errorf("must be at least 1"))
+	}
+	if c.RateLimit < 0 || c.RateBurst < 1 {
+		env.Check("API_RATE_LIMIT", fmt.Errorf("API_RATE_LIMIT must not be negative (0 turns limiting off) and API_RATE_BURST must be at least 1"))
 	}
 	if c.DatabaseMaxConns < 1 {
 		env.Check("DATABASE_MAX_CONNS", fmt.Errorf("must be at least 1"))

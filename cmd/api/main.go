@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/cmd/internal/boot"
+	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
@@ -67,11 +69,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	handler := api.New(api.Config{
-		Store:      store,
-		Enqueuer:   jobs.NewEnqueuer(client, m),
-		Metrics:    m,
-		Log:        log,
-		AdminToken: cfg.AdminToken,
+		Store:       store,
+		Enqueuer:    jobs.NewEnqueuer(client, m),
+		Metrics:     m,
+		Log:         log,
+		AdminToken:  cfg.AdminToken,
+		CheckURL:    destination.New(cfg.Guard).CheckURL,
+		MaxWebhooks: cfg.MaxWebhooks,
+		RateLimit:   cfg.RateLimit,
+		RateBurst:   cfg.RateBurst,
+		Monitoring: asynqmon.New(asynqmon.Options{
+			RootPath:     "/monitoring",
+			RedisConnOpt: redisOpt,
+			ReadOnly:     !cfg.MonitorWritable,
+		}),
 		Ready: []api.Check{
 			{Name: "postgres", Fn: store.Ping},
 			{Name: "redis", Fn: func(context.Context) error { return client.Ping() }},

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
+	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/jobs"
 )
 
@@ -18,6 +20,8 @@ type config struct {
 	DeliveryTimeout  time.Duration
 	Retry            jobs.RetryPolicy
 	LogLevel         string
+	Guard            destination.Config
+	Proxy            *url.URL
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -35,6 +39,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 	// the pool can be smaller than the concurrency; idle connections are kept
 	// at the pool size (see repo.Options).
 	c.DatabaseMaxConns = env.Int("DATABASE_MAX_CONNS", min(max(c.Concurrency/2, 4), 32))
+	c.Guard = destination.Config{
+		Allow:     env.CIDRs("DELIVERY_ALLOW_CIDRS"),
+		HTTPSOnly: env.Bool("DELIVERY_HTTPS_ONLY", false),
+	}
+	if p := getenv("DELIVERY_PROXY"); p != "" {
+		u, err := url.Parse(p)
+		if err == nil && (u.Scheme == "" || u.Host == "") {
+			err = fmt.Errorf("want a URL like http://proxy:3128")
+		}
+		env.Check("DELIVERY_PROXY", err)
+		c.Proxy = u
+	}
 	schedule, err := jobs.ParseSchedule(env.String("RETRY_SCHEDULE", jobs.DefaultSchedule))
 	env.Check("RETRY_SCHEDULE", err)
 	c.Retry = jobs.RetryPolicy{Schedule: schedule, Jitter: env.Float("RETRY_JITTER", 0.2)}

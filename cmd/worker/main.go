@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
+	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
@@ -60,11 +62,17 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
+	guard := destination.New(cfg.Guard)
 	poster := sender.New(sender.Config{
 		Timeout:         cfg.DeliveryTimeout,
 		MaxConnsPerHost: cfg.Concurrency,
 		UserAgent:       "Trackelio-Webhooks/" + boot.Version(),
+		Dial:            guard.DialContext(&net.Dialer{Timeout: cfg.DeliveryTimeout, KeepAlive: 30 * time.Second}),
+		Proxy:           cfg.Proxy,
 	})
+	if cfg.Proxy != nil {
+		log.Warn("DELIVERY_PROXY is set: deliveries go through the proxy, which must filter destinations itself", "proxy_host", cfg.Proxy.Host)
+	}
 	srv := jobs.NewServer(redisOpt, jobs.ServerConfig{
 		Concurrency:     cfg.Concurrency,
 		PollInterval:    cfg.PollInterval,

@@ -5,8 +5,11 @@ package boot
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/trackelio/webhooks/destination"
 )
 
 // Env reads typed settings from an environment lookup, collecting every bad
@@ -82,4 +85,27 @@ func (e *Env) Err() error {
 		return nil
 	}
 	return fmt.Errorf("invalid configuration: %w", errors.Join(e.errs...))
+}
+
+// Bool parses true/false (and the other forms strconv.ParseBool takes).
+func (e *Env) Bool(key string, def bool) bool {
+	v := e.get(key)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: not true or false", key, v))
+		return def
+	}
+	return b
+}
+
+// CIDRs parses a comma list of address ranges.
+func (e *Env) CIDRs(key string) []netip.Prefix {
+	p, err := destination.ParseCIDRs(e.get(key))
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s: %w", key, err))
+	}
+	return p
 }

@@ -1,0 +1,314 @@
+package repo_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/trackelio/webhooks/repo"
+)
+
+func TestCreateEventFansOutToMatchingWebhooks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	other := f.mustWorkspace(t, "other")
+
+	subscribed := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created", "post.deleted"}, Active: true})
+	alsoSubscribed := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"comment.created", "post.created"}, Active: true})
+	otherType := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.deleted"}, Active: true})
+	inactive := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: false})
+	deleted := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	if err := f.store.DeleteWebhook(ctx, ws.ID, deleted.ID); err != nil {
+		t.Fatalf("DeleteWebhook: %v", err)
+	}
+	otherWorkspace := f.mustWebhook(t, other.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+
+	ev := newEvent(ws.ID, "post.created")
+	ev.CreatedAt = pgTime(time.Now().Add(-time.Minute))
+	acc := f.mustEvent(t, ev)
+
+	if acc.EventID != ev.ID || acc.Replayed || acc.DeliveryCount != 2 || len(acc.DeliveryIDs) != 2 {
+		t.Fatalf("CreateEvent = %+v, want event %s with 2 new deliveries", acc, ev.ID)
+	}
+	byWebhook := map[string]int{}
+	for _, id := range acc.DeliveryIDs {
+		w, err := f.store.Work(ctx, id)
+		if err != nil {
+			t.Fatalf("Work(%s): %v", id, err)
+		}
+		if string(w.Body) != string(ev.Body) {
+			t.Errorf("stored body = %s, want %s", w.Body, ev.Body)
+		}
+	}
+	for _, h := range []repo.Webhook{subscribed, alsoSubscribed, otherType, inactive, deleted, otherWorkspace} {
+		ds, err := f.store.Deliveries(ctx, h.WorkspaceID, h.ID, nil, 10)
+		if err != nil {
+			t.Fatalf("Deliveries: %v", err)
+		}
+		byWebhook[h.ID] = len(ds)
+		for _, d := range ds {
+			want := repo.Delivery{
+				ID: d.ID, EventID: ev.ID, EventType: "post.created", WebhookID: h.ID,
+				Status: repo.StatusPending, ResponseBody: []byte{},
+				NextAttemptAt: sql.NullTime{Time: ev.CreatedAt, Valid: true},
+				CreatedAt:     ev.CreatedAt,
+			}
+			if diff := cmp.Diff(want, d); diff != "" {
+				t.Errorf("new delivery mismatch (-want +got):\n%s", diff)
+			}
+		}
+	}
+	want := map[string]int{
+		subscribed.ID: 1, alsoSubscribed.ID: 1, otherType.ID: 0, inactive.ID: 0, deleted.ID: 0, otherWorkspace.ID: 0,
+	}
+	if diff := cmp.Diff(want, byWebhook); diff != "" {
+		t.Errorf("deliveries per webhook (-want +got):\n%s", diff)
+	}
+}
+
+func TestCreateEventWithoutSubscribers(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.deleted"}, Active: true})
+
+	ev := newEvent(ws.ID, "post.created")
+	acc := f.mustEvent(t, ev)
+
+	if diff := cmp.Diff(repo.AcceptedEvent{EventID: ev.ID, DeliveryIDs: []string{}}, acc); diff != "" {
+		t.Errorf("CreateEvent mismatch (-want +got):\n%s", diff)
+	}
+	if n := f.mustCount(t, `SELECT count(*) FROM events WHERE id = $1`, ev.ID); n != 1 {
+		t.Errorf("events stored = %d, want 1", n)
+	}
+}
+
+func TestCreateEventIdempotencyReplay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	other := f.mustWorkspace(t, "other")
+	for range 2 {
+		f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	}
+	f.mustWebhook(t, other.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+
+	first := newEvent(ws.ID, "post.created")
+	first.IdempotencyKey = "key-1"
+	acc := f.mustEvent(t, first)
+	if acc.Replayed || acc.DeliveryCount != 2 {
+		t.Fatalf("first CreateEvent = %+v, want 2 new deliveries", acc)
+	}
+	// A redelivery is a new run of the same event, not part of its fan-out.
+	if _, err := f.store.Redeliver(ctx, ws.ID, acc.DeliveryIDs[0]); err != nil {
+		t.Fatalf("Redeliver: %v", err)
+	}
+
+	again := newEvent(ws.ID, "post.created")
+	again.IdempotencyKey = "key-1"
+	replay := f.mustEvent(t, again)
+
+	want := repo.AcceptedEvent{EventID: first.ID, Replayed: true, DeliveryCount: 2}
+	if diff := cmp.Diff(want, replay); diff != "" {
+		t.Errorf("replayed CreateEvent mismatch (-want +got):\n%s", diff)
+	}
+	if n := f.mustCount(t, `SELECT count(*) FROM events WHERE workspace_id = $1`, ws.ID); n != 1 {
+		t.Errorf("events in workspace = %d, want 1", n)
+	}
+	if n := f.mustCount(t, `SELECT count(*) FROM deliveries WHERE workspace_id = $1`, ws.ID); n != 3 {
+		t.Errorf("deliveries in workspace = %d, want 3 (2 fan-out + 1 redelivery)", n)
+	}
+
+	// Keys are scoped to the workspace.
+	otherEv := newEvent(other.ID, "post.created")
+	otherEv.IdempotencyKey = "key-1"
+	otherAcc := f.mustEvent(t, otherEv)
+	if otherAcc.Replayed || otherAcc.EventID != otherEv.ID || otherAcc.DeliveryCount != 1 {
+		t.Errorf("same key in another workspace = %+v, want a new event with 1 delivery", otherAcc)
+	}
+
+	// Events without a key never collide.
+	for range 2 {
+		if acc := f.mustEvent(t, newEvent(ws.ID, "post.created")); acc.Replayed {
+			t.Errorf("event without key was replayed: %+v", acc)
+		}
+	}
+}
+
+func TestCreateEventConcurrentSameKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	for range 3 {
+		f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	}
+
+	const callers = 10
+	results := make([]repo.AcceptedEvent, callers)
+	errs := make([]error, callers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			ev := newEvent(ws.ID, "post.created")
+			ev.IdempotencyKey = "same-key"
+			<-start
+			results[i], errs[i] = f.store.CreateEvent(ctx, ev)
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	var created []repo.AcceptedEvent
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("CreateEvent %d: %v", i, err)
+		}
+		if !results[i].Replayed {
+			created = append(created, results[i])
+		}
+	}
+	if len(created) != 1 {
+		t.Fatalf("%d callers created an event, want exactly 1: %+v", len(created), results)
+	}
+	for i, r := range results {
+		if r.EventID != created[0].EventID || r.DeliveryCount != 3 {
+			t.Errorf("result %d = %+v, want event %s with 3 deliveries", i, r, created[0].EventID)
+		}
+	}
+	if n := f.mustCount(t, `SELECT count(*) FROM events`); n != 1 {
+		t.Errorf("events stored = %d, want 1", n)
+	}
+	if n := f.mustCount(t, `SELECT count(*) FROM deliveries`); n != 3 {
+		t.Errorf("deliveries stored = %d, want 3", n)
+	}
+}
+
+func TestDeleteWebhookCancelsPendingDeliveries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	other := f.mustWorkspace(t, "other")
+	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	keep := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.deleted"}, Active: true})
+
+	done := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
+	at := pgTime(time.Now())
+	ok, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+		DeliveryID: done, Attempt: 1, StatusCode: 200, At: at, Succeeded: true, NewStatus: repo.StatusSucceeded,
+	})
+	if err != nil || !ok {
+		t.Fatalf("RecordAttempt = %v, %v", ok, err)
+	}
+	pending := []string{
+		f.mustDelivery(t, newEvent(ws.ID, "post.created")),
+		f.mustDelivery(t, newEvent(ws.ID, "post.created")),
+	}
+	untouched := f.mustDelivery(t, newEvent(ws.ID, "post.deleted"))
+
+	if err := f.store.DeleteWebhook(ctx, other.ID, hook.ID); !errors.Is(err, repo.ErrNotFound) {
+		t.Fatalf("DeleteWebhook from another workspace = %v, want ErrNotFound", err)
+	}
+	if d := f.mustGetDelivery(t, ws.ID, pending[0]); d.Status != repo.StatusPending {
+		t.Fatalf("a refused delete changed delivery status to %s", d.Status)
+	}
+
+	before := time.Now()
+	if err := f.store.DeleteWebhook(ctx, ws.ID, hook.ID); err != nil {
+		t.Fatalf("DeleteWebhook: %v", err)
+	}
+	for _, id := range pending {
+		d := f.mustGetDelivery(t, ws.ID, id)
+		if d.Status != repo.StatusCancelled || d.NextAttemptAt.Valid || !d.FinishedAt.Valid || d.FinishedAt.Time.Before(before.Add(-time.Second)) {
+			t.Errorf("delivery after delete = status %s, next %v, finished %v; want cancelled, no next attempt, finished now",
+				d.Status, d.NextAttemptAt, d.FinishedAt)
+		}
+	}
+	if d := f.mustGetDelivery(t, ws.ID, done); d.Status != repo.StatusSucceeded || !d.FinishedAt.Time.Equal(at) {
+		t.Errorf("finished delivery changed by delete: status %s finished %v", d.Status, d.FinishedAt)
+	}
+	if d := f.mustGetDelivery(t, ws.ID, untouched); d.Status != repo.StatusPending {
+		t.Errorf("another webhook's delivery = %s, want pending", d.Status)
+	}
+
+	if _, err := f.store.Webhook(ctx, ws.ID, hook.ID); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("Webhook after delete = %v, want ErrNotFound", err)
+	}
+	if err := f.store.DeleteWebhook(ctx, ws.ID, hook.ID); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("second DeleteWebhook = %v, want ErrNotFound", err)
+	}
+	if err := f.store.DeleteWebhook(ctx, ws.ID, uuid.NewString()); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("DeleteWebhook of unknown id = %v, want ErrNotFound", err)
+	}
+	row := f.mustWebhookRow(t, hook.ID)
+	if row.Active || row.Secret != "" {
+		t.Errorf("tombstone keeps active=%v secret=%q, want inactive and secret forgotten", row.Active, row.Secret)
+	}
+	if hooks, err := f.store.Webhooks(ctx, ws.ID); err != nil || len(hooks) != 1 || hooks[0].ID != keep.ID {
+		t.Errorf("Webhooks after delete = %v, %v; want only %s", hooks, err, keep.ID)
+	}
+}
+
+func TestCreateWebhookLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	other := f.mustWorkspace(t, "other")
+	const limit = 3
+
+	// Concurrent creations cannot overshoot the limit together.
+	const callers = 10
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			_, errs[i] = f.store.CreateWebhook(ctx, ws.ID, repo.NewWebhook{
+				URL: "https://receiver.example/hook", Events: []string{"post.created"}, Active: true, Secret: "s",
+			}, limit)
+		})
+	}
+	wg.Wait()
+	created := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case !errors.Is(err, repo.ErrLimitReached):
+			t.Errorf("CreateWebhook = %v, want nil or ErrLimitReached", err)
+		}
+	}
+	if created != limit {
+		t.Fatalf("%d webhooks created concurrently, want %d", created, limit)
+	}
+
+	// A deleted webhook frees its place; other workspaces are unaffected.
+	hooks, err := f.store.Webhooks(ctx, ws.ID)
+	if err != nil || len(hooks) != limit {
+		t.Fatalf("Webhooks = %d, %v; want %d", len(hooks), err, limit)
+	}
+	if err := f.store.DeleteWebhook(ctx, ws.ID, hooks[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	in := repo.NewWebhook{URL: "https://receiver.example/hook", Events: []string{"a"}, Active: true, Secret: "s"}
+	if _, err := f.store.CreateWebhook(ctx, ws.ID, in, limit); err != nil {
+		t.Errorf("CreateWebhook after a delete: %v", err)
+	}
+	if _, err := f.store.CreateWebhook(ctx, ws.ID, in, limit); !errors.Is(err, repo.ErrLimitReached) {
+		t.Errorf("CreateWebhook past the limit = %v, want ErrLimitReached", err)
+	}
+	if _, err := f.store.CreateWebhook(ctx, other.ID, in, limit); err != nil {
+		t.Errorf("CreateWebhook in another workspace: %v", err)
+	}
+}

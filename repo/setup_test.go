@@ -1,0 +1,134 @@
+package repo_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/repo"
+)
+
+// fixture is a Store on a fresh migrated database, plus a separate
+// connection for looking at raw rows the Store does not expose.
+type fixture struct {
+	store *repo.Store
+	db    *sqlx.DB
+}
+
+func setup(tb testing.TB) *fixture {
+	tb.Helper()
+	store, dbURL := testenv.NewStore(tb)
+	db, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		tb.Fatalf("open assertion connection: %v", err)
+	}
+	db.SetMaxOpenConns(2)
+	tb.Cleanup(func() { db.Close() })
+	return &fixture{store: store, db: db}
+}
+
+// pgTime is a time PostgreSQL stores without rounding.
+func pgTime(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
+
+func (f *fixture) mustWorkspace(tb testing.TB, name string) repo.Workspace {
+	tb.Helper()
+	ws, err := f.store.CreateWorkspace(context.Background(), name, []byte("hash-"+uuid.NewString()))
+	if err != nil {
+		tb.Fatalf("CreateWorkspace: %v", err)
+	}
+	return ws
+}
+
+// maxWebhooks is a per-workspace limit no test reaches unless it means to.
+const maxWebhooks = 100
+
+// mustWebhook creates an active webhook on a dummy URL unless in says otherwise.
+func (f *fixture) mustWebhook(tb testing.TB, workspaceID string, in repo.NewWebhook) repo.Webhook {
+	tb.Helper()
+	if in.URL == "" {
+		in.URL = "https://receiver.example/hook"
+	}
+	if in.Secret == "" {
+		in.Secret = "whsec_" + uuid.NewString()
+	}
+	w, err := f.store.CreateWebhook(context.Background(), workspaceID, in, maxWebhooks)
+	if err != nil {
+		tb.Fatalf("CreateWebhook: %v", err)
+	}
+	return w
+}
+
+// newEvent is an event of the given type created now, without an idempotency key.
+func newEvent(workspaceID, typ string) repo.NewEvent {
+	id := uuid.NewString()
+	return repo.NewEvent{
+		ID:          id,
+		WorkspaceID: workspaceID,
+		Type:        typ,
+		Body:        fmt.Appendf(nil, `{"id":%q,"type":%q,"data":{}}`, id, typ),
+		CreatedAt:   pgTime(time.Now()),
+	}
+}
+
+func (f *fixture) mustEvent(tb testing.TB, ev repo.NewEvent) repo.AcceptedEvent {
+	tb.Helper()
+	acc, err := f.store.CreateEvent(context.Background(), ev)
+	if err != nil {
+		tb.Fatalf("CreateEvent: %v", err)
+	}
+	return acc
+}
+
+// mustDelivery creates an event for a workspace with exactly one matching
+// webhook and returns the id of its single delivery.
+func (f *fixture) mustDelivery(tb testing.TB, ev repo.NewEvent) string {
+	tb.Helper()
+	acc := f.mustEvent(tb, ev)
+	if len(acc.DeliveryIDs) != 1 {
+		tb.Fatalf("CreateEvent made %d deliveries, want 1", len(acc.DeliveryIDs))
+	}
+	return acc.DeliveryIDs[0]
+}
+
+func (f *fixture) mustGetDelivery(tb testing.TB, workspaceID, id string) repo.Delivery {
+	tb.Helper()
+	d, err := f.store.Delivery(context.Background(), workspaceID, id)
+	if err != nil {
+		tb.Fatalf("Delivery %s: %v", id, err)
+	}
+	return d
+}
+
+// mustWebhookRow reads a webhook including tombstones, which Store.Webhook hides.
+func (f *fixture) mustWebhookRow(tb testing.TB, id string) repo.Webhook {
+	tb.Helper()
+	var w repo.Webhook
+	err := f.db.Get(&w, `SELECT id, workspace_id, url, events, active, description, secret,
+		failure_count, consecutive_failures, disabled_reason, created_at, updated_at
+		FROM webhooks WHERE id = $1`, id)
+	if err != nil {
+		tb.Fatalf("read webhook %s: %v", id, err)
+	}
+	return w
+}
+
+func (f *fixture) mustCount(tb testing.TB, query string, args ...any) int {
+	tb.Helper()
+	var n int
+	if err := f.db.Get(&n, query, args...); err != nil {
+		tb.Fatalf("count %q: %v", query, err)
+	}
+	return n
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}

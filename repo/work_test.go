@@ -1,0 +1,321 @@
+package repo_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/trackelio/webhooks/repo"
+)
+
+// jsonHeaders compares Attempt.ResponseHeaders as JSON values, since jsonb
+// does not keep the bytes it was given.
+var jsonHeaders = cmp.FilterPath(func(p cmp.Path) bool {
+	sf, ok := p.Last().(cmp.StructField)
+	return ok && sf.Name() == "ResponseHeaders"
+}, cmp.Transformer("json", func(b []byte) any {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return "invalid JSON: " + string(b)
+	}
+	return v
+}))
+
+// counters is the part of a webhook RecordAttempt changes.
+type counters struct {
+	FailureCount        int64
+	ConsecutiveFailures int
+}
+
+func (f *fixture) counters(tb testing.TB, webhookID string) counters {
+	tb.Helper()
+	w := f.mustWebhookRow(tb, webhookID)
+	return counters{w.FailureCount, w.ConsecutiveFailures}
+}
+
+func (f *fixture) mustAttempts(tb testing.TB, deliveryID string) []repo.Attempt {
+	tb.Helper()
+	as, err := f.store.Attempts(context.Background(), deliveryID)
+	if err != nil {
+		tb.Fatalf("Attempts: %v", err)
+	}
+	return as
+}
+
+func (f *fixture) mustRecord(tb testing.TB, r repo.AttemptResult, want bool) {
+	tb.Helper()
+	got, err := f.store.RecordAttempt(context.Background(), r)
+	if err != nil {
+		tb.Fatalf("RecordAttempt(attempt %d): %v", r.Attempt, err)
+	}
+	if got != want {
+		tb.Fatalf("RecordAttempt(attempt %d, %s) = %v, want %v", r.Attempt, r.NewStatus, got, want)
+	}
+}
+
+func TestRecordAttemptLifecycle(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	ev := newEvent(ws.ID, "post.created")
+	id := f.mustDelivery(t, ev)
+	t0 := pgTime(time.Now())
+
+	// Attempt 1: the receiver answers 500.
+	f.mustRecord(t, repo.AttemptResult{
+		DeliveryID: id, Attempt: 1, StatusCode: 500, ResponseBody: []byte("boom"),
+		Error: "receiver answered 500 Internal Server Error", Duration: 15 * time.Millisecond, At: t0,
+		NewStatus: repo.StatusPending, NextAttemptAt: t0.Add(time.Minute),
+		ResponseHeaders: map[string]string{"Content-Type": "text/plain", "Retry-After": "30"},
+	}, true)
+	want := repo.Delivery{
+		ID: id, EventID: ev.ID, EventType: "post.created", WebhookID: hook.ID,
+		Status: repo.StatusPending, Attempts: 1,
+		StatusCode:    sql.NullInt32{Int32: 500, Valid: true},
+		ResponseBody:  []byte("boom"),
+		LastError:     sql.NullString{String: "receiver answered 500 Internal Server Error", Valid: true},
+		LastAttemptAt: sql.NullTime{Time: t0, Valid: true},
+		NextAttemptAt: sql.NullTime{Time: t0.Add(time.Minute), Valid: true},
+		CreatedAt:     ev.CreatedAt,
+	}
+	if diff := cmp.Diff(want, f.mustGetDelivery(t, ws.ID, id)); diff != "" {
+		t.Errorf("after attempt 1 (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(counters{1, 1}, f.counters(t, hook.ID)); diff != "" {
+		t.Errorf("webhook counters after a failure (-want +got):\n%s", diff)
+	}
+
+	// Attempt 2: no response at all, and a truncated body is not possible
+	// without one; the stored status code is cleared.
+	t1 := t0.Add(time.Minute)
+	f.mustRecord(t, repo.AttemptResult{
+		DeliveryID: id, Attempt: 2, Error: "timed out after 10s", Duration: 10 * time.Second, At: t1,
+		NewStatus: repo.StatusPending, NextAttemptAt: t1.Add(5 * time.Minute),
+	}, true)
+	if diff := cmp.Diff(counters{2, 2}, f.counters(t, hook.ID)); diff != "" {
+		t.Errorf("webhook counters after two failures (-want +got):\n%s", diff)
+	}
+
+	// A stale attempt number (another worker already recorded attempt 2) and
+	// a skipped one store nothing.
+	for _, n := range []int{1, 2, 4} {
+		f.mustRecord(t, repo.AttemptResult{
+			DeliveryID: id, Attempt: n, StatusCode: 200, At: t1, Succeeded: true, NewStatus: repo.StatusSucceeded,
+		}, false)
+	}
+	if got := len(f.mustAttempts(t, id)); got != 2 {
+		t.Errorf("attempts stored = %d, want 2", got)
+	}
+	if d := f.mustGetDelivery(t, ws.ID, id); d.Status != repo.StatusPending || d.Attempts != 2 {
+		t.Errorf("stale attempts changed the delivery: status %s attempts %d", d.Status, d.Attempts)
+	}
+	if diff := cmp.Diff(counters{2, 2}, f.counters(t, hook.ID)); diff != "" {
+		t.Errorf("stale attempts changed webhook counters (-want +got):\n%s", diff)
+	}
+
+	// Attempt 3 succeeds with a truncated body.
+	t2 := t1.Add(5 * time.Minute)
+	f.mustRecord(t, repo.AttemptResult{
+		DeliveryID: id, Attempt: 3, StatusCode: 204, ResponseBody: []byte("ok…"), ResponseTruncated: true,
+		Duration: 3 * time.Millisecond, At: t2, Succeeded: true, NewStatus: repo.StatusSucceeded,
+		NextAttemptAt: t2.Add(time.Hour), // ignored for a finished delivery
+	}, true)
+	want = repo.Delivery{
+		ID: id, EventID: ev.ID, EventType: "post.created", WebhookID: hook.ID,
+		Status: repo.StatusSucceeded, Attempts: 3,
+		StatusCode:        sql.NullInt32{Int32: 204, Valid: true},
+		ResponseBody:      []byte("ok…"),
+		ResponseTruncated: true,
+		LastAttemptAt:     sql.NullTime{Time: t2, Valid: true},
+		FinishedAt:        sql.NullTime{Time: t2, Valid: true},
+		CreatedAt:         ev.CreatedAt,
+	}
+	if diff := cmp.Diff(want, f.mustGetDelivery(t, ws.ID, id)); diff != "" {
+		t.Errorf("after success (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(counters{2, 0}, f.counters(t, hook.ID)); diff != "" {
+		t.Errorf("webhook counters after a success (-want +got):\n%s", diff)
+	}
+
+	wantAttempts := []repo.Attempt{
+		{Attempt: 1, StatusCode: sql.NullInt32{Int32: 500, Valid: true}, ResponseBody: []byte("boom"),
+			Error: sql.NullString{String: "receiver answered 500 Internal Server Error", Valid: true}, DurationMS: 15, CreatedAt: t0,
+			ResponseHeaders: []byte(`{"Content-Type":"text/plain","Retry-After":"30"}`)},
+		{Attempt: 2, ResponseBody: []byte{}, ResponseHeaders: []byte(`{}`), Error: sql.NullString{String: "timed out after 10s", Valid: true}, DurationMS: 10000, CreatedAt: t1},
+		{Attempt: 3, StatusCode: sql.NullInt32{Int32: 204, Valid: true}, ResponseBody: []byte("ok…"), ResponseTruncated: true, ResponseHeaders: []byte(`{}`), DurationMS: 3, CreatedAt: t2},
+	}
+	if diff := cmp.Diff(wantAttempts, f.mustAttempts(t, id), jsonHeaders); diff != "" {
+		t.Errorf("Attempts (-want +got):\n%s", diff)
+	}
+
+	// A finished delivery takes no more attempts.
+	f.mustRecord(t, repo.AttemptResult{
+		DeliveryID: id, Attempt: 4, StatusCode: 500, Error: "late", At: t2, NewStatus: repo.StatusPending, NextAttemptAt: t2,
+	}, false)
+	if got := len(f.mustAttempts(t, id)); got != 3 {
+		t.Errorf("attempts stored after finish = %d, want 3", got)
+	}
+	if diff := cmp.Diff(counters{2, 0}, f.counters(t, hook.ID)); diff != "" {
+		t.Errorf("attempt on a finished delivery changed webhook counters (-want +got):\n%s", diff)
+	}
+}
+
+func TestRecordAttemptFailedAndCancelled(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+
+	failed := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
+	at := pgTime(time.Now())
+	f.mustRecord(t, repo.AttemptResult{
+		DeliveryID: failed, Attempt: 1, StatusCode: 503, Error: "receiver answered 503", At: at,
+		NewStatus: repo.StatusFailed, NextAttemptAt: at.Add(time.Hour),
+	}, true)
+	d := f.mustGetDelivery(t, ws.ID, failed)
+	got := struct {
+		Status     string
+		Next       sql.NullTime
+		FinishedAt sql.NullTime
+	}{d.Status, d.NextAttemptAt, d.FinishedAt}
+	want := struct {
+		Status     string
+		Next       sql.NullTime
+		FinishedAt sql.NullTime
+	}{repo.StatusFailed, sql.NullTime{}, sql.NullTime{Time: at, Valid: true}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("failed delivery (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(counters{1, 1}, f.counters(t, hook.ID)); diff != "" {
+		t.Errorf("webhook counters (-want +got):\n%s", diff)
+	}
+	f.mustRecord(t, repo.AttemptResult{
+		DeliveryID: failed, Attempt: 2, StatusCode: 200, At: at, Succeeded: true, NewStatus: repo.StatusSucceeded,
+	}, false)
+
+	cancelled := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
+	if err := f.store.CancelDelivery(ctx, cancelled); err != nil {
+		t.Fatalf("CancelDelivery: %v", err)
+	}
+	f.mustRecord(t, repo.AttemptResult{
+		DeliveryID: cancelled, Attempt: 1, StatusCode: 200, At: at, Succeeded: true, NewStatus: repo.StatusSucceeded,
+	}, false)
+	if d := f.mustGetDelivery(t, ws.ID, cancelled); d.Status != repo.StatusCancelled || d.Attempts != 0 {
+		t.Errorf("cancelled delivery = status %s attempts %d, want cancelled with 0 attempts", d.Status, d.Attempts)
+	}
+	// The failure streak stays: the success above was not recorded.
+	if diff := cmp.Diff(counters{1, 1}, f.counters(t, hook.ID)); diff != "" {
+		t.Errorf("webhook counters (-want +got):\n%s", diff)
+	}
+
+	unknown, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+		DeliveryID: uuid.NewString(), Attempt: 1, At: at, NewStatus: repo.StatusFailed,
+	})
+	if err != nil || unknown {
+		t.Errorf("RecordAttempt on an unknown delivery = %v, %v; want false, nil", unknown, err)
+	}
+}
+
+func TestRecordAttemptConcurrentSameAttempt(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	id := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
+
+	// Workers that ran the same attempt after a lost lease race to record it.
+	const workers = 5
+	recorded := make([]bool, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			recorded[i], errs[i] = f.store.RecordAttempt(context.Background(), repo.AttemptResult{
+				DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "boom", At: pgTime(time.Now()),
+				NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Minute),
+			})
+		})
+	}
+	wg.Wait()
+	wins := 0
+	for i := range workers {
+		if errs[i] != nil {
+			t.Errorf("RecordAttempt %d: %v", i, errs[i])
+		}
+		if recorded[i] {
+			wins++
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d workers recorded attempt 1, want exactly 1", wins)
+	}
+	if got := len(f.mustAttempts(t, id)); got != 1 {
+		t.Errorf("attempts stored = %d, want 1", got)
+	}
+	if diff := cmp.Diff(counters{1, 1}, f.counters(t, hook.ID)); diff != "" {
+		t.Errorf("webhook counters (-want +got):\n%s", diff)
+	}
+}
+
+func TestCancelDeliveryLeavesFinishedAlone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	id := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
+	at := pgTime(time.Now().Add(-time.Hour))
+	f.mustRecord(t, repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 200, At: at, Succeeded: true, NewStatus: repo.StatusSucceeded}, true)
+
+	if err := f.store.CancelDelivery(ctx, id); err != nil {
+		t.Fatalf("CancelDelivery: %v", err)
+	}
+	if d := f.mustGetDelivery(t, ws.ID, id); d.Status != repo.StatusSucceeded || !d.FinishedAt.Time.Equal(at) {
+		t.Errorf("CancelDelivery changed a finished delivery: status %s finished %v", d.Status, d.FinishedAt)
+	}
+}
+
+func TestWork(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{URL: "https://example.test/in", Events: []string{"post.created"}, Active: true, Secret: "whsec_abc"})
+	ev := newEvent(ws.ID, "post.created")
+	id := f.mustDelivery(t, ev)
+
+	want := repo.Work{
+		DeliveryID: id, Status: repo.StatusPending,
+		NextAttemptAt: sql.NullTime{Time: ev.CreatedAt, Valid: true},
+		EventType:     "post.created", EventCreatedAt: ev.CreatedAt, Body: ev.Body,
+		WebhookURL: "https://example.test/in", Secret: "whsec_abc", WebhookActive: true,
+	}
+	w, err := f.store.Work(ctx, id)
+	if err != nil {
+		t.Fatalf("Work: %v", err)
+	}
+	if diff := cmp.Diff(want, w); diff != "" {
+		t.Errorf("Work (-want +got):\n%s", diff)
+	}
+
+	if _, err := f.store.Work(ctx, uuid.NewString()); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("Work of unknown delivery = %v, want ErrNotFound", err)
+	}
+
+	active := false
+	if _, err := f.store.UpdateWebhook(ctx, ws.ID, hook.ID, repo.WebhookPatch{Active: &active}); err != nil {
+		t.Fatalf("UpdateWebhook: %v", err)
+	}
+	if w, err := f.store.Work(ctx, id); err != nil || w.WebhookActive || w.WebhookDeleted {
+		t.Errorf("Work after deactivation = active %v deleted %v, %v; want inactive, not deleted", w.WebhookActive, w.WebhookDeleted, err)
+	}
+}

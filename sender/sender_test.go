@@ -1,0 +1,522 @@
+package sender_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/trackelio/webhooks/destination"
+	"github.com/trackelio/webhooks/sender"
+	"github.com/trackelio/webhooks/signature"
+)
+
+const testUserAgent = "Trackelio-Webhooks/test"
+
+// captured is what a receiver saw of one request.
+type captured struct {
+	Method string
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
+// receiver is a loopback HTTP server that records every request and answers
+// with Handle (204 when nil).
+type receiver struct {
+	*httptest.Server
+	Handle func(w http.ResponseWriter, r *http.Request)
+
+	mu   sync.Mutex
+	reqs []captured
+}
+
+func newReceiver(tb testing.TB, handle func(w http.ResponseWriter, r *http.Request)) *receiver {
+	tb.Helper()
+	rc := &receiver{Handle: handle}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			tb.Errorf("receiver: read body: %v", err)
+		}
+		rc.mu.Lock()
+		rc.reqs = append(rc.reqs, captured{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+		rc.mu.Unlock()
+		if rc.Handle == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		rc.Handle(w, r)
+	}))
+	tb.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) requests() []captured {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]captured(nil), rc.reqs...)
+}
+
+func newSender(timeout time.Duration) *sender.Sender {
+	return sender.New(sender.Config{Timeout: timeout, MaxConnsPerHost: 4, UserAgent: testUserAgent})
+}
+
+func request(url string) sender.Request {
+	return sender.Request{
+		URL:        url,
+		Body:       []byte(`{"id":"evt_1","type":"post.created","data":{"title":"héllo"}}`),
+		Secret:     "whsec_test",
+		EventType:  "post.created",
+		DeliveryID: "0190a3b4-0000-7000-8000-000000000001",
+	}
+}
+
+// resultOpts compares results without their measured duration and response
+// headers (which carry a Date; TestSendCapturesResponseHeaders checks them),
+// and bodies as byte strings (element-wise comparison of 64 KiB is slow
+// under -race).
+var resultOpts = cmp.Options{
+	cmpopts.IgnoreFields(sender.Result{}, "Duration", "Headers"),
+	cmp.Comparer(func(a, b []byte) bool { return bytes.Equal(a, b) }),
+}
+
+func TestSendHeadersAndBodyExact(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	req := request(rc.URL + "/hooks/in")
+
+	res := newSender(5*time.Second).Send(context.Background(), req)
+
+	want := sender.Result{Outcome: sender.Success, StatusCode: http.StatusNoContent, Body: []byte{}}
+	if diff := cmp.Diff(want, res, resultOpts); diff != "" {
+		t.Errorf("Result mismatch (-want +got):\n%s", diff)
+	}
+	if res.Duration <= 0 {
+		t.Errorf("Duration = %v, want > 0", res.Duration)
+	}
+	wantReqs := []captured{{
+		Method: http.MethodPost,
+		Path:   "/hooks/in",
+		Header: http.Header{
+			"Content-Type":          {"application/json"},
+			"Content-Length":        {strconv.Itoa(len(req.Body))},
+			"User-Agent":            {testUserAgent},
+			"Accept-Encoding":       {"identity"},
+			"X-Trackelio-Signature": {signature.Sign(req.Secret, req.Body)},
+			"X-Trackelio-Event":     {"post.created"},
+			"X-Trackelio-Delivery":  {req.DeliveryID},
+		},
+		Body: req.Body,
+	}}
+	if diff := cmp.Diff(wantReqs, rc.requests()); diff != "" {
+		t.Errorf("received request mismatch (-want +got):\n%s", diff)
+	}
+	if got := rc.requests()[0].Header.Get(signature.Header); !signature.Verify(req.Secret, req.Body, got) {
+		t.Errorf("signature %q does not verify", got)
+	}
+}
+
+func TestSendStatusOutcomes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   sender.Result
+	}{
+		{"200", 200, `{"ok":true}`, sender.Result{Outcome: sender.Success, StatusCode: 200, Body: []byte(`{"ok":true}`)}},
+		{"202 empty body", 202, "", sender.Result{Outcome: sender.Success, StatusCode: 202, Body: []byte{}}},
+		{"299", 299, "fine", sender.Result{Outcome: sender.Success, StatusCode: 299, Body: []byte("fine")}},
+		{"500 body captured", 500, "boom: database down", sender.Result{
+			Outcome: sender.HTTPError, StatusCode: 500, Body: []byte("boom: database down"),
+			Error: "receiver answered 500 Internal Server Error",
+		}},
+		{"404", 404, "nope", sender.Result{
+			Outcome: sender.HTTPError, StatusCode: 404, Body: []byte("nope"),
+			Error: "receiver answered 404 Not Found",
+		}},
+		{"429", 429, "", sender.Result{
+			Outcome: sender.HTTPError, StatusCode: 429, Body: []byte{},
+			Error: "receiver answered 429 Too Many Requests",
+		}},
+		{"304", 304, "", sender.Result{
+			Outcome: sender.HTTPError, StatusCode: 304, Body: []byte{},
+			Error: "receiver answered 304 Not Modified",
+		}},
+	}
+	s := newSender(5 * time.Second)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			})
+			res := s.Send(context.Background(), request(rc.URL))
+			if diff := cmp.Diff(tt.want, res, resultOpts); diff != "" {
+				t.Errorf("Result mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSendDoesNotFollowRedirects(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			t.Parallel()
+			target := newReceiver(t, nil)
+			origin := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", target.URL+"/elsewhere")
+				w.WriteHeader(status)
+				io.WriteString(w, "moved")
+			})
+
+			res := newSender(5*time.Second).Send(context.Background(), request(origin.URL))
+
+			want := sender.Result{
+				Outcome: sender.HTTPError, StatusCode: status, Body: []byte("moved"),
+				Error: "receiver answered " + strconv.Itoa(status) + " " + http.StatusText(status),
+			}
+			if diff := cmp.Diff(want, res, resultOpts); diff != "" {
+				t.Errorf("Result mismatch (-want +got):\n%s", diff)
+			}
+			if n := len(origin.requests()); n != 1 {
+				t.Errorf("origin got %d requests, want 1", n)
+			}
+			if n := len(target.requests()); n != 0 {
+				t.Errorf("redirect target got %d requests, want 0", n)
+			}
+		})
+	}
+}
+
+func TestSendTruncatesLargeBodies(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		size          int
+		wantLen       int
+		wantTruncated bool
+	}{
+		{"below limit", sender.CaptureLimit - 1, sender.CaptureLimit - 1, false},
+		{"exactly limit", sender.CaptureLimit, sender.CaptureLimit, false},
+		{"one past limit", sender.CaptureLimit + 1, sender.CaptureLimit, true},
+		{"far past limit", 4 << 20, sender.CaptureLimit, true},
+	}
+	s := newSender(5 * time.Second)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// A repeating non-uniform pattern shows the prefix is kept in order.
+			body := bytes.Repeat([]byte("0123456789abcdef"), tt.size/16+1)[:tt.size]
+			rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusInternalServerError)
+				w.Write(body)
+			})
+			res := s.Send(context.Background(), request(rc.URL))
+			want := sender.Result{
+				Outcome: sender.HTTPError, StatusCode: 500, Body: body[:tt.wantLen], Truncated: tt.wantTruncated,
+				Error: "receiver answered 500 Internal Server Error",
+			}
+			if diff := cmp.Diff(want, res, resultOpts); diff != "" {
+				t.Errorf("Result mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSendTimeout(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	// Unblock the handler before the server's Close waits for it.
+	t.Cleanup(func() { close(release) })
+
+	const timeout = 100 * time.Millisecond
+	start := time.Now()
+	res := newSender(timeout).Send(context.Background(), request(rc.URL))
+	elapsed := time.Since(start)
+
+	want := sender.Result{Outcome: sender.Timeout, Error: "timed out after 100ms"}
+	if diff := cmp.Diff(want, res, resultOpts); diff != "" {
+		t.Errorf("Result mismatch (-want +got):\n%s", diff)
+	}
+	if res.Duration < timeout || elapsed > 5*time.Second {
+		t.Errorf("Duration = %v (elapsed %v), want about %v", res.Duration, elapsed, timeout)
+	}
+}
+
+func TestSendSlowBodyTimesOut(t *testing.T) {
+	t.Parallel()
+	// Headers arrive at once but the body never finishes: the total timeout
+	// must still bound the attempt. The status already arrived, so the
+	// receiver's answer is what is recorded.
+	release := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	t.Cleanup(func() { close(release) })
+
+	start := time.Now()
+	res := newSender(100*time.Millisecond).Send(context.Background(), request(rc.URL))
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Fatalf("Send took %v with a 100ms timeout", elapsed)
+	}
+	want := sender.Result{Outcome: sender.Success, StatusCode: 200, Body: []byte("partial")}
+	if diff := cmp.Diff(want, res, resultOpts); diff != "" {
+		t.Errorf("Result mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestSendConnectionRefused(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	res := newSender(5*time.Second).Send(context.Background(), request("http://"+addr+"/hook"))
+
+	if res.Outcome != sender.ConnectionError || res.StatusCode != 0 || res.Body != nil {
+		t.Errorf("Result = %+v, want ConnectionError without a response", res)
+	}
+	if !strings.Contains(res.Error, "connection refused") {
+		t.Errorf("Error = %q, want it to mention the refused connection", res.Error)
+	}
+	if strings.Contains(res.Error, "/hook") {
+		t.Errorf("Error = %q repeats the URL", res.Error)
+	}
+}
+
+func TestSendInvalidURL(t *testing.T) {
+	t.Parallel()
+	res := newSender(time.Second).Send(context.Background(), request("http://bad host/"))
+	if res.Outcome != sender.ConnectionError || res.Error == "" {
+		t.Errorf("Result = %+v, want ConnectionError with an error", res)
+	}
+}
+
+func TestSendCancelledContext(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := newSender(5*time.Second).Send(ctx, request(rc.URL))
+	if res.Outcome == sender.Success || res.Error == "" {
+		t.Errorf("Result = %+v, want a failure for a cancelled context", res)
+	}
+}
+
+// staticResolver resolves every name to 127.0.0.1, so a test can use a host
+// name that is not loopback by its spelling.
+type staticResolver struct{}
+
+var _ destination.Resolver = staticResolver{}
+
+func (staticResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+}
+
+// loopbackGuard allows loopback and resolves every name to 127.0.0.1.
+func loopbackGuard() *destination.Guard {
+	return destination.New(destination.Config{
+		Allow:    []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Resolver: staticResolver{},
+	})
+}
+
+// countingProxy stands in for a forward proxy and counts what reaches it.
+func countingProxy(tb testing.TB) (*httptest.Server, *atomic.Int64) {
+	tb.Helper()
+	var n atomic.Int64
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "via proxy")
+	}))
+	tb.Cleanup(proxy.Close)
+	return proxy, &n
+}
+
+// TestSendIgnoresEnvironmentProxy cannot run in parallel: it sets the
+// process environment. Go never proxies a loopback host, so the receiver is
+// addressed by a name (resolved to 127.0.0.1 by the guard) that an
+// environment proxy would otherwise carry.
+func TestSendIgnoresEnvironmentProxy(t *testing.T) {
+	proxy, proxied := countingProxy(t)
+	for _, k := range []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"} {
+		t.Setenv(k, proxy.URL)
+	}
+	t.Setenv("NO_PROXY", "")
+	t.Setenv("no_proxy", "")
+
+	rc := newReceiver(t, nil)
+	s := sender.New(sender.Config{
+		Timeout: 5 * time.Second, UserAgent: testUserAgent,
+		Dial: loopbackGuard().DialContext(&net.Dialer{Timeout: 5 * time.Second}),
+	})
+	res := s.Send(context.Background(), request("http://receiver.test:"+strconv.Itoa(rc.Listener.Addr().(*net.TCPAddr).Port)+"/hook"))
+
+	if res.Outcome != sender.Success || res.StatusCode != http.StatusNoContent {
+		t.Errorf("Result = %+v, want Success 204 from the receiver", res)
+	}
+	if n := len(rc.requests()); n != 1 {
+		t.Errorf("receiver got %d requests, want 1", n)
+	}
+	if n := proxied.Load(); n != 0 {
+		t.Errorf("environment proxy got %d requests, want 0", n)
+	}
+}
+
+func TestSendThroughConfiguredProxy(t *testing.T) {
+	t.Parallel()
+	proxy, proxied := countingProxy(t)
+	proxyURL, err := url.Parse(proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := newReceiver(t, nil)
+	s := sender.New(sender.Config{Timeout: 5 * time.Second, UserAgent: testUserAgent, Proxy: proxyURL})
+
+	res := s.Send(context.Background(), request(rc.URL))
+
+	if res.Outcome != sender.Success || string(res.Body) != "via proxy" {
+		t.Errorf("Result = %+v, want the proxy's 200", res)
+	}
+	if n := proxied.Load(); n != 1 {
+		t.Errorf("proxy got %d requests, want 1", n)
+	}
+	if n := len(rc.requests()); n != 0 {
+		t.Errorf("receiver got %d direct requests, want 0", n)
+	}
+}
+
+func TestSendBlockedDestination(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	// No allowlist: loopback is refused before any connection is made.
+	guard := destination.New(destination.Config{})
+	s := sender.New(sender.Config{
+		Timeout: 5 * time.Second, UserAgent: testUserAgent,
+		Dial: guard.DialContext(&net.Dialer{Timeout: 5 * time.Second}),
+	})
+
+	res := s.Send(context.Background(), request(rc.URL))
+
+	if res.Outcome != sender.Blocked || res.StatusCode != 0 || !strings.HasPrefix(res.Error, "blocked: ") ||
+		!strings.Contains(res.Error, "127.0.0.1") {
+		t.Errorf("Result = %+v, want Blocked with an error naming 127.0.0.1", res)
+	}
+	if n := len(rc.requests()); n != 0 {
+		t.Errorf("receiver got %d requests from a blocked send", n)
+	}
+
+	// The same guard with loopback allowed delivers.
+	s = sender.New(sender.Config{
+		Timeout: 5 * time.Second, UserAgent: testUserAgent,
+		Dial: loopbackGuard().DialContext(&net.Dialer{Timeout: 5 * time.Second}),
+	})
+	if res := s.Send(context.Background(), request(rc.URL)); res.Outcome != sender.Success {
+		t.Errorf("allowlisted Send = %+v, want Success", res)
+	}
+}
+
+func TestSendCapturesResponseHeaders(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "120")
+		w.Header()["X-Multi"] = []string{"a", "b"}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	res := newSender(5*time.Second).Send(context.Background(), request(rc.URL))
+
+	got := map[string]string{}
+	for _, k := range []string{"Retry-After", "X-Multi", "Content-Length"} {
+		got[k] = res.Headers[k]
+	}
+	want := map[string]string{"Retry-After": "120", "X-Multi": "a, b", "Content-Length": "0"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("captured headers (-want +got):\n%s", diff)
+	}
+	if res.Headers["Date"] == "" {
+		t.Errorf("Headers = %v, want the Date header too", res.Headers)
+	}
+}
+
+func TestSendBoundsResponseHeaders(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		for i := range 200 {
+			w.Header().Set(fmt.Sprintf("X-Noise-%03d", i), strings.Repeat("n", 100))
+		}
+		w.Header().Set("X-Huge", strings.Repeat("h", 5000))
+		w.WriteHeader(http.StatusOK)
+	})
+	res := newSender(5*time.Second).Send(context.Background(), request(rc.URL))
+
+	if res.Outcome != sender.Success {
+		t.Fatalf("Result = %+v, want Success", res)
+	}
+	size := 0
+	for k, v := range res.Headers {
+		if len(v) > 1024 {
+			t.Errorf("header %s kept %d bytes, want at most 1024", k, len(v))
+		}
+		size += len(k) + len(v)
+	}
+	if len(res.Headers) == 0 || len(res.Headers) > 50 {
+		t.Errorf("kept %d headers, want between 1 and 50", len(res.Headers))
+	}
+	if size > 8<<10 {
+		t.Errorf("kept %d bytes of headers, want at most 8 KiB", size)
+	}
+}
+
+func TestSendConcurrent(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	s := newSender(5 * time.Second)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			req := request(rc.URL)
+			req.DeliveryID = strconv.Itoa(i)
+			if res := s.Send(context.Background(), req); res.Outcome != sender.Success {
+				t.Errorf("Send %d = %+v, want Success", i, res)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(rc.requests()); n != 20 {
+		t.Errorf("receiver got %d requests, want 20", n)
+	}
+}
