@@ -2,8 +2,8 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -19,6 +19,7 @@ type HealthSource interface {
 
 // QueueSource reports queue sizes; *asynq.Inspector implements it.
 type QueueSource interface {
+	Queues() ([]string, error)
 	GetQueueInfo(queue string) (*asynq.QueueInfo, error)
 }
 
@@ -56,14 +57,20 @@ func (c *FleetCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *FleetCollector) Collect(ch chan<- prometheus.Metric) {
+	// A queue that never had a task does not exist yet; asynq's
+	// GetQueueInfo then fails with an unexported error, so ask for the list.
+	known, err := c.queues.Queues()
+	if err != nil {
+		c.log.Warn("queue list unavailable", "error", err)
+	}
 	for _, q := range []string{QueueDeliveries, QueueMaintenance} {
-		info, err := c.queues.GetQueueInfo(q)
-		switch {
-		case errors.Is(err, asynq.ErrQueueNotFound):
-			// A queue that never had a task does not exist yet.
-			info = &asynq.QueueInfo{}
-		case err != nil:
-			c.log.Warn("queue info unavailable", "queue", q, "error", err)
+		info := &asynq.QueueInfo{}
+		if slices.Contains(known, q) {
+			if info, err = c.queues.GetQueueInfo(q); err != nil {
+				c.log.Warn("queue info unavailable", "queue", q, "error", err)
+				continue
+			}
+		} else if err != nil {
 			continue
 		}
 		for state, n := range map[string]int{

@@ -47,10 +47,17 @@ func (s *Store) CreateWebhook(ctx context.Context, workspaceID string, in NewWeb
 		return Webhook{}, fmt.Errorf("create webhook: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after commit
+	// The lock is its own statement: a statement that waited for the lock
+	// would still count with the snapshot it started with.
+	var locked int
+	if err := tx.GetContext(ctx, &locked, `SELECT count(*) FROM (SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE) ws`, workspaceID); err != nil {
+		return Webhook{}, fmt.Errorf("create webhook: lock workspace: %w", err)
+	}
+	if locked == 0 {
+		return Webhook{}, ErrNotFound
+	}
 	var count int
-	err = tx.GetContext(ctx, &count, `
-		SELECT count(w.id) FROM (SELECT id FROM workspaces WHERE id = $1 FOR UPDATE) ws
-		LEFT JOIN webhooks w ON w.workspace_id = ws.id AND w.deleted_at IS NULL`, workspaceID)
+	err = tx.GetContext(ctx, &count, `SELECT count(*) FROM webhooks WHERE workspace_id = $1 AND deleted_at IS NULL`, workspaceID)
 	if err != nil {
 		return Webhook{}, fmt.Errorf("create webhook: count: %w", err)
 	}

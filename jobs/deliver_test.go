@@ -1,0 +1,393 @@
+package jobs_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/trackelio/webhooks/jobs"
+	"github.com/trackelio/webhooks/repo"
+	"github.com/trackelio/webhooks/sender"
+)
+
+// policy is a schedule long enough that nothing in these tests becomes due by
+// itself: every run is driven by calling ProcessTask.
+var policy = jobs.RetryPolicy{Schedule: []time.Duration{time.Minute, 5 * time.Minute}}
+
+func (f *fixture) handler(p *fakePoster, pol jobs.RetryPolicy) *jobs.DeliverHandler {
+	return jobs.NewDeliverHandler(f.store, p, pol, f.metrics, discardLog)
+}
+
+// counts is the delivery metrics of eventType, by label.
+type counts struct {
+	Attempts map[sender.Outcome]float64
+	Finished map[string]float64
+}
+
+func (f *fixture) counts() counts {
+	c := counts{Attempts: map[sender.Outcome]float64{}, Finished: map[string]float64{}}
+	for _, o := range []sender.Outcome{sender.Success, sender.HTTPError, sender.Timeout, sender.ConnectionError} {
+		if v := testutil.ToFloat64(f.metrics.Attempts.WithLabelValues(eventType, string(o))); v != 0 {
+			c.Attempts[o] = v
+		}
+	}
+	for _, s := range []string{repo.StatusSucceeded, repo.StatusFailed, repo.StatusCancelled} {
+		if v := testutil.ToFloat64(f.metrics.Finished.WithLabelValues(eventType, s)); v != 0 {
+			c.Finished[s] = v
+		}
+	}
+	return c
+}
+
+func (f *fixture) wantCounts(tb testing.TB, want counts) {
+	tb.Helper()
+	if want.Attempts == nil {
+		want.Attempts = map[sender.Outcome]float64{}
+	}
+	if want.Finished == nil {
+		want.Finished = map[string]float64{}
+	}
+	if diff := cmp.Diff(want, f.counts()); diff != "" {
+		tb.Errorf("metrics mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestDeliverSuccess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	id := f.mustDelivery(t, time.Now())
+	work, err := f.store.Work(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &fakePoster{SendFunc: answer(sender.Result{
+		Outcome: sender.Success, StatusCode: 200, Body: []byte(`{"ok":true}`), Duration: 7 * time.Millisecond,
+		Headers: map[string]string{"X-Request-Id": "req-1"},
+	})}
+
+	before := time.Now()
+	if err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+		t.Fatalf("ProcessTask = %v, want nil", err)
+	}
+
+	wantReq := []sender.Request{{
+		URL: f.hook.URL, Body: work.Body, Secret: f.hook.Secret, EventType: eventType, DeliveryID: id,
+	}}
+	if diff := cmp.Diff(wantReq, p.requests()); diff != "" {
+		t.Errorf("posted requests (-want +got):\n%s", diff)
+	}
+	d := f.mustGetDelivery(t, id)
+	if d.Status != repo.StatusSucceeded || d.Attempts != 1 || d.StatusCode.Int32 != 200 ||
+		d.NextAttemptAt.Valid || !d.FinishedAt.Valid || d.FinishedAt.Time.Before(before.Add(-time.Second)) {
+		t.Errorf("delivery = %+v, want succeeded after 1 attempt, finished now", d)
+	}
+	as := f.mustAttempts(t, id)
+	if len(as) != 1 || string(as[0].ResponseBody) != `{"ok":true}` || as[0].DurationMS != 7 || as[0].Error.Valid {
+		t.Fatalf("attempts = %+v, want one 200 with the response body and 7ms", as)
+	}
+	var headers map[string]string
+	if err := json.Unmarshal(as[0].ResponseHeaders, &headers); err != nil {
+		t.Fatalf("stored response headers %q: %v", as[0].ResponseHeaders, err)
+	}
+	if diff := cmp.Diff(map[string]string{"X-Request-Id": "req-1"}, headers); diff != "" {
+		t.Errorf("stored response headers (-want +got):\n%s", diff)
+	}
+	f.wantCounts(t, counts{
+		Attempts: map[sender.Outcome]float64{sender.Success: 1},
+		Finished: map[string]float64{repo.StatusSucceeded: 1},
+	})
+	if n := testutil.CollectAndCount(f.metrics.DeliveryLatency); n != 1 {
+		t.Errorf("delivery latency series = %d, want 1", n)
+	}
+}
+
+func TestDeliverFailureSchedulesRetry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	id := f.mustDelivery(t, time.Now())
+	p := &fakePoster{SendFunc: answer(sender.Result{
+		Outcome: sender.HTTPError, StatusCode: 500, Body: []byte("boom"),
+		Error: "receiver answered 500 Internal Server Error", Duration: 3 * time.Millisecond,
+	})}
+
+	err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id))
+
+	var ra *jobs.RetryAfterError
+	if !errors.As(err, &ra) {
+		t.Fatalf("ProcessTask = %v, want a *RetryAfterError", err)
+	}
+	if !ra.Failure || ra.Delay != time.Minute {
+		t.Errorf("RetryAfterError = %+v, want Failure with the policy's first delay 1m", ra)
+	}
+	if !jobs.IsFailure(err) || jobs.RetryDelay(0, err, nil) != time.Minute {
+		t.Errorf("IsFailure = %v, RetryDelay = %v; want true, 1m", jobs.IsFailure(err), jobs.RetryDelay(0, err, nil))
+	}
+	if errors.Is(err, asynq.SkipRetry) {
+		t.Error("a retryable failure wraps SkipRetry")
+	}
+	d := f.mustGetDelivery(t, id)
+	if d.Status != repo.StatusPending || d.Attempts != 1 || d.FinishedAt.Valid ||
+		d.LastError.String != "receiver answered 500 Internal Server Error" {
+		t.Errorf("delivery = %+v, want pending after 1 attempt with the error", d)
+	}
+	if !d.NextAttemptAt.Valid || !d.LastAttemptAt.Valid || d.NextAttemptAt.Time.Sub(d.LastAttemptAt.Time) != time.Minute {
+		t.Errorf("next attempt %v, last attempt %v; want exactly 1m apart", d.NextAttemptAt, d.LastAttemptAt)
+	}
+	f.wantCounts(t, counts{Attempts: map[sender.Outcome]float64{sender.HTTPError: 1}})
+	hook, err := f.store.Webhook(ctx, f.ws.ID, f.hook.ID)
+	if err != nil || hook.ConsecutiveFailures != 1 || hook.FailureCount != 1 {
+		t.Errorf("webhook counters = %d/%d, %v; want 1/1", hook.ConsecutiveFailures, hook.FailureCount, err)
+	}
+}
+
+func TestDeliverLastAttemptFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	id := f.mustDelivery(t, time.Now())
+	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.Timeout, Error: "timed out after 10s", Duration: 10 * time.Second})}
+	// Two attempts; the second is due at once.
+	h := f.handler(p, jobs.RetryPolicy{Schedule: []time.Duration{time.Millisecond}})
+
+	var ra *jobs.RetryAfterError
+	if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); !errors.As(err, &ra) {
+		t.Fatalf("attempt 1: ProcessTask = %v, want a *RetryAfterError", err)
+	}
+	err := h.ProcessTask(ctx, mustDeliverTask(t, id))
+	if !errors.Is(err, asynq.SkipRetry) {
+		t.Fatalf("attempt 2: ProcessTask = %v, want an error wrapping asynq.SkipRetry", err)
+	}
+	if errors.As(err, &ra) {
+		t.Errorf("the last attempt's error is a *RetryAfterError: %v", err)
+	}
+
+	d := f.mustGetDelivery(t, id)
+	if d.Status != repo.StatusFailed || d.Attempts != 2 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
+		t.Errorf("delivery = %+v, want failed after 2 attempts, finished, no next attempt", d)
+	}
+	if n := len(p.requests()); n != 2 {
+		t.Errorf("poster called %d times, want 2", n)
+	}
+	f.wantCounts(t, counts{
+		Attempts: map[sender.Outcome]float64{sender.Timeout: 2},
+		Finished: map[string]float64{repo.StatusFailed: 1},
+	})
+
+	// A rerun of the archived task's last run changes nothing.
+	if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+		t.Errorf("rerun after failure = %v, want nil", err)
+	}
+	if n := len(p.requests()); n != 2 {
+		t.Errorf("poster called %d times after a rerun, want 2", n)
+	}
+}
+
+func TestDeliverAlreadyFinished(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	id := f.mustDelivery(t, time.Now())
+	ok, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+		DeliveryID: id, Attempt: 1, StatusCode: 200, At: time.Now(), Succeeded: true, NewStatus: repo.StatusSucceeded,
+	})
+	if err != nil || !ok {
+		t.Fatalf("RecordAttempt = %v, %v", ok, err)
+	}
+	p := &fakePoster{}
+
+	if err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+		t.Errorf("ProcessTask = %v, want nil", err)
+	}
+	if n := len(p.requests()); n != 0 {
+		t.Errorf("poster called %d times for a finished delivery", n)
+	}
+	if n := len(f.mustAttempts(t, id)); n != 1 {
+		t.Errorf("attempts = %d, want 1", n)
+	}
+	f.wantCounts(t, counts{})
+}
+
+func TestDeliverDeletedWebhook(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	id := f.mustDelivery(t, time.Now())
+	if err := f.store.DeleteWebhook(ctx, f.ws.ID, f.hook.ID); err != nil {
+		t.Fatal(err)
+	}
+	p := &fakePoster{}
+
+	if err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+		t.Errorf("ProcessTask = %v, want nil", err)
+	}
+	if n := len(p.requests()); n != 0 {
+		t.Errorf("poster called %d times for a deleted webhook", n)
+	}
+	if d := f.mustGetDelivery(t, id); d.Status != repo.StatusCancelled || d.Attempts != 0 {
+		t.Errorf("delivery = %s after %d attempts, want cancelled after 0", d.Status, d.Attempts)
+	}
+}
+
+func TestDeliverInactiveWebhook(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	id := f.mustDelivery(t, time.Now())
+	inactive := false
+	if _, err := f.store.UpdateWebhook(ctx, f.ws.ID, f.hook.ID, repo.WebhookPatch{Active: &inactive}); err != nil {
+		t.Fatal(err)
+	}
+	p := &fakePoster{}
+
+	if err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+		t.Errorf("ProcessTask = %v, want nil", err)
+	}
+	if n := len(p.requests()); n != 0 {
+		t.Errorf("poster called %d times for an inactive webhook", n)
+	}
+	d := f.mustGetDelivery(t, id)
+	if d.Status != repo.StatusCancelled || d.Attempts != 0 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
+		t.Errorf("delivery = %+v, want cancelled, finished, no attempt", d)
+	}
+	f.wantCounts(t, counts{Finished: map[string]float64{repo.StatusCancelled: 1}})
+}
+
+func TestDeliverNotYetDue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	id := f.mustDelivery(t, time.Now().Add(time.Hour))
+	p := &fakePoster{}
+
+	err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id))
+
+	var ra *jobs.RetryAfterError
+	if !errors.As(err, &ra) {
+		t.Fatalf("ProcessTask = %v, want a *RetryAfterError", err)
+	}
+	if ra.Failure || jobs.IsFailure(err) {
+		t.Errorf("RetryAfterError = %+v counts as a failure; waiting is not one", ra)
+	}
+	if ra.Delay < time.Hour-time.Minute || ra.Delay > time.Hour {
+		t.Errorf("Delay = %v, want the time until the attempt is due (about 1h)", ra.Delay)
+	}
+	if n := len(p.requests()); n != 0 {
+		t.Errorf("poster called %d times before the attempt was due", n)
+	}
+	if d := f.mustGetDelivery(t, id); d.Status != repo.StatusPending || d.Attempts != 0 {
+		t.Errorf("delivery = %s after %d attempts, want pending after 0", d.Status, d.Attempts)
+	}
+	f.wantCounts(t, counts{})
+}
+
+func TestDeliverUnknownDelivery(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	p := &fakePoster{}
+	if err := f.handler(p, policy).ProcessTask(context.Background(), mustDeliverTask(t, uuid.NewString())); err != nil {
+		t.Errorf("ProcessTask = %v, want nil", err)
+	}
+	if n := len(p.requests()); n != 0 {
+		t.Errorf("poster called %d times for an unknown delivery", n)
+	}
+}
+
+func TestDeliverBadPayload(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	p := &fakePoster{}
+	h := f.handler(p, policy)
+	for _, payload := range []string{``, `not json`, `{}`, `{"delivery_id":""}`, `{"delivery_id":42}`} {
+		err := h.ProcessTask(context.Background(), asynq.NewTask(jobs.TypeDeliver, []byte(payload)))
+		if !errors.Is(err, asynq.SkipRetry) {
+			t.Errorf("ProcessTask(%q) = %v, want an error wrapping asynq.SkipRetry", payload, err)
+		}
+	}
+	if n := len(p.requests()); n != 0 {
+		t.Errorf("poster called %d times", n)
+	}
+}
+
+func TestDeliverAttemptRecordedByAnotherRun(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	id := f.mustDelivery(t, time.Now())
+	// While this run posts, a run that lost its lease records the same
+	// attempt first.
+	p := &fakePoster{SendFunc: func(ctx context.Context, r sender.Request) sender.Result {
+		ok, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+			DeliveryID: r.DeliveryID, Attempt: 1, StatusCode: 200, At: time.Now(), Succeeded: true, NewStatus: repo.StatusSucceeded,
+		})
+		if err != nil || !ok {
+			t.Errorf("concurrent RecordAttempt = %v, %v", ok, err)
+		}
+		return sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"}
+	}}
+
+	if err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+		t.Errorf("ProcessTask = %v, want nil", err)
+	}
+	as := f.mustAttempts(t, id)
+	if len(as) != 1 || as[0].StatusCode.Int32 != 200 {
+		t.Errorf("attempts = %+v, want only the other run's 200", as)
+	}
+	if d := f.mustGetDelivery(t, id); d.Status != repo.StatusSucceeded {
+		t.Errorf("delivery = %s, want succeeded", d.Status)
+	}
+	f.wantCounts(t, counts{})
+}
+
+func TestDeliverOutcomeLabels(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	results := []sender.Result{
+		{Outcome: sender.HTTPError, StatusCode: 503, Error: "receiver answered 503"},
+		{Outcome: sender.Timeout, Error: "timed out after 10s"},
+		{Outcome: sender.ConnectionError, Error: "connection refused"},
+		{Outcome: sender.Success, StatusCode: 204},
+	}
+	for _, res := range results {
+		id := f.mustDelivery(t, time.Now())
+		// Errors are checked by the tests above; here only the labels matter.
+		f.handler(&fakePoster{SendFunc: answer(res)}, policy).ProcessTask(ctx, mustDeliverTask(t, id)) //nolint:errcheck
+	}
+	f.wantCounts(t, counts{
+		Attempts: map[sender.Outcome]float64{sender.HTTPError: 1, sender.Timeout: 1, sender.ConnectionError: 1, sender.Success: 1},
+		Finished: map[string]float64{repo.StatusSucceeded: 1},
+	})
+	// Three failures in a row, then a success: the streak is reset.
+	hook, err := f.store.Webhook(ctx, f.ws.ID, f.hook.ID)
+	if err != nil || hook.ConsecutiveFailures != 0 || hook.FailureCount != 3 {
+		t.Errorf("webhook counters consecutive %d total %d, %v; want 0 and 3", hook.ConsecutiveFailures, hook.FailureCount, err)
+	}
+}
+
+func TestDeliverStoreUnavailable(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	id := f.mustDelivery(t, time.Now())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p := &fakePoster{}
+	// A load that fails for reasons other than "not found" is retried by
+	// asynq with the short fallback backoff, not dropped.
+	err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id))
+	var ra *jobs.RetryAfterError
+	if err == nil || errors.Is(err, asynq.SkipRetry) || errors.As(err, &ra) {
+		t.Errorf("ProcessTask with the store unreachable = %v, want a plain retryable error", err)
+	}
+	if n := len(p.requests()); n != 0 {
+		t.Errorf("poster called %d times", n)
+	}
+}

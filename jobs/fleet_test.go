@@ -1,0 +1,158 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/trackelio/webhooks/jobs"
+	"github.com/trackelio/webhooks/repo"
+)
+
+type fakeQueues struct {
+	QueuesFunc       func() ([]string, error)
+	GetQueueInfoFunc func(queue string) (*asynq.QueueInfo, error)
+}
+
+var _ jobs.QueueSource = (*fakeQueues)(nil)
+
+func (q *fakeQueues) Queues() ([]string, error) { return q.QueuesFunc() }
+
+func (q *fakeQueues) GetQueueInfo(queue string) (*asynq.QueueInfo, error) {
+	return q.GetQueueInfoFunc(queue)
+}
+
+type fakeHealth struct {
+	HealthFunc func(ctx context.Context) (repo.Health, error)
+}
+
+var _ jobs.HealthSource = (*fakeHealth)(nil)
+
+func (h *fakeHealth) Health(ctx context.Context) (repo.Health, error) { return h.HealthFunc(ctx) }
+
+// queueTasks renders the trackelio_queue_tasks exposition for two queues'
+// counts, in the order pending, active, scheduled, retry, archived, completed.
+func queueTasks(deliveries, maintenance [6]int) string {
+	var b strings.Builder
+	b.WriteString("# HELP trackelio_queue_tasks Tasks in each asynq queue by state.\n# TYPE trackelio_queue_tasks gauge\n")
+	states := []string{"pending", "active", "scheduled", "retry", "archived", "completed"}
+	for _, q := range []struct {
+		name string
+		n    [6]int
+	}{{jobs.QueueDeliveries, deliveries}, {jobs.QueueMaintenance, maintenance}} {
+		for i, s := range states {
+			b.WriteString(`trackelio_queue_tasks{queue="` + q.name + `",state="` + s + `"} ` + strconv.Itoa(q.n[i]) + "\n")
+		}
+	}
+	return b.String()
+}
+
+const healthHelp = `# HELP trackelio_outbox_lag_seconds How overdue the oldest pending delivery is.
+# TYPE trackelio_outbox_lag_seconds gauge
+trackelio_outbox_lag_seconds %s
+# HELP trackelio_webhooks_disabled Webhooks disabled with a reason.
+# TYPE trackelio_webhooks_disabled gauge
+trackelio_webhooks_disabled %s
+# HELP trackelio_webhooks_failing Active webhooks whose latest attempt failed.
+# TYPE trackelio_webhooks_failing gauge
+trackelio_webhooks_failing %s
+`
+
+// healthText renders the health gauges' exposition.
+func healthText(lag, disabled, failing string) string {
+	return fmt.Sprintf(healthHelp, lag, disabled, failing)
+}
+
+var fleetNames = []string{"trackelio_queue_tasks", "trackelio_webhooks_failing", "trackelio_webhooks_disabled", "trackelio_outbox_lag_seconds"}
+
+func TestFleetCollectorReportsQueuesAndHealth(t *testing.T) {
+	t.Parallel()
+	queues := &fakeQueues{QueuesFunc: func() ([]string, error) { return []string{jobs.QueueDeliveries}, nil }, GetQueueInfoFunc: func(q string) (*asynq.QueueInfo, error) {
+		switch q {
+		case jobs.QueueDeliveries:
+			return &asynq.QueueInfo{Queue: q, Pending: 7, Active: 2, Scheduled: 30, Retry: 4, Archived: 5, Completed: 1}, nil
+		default:
+			// A queue that never had a task does not exist in Redis yet.
+			return nil, asynq.ErrQueueNotFound
+		}
+	}}
+	health := &fakeHealth{HealthFunc: func(context.Context) (repo.Health, error) {
+		return repo.Health{FailingWebhooks: 3, DisabledWebhooks: 2, OutboxLag: 90 * time.Second}, nil
+	}}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(jobs.NewFleetCollector(queues, health, discardLog))
+
+	want := queueTasks([6]int{7, 2, 30, 4, 5, 1}, [6]int{}) + healthText("90", "2", "3")
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), fleetNames...); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) != 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+func TestFleetCollectorSkipsUnavailableSources(t *testing.T) {
+	t.Parallel()
+	queues := &fakeQueues{QueuesFunc: func() ([]string, error) { return []string{jobs.QueueDeliveries, jobs.QueueMaintenance}, nil }, GetQueueInfoFunc: func(q string) (*asynq.QueueInfo, error) {
+		if q == jobs.QueueDeliveries {
+			return nil, errors.New("redis: connection refused")
+		}
+		return &asynq.QueueInfo{Queue: q, Pending: 1}, nil
+	}}
+	health := &fakeHealth{HealthFunc: func(context.Context) (repo.Health, error) {
+		return repo.Health{}, errors.New("postgres down")
+	}}
+	c := jobs.NewFleetCollector(queues, health, discardLog)
+
+	// Only the maintenance queue's six series: no zeros invented for what
+	// could not be read.
+	if n := testutil.CollectAndCount(c); n != 6 {
+		t.Errorf("collected %d series, want 6", n)
+	}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(
+		`# HELP trackelio_queue_tasks Tasks in each asynq queue by state.
+# TYPE trackelio_queue_tasks gauge
+trackelio_queue_tasks{queue="maintenance",state="active"} 0
+trackelio_queue_tasks{queue="maintenance",state="archived"} 0
+trackelio_queue_tasks{queue="maintenance",state="completed"} 0
+trackelio_queue_tasks{queue="maintenance",state="pending"} 1
+trackelio_queue_tasks{queue="maintenance",state="retry"} 0
+trackelio_queue_tasks{queue="maintenance",state="scheduled"} 0
+`)); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestFleetCollectorWithRedisAndPostgres(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	redisOpt := newRedis(t)
+	insp := newInspector(t, redisOpt)
+	id := f.mustDelivery(t, time.Now())
+	if err := jobs.NewEnqueuer(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+		DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "boom", At: time.Now(),
+		NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Hour),
+	})
+	if err != nil || !ok {
+		t.Fatalf("RecordAttempt = %v, %v", ok, err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(jobs.NewFleetCollector(insp, f.store, discardLog))
+	want := queueTasks([6]int{1, 0, 0, 0, 0, 0}, [6]int{}) + healthText("0", "0", "1")
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), fleetNames...); err != nil {
+		t.Error(err)
+	}
+}

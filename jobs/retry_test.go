@@ -1,0 +1,183 @@
+package jobs_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hibiken/asynq"
+
+	"github.com/trackelio/webhooks/jobs"
+)
+
+func TestParseSchedule(t *testing.T) {
+	t.Parallel()
+	hundred := strings.TrimSuffix(strings.Repeat("1s,", 100), ",")
+	tests := []struct {
+		in      string
+		want    []time.Duration
+		wantErr string
+	}{
+		{in: "5s", want: []time.Duration{5 * time.Second}},
+		{in: "50ms,50ms,50ms", want: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}},
+		{in: " 1s , 2m30s ,1h ", want: []time.Duration{time.Second, 2*time.Minute + 30*time.Second, time.Hour}},
+		{in: jobs.DefaultSchedule, want: []time.Duration{
+			5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour,
+			10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour,
+		}},
+		{in: hundred, want: func() []time.Duration {
+			d := make([]time.Duration, 100)
+			for i := range d {
+				d[i] = time.Second
+			}
+			return d
+		}()},
+		{in: "", wantErr: "entry 1"},
+		{in: "1s,,2s", wantErr: "entry 2"},
+		{in: "1s,2s,", wantErr: "entry 3"},
+		{in: "soon", wantErr: "entry 1"},
+		{in: "10", wantErr: "entry 1"},
+		{in: "1s,0s", wantErr: "entry 2: 0s is not positive"},
+		{in: "-5s", wantErr: "entry 1: -5s is not positive"},
+		{in: hundred + ",1s", wantErr: "101 entries, at most 100"},
+	}
+	for _, tt := range tests {
+		name := tt.in
+		if len(name) > 40 {
+			name = fmt.Sprintf("%d entries", strings.Count(name, ",")+1)
+		}
+		t.Run(name, func(t *testing.T) {
+			got, err := jobs.ParseSchedule(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseSchedule(%q) = %v, %v; want an error containing %q", tt.in, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseSchedule(%q): %v", tt.in, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParseSchedule(%q) mismatch (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
+
+func TestRetryPolicyMaxAttempts(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 2, 9} {
+		p := jobs.RetryPolicy{Schedule: make([]time.Duration, n)}
+		if got := p.MaxAttempts(); got != n+1 {
+			t.Errorf("MaxAttempts with %d delays = %d, want %d", n, got, n+1)
+		}
+	}
+}
+
+func TestRetryPolicyDelayExactWithoutJitter(t *testing.T) {
+	t.Parallel()
+	p := jobs.RetryPolicy{Schedule: []time.Duration{time.Second, time.Minute, time.Hour}}
+	tests := []struct {
+		attempt int
+		want    time.Duration
+	}{
+		{-3, time.Second}, // out-of-range attempts are clamped, never panic
+		{0, time.Second},
+		{1, time.Second},
+		{2, time.Minute},
+		{3, time.Hour},
+		{4, time.Hour},
+		{1000, time.Hour},
+	}
+	for _, tt := range tests {
+		for range 20 {
+			if got := p.Delay(tt.attempt); got != tt.want {
+				t.Fatalf("Delay(%d) = %v, want %v", tt.attempt, got, tt.want)
+			}
+		}
+	}
+}
+
+func TestRetryPolicyDelayJitterBounds(t *testing.T) {
+	t.Parallel()
+	const jitter = 0.2
+	p := jobs.RetryPolicy{Schedule: []time.Duration{10 * time.Second, time.Hour}, Jitter: jitter}
+	for _, attempt := range []int{1, 2, 50} {
+		base := p.Schedule[min(attempt, len(p.Schedule))-1]
+		lo := time.Duration(float64(base) * (1 - jitter))
+		hi := time.Duration(float64(base) * (1 + jitter))
+		minSeen, maxSeen := hi, lo
+		for range 2000 {
+			d := p.Delay(attempt)
+			if d < lo || d > hi {
+				t.Fatalf("Delay(%d) = %v, outside [%v, %v]", attempt, d, lo, hi)
+			}
+			minSeen, maxSeen = min(minSeen, d), max(maxSeen, d)
+		}
+		// The spread covers most of the band; a constant or one-sided
+		// jitter would not.
+		if spread := time.Duration(float64(base) * jitter / 2); minSeen > base-spread || maxSeen < base+spread {
+			t.Errorf("Delay(%d) over 2000 samples ranged [%v, %v], want it to reach below %v and above %v",
+				attempt, minSeen, maxSeen, base-spread, base+spread)
+		}
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	t.Parallel()
+	task := asynq.NewTask(jobs.TypeDeliver, nil)
+	ra := &jobs.RetryAfterError{Delay: 42 * time.Second, Failure: true, Reason: "attempt 1 failed"}
+	for _, err := range []error{ra, fmt.Errorf("wrapped: %w", ra)} {
+		for _, n := range []int{0, 5, 500} {
+			if got := jobs.RetryDelay(n, err, task); got != 42*time.Second {
+				t.Errorf("RetryDelay(%d, %v) = %v, want the error's 42s", n, err, got)
+			}
+		}
+	}
+	// An untyped error made no recorded attempt: retried soon, growing, and
+	// bounded by a minute however many times it happened.
+	plain := errors.New("connection to postgres refused")
+	prev := time.Duration(0)
+	for n := range 1000 {
+		got := jobs.RetryDelay(n, plain, task)
+		if got <= 0 || got > time.Minute || got < prev {
+			t.Fatalf("RetryDelay(%d, plain) = %v after %v; want non-decreasing within (0, 1m]", n, got, prev)
+		}
+		prev = got
+	}
+	if prev != time.Minute {
+		t.Errorf("RetryDelay after many retries = %v, want the 1m cap", prev)
+	}
+}
+
+func TestIsFailure(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"failed attempt", &jobs.RetryAfterError{Delay: time.Second, Failure: true}, true},
+		{"wrapped failed attempt", fmt.Errorf("x: %w", &jobs.RetryAfterError{Failure: true}), true},
+		{"not due yet", &jobs.RetryAfterError{Delay: time.Hour, Failure: false}, false},
+		{"wrapped not due yet", fmt.Errorf("x: %w", &jobs.RetryAfterError{}), false},
+		{"plain error", errors.New("db down"), true},
+		{"skip retry", fmt.Errorf("exhausted: %w", asynq.SkipRetry), true},
+	}
+	for _, tt := range tests {
+		if got := jobs.IsFailure(tt.err); got != tt.want {
+			t.Errorf("IsFailure(%s) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestRetryAfterErrorMessage(t *testing.T) {
+	t.Parallel()
+	err := &jobs.RetryAfterError{Delay: 90 * time.Second, Failure: true, Reason: "attempt 2 failed: receiver answered 500"}
+	if got, want := err.Error(), "attempt 2 failed: receiver answered 500; next try in 1m30s"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,301 @@
+package jobs_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/trackelio/webhooks/jobs"
+	"github.com/trackelio/webhooks/repo"
+	"github.com/trackelio/webhooks/sender"
+	"github.com/trackelio/webhooks/signature"
+)
+
+// scriptedReceiver answers the statuses in turn (the last one forever) and
+// records what it received.
+type scriptedReceiver struct {
+	*httptest.Server
+	statuses []int
+
+	mu     sync.Mutex
+	hits   int
+	bodies []string
+	ids    []string
+	sigOK  []bool
+	secret string
+}
+
+func newScriptedReceiver(tb testing.TB, statuses ...int) *scriptedReceiver {
+	tb.Helper()
+	rc := &scriptedReceiver{statuses: statuses}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		status := rc.statuses[min(rc.hits, len(rc.statuses)-1)]
+		rc.hits++
+		rc.bodies = append(rc.bodies, string(body))
+		rc.ids = append(rc.ids, r.Header.Get("X-Trackelio-Delivery"))
+		rc.sigOK = append(rc.sigOK, signature.Verify(rc.secret, body, r.Header.Get(signature.Header)))
+		rc.mu.Unlock()
+		w.WriteHeader(status)
+	}))
+	tb.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *scriptedReceiver) snapshot() (hits int, bodies, ids []string, sigOK []bool) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.hits, append([]string(nil), rc.bodies...), append([]string(nil), rc.ids...), append([]bool(nil), rc.sigOK...)
+}
+
+// startWorker runs a real asynq server with the production mux, handlers and
+// sender, until the test ends.
+func startWorker(tb testing.TB, f *fixture, redisOpt asynq.RedisConnOpt, pol jobs.RetryPolicy) {
+	tb.Helper()
+	srv := jobs.NewServer(redisOpt, jobs.ServerConfig{
+		Concurrency: 4, PollInterval: 10 * time.Millisecond, ShutdownTimeout: time.Second,
+	}, f.metrics, discardLog)
+	snd := sender.New(sender.Config{Timeout: 5 * time.Second, MaxConnsPerHost: 4, UserAgent: "Trackelio-Webhooks/test"})
+	handlers := jobs.Handlers{
+		Deliver: jobs.NewDeliverHandler(f.store, snd, pol, f.metrics, discardLog),
+		Sweep:   jobs.NewSweepHandler(f.store, newClient(tb, redisOpt), newInspector(tb, redisOpt), f.metrics, discardLog),
+	}
+	if err := srv.Start(jobs.NewMux(handlers, discardLog)); err != nil {
+		tb.Fatalf("start asynq server: %v", err)
+	}
+	tb.Cleanup(srv.Shutdown)
+}
+
+func TestWorkerRetriesUntilSuccess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rc := newScriptedReceiver(t, 500, 500, 200)
+	f := setupWithURL(t, rc.URL)
+	rc.mu.Lock()
+	rc.secret = f.hook.Secret
+	rc.mu.Unlock()
+	redisOpt := newRedis(t)
+	startWorker(t, f, redisOpt, jobs.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}})
+
+	id := f.mustDelivery(t, time.Now())
+	if err := jobs.NewEnqueuer(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
+		t.Fatalf("EnqueueDelivery: %v", err)
+	}
+
+	waitFor(t, 30*time.Second, "the delivery to succeed", func() bool {
+		return f.mustGetDelivery(t, id).Status == repo.StatusSucceeded
+	})
+	d := f.mustGetDelivery(t, id)
+	if d.Attempts != 3 || d.StatusCode.Int32 != 200 {
+		t.Errorf("delivery = %d attempts, last status %v; want 3 attempts ending in 200", d.Attempts, d.StatusCode)
+	}
+	var codes []int32
+	for _, a := range f.mustAttempts(t, id) {
+		codes = append(codes, a.StatusCode.Int32)
+	}
+	if diff := cmp.Diff([]int32{500, 500, 200}, codes); diff != "" {
+		t.Errorf("attempt status codes (-want +got):\n%s", diff)
+	}
+	hits, bodies, ids, sigOK := rc.snapshot()
+	if hits != 3 {
+		t.Errorf("receiver got %d requests, want 3", hits)
+	}
+	// Every attempt carries the same bytes, the same delivery id and a valid signature.
+	work, err := f.store.Work(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := string(work.Body)
+	if diff := cmp.Diff([]string{want, want, want}, bodies); diff != "" {
+		t.Errorf("bodies (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{id, id, id}, ids); diff != "" {
+		t.Errorf("X-Trackelio-Delivery (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]bool{true, true, true}, sigOK); diff != "" {
+		t.Errorf("signature valid per attempt (-want +got):\n%s", diff)
+	}
+	f.wantCounts(t, counts{
+		Attempts: map[sender.Outcome]float64{sender.HTTPError: 2, sender.Success: 1},
+		Finished: map[string]float64{repo.StatusSucceeded: 1},
+	})
+	if n := testutil.ToFloat64(f.metrics.TaskErrors.WithLabelValues(jobs.TypeDeliver)); n != 0 {
+		t.Errorf("task errors = %v, want 0: delivery failures are not task errors", n)
+	}
+}
+
+func TestWorkerArchivesExhaustedDelivery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rc := newScriptedReceiver(t, 500)
+	f := setupWithURL(t, rc.URL)
+	redisOpt := newRedis(t)
+	insp := newInspector(t, redisOpt)
+	startWorker(t, f, redisOpt, jobs.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond}})
+
+	id := f.mustDelivery(t, time.Now())
+	if err := jobs.NewEnqueuer(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
+		t.Fatalf("EnqueueDelivery: %v", err)
+	}
+
+	waitFor(t, 30*time.Second, "the task to be archived", func() bool {
+		tasks, err := insp.ListArchivedTasks(jobs.QueueDeliveries)
+		if err != nil {
+			return false
+		}
+		for _, ti := range tasks {
+			if ti.ID == id {
+				return true
+			}
+		}
+		return false
+	})
+	d := f.mustGetDelivery(t, id)
+	if d.Status != repo.StatusFailed || d.Attempts != 3 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
+		t.Errorf("delivery = %+v, want failed after 3 attempts", d)
+	}
+	if hits, _, _, _ := rc.snapshot(); hits != 3 {
+		t.Errorf("receiver got %d requests, want 3", hits)
+	}
+	info, err := insp.GetTaskInfo(jobs.QueueDeliveries, id)
+	if err != nil {
+		t.Fatalf("GetTaskInfo: %v", err)
+	}
+	if info.State != asynq.TaskStateArchived || !strings.Contains(info.LastErr, "failed after 3 attempts") {
+		t.Errorf("task state %v, last error %q; want archived with the exhaustion reason", info.State, info.LastErr)
+	}
+	f.wantCounts(t, counts{
+		Attempts: map[sender.Outcome]float64{sender.HTTPError: 3},
+		Finished: map[string]float64{repo.StatusFailed: 1},
+	})
+}
+
+func TestEnqueueDelivery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	redisOpt := newRedis(t)
+	insp := newInspector(t, redisOpt)
+	enq := jobs.NewEnqueuer(newClient(t, redisOpt), f.metrics)
+	id := f.mustDelivery(t, time.Now())
+
+	// A task already in Redis counts as enqueued.
+	for range 2 {
+		if err := enq.EnqueueDelivery(ctx, id); err != nil {
+			t.Fatalf("EnqueueDelivery: %v", err)
+		}
+	}
+	info, err := insp.GetTaskInfo(jobs.QueueDeliveries, id)
+	if err != nil {
+		t.Fatalf("GetTaskInfo: %v", err)
+	}
+	type task struct {
+		ID, Queue, Type string
+		Payload         jobs.DeliverPayload
+		State           asynq.TaskState
+		MaxRetry        int
+		Timeout         time.Duration
+	}
+	got := task{ID: info.ID, Queue: info.Queue, Type: info.Type, State: info.State, MaxRetry: info.MaxRetry, Timeout: info.Timeout}
+	if err := json.Unmarshal(info.Payload, &got.Payload); err != nil {
+		t.Fatalf("payload %q: %v", info.Payload, err)
+	}
+	want := task{
+		ID: id, Queue: jobs.QueueDeliveries, Type: jobs.TypeDeliver, Payload: jobs.DeliverPayload{DeliveryID: id},
+		State: asynq.TaskStatePending, MaxRetry: 1000, Timeout: 10 * time.Minute,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("enqueued task (-want +got):\n%s", diff)
+	}
+	if n := testutil.ToFloat64(f.metrics.EnqueueErrors); n != 0 {
+		t.Errorf("enqueue errors = %v, want 0", n)
+	}
+	if n := histogramCount(t, f.metrics.EnqueueDuration); n != 2 {
+		t.Errorf("enqueue duration samples = %d, want 2", n)
+	}
+
+	// The sweep task goes to the maintenance queue and is never retried.
+	sweep := mustSweepTask(t, 90*time.Second)
+	si, err := newClient(t, redisOpt).EnqueueContext(ctx, sweep)
+	if err != nil {
+		t.Fatalf("enqueue sweep: %v", err)
+	}
+	var sp jobs.SweepPayload
+	if err := json.Unmarshal(si.Payload, &sp); err != nil {
+		t.Fatal(err)
+	}
+	if si.Queue != jobs.QueueMaintenance || si.MaxRetry != 0 || si.Type != jobs.TypeOutboxSweep || sp.GraceMS != 90000 {
+		t.Errorf("sweep task = queue %s max retry %d type %s grace %dms; want maintenance, 0, %s, 90000",
+			si.Queue, si.MaxRetry, si.Type, sp.GraceMS, jobs.TypeOutboxSweep)
+	}
+}
+
+func TestEnqueueDeliveryErrors(t *testing.T) {
+	t.Parallel()
+	m := setupMetrics()
+	redisDown := errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+	tests := []struct {
+		name       string
+		err        error
+		wantErr    bool
+		wantErrors float64
+	}{
+		{"redis down", redisDown, true, 1},
+		{"already enqueued", asynq.ErrTaskIDConflict, false, 1},
+		{"ok", nil, false, 1},
+	}
+	for _, tt := range tests {
+		enq := jobs.NewEnqueuer(&fakeEnqueuer{EnqueueContextFunc: func(context.Context, *asynq.Task, ...asynq.Option) (*asynq.TaskInfo, error) {
+			return &asynq.TaskInfo{}, tt.err
+		}}, m)
+		err := enq.EnqueueDelivery(context.Background(), "0190a3b4-0000-7000-8000-000000000001")
+		if (err != nil) != tt.wantErr || (tt.wantErr && !errors.Is(err, redisDown)) {
+			t.Errorf("%s: EnqueueDelivery = %v, want error %v", tt.name, err, tt.wantErr)
+		}
+		if n := testutil.ToFloat64(m.EnqueueErrors); n != tt.wantErrors {
+			t.Errorf("%s: enqueue errors = %v, want %v", tt.name, n, tt.wantErrors)
+		}
+	}
+}
+
+func TestMuxRecoversPanics(t *testing.T) {
+	t.Parallel()
+	mux := jobs.NewMux(jobs.Handlers{
+		Deliver: asynq.HandlerFunc(func(context.Context, *asynq.Task) error { panic("boom") }),
+		Sweep:   asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }),
+	}, discardLog)
+
+	err := mux.ProcessTask(context.Background(), asynq.NewTask(jobs.TypeDeliver, nil))
+	if err == nil || !strings.Contains(err.Error(), "panicked: boom") {
+		t.Errorf("ProcessTask of a panicking handler = %v, want an error naming the panic", err)
+	}
+	if err := mux.ProcessTask(context.Background(), asynq.NewTask(jobs.TypeOutboxSweep, nil)); err != nil {
+		t.Errorf("sweep route = %v, want nil", err)
+	}
+	if err := mux.ProcessTask(context.Background(), asynq.NewTask("unknown:type", nil)); err == nil {
+		t.Error("unknown task type was accepted")
+	}
+}
+
+// histogramCount reads a histogram's sample count.
+func histogramCount(tb testing.TB, h interface{ Write(*dto.Metric) error }) uint64 {
+	tb.Helper()
+	var m dto.Metric
+	if err := h.Write(&m); err != nil {
+		tb.Fatalf("read histogram: %v", err)
+	}
+	return m.GetHistogram().GetSampleCount()
+}

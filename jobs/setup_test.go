@@ -1,0 +1,212 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/jobs"
+	"github.com/trackelio/webhooks/metrics"
+	"github.com/trackelio/webhooks/repo"
+	"github.com/trackelio/webhooks/sender"
+)
+
+var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+const eventType = "post.created"
+
+// fakePoster records every request; SendFunc decides the result (a 204
+// success when nil).
+type fakePoster struct {
+	SendFunc func(ctx context.Context, r sender.Request) sender.Result
+
+	mu   sync.Mutex
+	reqs []sender.Request
+}
+
+var _ jobs.Poster = (*fakePoster)(nil)
+
+func (p *fakePoster) Send(ctx context.Context, r sender.Request) sender.Result {
+	p.mu.Lock()
+	p.reqs = append(p.reqs, r)
+	fn := p.SendFunc
+	p.mu.Unlock()
+	if fn == nil {
+		return sender.Result{Outcome: sender.Success, StatusCode: 204, Duration: time.Millisecond}
+	}
+	return fn(ctx, r)
+}
+
+func (p *fakePoster) requests() []sender.Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.reqs)
+}
+
+// answer is a SendFunc that always returns res.
+func answer(res sender.Result) func(context.Context, sender.Request) sender.Result {
+	return func(context.Context, sender.Request) sender.Result { return res }
+}
+
+// fakeEnqueuer is a TaskEnqueuer whose EnqueueContextFunc decides the outcome.
+type fakeEnqueuer struct {
+	EnqueueContextFunc func(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+var _ jobs.TaskEnqueuer = (*fakeEnqueuer)(nil)
+
+func (e *fakeEnqueuer) EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	return e.EnqueueContextFunc(ctx, task, opts...)
+}
+
+// fixture is a workspace with one active webhook subscribed to eventType on a
+// fresh database.
+type fixture struct {
+	store   *repo.Store
+	ws      repo.Workspace
+	hook    repo.Webhook
+	metrics *metrics.Metrics
+}
+
+func setup(tb testing.TB) *fixture {
+	tb.Helper()
+	return setupWithURL(tb, "https://receiver.example/hook")
+}
+
+// setupWithURL is setup with the webhook pointing at url.
+func setupWithURL(tb testing.TB, url string) *fixture {
+	tb.Helper()
+	ctx := context.Background()
+	store, _ := testenv.NewStore(tb)
+	ws, err := store.CreateWorkspace(ctx, "acme", []byte("hash-"+uuid.NewString()))
+	if err != nil {
+		tb.Fatalf("CreateWorkspace: %v", err)
+	}
+	f := &fixture{store: store, ws: ws, metrics: metrics.New(prometheus.NewRegistry())}
+	f.hook = f.mustWebhook(tb, url)
+	return f
+}
+
+func (f *fixture) mustWebhook(tb testing.TB, url string) repo.Webhook {
+	tb.Helper()
+	hook, err := f.store.CreateWebhook(context.Background(), f.ws.ID, repo.NewWebhook{
+		URL: url, Events: []string{eventType}, Active: true, Secret: "whsec_" + uuid.NewString(),
+	}, 1000)
+	if err != nil {
+		tb.Fatalf("CreateWebhook: %v", err)
+	}
+	return hook
+}
+
+// mustEvent accepts an event created at the given time (its deliveries are
+// due then) and returns its delivery ids, one per active webhook.
+func (f *fixture) mustEvent(tb testing.TB, createdAt time.Time) []string {
+	tb.Helper()
+	id := uuid.NewString()
+	acc, err := f.store.CreateEvent(context.Background(), repo.NewEvent{
+		ID: id, WorkspaceID: f.ws.ID, Type: eventType,
+		Body:      fmt.Appendf(nil, `{"id":%q,"type":%q,"data":{"title":"hello"}}`, id, eventType),
+		CreatedAt: createdAt,
+	})
+	if err != nil {
+		tb.Fatalf("CreateEvent: %v", err)
+	}
+	return acc.DeliveryIDs
+}
+
+// mustDelivery creates one event due at the given time and returns the id of
+// its single delivery.
+func (f *fixture) mustDelivery(tb testing.TB, due time.Time) string {
+	tb.Helper()
+	ids := f.mustEvent(tb, due)
+	if len(ids) != 1 {
+		tb.Fatalf("event fanned out to %d deliveries, want 1", len(ids))
+	}
+	return ids[0]
+}
+
+func (f *fixture) mustGetDelivery(tb testing.TB, id string) repo.Delivery {
+	tb.Helper()
+	d, err := f.store.Delivery(context.Background(), f.ws.ID, id)
+	if err != nil {
+		tb.Fatalf("Delivery: %v", err)
+	}
+	return d
+}
+
+func (f *fixture) mustAttempts(tb testing.TB, id string) []repo.Attempt {
+	tb.Helper()
+	as, err := f.store.Attempts(context.Background(), id)
+	if err != nil {
+		tb.Fatalf("Attempts: %v", err)
+	}
+	return as
+}
+
+func mustDeliverTask(tb testing.TB, deliveryID string) *asynq.Task {
+	tb.Helper()
+	task, err := jobs.NewDeliverTask(deliveryID, time.Time{})
+	if err != nil {
+		tb.Fatalf("NewDeliverTask: %v", err)
+	}
+	return task
+}
+
+func mustSweepTask(tb testing.TB, grace time.Duration) *asynq.Task {
+	tb.Helper()
+	task, err := jobs.NewOutboxSweepTask(grace)
+	if err != nil {
+		tb.Fatalf("NewOutboxSweepTask: %v", err)
+	}
+	return task
+}
+
+// newRedis claims a private Redis database and returns its asynq connection
+// options.
+func newRedis(tb testing.TB) asynq.RedisConnOpt {
+	tb.Helper()
+	opt, err := asynq.ParseRedisURI(testenv.NewRedis(tb))
+	if err != nil {
+		tb.Fatalf("ParseRedisURI: %v", err)
+	}
+	return opt
+}
+
+func newClient(tb testing.TB, opt asynq.RedisConnOpt) *asynq.Client {
+	tb.Helper()
+	c := asynq.NewClient(opt)
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+func newInspector(tb testing.TB, opt asynq.RedisConnOpt) *asynq.Inspector {
+	tb.Helper()
+	i := asynq.NewInspector(opt)
+	tb.Cleanup(func() { i.Close() })
+	return i
+}
+
+// waitFor polls cond until it holds or the deadline passes; it never waits
+// for a schedule by sleeping its full length.
+func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func setupMetrics() *metrics.Metrics { return metrics.New(prometheus.NewRegistry()) }

@@ -1,0 +1,231 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/trackelio/webhooks/jobs"
+)
+
+// sweepFixture is a fixture with a sweep handler on its own Redis database.
+type sweepFixture struct {
+	*fixture
+	client  *asynq.Client
+	insp    *asynq.Inspector
+	handler *jobs.SweepHandler
+}
+
+func setupSweep(tb testing.TB) *sweepFixture {
+	tb.Helper()
+	f := setup(tb)
+	redisOpt := newRedis(tb)
+	sf := &sweepFixture{fixture: f, client: newClient(tb, redisOpt), insp: newInspector(tb, redisOpt)}
+	sf.handler = jobs.NewSweepHandler(f.store, sf.client, sf.insp, f.metrics, discardLog)
+	return sf
+}
+
+// state is the asynq state of a delivery's task, or "absent".
+func (sf *sweepFixture) state(tb testing.TB, id string) string {
+	tb.Helper()
+	info, err := sf.insp.GetTaskInfo(jobs.QueueDeliveries, id)
+	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+		return "absent"
+	}
+	if err != nil {
+		tb.Fatalf("GetTaskInfo(%s): %v", id, err)
+	}
+	return info.State.String()
+}
+
+func (sf *sweepFixture) states(tb testing.TB, ids map[string]string) map[string]string {
+	tb.Helper()
+	got := map[string]string{}
+	for name, id := range ids {
+		got[name] = sf.state(tb, id)
+	}
+	return got
+}
+
+func (sf *sweepFixture) sweep(tb testing.TB, grace time.Duration) {
+	tb.Helper()
+	if err := sf.handler.ProcessTask(context.Background(), mustSweepTask(tb, grace)); err != nil {
+		tb.Fatalf("sweep: %v", err)
+	}
+}
+
+func TestSweepRequeuesDeliveriesMissingFromRedis(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sf := setupSweep(t)
+	const grace = time.Minute
+	now := time.Now()
+	hourAgo := now.Add(-time.Hour)
+
+	ids := map[string]string{
+		"missing 1":            sf.mustDelivery(t, hourAgo),
+		"missing 2":            sf.mustDelivery(t, hourAgo.Add(time.Second)),
+		"missing 3":            sf.mustDelivery(t, now.Add(-2*grace)),
+		"scheduled in redis":   sf.mustDelivery(t, hourAgo),
+		"pending in redis":     sf.mustDelivery(t, hourAgo),
+		"archived":             sf.mustDelivery(t, hourAgo),
+		"within grace":         sf.mustDelivery(t, now.Add(-grace/2)),
+		"due later":            sf.mustDelivery(t, now.Add(time.Hour)),
+		"cancelled (finished)": sf.mustDelivery(t, hourAgo),
+	}
+	enqueue := func(id string, at time.Time) {
+		task, err := jobs.NewDeliverTask(id, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sf.client.EnqueueContext(ctx, task); err != nil {
+			t.Fatalf("enqueue %s: %v", id, err)
+		}
+	}
+	enqueue(ids["scheduled in redis"], now.Add(time.Hour))
+	enqueue(ids["pending in redis"], time.Time{})
+	enqueue(ids["archived"], time.Time{})
+	if err := sf.insp.ArchiveTask(jobs.QueueDeliveries, ids["archived"]); err != nil {
+		t.Fatalf("ArchiveTask: %v", err)
+	}
+	if err := sf.store.CancelDelivery(ctx, ids["cancelled (finished)"]); err != nil {
+		t.Fatal(err)
+	}
+
+	sf.sweep(t, grace)
+
+	want := map[string]string{
+		"missing 1":            "pending",
+		"missing 2":            "pending",
+		"missing 3":            "pending",
+		"scheduled in redis":   "scheduled",
+		"pending in redis":     "pending",
+		"archived":             "pending",
+		"within grace":         "absent",
+		"due later":            "absent",
+		"cancelled (finished)": "absent",
+	}
+	if diff := cmp.Diff(want, sf.states(t, ids)); diff != "" {
+		t.Errorf("task states after sweep (-want +got):\n%s", diff)
+	}
+	// Three missing and one archived were enqueued; conflicts do not count.
+	if n := testutil.ToFloat64(sf.metrics.OutboxRequeued); n != 4 {
+		t.Errorf("outbox requeued = %v, want 4", n)
+	}
+
+	// A duplicate tick finds everything in Redis.
+	sf.sweep(t, grace)
+	if diff := cmp.Diff(want, sf.states(t, ids)); diff != "" {
+		t.Errorf("task states after a second sweep (-want +got):\n%s", diff)
+	}
+	if n := testutil.ToFloat64(sf.metrics.OutboxRequeued); n != 4 {
+		t.Errorf("outbox requeued after a second sweep = %v, want still 4", n)
+	}
+}
+
+func TestSweepSkipsWhileAnotherSweepHoldsTheLock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sf := setupSweep(t)
+	var ids []string
+	for range 3 {
+		ids = append(ids, sf.mustDelivery(t, time.Now().Add(-time.Hour)))
+	}
+
+	holding, release := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ran, err := sf.store.WithSweepLock(ctx, func(context.Context) error {
+			close(holding)
+			<-release
+			return nil
+		})
+		if !ran || err != nil {
+			t.Errorf("holding WithSweepLock = %v, %v", ran, err)
+		}
+	})
+	<-holding
+	sf.sweep(t, time.Minute)
+	for _, id := range ids {
+		if s := sf.state(t, id); s != "absent" {
+			t.Errorf("delivery %s is %s in Redis while another sweep held the lock, want absent", id, s)
+		}
+	}
+	if n := testutil.ToFloat64(sf.metrics.OutboxRequeued); n != 0 {
+		t.Errorf("outbox requeued = %v, want 0", n)
+	}
+	close(release)
+	wg.Wait()
+
+	// Two ticks racing: each delivery is enqueued once in total.
+	var sweeps sync.WaitGroup
+	for range 2 {
+		sweeps.Go(func() {
+			if err := sf.handler.ProcessTask(ctx, mustSweepTask(t, time.Minute)); err != nil {
+				t.Errorf("sweep: %v", err)
+			}
+		})
+	}
+	sweeps.Wait()
+	for _, id := range ids {
+		if s := sf.state(t, id); s != "pending" {
+			t.Errorf("delivery %s is %s after the sweeps, want pending", id, s)
+		}
+	}
+	if n := testutil.ToFloat64(sf.metrics.OutboxRequeued); n != 3 {
+		t.Errorf("outbox requeued = %v, want 3", n)
+	}
+}
+
+func TestSweepPagesThroughLargeBacklog(t *testing.T) {
+	t.Parallel()
+	sf := setupSweep(t)
+	// More than one page of overdue deliveries.
+	const n = 520
+	base := time.Now().Add(-time.Hour)
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < n; i += 4 {
+				ids[i] = sf.mustDelivery(t, base.Add(time.Duration(i)*time.Millisecond))
+			}
+		})
+	}
+	wg.Wait()
+
+	sf.sweep(t, time.Minute)
+
+	if got := testutil.ToFloat64(sf.metrics.OutboxRequeued); got != n {
+		t.Errorf("outbox requeued = %v, want %d", got, n)
+	}
+	info, err := sf.insp.GetQueueInfo(jobs.QueueDeliveries)
+	if err != nil {
+		t.Fatalf("GetQueueInfo: %v", err)
+	}
+	if info.Pending != n {
+		t.Errorf("pending tasks = %d, want %d", info.Pending, n)
+	}
+	for _, i := range []int{0, 499, 500, n - 1} {
+		if s := sf.state(t, ids[i]); s != "pending" {
+			t.Errorf("delivery %d is %s, want pending", i, s)
+		}
+	}
+}
+
+func TestSweepBadPayload(t *testing.T) {
+	t.Parallel()
+	h := jobs.NewSweepHandler(nil, nil, nil, setupMetrics(), discardLog)
+	for _, payload := range []string{`not json`, `{"grace_ms":-1}`, `{"grace_ms":"soon"}`} {
+		err := h.ProcessTask(context.Background(), asynq.NewTask(jobs.TypeOutboxSweep, []byte(payload)))
+		if !errors.Is(err, asynq.SkipRetry) {
+			t.Errorf("ProcessTask(%q) = %v, want an error wrapping asynq.SkipRetry", payload, err)
+		}
+	}
+}
