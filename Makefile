@@ -27,9 +27,8 @@ test: ## Run every test with the race detector (needs PostgreSQL and Redis)
 	$(MAKE) test-deploy
 
 .PHONY: test-deploy
-test-deploy: ## Check the Prometheus alert rules and run their unit tests
-	promtool check rules deploy/prometheus/alerts.yml
-	promtool test rules deploy/prometheus/alerts_test.yml
+test-deploy: ## Check deploy/: Prometheus configs, alert rules and their tests, dashboard queries, manifests
+	bash deploy/check.sh
 
 .PHONY: bench
 bench: ## Run the benchmarks and print their figures
