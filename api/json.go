@@ -1,12 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxJSONBody bounds management request bodies; events have their own limit.
@@ -19,18 +21,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decodeJSON strictly decodes exactly one JSON object of at most limit bytes:
-// unknown fields and trailing data are refused, so typos do not pass silently.
+// anything but an object, invalid UTF-8, unknown fields and trailing data
+// are refused, so typos do not pass silently and stored bodies stay valid.
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return decodeError(err, limit)
+	}
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] != '{' {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body must be a JSON object"}
+	}
+	if !utf8.Valid(body) {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body is not valid UTF-8"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err, limit)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			return decodeError(err, limit)
-		}
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body must hold a single JSON object and nothing after it"}
 	}
 	return nil

@@ -435,7 +435,8 @@ func TestRetriesExhausted(t *testing.T) {
 		t.Errorf("delivery ended %s after %d attempts, want failed after 3", d.Status, d.AttemptCount)
 	}
 
-	// The exhausted task is archived under the delivery's id.
+	// The exhausted task is archived where the last retry ran: the retries
+	// queue, under "<delivery id>:<attempt>".
 	opt, err := asynq.ParseRedisURI(sys.redisURL)
 	if err != nil {
 		t.Fatal(err)
@@ -443,18 +444,19 @@ func TestRetriesExhausted(t *testing.T) {
 	insp := asynq.NewInspector(opt)
 	defer insp.Close()
 	var task *asynq.TaskInfo
+	taskID := id + ":3"
 	sys.waitFor(t, "the task to be archived", func() (bool, string) {
-		tasks, err := insp.ListArchivedTasks("deliveries")
+		tasks, err := insp.ListArchivedTasks("retries")
 		if err != nil {
 			return false, err.Error()
 		}
 		for _, ti := range tasks {
-			if ti.ID == id {
+			if ti.ID == taskID {
 				task = ti
 				return true, ""
 			}
 		}
-		return false, fmt.Sprintf("%d archived tasks, none with id %s", len(tasks), id)
+		return false, fmt.Sprintf("%d archived tasks, none with id %s", len(tasks), taskID)
 	})
 	type taskView struct {
 		Queue, Type string
@@ -464,7 +466,7 @@ func TestRetriesExhausted(t *testing.T) {
 	if err := json.Unmarshal(task.Payload, &payload); err != nil {
 		t.Errorf("task payload %q is not JSON: %v", task.Payload, err)
 	}
-	if diff := cmp.Diff(taskView{"deliveries", "webhook:deliver", map[string]any{"delivery_id": id}},
+	if diff := cmp.Diff(taskView{"retries", "webhook:deliver", map[string]any{"delivery_id": id}},
 		taskView{task.Queue, task.Type, payload}); diff != "" {
 		t.Errorf("archived task mismatch (-want +got):\n%s", diff)
 	}
@@ -679,15 +681,26 @@ func TestInactiveAndDeletedWebhooks(t *testing.T) {
 	}
 	insp := asynq.NewInspector(opt)
 	defer insp.Close()
-	sys.waitFor(t, "the deleted webhook's task to leave the queue", func() (bool, string) {
-		info, err := insp.GetTaskInfo("deliveries", id)
-		if errors.Is(err, asynq.ErrTaskNotFound) {
-			return true, ""
+	// The first attempt's task is "deliveries"/<id>, the retry for attempt
+	// n is "retries"/<id>:<n>.
+	locations := [][2]string{{"deliveries", id}}
+	for n := 2; n <= 6; n++ {
+		locations = append(locations, [2]string{"retries", fmt.Sprintf("%s:%d", id, n)})
+	}
+	sys.waitFor(t, "the deleted webhook's tasks to leave the queues", func() (bool, string) {
+		for _, loc := range locations {
+			info, err := insp.GetTaskInfo(loc[0], loc[1])
+			if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+				continue
+			}
+			if err != nil {
+				return false, err.Error()
+			}
+			if info.State != asynq.TaskStateCompleted && info.State != asynq.TaskStateArchived {
+				return false, loc[0] + "/" + loc[1] + " is " + info.State.String()
+			}
 		}
-		if err != nil {
-			return false, err.Error()
-		}
-		return info.State == asynq.TaskStateCompleted || info.State == asynq.TaskStateArchived, info.State.String()
+		return true, ""
 	})
 	finalCount := len(down.requests())
 	if !historyKept {

@@ -1,11 +1,13 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -18,7 +20,7 @@ import (
 // DeliveryStore is what the deliver handler needs from Postgres.
 type DeliveryStore interface {
 	Work(ctx context.Context, deliveryID string) (repo.Work, error)
-	RecordAttempt(ctx context.Context, r repo.AttemptResult) (bool, error)
+	RecordAttempt(ctx context.Context, r repo.AttemptResult) (repo.Recorded, error)
 	CancelDelivery(ctx context.Context, deliveryID string) error
 }
 
@@ -33,16 +35,38 @@ const recordTimeout = 10 * time.Second
 
 // DeliverHandler performs one delivery attempt per task run.
 type DeliverHandler struct {
-	store   DeliveryStore
-	poster  Poster
-	policy  RetryPolicy
-	metrics *metrics.Metrics
-	log     *slog.Logger
+	store       DeliveryStore
+	poster      Poster
+	policy      RetryPolicy
+	metrics     *metrics.Metrics
+	log         *slog.Logger
+	fairness    *Fairness
+	autoDisable repo.AutoDisable
+	enqueuer    TaskEnqueuer
 }
 
-// NewDeliverHandler builds the handler for TypeDeliver.
+// NewDeliverHandler builds the handler for TypeDeliver. Without an
+// enqueuer (WithRetryQueue) retries stay on the task's own queue.
 func NewDeliverHandler(store DeliveryStore, poster Poster, policy RetryPolicy, m *metrics.Metrics, log *slog.Logger) *DeliverHandler {
 	return &DeliverHandler{store: store, poster: poster, policy: policy, metrics: m, log: log}
+}
+
+// WithFairness caps in-flight attempts per webhook and adds the breaker.
+func (h *DeliverHandler) WithFairness(f *Fairness) *DeliverHandler {
+	h.fairness = f
+	return h
+}
+
+// WithAutoDisable disables webhooks that keep failing.
+func (h *DeliverHandler) WithAutoDisable(a repo.AutoDisable) *DeliverHandler {
+	h.autoDisable = a
+	return h
+}
+
+// WithRetryQueue schedules each retry as a task on the retries queue.
+func (h *DeliverHandler) WithRetryQueue(e TaskEnqueuer) *DeliverHandler {
+	h.enqueuer = e
+	return h
 }
 
 // ProcessTask implements asynq.Handler.
@@ -76,48 +100,76 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			return &RetryAfterError{Delay: wait, Reason: "attempt not due yet"}
 		}
 	}
+	if h.fairness != nil {
+		release, ok, err := h.fairness.Acquire(ctx, w.WebhookID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			h.metrics.Waits.WithLabelValues("in_flight_cap").Inc()
+			return &RetryAfterError{Delay: SlotWait(), Reason: "webhook at its in-flight cap"}
+		}
+		defer release()
+		wait, err := h.fairness.Probe(ctx, w.WebhookID, w.ConsecutiveFailures)
+		if err != nil {
+			return err
+		}
+		if wait > 0 {
+			h.metrics.Waits.WithLabelValues("breaker_open").Inc()
+			return &RetryAfterError{Delay: wait, Reason: "circuit breaker open; waiting for the next probe"}
+		}
+	}
 	return h.attempt(ctx, w)
 }
 
 func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work) error {
 	n := w.Attempts + 1
 	res := h.poster.Send(ctx, sender.Request{
-		URL: w.WebhookURL, Body: w.Body, Secret: w.Secret, EventType: w.EventType, DeliveryID: w.DeliveryID,
+		URL: w.WebhookURL, Body: w.Body, Secret: w.Secret, PreviousSecret: w.PreviousSecret.String,
+		EventType: w.EventType, DeliveryID: w.DeliveryID,
 	})
 	now := time.Now()
 	r := repo.AttemptResult{
 		DeliveryID: w.DeliveryID, Attempt: n, StatusCode: res.StatusCode, ResponseBody: res.Body,
-		ResponseTruncated: res.Truncated, ResponseHeaders: res.Headers, Error: res.Error, Duration: res.Duration, At: now,
-		Succeeded: res.Outcome == sender.Success,
+		ResponseTruncated: res.Truncated, ResponseHeaders: res.Headers, Error: res.Error, Duration: res.Duration,
+		At: now, Succeeded: res.Outcome == sender.Success, AutoDisable: h.autoDisable,
 	}
 	var delay time.Duration
 	switch {
 	case r.Succeeded:
 		r.NewStatus = repo.StatusSucceeded
+	case res.StatusCode == http.StatusGone:
+		// The receiver says the endpoint is gone for good: stop at once.
+		r.NewStatus, r.DisableReason = repo.StatusFailed, "gone"
 	case n >= h.policy.MaxAttempts():
 		r.NewStatus = repo.StatusFailed
 	default:
 		r.NewStatus = repo.StatusPending
-		delay = h.policy.Delay(n)
+		throttled := res.StatusCode == http.StatusTooManyRequests || res.Outcome == sender.Timeout
+		delay = h.policy.After(n, res.RetryAfter, throttled)
 		r.NextAttemptAt = now.Add(delay)
 	}
 	recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	recorded, err := h.store.RecordAttempt(recCtx, r)
+	rec, err := h.store.RecordAttempt(recCtx, r)
 	if err != nil {
 		// The attempt was made but not stored: asynq runs the task again
 		// soon and the same attempt number is used.
 		return err
 	}
-	if !recorded {
+	if !rec.Stored {
 		h.log.InfoContext(ctx, "attempt already recorded by another run", "delivery_id", w.DeliveryID, "attempt", n)
 		return nil
 	}
 
 	h.metrics.Attempts.WithLabelValues(w.EventType, string(res.Outcome)).Inc()
 	h.metrics.AttemptDuration.WithLabelValues(string(res.Outcome)).Observe(res.Duration.Seconds())
-	log := h.log.With("delivery_id", w.DeliveryID, "event_type", w.EventType, "attempt", n,
-		"status_code", res.StatusCode, "outcome", res.Outcome, "duration_ms", res.Duration.Milliseconds())
+	log := h.log.With("delivery_id", w.DeliveryID, "webhook_id", w.WebhookID, "event_type", w.EventType,
+		"attempt", n, "status_code", res.StatusCode, "outcome", res.Outcome, "duration_ms", res.Duration.Milliseconds())
+	if rec.Disabled {
+		h.metrics.Disabled.Inc()
+		log.WarnContext(ctx, "webhook disabled", "reason", cmp.Or(r.DisableReason, "failing"))
+	}
 	switch r.NewStatus {
 	case repo.StatusSucceeded:
 		h.metrics.Finished.WithLabelValues(w.EventType, repo.StatusSucceeded).Inc()
@@ -126,10 +178,20 @@ func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work) error {
 		return nil
 	case repo.StatusFailed:
 		h.metrics.Finished.WithLabelValues(w.EventType, repo.StatusFailed).Inc()
-		log.WarnContext(ctx, "delivery failed; attempts exhausted", "error", res.Error)
+		log.WarnContext(ctx, "delivery failed; no more attempts", "error", res.Error)
 		return fmt.Errorf("delivery %s failed after %d attempts: %s: %w", w.DeliveryID, n, res.Error, asynq.SkipRetry)
-	default:
-		log.InfoContext(ctx, "attempt failed; will retry", "error", res.Error, "retry_in", delay.String())
-		return &RetryAfterError{Delay: delay, Failure: true, Reason: "attempt " + fmt.Sprint(n) + " failed: " + res.Error}
 	}
+	log.InfoContext(ctx, "attempt failed; will retry", "error", res.Error, "retry_in", delay.String())
+	if h.enqueuer != nil {
+		task, err := NewDeliverTask(w.DeliveryID, n, r.NextAttemptAt)
+		if err != nil {
+			return err
+		}
+		if _, err := h.enqueuer.EnqueueContext(ctx, task); err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
+			return nil
+		}
+		// This task stays and retries itself at the due time instead.
+		log.WarnContext(ctx, "could not schedule the retry task", "error", err)
+	}
+	return &RetryAfterError{Delay: delay, Failure: true, Reason: fmt.Sprintf("attempt %d failed: %s", n, res.Error)}
 }

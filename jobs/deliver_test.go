@@ -196,11 +196,11 @@ func TestDeliverAlreadyFinished(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t)
 	id := f.mustDelivery(t, time.Now())
-	ok, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+	rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
 		DeliveryID: id, Attempt: 1, StatusCode: 200, At: time.Now(), Succeeded: true, NewStatus: repo.StatusSucceeded,
 	})
-	if err != nil || !ok {
-		t.Fatalf("RecordAttempt = %v, %v", ok, err)
+	if err != nil || !rec.Stored {
+		t.Fatalf("RecordAttempt = %+v, %v", rec, err)
 	}
 	p := &fakePoster{}
 
@@ -325,11 +325,11 @@ func TestDeliverAttemptRecordedByAnotherRun(t *testing.T) {
 	// While this run posts, a run that lost its lease records the same
 	// attempt first.
 	p := &fakePoster{SendFunc: func(ctx context.Context, r sender.Request) sender.Result {
-		ok, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+		rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
 			DeliveryID: r.DeliveryID, Attempt: 1, StatusCode: 200, At: time.Now(), Succeeded: true, NewStatus: repo.StatusSucceeded,
 		})
-		if err != nil || !ok {
-			t.Errorf("concurrent RecordAttempt = %v, %v", ok, err)
+		if err != nil || !rec.Stored {
+			t.Errorf("concurrent RecordAttempt = %+v, %v", rec, err)
 		}
 		return sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"}
 	}}

@@ -25,7 +25,7 @@ func NewEnqueuer(client TaskEnqueuer, m *metrics.Metrics) *Enqueuer {
 // EnqueueDelivery enqueues the task of one delivery, due now. A task that is
 // already in Redis counts as enqueued.
 func (e *Enqueuer) EnqueueDelivery(ctx context.Context, deliveryID string) error {
-	task, err := NewDeliverTask(deliveryID, time.Time{})
+	task, err := NewDeliverTask(deliveryID, 0, time.Time{})
 	if err != nil {
 		return err
 	}

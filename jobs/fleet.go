@@ -59,18 +59,19 @@ func (c *FleetCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *FleetCollector) Collect(ch chan<- prometheus.Metric) {
 	// A queue that never had a task does not exist yet; asynq's
 	// GetQueueInfo then fails with an unexported error, so ask for the list.
-	known, err := c.queues.Queues()
-	if err != nil {
-		c.log.Warn("queue list unavailable", "error", err)
+	known, listErr := c.queues.Queues()
+	if listErr != nil {
+		c.log.Warn("queue list unavailable", "error", listErr)
 	}
-	for _, q := range []string{QueueDeliveries, QueueMaintenance} {
+	for _, q := range []string{QueueDeliveries, QueueRetries, QueueMaintenance} {
 		info := &asynq.QueueInfo{}
 		if slices.Contains(known, q) {
+			var err error
 			if info, err = c.queues.GetQueueInfo(q); err != nil {
 				c.log.Warn("queue info unavailable", "queue", q, "error", err)
 				continue
 			}
-		} else if err != nil {
+		} else if listErr != nil {
 			continue
 		}
 		for state, n := range map[string]int{

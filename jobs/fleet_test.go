@@ -38,16 +38,16 @@ var _ jobs.HealthSource = (*fakeHealth)(nil)
 
 func (h *fakeHealth) Health(ctx context.Context) (repo.Health, error) { return h.HealthFunc(ctx) }
 
-// queueTasks renders the trackelio_queue_tasks exposition for two queues'
+// queueTasks renders the trackelio_queue_tasks exposition for the queues'
 // counts, in the order pending, active, scheduled, retry, archived, completed.
-func queueTasks(deliveries, maintenance [6]int) string {
+func queueTasks(deliveries, retries, maintenance [6]int) string {
 	var b strings.Builder
 	b.WriteString("# HELP trackelio_queue_tasks Tasks in each asynq queue by state.\n# TYPE trackelio_queue_tasks gauge\n")
 	states := []string{"pending", "active", "scheduled", "retry", "archived", "completed"}
 	for _, q := range []struct {
 		name string
 		n    [6]int
-	}{{jobs.QueueDeliveries, deliveries}, {jobs.QueueMaintenance, maintenance}} {
+	}{{jobs.QueueDeliveries, deliveries}, {jobs.QueueRetries, retries}, {jobs.QueueMaintenance, maintenance}} {
 		for i, s := range states {
 			b.WriteString(`trackelio_queue_tasks{queue="` + q.name + `",state="` + s + `"} ` + strconv.Itoa(q.n[i]) + "\n")
 		}
@@ -90,7 +90,7 @@ func TestFleetCollectorReportsQueuesAndHealth(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(jobs.NewFleetCollector(queues, health, discardLog))
 
-	want := queueTasks([6]int{7, 2, 30, 4, 5, 1}, [6]int{}) + healthText("90", "2", "3")
+	want := queueTasks([6]int{7, 2, 30, 4, 5, 1}, [6]int{}, [6]int{}) + healthText("90", "2", "3")
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), fleetNames...); err != nil {
 		t.Error(err)
 	}
@@ -112,10 +112,10 @@ func TestFleetCollectorSkipsUnavailableSources(t *testing.T) {
 	}}
 	c := jobs.NewFleetCollector(queues, health, discardLog)
 
-	// Only the maintenance queue's six series: no zeros invented for what
-	// could not be read.
-	if n := testutil.CollectAndCount(c); n != 6 {
-		t.Errorf("collected %d series, want 6", n)
+	// No series for the queue that could not be read; the maintenance
+	// queue's counts, and zeros for the retries queue, which does not exist.
+	if n := testutil.CollectAndCount(c); n != 12 {
+		t.Errorf("collected %d series, want 12", n)
 	}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(
 		`# HELP trackelio_queue_tasks Tasks in each asynq queue by state.
@@ -126,6 +126,12 @@ trackelio_queue_tasks{queue="maintenance",state="completed"} 0
 trackelio_queue_tasks{queue="maintenance",state="pending"} 1
 trackelio_queue_tasks{queue="maintenance",state="retry"} 0
 trackelio_queue_tasks{queue="maintenance",state="scheduled"} 0
+trackelio_queue_tasks{queue="retries",state="active"} 0
+trackelio_queue_tasks{queue="retries",state="archived"} 0
+trackelio_queue_tasks{queue="retries",state="completed"} 0
+trackelio_queue_tasks{queue="retries",state="pending"} 0
+trackelio_queue_tasks{queue="retries",state="retry"} 0
+trackelio_queue_tasks{queue="retries",state="scheduled"} 0
 `)); err != nil {
 		t.Error(err)
 	}
@@ -141,17 +147,17 @@ func TestFleetCollectorWithRedisAndPostgres(t *testing.T) {
 	if err := jobs.NewEnqueuer(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	ok, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+	rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
 		DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "boom", At: time.Now(),
 		NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Hour),
 	})
-	if err != nil || !ok {
-		t.Fatalf("RecordAttempt = %v, %v", ok, err)
+	if err != nil || !rec.Stored {
+		t.Fatalf("RecordAttempt = %+v, %v", rec, err)
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(jobs.NewFleetCollector(insp, f.store, discardLog))
-	want := queueTasks([6]int{1, 0, 0, 0, 0, 0}, [6]int{}) + healthText("0", "0", "1")
+	want := queueTasks([6]int{1, 0, 0, 0, 0, 0}, [6]int{}, [6]int{}) + healthText("0", "0", "1")
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), fleetNames...); err != nil {
 		t.Error(err)
 	}

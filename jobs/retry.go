@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,24 @@ type RetryPolicy struct {
 	// Jitter spreads each delay by ±Jitter of itself, so a receiver that
 	// came back is not hit by every delivery at the same instant.
 	Jitter float64
+	// MinAfterThrottle is the least wait after a 429 or a timeout: the
+	// receiver is overloaded, and hitting it soon makes that worse.
+	MinAfterThrottle time.Duration
+}
+
+// Cap is the longest delay of the schedule; a receiver's Retry-After is
+// honoured up to it.
+func (p RetryPolicy) Cap() time.Duration { return slices.Max(p.Schedule) }
+
+// After is the wait after failed attempt n given what the receiver said:
+// at least its Retry-After (up to the cap), and at least MinAfterThrottle
+// after a 429 or a timeout.
+func (p RetryPolicy) After(n int, retryAfter time.Duration, throttled bool) time.Duration {
+	d := max(p.Delay(n), min(retryAfter, p.Cap()))
+	if throttled {
+		d = max(d, p.MinAfterThrottle)
+	}
+	return d
 }
 
 // ParseSchedule parses a comma list of Go durations.

@@ -31,7 +31,7 @@ func NewServer(redis asynq.RedisConnOpt, cfg ServerConfig, m *metrics.Metrics, l
 		TaskCheckInterval: cfg.PollInterval,
 		// Retries and scheduled tasks become due with at most this lag.
 		DelayedTaskCheckInterval: time.Second,
-		Queues:                   map[string]int{QueueDeliveries: 9, QueueMaintenance: 1},
+		Queues:                   queueWeights,
 		RetryDelayFunc:           RetryDelay,
 		IsFailure:                IsFailure,
 		ShutdownTimeout:          cfg.ShutdownTimeout,

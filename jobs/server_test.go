@@ -215,7 +215,7 @@ func TestEnqueueDelivery(t *testing.T) {
 	}
 	want := task{
 		ID: id, Queue: jobs.QueueDeliveries, Type: jobs.TypeDeliver, Payload: jobs.DeliverPayload{DeliveryID: id},
-		State: asynq.TaskStatePending, MaxRetry: 1000, Timeout: 10 * time.Minute,
+		State: asynq.TaskStatePending, MaxRetry: 100000, Timeout: 10 * time.Minute,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("enqueued task (-want +got):\n%s", diff)

@@ -155,7 +155,7 @@ func (f *fixture) mustAttempts(tb testing.TB, id string) []repo.Attempt {
 
 func mustDeliverTask(tb testing.TB, deliveryID string) *asynq.Task {
 	tb.Helper()
-	task, err := jobs.NewDeliverTask(deliveryID, time.Time{})
+	task, err := jobs.NewDeliverTask(deliveryID, 0, time.Time{})
 	if err != nil {
 		tb.Fatalf("NewDeliverTask: %v", err)
 	}

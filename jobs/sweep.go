@@ -68,7 +68,7 @@ func (h *SweepHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 				return err
 			}
 			for _, r := range rows {
-				ok, err := h.requeue(ctx, r.ID)
+				ok, err := h.requeue(ctx, r)
 				if err != nil {
 					return err
 				}
@@ -96,9 +96,10 @@ func (h *SweepHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// requeue enqueues one overdue delivery and reports whether Redis lacked it.
-func (h *SweepHandler) requeue(ctx context.Context, id string) (bool, error) {
-	task, err := NewDeliverTask(id, time.Time{})
+// requeue enqueues one overdue delivery's next task and reports whether
+// Redis lacked it.
+func (h *SweepHandler) requeue(ctx context.Context, d repo.Overdue) (bool, error) {
+	task, err := NewDeliverTask(d.ID, d.Attempts, time.Time{})
 	if err != nil {
 		return false, err
 	}
@@ -107,19 +108,20 @@ func (h *SweepHandler) requeue(ctx context.Context, id string) (bool, error) {
 		return true, nil
 	}
 	if !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return false, fmt.Errorf("enqueue delivery %s: %w", id, err)
+		return false, fmt.Errorf("enqueue delivery %s: %w", d.ID, err)
 	}
 	// Already in Redis. Only an archived task is stuck: Postgres says the
 	// delivery still has attempts left.
-	info, err := h.inspector.GetTaskInfo(QueueDeliveries, id)
+	queue, id := TaskLocation(d.ID, d.Attempts)
+	info, err := h.inspector.GetTaskInfo(queue, id)
 	if err != nil || info.State != asynq.TaskStateArchived {
 		return false, nil
 	}
-	if err := h.inspector.DeleteTask(QueueDeliveries, id); err != nil {
+	if err := h.inspector.DeleteTask(queue, id); err != nil {
 		return false, fmt.Errorf("delete archived task %s: %w", id, err)
 	}
 	if _, err := h.enqueuer.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return false, fmt.Errorf("enqueue delivery %s: %w", id, err)
+		return false, fmt.Errorf("enqueue delivery %s: %w", d.ID, err)
 	}
 	return true, nil
 }

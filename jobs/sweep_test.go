@@ -80,7 +80,7 @@ func TestSweepRequeuesDeliveriesMissingFromRedis(t *testing.T) {
 		"cancelled (finished)": sf.mustDelivery(t, hourAgo),
 	}
 	enqueue := func(id string, at time.Time) {
-		task, err := jobs.NewDeliverTask(id, at)
+		task, err := jobs.NewDeliverTask(id, 0, at)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ package jobs
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -17,16 +18,23 @@ const (
 	TypeOutboxSweep = "outbox:sweep"
 )
 
-// Queues. Maintenance is small and must not wait behind a delivery backlog.
+// Queues. First attempts and retries have their own queues, weighted so a
+// flood of retries cannot delay fresh events; maintenance is small and must
+// not wait behind a delivery backlog.
 const (
 	QueueDeliveries  = "deliveries"
+	QueueRetries     = "retries"
 	QueueMaintenance = "maintenance"
 )
 
+// Queues lists every queue a worker serves, with its weight.
+var queueWeights = map[string]int{QueueDeliveries: 6, QueueRetries: 3, QueueMaintenance: 1}
+
 const (
 	// maxTaskRetries is only a backstop: Postgres' attempt count decides when
-	// a delivery is exhausted, and the handler archives the task then.
-	maxTaskRetries = 1000
+	// a delivery is exhausted, and the handler archives the task then. asynq
+	// retries also carry waits (in-flight cap, breaker), so it is large.
+	maxTaskRetries = 100000
 	// taskTimeout bounds one handler run; the HTTP attempt has its own,
 	// shorter DELIVERY_TIMEOUT.
 	taskTimeout = 10 * time.Minute
@@ -38,17 +46,29 @@ type DeliverPayload struct {
 	DeliveryID string `json:"delivery_id"`
 }
 
-// NewDeliverTask builds the task for one delivery. Its TaskID is the delivery
-// id, so enqueueing a delivery that is already in Redis is a conflict, not a
-// duplicate.
-func NewDeliverTask(deliveryID string, processAt time.Time) (*asynq.Task, error) {
+// TaskLocation is where the task of a delivery that has made attempts
+// attempts lives: the first attempt's task is on the deliveries queue under
+// the delivery id; the task for attempt n+1 is on the retries queue under
+// "<id>:<n+1>". Both the worker and the outbox sweep derive it from Postgres.
+func TaskLocation(deliveryID string, attempts int) (queue, taskID string) {
+	if attempts == 0 {
+		return QueueDeliveries, deliveryID
+	}
+	return QueueRetries, deliveryID + ":" + strconv.Itoa(attempts+1)
+}
+
+// NewDeliverTask builds the task for a delivery's next attempt. Its TaskID
+// is derived from the delivery id and attempt count, so enqueueing a task
+// that is already in Redis is a conflict, not a duplicate.
+func NewDeliverTask(deliveryID string, attempts int, processAt time.Time) (*asynq.Task, error) {
 	payload, err := json.Marshal(DeliverPayload{DeliveryID: deliveryID})
 	if err != nil {
 		return nil, fmt.Errorf("encode deliver payload: %w", err)
 	}
+	queue, id := TaskLocation(deliveryID, attempts)
 	opts := []asynq.Option{
-		asynq.TaskID(deliveryID),
-		asynq.Queue(QueueDeliveries),
+		asynq.TaskID(id),
+		asynq.Queue(queue),
 		asynq.MaxRetry(maxTaskRetries),
 		asynq.Timeout(taskTimeout),
 	}

@@ -27,6 +27,8 @@ type Metrics struct {
 	DeliveryLatency prometheus.Histogram
 	OutboxRequeued  prometheus.Counter
 	TaskErrors      *prometheus.CounterVec
+	Waits           *prometheus.CounterVec
+	Disabled        prometheus.Counter
 }
 
 // latencyBuckets spans fast local receivers to the 10 s timeout.
@@ -75,10 +77,17 @@ func New(reg prometheus.Registerer) *Metrics {
 		TaskErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "trackelio_task_errors_total", Help: "Task handler errors that are not delivery failures (for example the database being unreachable).",
 		}, []string{"task_type"}),
+		Waits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trackelio_delivery_waits_total", Help: "Tasks rescheduled without an attempt: the webhook was at its in-flight cap or its circuit breaker was open.",
+		}, []string{"reason"}),
+		Disabled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trackelio_webhooks_disabled_total", Help: "Webhooks disabled by the service (410 Gone or a long failure streak).",
+		}),
 	}
 	reg.MustRegister(
 		m.EventsAccepted, m.DeliveriesCreated, m.EnqueueDuration, m.EnqueueErrors, m.HTTPRequests, m.HTTPDuration,
 		m.Attempts, m.AttemptDuration, m.Finished, m.DeliveryLatency, m.OutboxRequeued, m.TaskErrors,
+		m.Waits, m.Disabled,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -75,3 +75,25 @@ func (s *Store) CreateEvent(ctx context.Context, ev NewEvent) (AcceptedEvent, er
 	}
 	return first, nil
 }
+
+// CreateTestEvent stores an event for one webhook only, whatever it is
+// subscribed to, and returns the id of its single delivery.
+func (s *Store) CreateTestEvent(ctx context.Context, ev NewEvent, webhookID string) (string, error) {
+	var id string
+	err := s.db.GetContext(ctx, &id, `
+		WITH ev AS (
+			INSERT INTO events (id, workspace_id, type, body, created_at)
+			SELECT $1, $2, $3, $4, $5
+			WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = $6 AND workspace_id = $2 AND deleted_at IS NULL)
+			RETURNING id)
+		INSERT INTO deliveries (workspace_id, event_id, webhook_id, next_attempt_at, created_at)
+		SELECT $2, ev.id, $6, $5, $5 FROM ev
+		RETURNING id`, ev.ID, ev.WorkspaceID, ev.Type, ev.Body, ev.CreatedAt, webhookID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("create test event: %w", err)
+	}
+	return id, nil
+}

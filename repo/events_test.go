@@ -205,11 +205,11 @@ func TestDeleteWebhookCancelsPendingDeliveries(t *testing.T) {
 
 	done := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
 	at := pgTime(time.Now())
-	ok, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+	rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
 		DeliveryID: done, Attempt: 1, StatusCode: 200, At: at, Succeeded: true, NewStatus: repo.StatusSucceeded,
 	})
-	if err != nil || !ok {
-		t.Fatalf("RecordAttempt = %v, %v", ok, err)
+	if err != nil || !rec.Stored {
+		t.Fatalf("RecordAttempt = %+v, %v", rec, err)
 	}
 	pending := []string{
 		f.mustDelivery(t, newEvent(ws.ID, "post.created")),

@@ -22,12 +22,17 @@ type Webhook struct {
 	FailureCount        int64          `db:"failure_count"`
 	ConsecutiveFailures int            `db:"consecutive_failures"`
 	DisabledReason      sql.NullString `db:"disabled_reason"`
+	DisabledAt          sql.NullTime   `db:"disabled_at"`
+	LastSuccessAt       sql.NullTime   `db:"last_success_at"`
+	LastFailureAt       sql.NullTime   `db:"last_failure_at"`
+	FailingSince        sql.NullTime   `db:"failing_since"`
 	CreatedAt           time.Time      `db:"created_at"`
 	UpdatedAt           time.Time      `db:"updated_at"`
 }
 
 const webhookColumns = `id, workspace_id, url, events, active, description, secret,
-	failure_count, consecutive_failures, disabled_reason, created_at, updated_at`
+	failure_count, consecutive_failures, disabled_reason, disabled_at, last_success_at,
+	last_failure_at, failing_since, created_at, updated_at`
 
 // NewWebhook holds the fields a customer sets on creation.
 type NewWebhook struct {
@@ -111,8 +116,10 @@ type WebhookPatch struct {
 	Description *string
 }
 
-// UpdateWebhook applies a patch. Re-activating a webhook clears its failure
-// streak and disabled reason, since the customer says the endpoint is fixed.
+// UpdateWebhook applies a patch. Re-activating an inactive webhook clears
+// its failure streak and disabled reason, since the customer says the
+// endpoint is fixed. The returned Webhook's FailingSince is the streak's
+// start before the reset, so the caller can offer to recover that window.
 func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p WebhookPatch) (Webhook, error) {
 	var events any
 	if p.Events != nil {
@@ -120,16 +127,26 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p Web
 	}
 	var w Webhook
 	err := s.db.GetContext(ctx, &w, `
-		UPDATE webhooks SET
-			url = coalesce($3, url),
-			events = coalesce($4, events),
-			active = coalesce($5, active),
-			description = coalesce($6, description),
-			consecutive_failures = CASE WHEN $5 AND NOT active THEN 0 ELSE consecutive_failures END,
-			disabled_reason = CASE WHEN $5 THEN NULL ELSE disabled_reason END,
-			updated_at = now()
-		WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL
-		RETURNING `+webhookColumns,
+		WITH old AS (
+			SELECT id, failing_since, active FROM webhooks
+			WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR UPDATE),
+		upd AS (
+			UPDATE webhooks w SET
+				url = coalesce($3, w.url),
+				events = coalesce($4, w.events),
+				active = coalesce($5, w.active),
+				description = coalesce($6, w.description),
+				consecutive_failures = CASE WHEN $5 AND NOT old.active THEN 0 ELSE w.consecutive_failures END,
+				failing_since = CASE WHEN $5 AND NOT old.active THEN NULL ELSE w.failing_since END,
+				disabled_reason = CASE WHEN $5 THEN NULL ELSE w.disabled_reason END,
+				disabled_at = CASE WHEN $5 THEN NULL ELSE w.disabled_at END,
+				updated_at = now()
+			FROM old WHERE w.id = old.id
+			RETURNING w.*)
+		SELECT upd.id, upd.workspace_id, upd.url, upd.events, upd.active, upd.description, upd.secret,
+		       upd.failure_count, upd.consecutive_failures, upd.disabled_reason, upd.disabled_at,
+		       upd.last_success_at, upd.last_failure_at, old.failing_since, upd.created_at, upd.updated_at
+		FROM upd JOIN old ON old.id = upd.id`,
 		id, workspaceID, p.URL, events, p.Active, p.Description)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Webhook{}, ErrNotFound
@@ -160,4 +177,93 @@ func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string) error
 		return ErrNotFound
 	}
 	return nil
+}
+
+// RotateSecret replaces the webhook's secret. The old one keeps signing
+// webhook-signature (next to the new one) until graceEnds.
+func (s *Store) RotateSecret(ctx context.Context, workspaceID, id, newSecret string, graceEnds time.Time) (Webhook, error) {
+	var w Webhook
+	err := s.db.GetContext(ctx, &w, `
+		UPDATE webhooks SET previous_secret = secret, previous_secret_expires_at = $4,
+		       secret = $3, updated_at = now()
+		WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL
+		RETURNING `+webhookColumns, id, workspaceID, newSecret, graceEnds)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Webhook{}, ErrNotFound
+	}
+	if err != nil {
+		return Webhook{}, fmt.Errorf("rotate secret: %w", err)
+	}
+	return w, nil
+}
+
+// SuccessRates returns, per webhook id, the share of attempts in the last 24
+// hours that succeeded; webhooks without attempts are absent.
+func (s *Store) SuccessRates(ctx context.Context, webhookIDs []string) (map[string]float64, error) {
+	var rows []struct {
+		WebhookID string  `db:"webhook_id"`
+		Rate      float64 `db:"rate"`
+	}
+	// Attempts of the last day belong to deliveries created at most a few
+	// days earlier (the retry schedule), which bounds the index scan.
+	err := s.db.SelectContext(ctx, &rows, `
+		SELECT d.webhook_id,
+		       avg(CASE WHEN a.status_code BETWEEN 200 AND 299 THEN 1.0 ELSE 0.0 END)::float8 AS rate
+		FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id
+		WHERE d.webhook_id = ANY($1) AND d.created_at > now() - interval '7 days'
+		  AND a.created_at > now() - interval '24 hours'
+		GROUP BY d.webhook_id`, pq.StringArray(webhookIDs))
+	if err != nil {
+		return nil, fmt.Errorf("success rates: %w", err)
+	}
+	out := make(map[string]float64, len(rows))
+	for _, r := range rows {
+		out[r.WebhookID] = r.Rate
+	}
+	return out, nil
+}
+
+// RecoverWindow selects the deliveries of a webhook that ended without
+// success (failed, or cancelled when the webhook was disabled) and were
+// created in [since, until).
+type RecoverWindow struct {
+	Since, Until time.Time
+	Limit        int
+}
+
+// CountRecoverable counts what Recover would re-send.
+func (s *Store) CountRecoverable(ctx context.Context, workspaceID, webhookID string, win RecoverWindow) (int, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, `
+		SELECT count(*) FROM (
+			SELECT 1 FROM deliveries
+			WHERE webhook_id = $1 AND workspace_id = $2 AND status IN ('failed', 'cancelled')
+			  AND created_at >= $3 AND created_at < $4 LIMIT $5) x`,
+		webhookID, workspaceID, win.Since, win.Until, win.Limit)
+	if err != nil {
+		return 0, fmt.Errorf("count recoverable: %w", err)
+	}
+	return n, nil
+}
+
+// Recover creates a new pending run for every delivery in the window and
+// returns the new delivery ids.
+func (s *Store) Recover(ctx context.Context, workspaceID, webhookID string, win RecoverWindow) ([]string, error) {
+	var ids pq.StringArray
+	err := s.db.GetContext(ctx, &ids, `
+		WITH src AS (
+			SELECT id, event_id FROM deliveries
+			WHERE webhook_id = $1 AND workspace_id = $2 AND status IN ('failed', 'cancelled')
+			  AND created_at >= $3 AND created_at < $4
+			ORDER BY created_at LIMIT $5),
+		ins AS (
+			INSERT INTO deliveries (workspace_id, event_id, webhook_id, redelivery_of, next_attempt_at)
+			SELECT $2, src.event_id, $1, src.id, now() FROM src
+			RETURNING id)
+		SELECT ARRAY(SELECT id::text FROM ins)`,
+		webhookID, workspaceID, win.Since, win.Until, win.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("recover deliveries: %w", err)
+	}
+	return ids, nil
 }

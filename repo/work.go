@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -18,10 +19,15 @@ type Work struct {
 	EventType      string       `db:"event_type"`
 	EventCreatedAt time.Time    `db:"event_created_at"`
 	Body           []byte       `db:"body"`
+	WebhookID      string       `db:"webhook_id"`
 	WebhookURL     string       `db:"url"`
 	Secret         string       `db:"secret"`
 	WebhookActive  bool         `db:"active"`
 	WebhookDeleted bool         `db:"deleted"`
+	// ConsecutiveFailures drives the circuit breaker.
+	ConsecutiveFailures int `db:"consecutive_failures"`
+	// PreviousSecret is set while a rotation's grace period lasts.
+	PreviousSecret sql.NullString `db:"previous_secret"`
 }
 
 // Work loads a delivery with its event body and webhook.
@@ -29,7 +35,9 @@ func (s *Store) Work(ctx context.Context, deliveryID string) (Work, error) {
 	var w Work
 	err := s.db.GetContext(ctx, &w, `
 		SELECT d.id, d.status, d.attempts, d.next_attempt_at, e.type AS event_type, e.created_at AS event_created_at, e.body,
-		       w.url, w.secret, w.active, w.deleted_at IS NOT NULL AS deleted
+		       d.webhook_id, w.url, w.secret, w.active, w.deleted_at IS NOT NULL AS deleted,
+		       w.consecutive_failures,
+		       CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret
 		FROM deliveries d
 		JOIN events e ON e.id = d.event_id
 		JOIN webhooks w ON w.id = d.webhook_id
@@ -60,13 +68,33 @@ type AttemptResult struct {
 	// succeeded, or failed (attempts exhausted).
 	NewStatus     string
 	NextAttemptAt time.Time
+	// DisableReason, when set on a failure, disables the webhook at once
+	// (for example "gone" after a 410).
+	DisableReason string
+	// AutoDisable disables the webhook when this failure extends a streak
+	// of at least MinFailures that began at least After ago.
+	AutoDisable AutoDisable
+}
+
+// AutoDisable is the policy for giving up on a failing endpoint.
+type AutoDisable struct {
+	After       time.Duration
+	MinFailures int
+}
+
+// Recorded says what RecordAttempt did.
+type Recorded struct {
+	// Stored is false when the delivery was no longer at the expected
+	// attempt (another worker recorded it after a lost lease, or it was
+	// cancelled meanwhile); nothing was stored then.
+	Stored bool `db:"stored"`
+	// Disabled is true when this attempt disabled the webhook.
+	Disabled bool `db:"disabled"`
 }
 
 // RecordAttempt stores an attempt, the delivery's new state and the webhook's
-// failure counters in one statement. It returns false, storing nothing, when
-// the delivery is no longer at the expected attempt (another worker recorded
-// it after a lost lease, or it was cancelled meanwhile).
-func (s *Store) RecordAttempt(ctx context.Context, r AttemptResult) (bool, error) {
+// health (counters, last success or failure, auto-disable) in one statement.
+func (s *Store) RecordAttempt(ctx context.Context, r AttemptResult) (Recorded, error) {
 	var statusCode sql.NullInt32
 	if r.StatusCode != 0 {
 		statusCode = sql.NullInt32{Int32: int32(r.StatusCode), Valid: true}
@@ -87,13 +115,18 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptResult) (bool, error
 	if len(r.ResponseHeaders) > 0 {
 		var err error
 		if headers, err = json.Marshal(r.ResponseHeaders); err != nil {
-			return false, fmt.Errorf("encode response headers: %w", err)
+			return Recorded{}, fmt.Errorf("encode response headers: %w", err)
 		}
 	}
-	// A success only touches the webhook row when it ends a failure streak,
-	// so a busy endpoint's deliveries do not queue on that row's lock.
-	var n int
-	err := s.db.GetContext(ctx, &n, `
+	minFailures := r.AutoDisable.MinFailures
+	if minFailures <= 0 {
+		minFailures = math.MaxInt32 // no auto-disable
+	}
+	// A success touches the webhook row only when it ends a failure streak
+	// or last_success_at is more than a second old, so a busy endpoint's
+	// deliveries do not queue on that row's lock.
+	var rec Recorded
+	err := s.db.GetContext(ctx, &rec, `
 		WITH d AS (
 			UPDATE deliveries SET attempts = $2, status = $3, status_code = $4, last_error = $7,
 			       last_attempt_at = $9, next_attempt_at = $10,
@@ -106,16 +139,31 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptResult) (bool, error
 			SELECT id, $2, $4, $5, $6, $7, $8, $9, $12 FROM d),
 		w AS (
 			UPDATE webhooks SET
-				failure_count = failure_count + CASE WHEN $11 THEN 0 ELSE 1 END,
-				consecutive_failures = CASE WHEN $11 THEN 0 ELSE consecutive_failures + 1 END
-			FROM d WHERE webhooks.id = d.webhook_id AND (NOT $11 OR webhooks.consecutive_failures <> 0))
-		SELECT count(*) FROM d`,
+				failure_count = webhooks.failure_count + CASE WHEN $11 THEN 0 ELSE 1 END,
+				consecutive_failures = CASE WHEN $11 THEN 0 ELSE webhooks.consecutive_failures + 1 END,
+				last_success_at = CASE WHEN $11 THEN $9 ELSE webhooks.last_success_at END,
+				last_failure_at = CASE WHEN $11 THEN webhooks.last_failure_at ELSE $9 END,
+				failing_since = CASE WHEN $11 THEN NULL ELSE coalesce(webhooks.failing_since, $9) END,
+				active = webhooks.active AND NOT dis.now,
+				disabled_reason = CASE WHEN dis.now THEN dis.reason ELSE webhooks.disabled_reason END,
+				disabled_at = CASE WHEN dis.now THEN $9 ELSE webhooks.disabled_at END
+			FROM d, webhooks old, LATERAL (SELECT
+				NOT $11 AND old.active AND ($13 <> '' OR (
+					old.consecutive_failures + 1 >= $14 AND
+					coalesce(old.failing_since, $9) <= $9 - make_interval(secs => $15))) AS now,
+				CASE WHEN $13 <> '' THEN $13 ELSE 'failing' END AS reason) dis
+			WHERE webhooks.id = d.webhook_id AND old.id = d.webhook_id
+			  AND (NOT $11 OR old.consecutive_failures <> 0 OR old.last_success_at IS NULL
+			       OR old.last_success_at < $9 - interval '1 second')
+			RETURNING dis.now AS disabled)
+		SELECT (SELECT count(*) FROM d) = 1 AS stored, coalesce((SELECT disabled FROM w), false) AS disabled`,
 		r.DeliveryID, r.Attempt, r.NewStatus, statusCode, body, r.ResponseTruncated, errText,
-		r.Duration.Milliseconds(), r.At, next, r.Succeeded, headers)
+		r.Duration.Milliseconds(), r.At, next, r.Succeeded, headers,
+		r.DisableReason, minFailures, r.AutoDisable.After.Seconds())
 	if err != nil {
-		return false, fmt.Errorf("record attempt %d of delivery %s: %w", r.Attempt, r.DeliveryID, err)
+		return Recorded{}, fmt.Errorf("record attempt %d of delivery %s: %w", r.Attempt, r.DeliveryID, err)
 	}
-	return n == 1, nil
+	return rec, nil
 }
 
 // CancelDelivery ends a pending delivery without an attempt.
@@ -132,6 +180,7 @@ func (s *Store) CancelDelivery(ctx context.Context, deliveryID string) error {
 // Overdue is a pending delivery whose task should have run by now.
 type Overdue struct {
 	ID            string    `db:"id"`
+	Attempts      int       `db:"attempts"`
 	NextAttemptAt time.Time `db:"next_attempt_at"`
 }
 
@@ -142,12 +191,12 @@ func (s *Store) OverdueDeliveries(ctx context.Context, dueBefore time.Time, afte
 	var err error
 	if after == nil {
 		err = s.db.SelectContext(ctx, &os, `
-			SELECT id, next_attempt_at FROM deliveries
+			SELECT id, attempts, next_attempt_at FROM deliveries
 			WHERE status = 'pending' AND next_attempt_at < $1
 			ORDER BY next_attempt_at, id LIMIT $2`, dueBefore, limit)
 	} else {
 		err = s.db.SelectContext(ctx, &os, `
-			SELECT id, next_attempt_at FROM deliveries
+			SELECT id, attempts, next_attempt_at FROM deliveries
 			WHERE status = 'pending' AND next_attempt_at < $1 AND (next_attempt_at, id) > ($2, $3)
 			ORDER BY next_attempt_at, id LIMIT $4`, dueBefore, after.NextAttemptAt, after.ID, limit)
 	}

@@ -55,7 +55,7 @@ func (f *fixture) mustRecord(tb testing.TB, r repo.AttemptResult, want bool) {
 	if err != nil {
 		tb.Fatalf("RecordAttempt(attempt %d): %v", r.Attempt, err)
 	}
-	if got != want {
+	if got.Stored != want {
 		tb.Fatalf("RecordAttempt(attempt %d, %s) = %v, want %v", r.Attempt, r.NewStatus, got, want)
 	}
 }
@@ -220,7 +220,7 @@ func TestRecordAttemptFailedAndCancelled(t *testing.T) {
 	unknown, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
 		DeliveryID: uuid.NewString(), Attempt: 1, At: at, NewStatus: repo.StatusFailed,
 	})
-	if err != nil || unknown {
+	if err != nil || unknown.Stored {
 		t.Errorf("RecordAttempt on an unknown delivery = %v, %v; want false, nil", unknown, err)
 	}
 }
@@ -234,7 +234,7 @@ func TestRecordAttemptConcurrentSameAttempt(t *testing.T) {
 
 	// Workers that ran the same attempt after a lost lease race to record it.
 	const workers = 5
-	recorded := make([]bool, workers)
+	recorded := make([]repo.Recorded, workers)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for i := range workers {
@@ -251,7 +251,7 @@ func TestRecordAttemptConcurrentSameAttempt(t *testing.T) {
 		if errs[i] != nil {
 			t.Errorf("RecordAttempt %d: %v", i, errs[i])
 		}
-		if recorded[i] {
+		if recorded[i].Stored {
 			wins++
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,11 +104,14 @@ func New(cfg Config) *Sender {
 
 // Request is one delivery attempt to make.
 type Request struct {
-	URL        string
-	Body       []byte
-	Secret     string
-	EventType  string
-	DeliveryID string
+	URL    string
+	Body   []byte
+	Secret string
+	// PreviousSecret, during a rotation's grace period, adds a second
+	// webhook-signature so receivers holding the old secret still verify.
+	PreviousSecret string
+	EventType      string
+	DeliveryID     string
 }
 
 // Result is what one attempt produced.
@@ -118,6 +122,8 @@ type Result struct {
 	Truncated  bool
 	// Headers holds the response headers, bounded in count and size.
 	Headers map[string]string
+	// RetryAfter is the receiver's Retry-After on a 429 or 503, or zero.
+	RetryAfter time.Duration
 	// Error describes a failure for the delivery log; empty on success.
 	Error    string
 	Duration time.Duration
@@ -139,14 +145,27 @@ func (s *Sender) send(ctx context.Context, r Request) Result {
 	if err != nil {
 		return Result{Outcome: ConnectionError, Error: fmt.Sprintf("invalid request: %v", err)}
 	}
-	// Keys are already canonical, which skips canonicalisation per request.
+	// Keys are already canonical (the Standard Webhooks names are sent in
+	// lower case as that spec writes them), which skips canonicalisation.
 	req.Header = http.Header{
-		"Content-Type":          {"application/json"},
-		"User-Agent":            s.ua,
-		"Accept-Encoding":       {"identity"},
-		"X-Trackelio-Signature": {signature.Sign(r.Secret, r.Body)},
-		"X-Trackelio-Event":     {r.EventType},
-		"X-Trackelio-Delivery":  {r.DeliveryID},
+		"Content-Type":         {"application/json"},
+		"User-Agent":           s.ua,
+		"Accept-Encoding":      {"identity"},
+		signature.Header:       {signature.Sign(r.Secret, r.Body)},
+		"X-Trackelio-Event":    {r.EventType},
+		"X-Trackelio-Delivery": {r.DeliveryID},
+	}
+	secrets := []string{r.Secret}
+	if r.PreviousSecret != "" {
+		secrets = append(secrets, r.PreviousSecret)
+	}
+	now := time.Now()
+	// Every secret the service generates is a Standard Webhooks secret; one
+	// that is not (imported by hand) still gets the spec's signature.
+	if std, err := signature.StandardSignatures(secrets, r.DeliveryID, now, r.Body); err == nil {
+		req.Header[signature.HeaderID] = []string{r.DeliveryID}
+		req.Header[signature.HeaderTimestamp] = []string{strconv.FormatInt(now.Unix(), 10)}
+		req.Header[signature.HeaderSignature] = []string{std}
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -157,6 +176,9 @@ func (s *Sender) send(ctx context.Context, r Request) Result {
 	// outcome: the status is the receiver's answer.
 	body, truncated, _ := readPrefix(resp.Body, CaptureLimit)
 	res := Result{Outcome: Success, StatusCode: resp.StatusCode, Body: body, Truncated: truncated, Headers: boundHeaders(resp.Header)}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		res.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		res.Outcome = HTTPError
 		res.Error = fmt.Sprintf("receiver answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
@@ -172,6 +194,24 @@ func readPrefix(r io.Reader, limit int) ([]byte, bool, error) {
 		return buf[:limit], true, err
 	}
 	return buf, false, err
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date; anything else, or a
+// time in the past, is zero.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(365*24*3600))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // boundHeaders keeps what fits the storage bounds: a receiver cannot make

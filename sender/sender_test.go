@@ -109,10 +109,23 @@ func TestSendHeadersAndBodyExact(t *testing.T) {
 	if res.Duration <= 0 {
 		t.Errorf("Duration = %v, want > 0", res.Duration)
 	}
+	// The Standard Webhooks signature covers the attempt's own timestamp.
+	ts := rc.requests()[0].Header.Get(signature.HeaderTimestamp)
+	secs, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || time.Since(time.Unix(secs, 0)).Abs() > time.Minute {
+		t.Fatalf("webhook-timestamp %q is not the current unix time", ts)
+	}
+	std, err := signature.SignStandard(req.Secret, req.DeliveryID, time.Unix(secs, 0), req.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	wantReqs := []captured{{
 		Method: http.MethodPost,
 		Path:   "/hooks/in",
 		Header: http.Header{
+			"Webhook-Id":            {req.DeliveryID},
+			"Webhook-Timestamp":     {ts},
+			"Webhook-Signature":     {std},
 			"Content-Type":          {"application/json"},
 			"Content-Length":        {strconv.Itoa(len(req.Body))},
 			"User-Agent":            {testUserAgent},

@@ -1,6 +1,3 @@
-// Package signature signs webhook bodies the way Trackelio sends them and
-// verifies them on the receiving side: X-Trackelio-Signature is the lowercase
-// hex HMAC-SHA256 of the raw body, keyed with the webhook secret string.
 package signature
 
 import (

@@ -8,6 +8,7 @@ import (
 	"github.com/trackelio/webhooks/cmd/internal/boot"
 	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/jobs"
+	"github.com/trackelio/webhooks/repo"
 )
 
 type config struct {
@@ -22,6 +23,8 @@ type config struct {
 	LogLevel         string
 	Guard            destination.Config
 	Proxy            *url.URL
+	Fairness         jobs.FairnessConfig
+	AutoDisable      repo.AutoDisable
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -53,7 +56,30 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	schedule, err := jobs.ParseSchedule(env.String("RETRY_SCHEDULE", jobs.DefaultSchedule))
 	env.Check("RETRY_SCHEDULE", err)
-	c.Retry = jobs.RetryPolicy{Schedule: schedule, Jitter: env.Float("RETRY_JITTER", 0.2)}
+	c.Retry = jobs.RetryPolicy{
+		Schedule:         schedule,
+		Jitter:           env.Float("RETRY_JITTER", 0.2),
+		MinAfterThrottle: env.Duration("RETRY_MIN_AFTER_THROTTLE", time.Minute),
+	}
+	c.Fairness = jobs.FairnessConfig{
+		MaxInFlight:      env.Int("WEBHOOK_MAX_IN_FLIGHT", 10),
+		SlotTTL:          c.DeliveryTimeout + 30*time.Second,
+		BreakerThreshold: env.Int("BREAKER_THRESHOLD", 10),
+		ProbeInterval:    env.Duration("BREAKER_PROBE_INTERVAL", 30*time.Second),
+	}
+	c.AutoDisable = repo.AutoDisable{
+		After:       env.Duration("WEBHOOK_DISABLE_AFTER", 5*24*time.Hour),
+		MinFailures: env.Int("WEBHOOK_DISABLE_MIN_FAILURES", 20),
+	}
+	if c.Fairness.MaxInFlight < 1 {
+		env.Check("WEBHOOK_MAX_IN_FLIGHT", fmt.Errorf("must be at least 1"))
+	}
+	if c.Fairness.BreakerThreshold < 0 || c.Fairness.ProbeInterval < 100*time.Millisecond {
+		env.Check("BREAKER_THRESHOLD", fmt.Errorf("BREAKER_THRESHOLD must not be negative (0 turns the breaker off) and BREAKER_PROBE_INTERVAL must be at least 100ms"))
+	}
+	if c.AutoDisable.MinFailures < 1 || c.AutoDisable.After < 0 {
+		env.Check("WEBHOOK_DISABLE_MIN_FAILURES", fmt.Errorf("WEBHOOK_DISABLE_MIN_FAILURES must be at least 1 and WEBHOOK_DISABLE_AFTER not negative"))
+	}
 
 	if c.Concurrency < 1 {
 		env.Check("WORKER_CONCURRENCY", fmt.Errorf("must be at least 1"))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
 	"github.com/trackelio/webhooks/destination"
@@ -78,8 +79,18 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		PollInterval:    cfg.PollInterval,
 		ShutdownTimeout: cfg.DeliveryTimeout + 5*time.Second,
 	}, m, log)
+	redisClientOpt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(redisClientOpt)
+	defer rdb.Close()
+	deliver := jobs.NewDeliverHandler(store, poster, cfg.Retry, m, log).
+		WithFairness(jobs.NewFairness(rdb, cfg.Fairness)).
+		WithAutoDisable(cfg.AutoDisable).
+		WithRetryQueue(client)
 	mux := jobs.NewMux(jobs.Handlers{
-		Deliver: jobs.NewDeliverHandler(store, poster, cfg.Retry, m, log),
+		Deliver: deliver,
 		Sweep:   jobs.NewSweepHandler(store, client, inspector, m, log),
 	}, log)
 	if err := srv.Start(mux); err != nil {

@@ -1,0 +1,411 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackelio/webhooks/repo"
+)
+
+// attempt mirrors one entry of a delivery's attempts.
+type attempt struct {
+	Attempt           int               `json:"attempt"`
+	StatusCode        *int              `json:"status_code"`
+	ResponseBody      string            `json:"response_body"`
+	ResponseTruncated bool              `json:"response_truncated"`
+	ResponseHeaders   map[string]string `json:"response_headers"`
+	Error             *string           `json:"error"`
+	DurationMS        int               `json:"duration_ms"`
+	CreatedAt         time.Time         `json:"created_at"`
+}
+
+// deliveryDetail mirrors GET /v1/deliveries/{id}: the delivery with its
+// attempts listed in place of the attempt count.
+type deliveryDetail struct {
+	delivery
+	Attempts     []attempt `json:"attempts"`
+	AttemptCount int       `json:"attempt_count"`
+}
+
+// detailOpt lets cmp look into the embedded delivery.
+var detailOpt = cmp.AllowUnexported(deliveryDetail{})
+
+func ptr[T any](v T) *T { return &v }
+
+// listPage fetches one page of a webhook's delivery history.
+func (f *fixture) listPage(tb testing.TB, key, hookID, query string) deliveryPage {
+	tb.Helper()
+	res := f.call(tb, "GET", "/v1/webhooks/"+hookID+"/deliveries"+query, key, "")
+	res.wantStatus(tb, http.StatusOK)
+	if diff := cmp.Diff([]string{"data", "next_cursor"}, res.keys(tb)); diff != "" {
+		tb.Errorf("page keys (-want +got):\n%s", diff)
+	}
+	var p deliveryPage
+	res.decode(tb, &p)
+	return p
+}
+
+// listAll pages through a webhook's history with the given limit and returns
+// the ids in order and the size of each page.
+func (f *fixture) listAll(tb testing.TB, key, hookID string, limit int) (ids []string, sizes []int) {
+	tb.Helper()
+	q := fmt.Sprintf("?limit=%d", limit)
+	for range 100 {
+		p := f.listPage(tb, key, hookID, q)
+		sizes = append(sizes, len(p.Data))
+		for _, d := range p.Data {
+			ids = append(ids, d.ID)
+		}
+		if p.NextCursor == nil {
+			return ids, sizes
+		}
+		q = fmt.Sprintf("?limit=%d&cursor=%s", limit, url.QueryEscape(*p.NextCursor))
+	}
+	tb.Fatalf("pagination did not end after 100 pages")
+	return nil, nil
+}
+
+func TestListDeliveriesPagination(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
+	other := f.mustCreateHook(t, ws.APIKey, "post.created") // its deliveries stay out of hook's history
+
+	// newestFirst holds hook's delivery ids, newest first.
+	var newestFirst []string
+	for i := range 25 {
+		ev := f.mustPostEvent(t, ws.APIKey, fmt.Sprintf(`{"type":"post.created","data":{"i":%d}}`, i))
+		var id string
+		if err := f.db.Get(&id, `SELECT id::text FROM deliveries WHERE event_id = $1 AND webhook_id = $2`, ev.ID, hook.ID); err != nil {
+			t.Fatal(err)
+		}
+		newestFirst = slices.Insert(newestFirst, 0, id)
+	}
+
+	for _, tt := range []struct {
+		limit int
+		sizes []int
+	}{
+		{10, []int{10, 10, 5}},
+		{1, slices.Repeat([]int{1}, 25)},
+		{5, []int{5, 5, 5, 5, 5}},
+		{24, []int{24, 1}},
+		{25, []int{25}},
+		{100, []int{25}},
+	} {
+		t.Run(fmt.Sprintf("limit=%d", tt.limit), func(t *testing.T) {
+			ids, sizes := f.listAll(t, ws.APIKey, hook.ID, tt.limit)
+			if diff := cmp.Diff(tt.sizes, sizes); diff != "" {
+				t.Errorf("page sizes (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(newestFirst, ids); diff != "" {
+				t.Errorf("ids, newest first, no duplicates or gaps (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("default limit is 20", func(t *testing.T) {
+		p := f.listPage(t, ws.APIKey, hook.ID, "")
+		if len(p.Data) != 20 || p.NextCursor == nil {
+			t.Errorf("got %d deliveries, next_cursor %v; want 20 and a cursor", len(p.Data), p.NextCursor)
+		}
+	})
+
+	t.Run("fresh deliveries look pending", func(t *testing.T) {
+		p := f.listPage(t, ws.APIKey, hook.ID, "?limit=1")
+		got := p.Data[0]
+		var eventID string
+		if err := f.db.Get(&eventID, `SELECT event_id::text FROM deliveries WHERE id = $1`, got.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got.NextAttemptAt == nil {
+			t.Fatalf("pending delivery has no next_attempt_at")
+		}
+		want := delivery{
+			ID: newestFirst[0], EventID: eventID, EventType: "post.created", WebhookID: hook.ID,
+			Status: "pending", NextAttemptAt: got.NextAttemptAt, CreatedAt: got.CreatedAt,
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("delivery (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a cursor holds its place while new deliveries arrive", func(t *testing.T) {
+		first := f.listPage(t, ws.APIKey, hook.ID, "?limit=10")
+		f.mustPostEvent(t, ws.APIKey, `{"type":"post.created","data":{"late":true}}`)
+		second := f.listPage(t, ws.APIKey, hook.ID, "?limit=10&cursor="+url.QueryEscape(*first.NextCursor))
+		var ids []string
+		for _, d := range second.Data {
+			ids = append(ids, d.ID)
+		}
+		if diff := cmp.Diff(newestFirst[10:20], ids); diff != "" {
+			t.Errorf("second page (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("the other webhook has its own history", func(t *testing.T) {
+		ids, _ := f.listAll(t, ws.APIKey, other.ID, 100)
+		if len(ids) != 26 {
+			t.Errorf("other webhook lists %d deliveries, want 26", len(ids))
+		}
+		for _, id := range ids {
+			if slices.Contains(newestFirst, id) {
+				t.Errorf("other webhook lists hook's delivery %s", id)
+			}
+		}
+	})
+
+	t.Run("an empty history", func(t *testing.T) {
+		empty := f.mustCreateHook(t, ws.APIKey, "nps.submitted")
+		p := f.listPage(t, ws.APIKey, empty.ID, "")
+		if diff := cmp.Diff(deliveryPage{Data: []delivery{}}, p); diff != "" {
+			t.Errorf("page (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestListDeliveriesPaginationWithTies pages through deliveries that share one
+// created_at, as the deliveries of one event do, so the order and the cursor
+// rest on the id alone.
+func TestListDeliveriesPaginationWithTies(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
+	for i := range 25 {
+		f.mustPostEvent(t, ws.APIKey, fmt.Sprintf(`{"type":"post.created","data":{"i":%d}}`, i))
+	}
+	// Three groups of equal timestamps with a microsecond fraction, so
+	// neighbours in each group differ only by id.
+	if _, err := f.db.Exec(`UPDATE deliveries d
+		SET created_at = '2030-01-02 03:04:05.123456+00'::timestamptz + (x.n % 3) * interval '1 second'
+		FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM deliveries WHERE webhook_id = $1) x
+		WHERE d.id = x.id`, hook.ID); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	if err := f.db.Select(&want, `SELECT id::text FROM deliveries WHERE webhook_id = $1 ORDER BY created_at DESC, id DESC`, hook.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, limit := range []int{1, 3, 10} {
+		ids, _ := f.listAll(t, ws.APIKey, hook.ID, limit)
+		if diff := cmp.Diff(want, ids); diff != "" {
+			t.Errorf("limit=%d: ids (-want +got):\n%s", limit, diff)
+		}
+	}
+}
+
+func TestGetDeliveryWithAttempts(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	hook := f.mustCreateHook(t, ws.APIKey, "comment.created")
+	ev := f.mustPostEvent(t, ws.APIKey, `{"type":"comment.created","data":{"body":"hi"}}`)
+	id := f.deliveryIDsOfEvent(t, ev.ID)[0]
+
+	get := func(t *testing.T) deliveryDetail {
+		t.Helper()
+		res := f.call(t, "GET", "/v1/deliveries/"+id, ws.APIKey, "")
+		res.wantStatus(t, http.StatusOK)
+		var d deliveryDetail
+		res.decode(t, &d)
+		return d
+	}
+
+	fresh := get(t)
+	if fresh.NextAttemptAt == nil {
+		t.Fatalf("fresh delivery has no next_attempt_at")
+	}
+	want := deliveryDetail{
+		delivery: delivery{
+			ID: id, EventID: ev.ID, EventType: "comment.created", WebhookID: hook.ID, Status: "pending",
+			NextAttemptAt: fresh.NextAttemptAt, CreatedAt: fresh.CreatedAt,
+		},
+		Attempts: []attempt{},
+	}
+	if diff := cmp.Diff(want, fresh, detailOpt); diff != "" {
+		t.Errorf("fresh delivery (-want +got):\n%s", diff)
+	}
+	// No attempts yet is an empty list, not null.
+	raw := f.call(t, "GET", "/v1/deliveries/"+id, ws.APIKey, "").fields(t)
+	if diff := cmp.Diff(map[string]string{"attempts": "[]", "attempt_count": "0"},
+		map[string]string{"attempts": string(raw["attempts"]), "attempt_count": string(raw["attempt_count"])}); diff != "" {
+		t.Errorf("attempts of a fresh delivery (-want +got):\n%s", diff)
+	}
+
+	// The worker's three attempts: a 500, a timeout, then a success.
+	t1 := time.Now().UTC().Truncate(time.Microsecond)
+	t2, t3 := t1.Add(30*time.Second), t1.Add(3*time.Minute)
+	results := []repo.AttemptResult{
+		{DeliveryID: id, Attempt: 1, StatusCode: 500, ResponseBody: []byte("oops"), Error: "HTTP 500",
+			ResponseHeaders: map[string]string{"Content-Type": "text/plain", "Retry-After": "30"},
+			Duration:        120 * time.Millisecond, At: t1, NewStatus: repo.StatusPending, NextAttemptAt: t2},
+		{DeliveryID: id, Attempt: 2, Error: "timeout after 10s",
+			Duration: 10 * time.Second, At: t2, NewStatus: repo.StatusPending, NextAttemptAt: t3},
+		{DeliveryID: id, Attempt: 3, StatusCode: 200, ResponseBody: []byte(`{"ok":true,"big":"...`), ResponseTruncated: true,
+			Duration: 45 * time.Millisecond, At: t3, Succeeded: true, NewStatus: repo.StatusSucceeded},
+	}
+	wantAttempts := []attempt{
+		{Attempt: 1, StatusCode: ptr(500), ResponseBody: "oops", Error: ptr("HTTP 500"), DurationMS: 120, CreatedAt: t1,
+			ResponseHeaders: map[string]string{"Content-Type": "text/plain", "Retry-After": "30"}},
+		{Attempt: 2, Error: ptr("timeout after 10s"), DurationMS: 10000, CreatedAt: t2, ResponseHeaders: map[string]string{}},
+		{Attempt: 3, StatusCode: ptr(200), ResponseBody: `{"ok":true,"big":"...`, ResponseTruncated: true, DurationMS: 45, CreatedAt: t3,
+			ResponseHeaders: map[string]string{}},
+	}
+	wantAfter := []delivery{
+		{Status: "pending", Attempts: 1, StatusCode: ptr(500), ResponseBody: "oops", LastError: ptr("HTTP 500"),
+			LastAttemptAt: &t1, NextAttemptAt: &t2},
+		{Status: "pending", Attempts: 2, LastError: ptr("timeout after 10s"), LastAttemptAt: &t2, NextAttemptAt: &t3},
+		{Status: "succeeded", Attempts: 3, StatusCode: ptr(200), ResponseBody: `{"ok":true,"big":"...`, ResponseTruncated: true,
+			LastAttemptAt: &t3, FinishedAt: &t3},
+	}
+	for i, r := range results {
+		t.Run(fmt.Sprintf("after attempt %d", i+1), func(t *testing.T) {
+			f.mustRecordAttempt(t, r)
+			d := wantAfter[i]
+			d.ID, d.EventID, d.EventType, d.WebhookID, d.CreatedAt = id, ev.ID, "comment.created", hook.ID, fresh.CreatedAt
+			want := deliveryDetail{delivery: d, Attempts: wantAttempts[:i+1], AttemptCount: i + 1}
+			want.delivery.Attempts = 0 // the detail lists the attempts instead of counting them
+			if diff := cmp.Diff(want, get(t), detailOpt); diff != "" {
+				t.Errorf("delivery (-want +got):\n%s", diff)
+			}
+
+			// The history shows the same delivery with its attempt count.
+			p := f.listPage(t, ws.APIKey, hook.ID, "")
+			if len(p.Data) != 1 {
+				t.Fatalf("history has %d deliveries, want 1", len(p.Data))
+			}
+			if diff := cmp.Diff(d, p.Data[0]); diff != "" {
+				t.Errorf("listed delivery (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("the webhook tracks failures", func(t *testing.T) {
+		res := f.call(t, "GET", "/v1/webhooks/"+hook.ID, ws.APIKey, "")
+		res.wantStatus(t, http.StatusOK)
+		var got webhook
+		res.decode(t, &got)
+		if got.FailureCount != 2 || got.ConsecutiveFailures != 0 {
+			t.Errorf("failure_count %d consecutive_failures %d, want 2 and 0", got.FailureCount, got.ConsecutiveFailures)
+		}
+	})
+}
+
+func TestRedeliver(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
+	ev := f.mustPostEvent(t, ws.APIKey, `{"type":"post.created","data":{}}`)
+	orig := f.deliveryIDsOfEvent(t, ev.ID)[0]
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: orig, Attempt: 1, StatusCode: 410,
+		Error: "HTTP 410", Duration: time.Millisecond, At: at, NewStatus: repo.StatusFailed})
+	origBefore := f.call(t, "GET", "/v1/deliveries/"+orig, ws.APIKey, "")
+	origBefore.wantStatus(t, http.StatusOK)
+
+	redeliver := func(t *testing.T, id string) delivery {
+		t.Helper()
+		enqueued := len(f.enq.Enqueued())
+		res := f.call(t, "POST", "/v1/deliveries/"+id+"/redeliver", ws.APIKey, "")
+		res.wantStatus(t, http.StatusAccepted)
+		var got delivery
+		res.decode(t, &got)
+		if got.NextAttemptAt == nil {
+			t.Fatalf("redelivery has no next_attempt_at")
+		}
+		want := delivery{
+			ID: got.ID, EventID: ev.ID, EventType: "post.created", WebhookID: hook.ID, RedeliveryOf: &id,
+			Status: "pending", NextAttemptAt: got.NextAttemptAt, CreatedAt: got.CreatedAt,
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("redelivery (-want +got):\n%s", diff)
+		}
+		if got.ID == id {
+			t.Errorf("redelivery reuses the id %s", id)
+		}
+		if diff := cmp.Diff([]string{got.ID}, f.enq.Enqueued()[enqueued:]); diff != "" {
+			t.Errorf("enqueued (-want +got):\n%s", diff)
+		}
+		return got
+	}
+
+	again := redeliver(t, orig)
+
+	t.Run("the original stays as it ended", func(t *testing.T) {
+		res := f.call(t, "GET", "/v1/deliveries/"+orig, ws.APIKey, "")
+		if diff := cmp.Diff(string(origBefore.Body), string(res.Body)); diff != "" {
+			t.Errorf("original delivery (-before +after):\n%s", diff)
+		}
+	})
+
+	t.Run("the history shows the redelivery first", func(t *testing.T) {
+		p := f.listPage(t, ws.APIKey, hook.ID, "")
+		var ids []string
+		for _, d := range p.Data {
+			ids = append(ids, d.ID)
+		}
+		if diff := cmp.Diff([]string{again.ID, orig}, ids); diff != "" {
+			t.Errorf("history (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a redelivery can be redelivered", func(t *testing.T) {
+		redeliver(t, again.ID)
+	})
+
+	t.Run("enqueue failure still answers 202", func(t *testing.T) {
+		f.enq.mu.Lock()
+		f.enq.EnqueueDeliveryFunc = func(context.Context, string) error { return errors.New("redis down") }
+		f.enq.mu.Unlock()
+		defer func() {
+			f.enq.mu.Lock()
+			f.enq.EnqueueDeliveryFunc = nil
+			f.enq.mu.Unlock()
+		}()
+		got := redeliver(t, orig)
+		var status string
+		if err := f.db.Get(&status, `SELECT status FROM deliveries WHERE id = $1`, got.ID); err != nil {
+			t.Fatal(err)
+		}
+		if status != "pending" {
+			t.Errorf("status = %q, want pending", status)
+		}
+	})
+
+	t.Run("inactive webhook", func(t *testing.T) {
+		f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":false}`).wantStatus(t, http.StatusOK)
+		before, enqueued := f.rowCounts(t), len(f.enq.Enqueued())
+		res := f.call(t, "POST", "/v1/deliveries/"+orig+"/redeliver", ws.APIKey, "")
+		res.wantError(t, apiError{Status: http.StatusConflict, Code: "webhook_inactive"})
+		if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
+			t.Errorf("row counts (-before +after):\n%s", diff)
+		}
+		if n := len(f.enq.Enqueued()) - enqueued; n != 0 {
+			t.Errorf("enqueued %d deliveries", n)
+		}
+
+		f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":true}`).wantStatus(t, http.StatusOK)
+		redeliver(t, orig)
+	})
+
+	t.Run("the event is not duplicated", func(t *testing.T) {
+		var events int
+		if err := f.db.Get(&events, `SELECT count(*) FROM events`); err != nil {
+			t.Fatal(err)
+		}
+		if events != 1 {
+			t.Errorf("%d events stored, want 1", events)
+		}
+	})
+}

@@ -1,0 +1,366 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/google/uuid"
+)
+
+// storedEvent is an events row.
+type storedEvent struct {
+	ID             string    `db:"id"`
+	WorkspaceID    string    `db:"workspace_id"`
+	Type           string    `db:"type"`
+	Body           []byte    `db:"body"`
+	IdempotencyKey *string   `db:"idempotency_key"`
+	CreatedAt      time.Time `db:"created_at"`
+}
+
+func (f *fixture) mustEvent(tb testing.TB, id string) storedEvent {
+	tb.Helper()
+	var ev storedEvent
+	if err := f.db.Get(&ev, `SELECT id::text AS id, workspace_id::text AS workspace_id, type, body, idempotency_key, created_at
+		FROM events WHERE id = $1`, id); err != nil {
+		tb.Fatalf("load event %s: %v", id, err)
+	}
+	return ev
+}
+
+// wantBody is the exact outgoing body for a stored event and its compacted data.
+func wantBody(ev storedEvent, data string) string {
+	return `{"id":"` + ev.ID + `","type":"` + ev.Type + `","created_at":"` + ev.CreatedAt.UTC().Format(time.RFC3339Nano) +
+		`","workspace_id":"` + ev.WorkspaceID + `","data":` + data + `}`
+}
+
+func TestCreateEventFansOutToActiveSubscribedWebhooks(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	a := f.mustCreateWorkspace(t, "A")
+	b := f.mustCreateWorkspace(t, "B")
+
+	postOnly := f.mustCreateHook(t, a.APIKey, "post.created")
+	both := f.mustCreateHook(t, a.APIKey, "comment.created", "post.created")
+	commentOnly := f.mustCreateHook(t, a.APIKey, "comment.created")
+	f.mustCreateWebhook(t, a.APIKey, map[string]any{"url": "https://off.example", "events": []string{"post.created", "comment.created"}, "active": false})
+	deleted := f.mustCreateHook(t, a.APIKey, "post.created", "comment.created")
+	f.call(t, "DELETE", "/v1/webhooks/"+deleted.ID, a.APIKey, "").wantStatus(t, http.StatusNoContent)
+	deactivated := f.mustCreateHook(t, a.APIKey, "post.created")
+	f.call(t, "PATCH", "/v1/webhooks/"+deactivated.ID, a.APIKey, `{"active":false}`).wantStatus(t, http.StatusOK)
+	reactivated := f.mustCreateWebhook(t, a.APIKey, map[string]any{"url": "https://on.example", "events": []string{"post.created"}, "active": false})
+	f.call(t, "PATCH", "/v1/webhooks/"+reactivated.ID, a.APIKey, `{"active":true}`).wantStatus(t, http.StatusOK)
+	resubscribed := f.mustCreateHook(t, a.APIKey, "nps.submitted")
+	f.call(t, "PATCH", "/v1/webhooks/"+resubscribed.ID, a.APIKey, `{"events":["comment.created"]}`).wantStatus(t, http.StatusOK)
+	f.mustCreateHook(t, b.APIKey, "post.created", "comment.created", "nps.submitted") // other workspace
+
+	tests := []struct {
+		typ   string
+		hooks []string
+	}{
+		{"post.created", []string{postOnly.ID, both.ID, reactivated.ID}},
+		{"comment.created", []string{both.ID, commentOnly.ID, resubscribed.ID}},
+		{"nps.submitted", nil},
+		{"conversation.completed", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ, func(t *testing.T) {
+			enqueuedBefore := f.enq.Enqueued()
+			res := f.call(t, "POST", "/v1/events", a.APIKey, `{"type":"`+tt.typ+`","data":{"x":1}}`)
+			res.wantStatus(t, http.StatusAccepted)
+			if diff := cmp.Diff([]string{"deliveries", "id"}, res.keys(t)); diff != "" {
+				t.Errorf("answer keys (-want +got):\n%s", diff)
+			}
+			if h := res.Header.Get("Idempotent-Replayed"); h != "" {
+				t.Errorf("Idempotent-Replayed = %q on a first request", h)
+			}
+			var got accepted
+			res.decodeStrict(t, &got)
+			if _, err := uuid.Parse(got.ID); err != nil {
+				t.Errorf("event id %q is not a UUID", got.ID)
+			}
+			if got.Deliveries != len(tt.hooks) {
+				t.Errorf("deliveries = %d, want %d", got.Deliveries, len(tt.hooks))
+			}
+
+			var rows []struct {
+				ID          string `db:"id"`
+				WebhookID   string `db:"webhook_id"`
+				WorkspaceID string `db:"workspace_id"`
+				Status      string `db:"status"`
+				Attempts    int    `db:"attempts"`
+			}
+			if err := f.db.Select(&rows, `SELECT id::text AS id, webhook_id::text AS webhook_id,
+				workspace_id::text AS workspace_id, status, attempts FROM deliveries WHERE event_id = $1`, got.ID); err != nil {
+				t.Fatal(err)
+			}
+			var ids, hooks []string
+			for _, r := range rows {
+				ids = append(ids, r.ID)
+				hooks = append(hooks, r.WebhookID)
+				if r.WorkspaceID != a.ID || r.Status != "pending" || r.Attempts != 0 {
+					t.Errorf("delivery %s: workspace %s status %s attempts %d, want %s pending 0", r.ID, r.WorkspaceID, r.Status, r.Attempts, a.ID)
+				}
+			}
+			if diff := cmp.Diff(sorted(tt.hooks), sorted(hooks), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("webhooks delivered to (-want +got):\n%s", diff)
+			}
+			enqueued := f.enq.Enqueued()[len(enqueuedBefore):]
+			if diff := cmp.Diff(sorted(ids), sorted(enqueued), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("enqueued delivery ids (-stored +enqueued):\n%s", diff)
+			}
+			ev := f.mustEvent(t, got.ID)
+			if ev.WorkspaceID != a.ID || ev.Type != tt.typ || ev.IdempotencyKey != nil {
+				t.Errorf("stored event = %+v", ev)
+			}
+		})
+	}
+
+	var bDeliveries int
+	if err := f.db.Get(&bDeliveries, `SELECT count(*) FROM deliveries WHERE workspace_id = $1`, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if bDeliveries != 0 {
+		t.Errorf("workspace B got %d deliveries from workspace A's events", bDeliveries)
+	}
+}
+
+func TestCreateEventStoresExactBody(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	f.mustCreateHook(t, ws.APIKey, "post.created")
+
+	tests := []struct {
+		name string
+		data string // as sent
+		want string // as stored: compacted, nothing re-escaped
+	}{
+		{"empty object", `{}`, `{}`},
+		{"whitespace removed", "{ \"a\" : 1 ,\n\t\"b\" : [ 1 , 2 , { } ] , \"c\" : { \"d\" : null } }",
+			`{"a":1,"b":[1,2,{}],"c":{"d":null}}`},
+		{"HTML kept as written", `{"title":"<b>Tom & Jerry</b>","url":"https://x.example/?a=1&b=2"}`,
+			`{"title":"<b>Tom & Jerry</b>","url":"https://x.example/?a=1&b=2"}`},
+		{"escapes kept as written", `{"s":"\u003c\"q\"\\ \n \u00e9 \/"}`, `{"s":"\u003c\"q\"\\ \n \u00e9 \/"}`},
+		{"non-ASCII and line separators", "{\"s\":\"héllo 😀 \u2028\u2029\"}", "{\"s\":\"héllo 😀 \u2028\u2029\"}"},
+		{"numbers kept as written", `{"big":12345678901234567890123,"f":1.50e3,"neg":-0.0}`, `{"big":12345678901234567890123,"f":1.50e3,"neg":-0.0}`},
+		{"key order and duplicates kept", `{"z":1,"a":2,"z":3}`, `{"z":1,"a":2,"z":3}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			got := f.mustPostEvent(t, ws.APIKey, `{"type":"post.created","data":`+tt.data+`}`)
+			ev := f.mustEvent(t, got.ID)
+			if diff := cmp.Diff(wantBody(ev, tt.want), string(ev.Body)); diff != "" {
+				t.Errorf("stored body (-want +got):\n%s", diff)
+			}
+			if ev.ID != got.ID || ev.WorkspaceID != ws.ID {
+				t.Errorf("stored event id/workspace = %s/%s, want %s/%s", ev.ID, ev.WorkspaceID, got.ID, ws.ID)
+			}
+			if d := ev.CreatedAt.Sub(start); d < -time.Second || d > time.Minute {
+				t.Errorf("created_at %s is not around the request time %s", ev.CreatedAt, start)
+			}
+		})
+	}
+
+	t.Run("fields in either order", func(t *testing.T) {
+		got := f.mustPostEvent(t, ws.APIKey, `{"data":{"k":"v"},"type":"post.created"}`)
+		ev := f.mustEvent(t, got.ID)
+		if diff := cmp.Diff(wantBody(ev, `{"k":"v"}`), string(ev.Body)); diff != "" {
+			t.Errorf("stored body (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("body of exactly 256 KiB", func(t *testing.T) {
+		const prefix, suffix = `{"type":"post.created","data":{"blob":"`, `"}}`
+		blob := strings.Repeat("x", 256<<10-len(prefix)-len(suffix))
+		got := f.mustPostEvent(t, ws.APIKey, prefix+blob+suffix)
+		ev := f.mustEvent(t, got.ID)
+		if diff := cmp.Diff(wantBody(ev, `{"blob":"`+blob+`"}`), string(ev.Body)); diff != "" {
+			t.Errorf("stored body differs (%d bytes, want %d)", len(ev.Body), len(wantBody(ev, `{"blob":"`+blob+`"}`)))
+		}
+	})
+}
+
+// TestCreateEventRefusesInvalidUTF8 sends data whose string holds a byte that
+// is not UTF-8. JSON text must be UTF-8 (RFC 8259 §8.1), and the published
+// Node receiver reads the raw body as a string before computing the HMAC, so
+// such a body would fail verification at every receiver. The API must refuse
+// it, or store a body that is valid UTF-8.
+func TestCreateEventRefusesInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	f.mustCreateHook(t, ws.APIKey, "post.created")
+
+	for _, data := range []string{"{\"s\":\"\xff\"}", "{\"s\":\"\xed\xa0\x80\"}", "{\"\xc3\":1}"} {
+		t.Run(strings.ToValidUTF8(data, "?"), func(t *testing.T) {
+			res := f.call(t, "POST", "/v1/events", ws.APIKey, `{"type":"post.created","data":`+data+`}`)
+			switch res.Status {
+			case http.StatusBadRequest, http.StatusUnprocessableEntity:
+				return
+			case http.StatusAccepted:
+				var got accepted
+				res.decodeStrict(t, &got)
+				if body := f.mustEvent(t, got.ID).Body; !utf8.Valid(body) {
+					t.Errorf("accepted and stored a body that is not UTF-8: %q", body)
+				}
+			default:
+				t.Errorf("status = %d, want 400, 422, or 202 with a UTF-8 body; body: %s", res.Status, res.Body)
+			}
+		})
+	}
+}
+
+func TestCreateEventIdempotency(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	a := f.mustCreateWorkspace(t, "A")
+	b := f.mustCreateWorkspace(t, "B")
+	f.mustCreateHook(t, a.APIKey, "post.created")
+	f.mustCreateHook(t, a.APIKey, "post.created")
+	f.mustCreateHook(t, b.APIKey, "post.created")
+
+	post := func(t *testing.T, key, idem, body string) (accepted, response) {
+		t.Helper()
+		res := f.do(t, request{Method: "POST", Path: "/v1/events", Auth: bearer(key), Body: body,
+			Header: map[string]string{"Idempotency-Key": idem}})
+		res.wantStatus(t, http.StatusAccepted)
+		var got accepted
+		res.decodeStrict(t, &got)
+		return got, res
+	}
+	const body = `{"type":"post.created","data":{"order":42}}`
+
+	first, res := post(t, a.APIKey, "order-42", body)
+	if h := res.Header.Get("Idempotent-Replayed"); h != "" {
+		t.Errorf("first request: Idempotent-Replayed = %q", h)
+	}
+	if first.Deliveries != 2 {
+		t.Fatalf("deliveries = %d, want 2", first.Deliveries)
+	}
+	if k := f.mustEvent(t, first.ID).IdempotencyKey; k == nil || *k != "order-42" {
+		t.Errorf("stored idempotency key = %v", k)
+	}
+
+	t.Run("repeat answers the first event", func(t *testing.T) {
+		before, enqueued := f.rowCounts(t), len(f.enq.Enqueued())
+		for range 3 {
+			again, res := post(t, a.APIKey, "order-42", body)
+			if diff := cmp.Diff(first, again); diff != "" {
+				t.Errorf("replayed answer (-first +replay):\n%s", diff)
+			}
+			if h := res.Header.Get("Idempotent-Replayed"); h != "true" {
+				t.Errorf("Idempotent-Replayed = %q, want true", h)
+			}
+		}
+		if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
+			t.Errorf("replays stored rows (-before +after):\n%s", diff)
+		}
+		if n := len(f.enq.Enqueued()) - enqueued; n != 0 {
+			t.Errorf("replays enqueued %d deliveries", n)
+		}
+	})
+
+	t.Run("replay count ignores later redeliveries and webhooks", func(t *testing.T) {
+		d := f.deliveryIDsOfEvent(t, first.ID)[0]
+		f.call(t, "POST", "/v1/deliveries/"+d+"/redeliver", a.APIKey, "").wantStatus(t, http.StatusAccepted)
+		f.mustCreateHook(t, a.APIKey, "post.created")
+		again, _ := post(t, a.APIKey, "order-42", body)
+		if diff := cmp.Diff(first, again); diff != "" {
+			t.Errorf("replayed answer (-first +replay):\n%s", diff)
+		}
+	})
+
+	t.Run("another key is another event", func(t *testing.T) {
+		other, res := post(t, a.APIKey, "order-43", body)
+		if other.ID == first.ID || res.Header.Get("Idempotent-Replayed") != "" {
+			t.Errorf("order-43 answered as a replay of order-42: %+v %v", other, res.Header)
+		}
+	})
+
+	t.Run("keys are per workspace", func(t *testing.T) {
+		inB, res := post(t, b.APIKey, "order-42", body)
+		if inB.ID == first.ID || res.Header.Get("Idempotent-Replayed") != "" {
+			t.Errorf("workspace B's order-42 answered as workspace A's event: %+v", inB)
+		}
+		if inB.Deliveries != 1 {
+			t.Errorf("deliveries = %d, want 1", inB.Deliveries)
+		}
+		if ws := f.mustEvent(t, inB.ID).WorkspaceID; ws != b.ID {
+			t.Errorf("event stored in workspace %s, want %s", ws, b.ID)
+		}
+	})
+
+	t.Run("a refused request does not use up its key", func(t *testing.T) {
+		res := f.do(t, request{Method: "POST", Path: "/v1/events", Auth: bearer(a.APIKey), Body: `{"type":"post.created"}`,
+			Header: map[string]string{"Idempotency-Key": "order-44"}})
+		res.wantError(t, apiError{Status: 422, Code: "validation_failed", Field: "data"})
+		_, res = post(t, a.APIKey, "order-44", body)
+		if h := res.Header.Get("Idempotent-Replayed"); h != "" {
+			t.Errorf("Idempotent-Replayed = %q after a refused first try", h)
+		}
+	})
+
+	t.Run("255 printable characters", func(t *testing.T) {
+		var k strings.Builder
+		for i := range 255 {
+			k.WriteByte(byte(0x20 + i%0x5f))
+		}
+		got, _ := post(t, a.APIKey, k.String(), body)
+		if stored := f.mustEvent(t, got.ID).IdempotencyKey; stored == nil || *stored != k.String() {
+			t.Errorf("stored idempotency key = %v, want %q", stored, k.String())
+		}
+		again, res := post(t, a.APIKey, k.String(), body)
+		if again.ID != got.ID || res.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("repeat of a 255-character key was not a replay")
+		}
+	})
+
+	t.Run("no key, no deduplication", func(t *testing.T) {
+		x := f.mustPostEvent(t, a.APIKey, body)
+		y := f.mustPostEvent(t, a.APIKey, body)
+		if x.ID == y.ID {
+			t.Errorf("two events without a key share id %s", x.ID)
+		}
+	})
+}
+
+func TestCreateEventEnqueueFailureStillAccepted(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.enq.EnqueueDeliveryFunc = func(context.Context, string) error { return errors.New("redis: connection refused") }
+	ws := f.mustCreateWorkspace(t, "Acme")
+	f.mustCreateHook(t, ws.APIKey, "post.created")
+	f.mustCreateHook(t, ws.APIKey, "post.created")
+
+	got := f.mustPostEvent(t, ws.APIKey, `{"type":"post.created","data":{}}`)
+	if got.Deliveries != 2 {
+		t.Errorf("deliveries = %d, want 2", got.Deliveries)
+	}
+	ids := f.deliveryIDsOfEvent(t, got.ID)
+	if diff := cmp.Diff(ids, sorted(f.enq.Enqueued())); diff != "" {
+		t.Errorf("enqueue attempts (-stored +tried):\n%s", diff)
+	}
+	var pending []struct {
+		Status  string     `db:"status"`
+		NextDue *time.Time `db:"next_attempt_at"`
+	}
+	if err := f.db.Select(&pending, `SELECT status, next_attempt_at FROM deliveries WHERE event_id = $1`, got.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pending {
+		if p.Status != "pending" || p.NextDue == nil {
+			t.Errorf("delivery status %q next_attempt_at %v, want pending with a due time for the outbox sweep", p.Status, p.NextDue)
+		}
+	}
+	if len(pending) != 2 {
+		t.Errorf("%d deliveries stored, want 2", len(pending))
+	}
+}

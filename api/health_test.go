@@ -1,0 +1,90 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackelio/webhooks/api"
+)
+
+type readiness struct {
+	Ready  bool              `json:"ready"`
+	Checks map[string]string `json:"checks"`
+}
+
+func TestHealthz(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	res := f.do(t, request{Method: "GET", Path: "/healthz"})
+	res.wantStatus(t, http.StatusOK)
+	var got map[string]string
+	res.decodeStrict(t, &got)
+	if diff := cmp.Diff(map[string]string{"status": "ok"}, got); diff != "" {
+		t.Errorf("healthz (-want +got):\n%s", diff)
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	t.Parallel()
+	ok := func(context.Context) error { return nil }
+
+	t.Run("all checks pass", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, func(c *api.Config) {
+			store := c.Store.(interface{ Ping(context.Context) error })
+			c.Ready = []api.Check{{Name: "postgres", Fn: store.Ping}, {Name: "redis", Fn: ok}}
+		})
+		res := f.do(t, request{Method: "GET", Path: "/readyz"})
+		res.wantStatus(t, http.StatusOK)
+		var got readiness
+		res.decodeStrict(t, &got)
+		want := readiness{Ready: true, Checks: map[string]string{"postgres": "ok", "redis": "ok"}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("readyz (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a failing check is named", func(t *testing.T) {
+		t.Parallel()
+		var gotCtx context.Context
+		f := setup(t, func(c *api.Config) {
+			c.Ready = []api.Check{
+				{Name: "postgres", Fn: ok},
+				{Name: "redis", Fn: func(ctx context.Context) error {
+					gotCtx = ctx
+					return errors.New("dial tcp 127.0.0.1:6379: connection refused")
+				}},
+			}
+		})
+		res := f.do(t, request{Method: "GET", Path: "/readyz"})
+		res.wantStatus(t, http.StatusServiceUnavailable)
+		var got readiness
+		res.decodeStrict(t, &got)
+		want := readiness{Ready: false, Checks: map[string]string{
+			"postgres": "ok",
+			"redis":    "dial tcp 127.0.0.1:6379: connection refused",
+		}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("readyz (-want +got):\n%s", diff)
+		}
+		if _, has := gotCtx.Deadline(); !has {
+			t.Errorf("readiness check ran without a deadline")
+		}
+	})
+
+	t.Run("no checks", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		res := f.do(t, request{Method: "GET", Path: "/readyz"})
+		res.wantStatus(t, http.StatusOK)
+		var got readiness
+		res.decodeStrict(t, &got)
+		if diff := cmp.Diff(readiness{Ready: true, Checks: map[string]string{}}, got); diff != "" {
+			t.Errorf("readyz (-want +got):\n%s", diff)
+		}
+	})
+}

@@ -1,0 +1,61 @@
+package api_test
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackelio/webhooks/api"
+)
+
+func TestMaxWebhooks(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *api.Config) { c.MaxWebhooks = 2 })
+	a := f.mustCreateWorkspace(t, "A")
+	b := f.mustCreateWorkspace(t, "B")
+	first := f.mustCreateHook(t, a.APIKey, "post.created")
+	f.mustCreateHook(t, a.APIKey, "post.created")
+
+	before := f.rowCounts(t)
+	res := f.call(t, "POST", "/v1/webhooks", a.APIKey, `{"url":"https://x.example","events":["post.created"]}`)
+	res.wantError(t, apiError{Status: http.StatusUnprocessableEntity, Code: "limit_exceeded"})
+	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
+		t.Errorf("row counts (-before +after):\n%s", diff)
+	}
+
+	// The limit is per workspace, and deleted webhooks do not count.
+	f.mustCreateHook(t, b.APIKey, "post.created")
+	f.call(t, "DELETE", "/v1/webhooks/"+first.ID, a.APIKey, "").wantStatus(t, http.StatusNoContent)
+	f.mustCreateHook(t, a.APIKey, "post.created")
+}
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	const burst = 3
+	f := setup(t, func(c *api.Config) { c.RateLimit, c.RateBurst = 0.001, burst })
+	a := f.mustCreateWorkspace(t, "A")
+	b := f.mustCreateWorkspace(t, "B")
+
+	// Unauthenticated requests are refused before they spend a token.
+	for range burst + 1 {
+		f.call(t, "GET", "/v1/event-types", "trk_wrong", "").wantStatus(t, http.StatusUnauthorized)
+	}
+	for range burst {
+		f.call(t, "GET", "/v1/event-types", a.APIKey, "").wantStatus(t, http.StatusOK)
+	}
+
+	before := f.rowCounts(t)
+	res := f.call(t, "POST", "/v1/events", a.APIKey, `{"type":"post.created","data":{}}`)
+	res.wantError(t, apiError{Status: http.StatusTooManyRequests, Code: "rate_limited"})
+	if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || secs < 1 {
+		t.Errorf("Retry-After = %q, want a whole number of seconds ≥ 1", res.Header.Get("Retry-After"))
+	}
+	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
+		t.Errorf("a rate-limited request stored rows (-before +after):\n%s", diff)
+	}
+
+	// Another workspace has its own bucket.
+	f.call(t, "GET", "/v1/event-types", b.APIKey, "").wantStatus(t, http.StatusOK)
+}

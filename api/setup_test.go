@@ -1,0 +1,356 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trackelio/webhooks/api"
+	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/metrics"
+	"github.com/trackelio/webhooks/repo"
+)
+
+// testAdminToken is the ADMIN_TOKEN every fixture runs with unless told otherwise.
+const testAdminToken = "test-admin-token-0123456789"
+
+// fakeEnqueuer records every delivery id handed to it. EnqueueDeliveryFunc,
+// when set, decides the error returned after recording.
+type fakeEnqueuer struct {
+	EnqueueDeliveryFunc func(ctx context.Context, deliveryID string) error
+
+	mu  sync.Mutex
+	ids []string
+}
+
+var _ api.Enqueuer = (*fakeEnqueuer)(nil)
+
+func (f *fakeEnqueuer) EnqueueDelivery(ctx context.Context, deliveryID string) error {
+	f.mu.Lock()
+	f.ids = append(f.ids, deliveryID)
+	fn := f.EnqueueDeliveryFunc
+	f.mu.Unlock()
+	if fn != nil {
+		return fn(ctx, deliveryID)
+	}
+	return nil
+}
+
+// Enqueued returns the ids enqueued so far, in order.
+func (f *fakeEnqueuer) Enqueued() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.ids)
+}
+
+// fixture is the API under test plus the handles tests use to look behind it.
+type fixture struct {
+	handler http.Handler
+	store   *repo.Store
+	db      *sqlx.DB // a separate connection for assertions on raw rows
+	enq     *fakeEnqueuer
+}
+
+// setup builds the API on a fresh migrated database. Options adjust the
+// config before the handler is built.
+func setup(tb testing.TB, opts ...func(*api.Config)) *fixture {
+	tb.Helper()
+	store, dbURL := testenv.NewStore(tb)
+	db, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		tb.Fatalf("open assertion connection: %v", err)
+	}
+	db.SetMaxOpenConns(2)
+	tb.Cleanup(func() { db.Close() })
+
+	enq := &fakeEnqueuer{}
+	cfg := api.Config{
+		Store:      store,
+		Enqueuer:   enq,
+		Metrics:    metrics.New(prometheus.NewRegistry()),
+		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AdminToken: testAdminToken,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return &fixture{handler: api.New(cfg), store: store, db: db, enq: enq}
+}
+
+// response is a recorded API answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// request describes one call; Auth is the whole Authorization header value.
+type request struct {
+	Method string
+	Path   string
+	Auth   string
+	Body   string
+	Header map[string]string
+}
+
+func (f *fixture) do(tb testing.TB, req request) response {
+	tb.Helper()
+	var body io.Reader = http.NoBody
+	if req.Body != "" {
+		body = strings.NewReader(req.Body)
+	}
+	r := httptest.NewRequest(req.Method, req.Path, body)
+	if req.Body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if req.Auth != "" {
+		r.Header.Set("Authorization", req.Auth)
+	}
+	for k, v := range req.Header {
+		r.Header[http.CanonicalHeaderKey(k)] = []string{v}
+	}
+	w := httptest.NewRecorder()
+	f.handler.ServeHTTP(w, r)
+	return response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
+}
+
+// call makes a request authenticated with an API key.
+func (f *fixture) call(tb testing.TB, method, path, key, body string) response {
+	tb.Helper()
+	return f.do(tb, request{Method: method, Path: path, Auth: bearer(key), Body: body})
+}
+
+func bearer(key string) string {
+	if key == "" {
+		return ""
+	}
+	return "Bearer " + key
+}
+
+// decode unmarshals the body into v; fields v does not name are ignored,
+// so representations may grow without breaking these tests.
+func (r response) decode(tb testing.TB, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		tb.Fatalf("decode response %d %s: %v", r.Status, r.Body, err)
+	}
+}
+
+// decodeStrict unmarshals the body into v and fails on any field v does
+// not name, for answers whose exact shape is the contract.
+func (r response) decodeStrict(tb testing.TB, v any) {
+	tb.Helper()
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		tb.Fatalf("decode response %d %s: %v", r.Status, r.Body, err)
+	}
+}
+
+// keys returns the top-level keys of a JSON object body, sorted.
+func (r response) keys(tb testing.TB) []string {
+	tb.Helper()
+	m := r.fields(tb)
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// wantStatus fails the test now when the status differs.
+func (r response) wantStatus(tb testing.TB, want int) {
+	tb.Helper()
+	if r.Status != want {
+		tb.Fatalf("status = %d, want %d; body: %s", r.Status, want, r.Body)
+	}
+}
+
+// apiError is the body of every error answer.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// wantError checks the status and the exact error shape
+// {"error":{"code","message"[,"field"]}}; the message only has to be present.
+func (r response) wantError(tb testing.TB, want apiError) {
+	tb.Helper()
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		tb.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	var body struct {
+		Error *apiError `json:"error"`
+	}
+	r.decodeStrict(tb, &body)
+	if body.Error == nil {
+		tb.Fatalf("no error object in %s", r.Body)
+	}
+	got := *body.Error
+	got.Status = r.Status
+	if got.Message == "" {
+		tb.Errorf("error message is empty: %s", r.Body)
+	}
+	want.Message, got.Message = "", ""
+	if diff := cmp.Diff(want, got); diff != "" {
+		tb.Errorf("error mismatch (-want +got):\n%s\nbody: %s", diff, r.Body)
+	}
+}
+
+// workspace is the answer of POST /v1/admin/workspaces.
+type workspace struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	APIKey string `json:"api_key"`
+}
+
+func (f *fixture) mustCreateWorkspace(tb testing.TB, name string) workspace {
+	tb.Helper()
+	body, _ := json.Marshal(map[string]string{"name": name})
+	res := f.do(tb, request{Method: "POST", Path: "/v1/admin/workspaces", Auth: bearer(testAdminToken), Body: string(body)})
+	res.wantStatus(tb, http.StatusCreated)
+	var ws workspace
+	res.decodeStrict(tb, &ws)
+	return ws
+}
+
+// webhook mirrors the webhook representation.
+type webhook struct {
+	ID                  string   `json:"id"`
+	URL                 string   `json:"url"`
+	Events              []string `json:"events"`
+	Active              bool     `json:"active"`
+	Description         string   `json:"description"`
+	FailureCount        int64    `json:"failure_count"`
+	ConsecutiveFailures int      `json:"consecutive_failures"`
+	DisabledReason      *string  `json:"disabled_reason"`
+	CreatedAt           string   `json:"created_at"`
+	UpdatedAt           string   `json:"updated_at"`
+	Secret              string   `json:"secret,omitempty"`
+}
+
+func (f *fixture) mustCreateWebhook(tb testing.TB, key string, in map[string]any) webhook {
+	tb.Helper()
+	body, err := json.Marshal(in)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res := f.call(tb, "POST", "/v1/webhooks", key, string(body))
+	res.wantStatus(tb, http.StatusCreated)
+	var h webhook
+	res.decode(tb, &h)
+	return h
+}
+
+// mustCreateHook creates an active webhook subscribed to the given types.
+func (f *fixture) mustCreateHook(tb testing.TB, key string, events ...string) webhook {
+	tb.Helper()
+	return f.mustCreateWebhook(tb, key, map[string]any{"url": "https://receiver.example/hook", "events": events})
+}
+
+// accepted is the answer of POST /v1/events.
+type accepted struct {
+	ID         string `json:"id"`
+	Deliveries int    `json:"deliveries"`
+}
+
+func (f *fixture) mustPostEvent(tb testing.TB, key, body string) accepted {
+	tb.Helper()
+	res := f.call(tb, "POST", "/v1/events", key, body)
+	res.wantStatus(tb, http.StatusAccepted)
+	var a accepted
+	res.decodeStrict(tb, &a)
+	return a
+}
+
+// delivery mirrors the delivery representation in lists and redeliver answers.
+type delivery struct {
+	ID                string     `json:"id"`
+	EventID           string     `json:"event_id"`
+	EventType         string     `json:"event_type"`
+	WebhookID         string     `json:"webhook_id"`
+	RedeliveryOf      *string    `json:"redelivery_of"`
+	Status            string     `json:"status"`
+	Attempts          int        `json:"attempts"`
+	StatusCode        *int       `json:"status_code"`
+	ResponseBody      string     `json:"response_body"`
+	ResponseTruncated bool       `json:"response_truncated"`
+	LastError         *string    `json:"last_error"`
+	LastAttemptAt     *time.Time `json:"last_attempt_at"`
+	NextAttemptAt     *time.Time `json:"next_attempt_at"`
+	FinishedAt        *time.Time `json:"finished_at"`
+	CreatedAt         time.Time  `json:"created_at"`
+}
+
+type deliveryPage struct {
+	Data       []delivery `json:"data"`
+	NextCursor *string    `json:"next_cursor"`
+}
+
+// tables are the tables whose row counts must not move on a refused request.
+var tables = []string{"workspaces", "api_keys", "webhooks", "events", "deliveries", "delivery_attempts"}
+
+// rowCounts counts the rows of every table, read straight from Postgres.
+func (f *fixture) rowCounts(tb testing.TB) map[string]int {
+	tb.Helper()
+	counts := make(map[string]int, len(tables))
+	for _, table := range tables {
+		var n int
+		if err := f.db.Get(&n, `SELECT count(*) FROM `+table); err != nil {
+			tb.Fatalf("count %s: %v", table, err)
+		}
+		counts[table] = n
+	}
+	return counts
+}
+
+// deliveryIDsOfEvent lists the delivery ids stored for an event.
+func (f *fixture) deliveryIDsOfEvent(tb testing.TB, eventID string) []string {
+	tb.Helper()
+	var ids []string
+	if err := f.db.Select(&ids, `SELECT id::text FROM deliveries WHERE event_id = $1 ORDER BY id`, eventID); err != nil {
+		tb.Fatalf("select deliveries: %v", err)
+	}
+	return ids
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// fields returns the raw members of a JSON object body.
+func (r response) fields(tb testing.TB) map[string]json.RawMessage {
+	tb.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		tb.Fatalf("response %d is not a JSON object: %v: %s", r.Status, err, r.Body)
+	}
+	return m
+}
+
+// mustRecordAttempt stores an attempt the way the worker does.
+func (f *fixture) mustRecordAttempt(tb testing.TB, r repo.AttemptResult) {
+	tb.Helper()
+	rec, err := f.store.RecordAttempt(context.Background(), r)
+	if err != nil || !rec.Stored {
+		tb.Fatalf("RecordAttempt(%d) = %+v, %v", r.Attempt, rec, err)
+	}
+}
