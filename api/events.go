@@ -41,6 +41,23 @@ func renderBody(b outgoingBody) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
+// newEvent gives an event its id and time and renders its outgoing body.
+func newEvent(workspaceID, typ string, data json.RawMessage) (repo.NewEvent, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return repo.NewEvent{}, fmt.Errorf("event id: %w", err)
+	}
+	// Postgres keeps microseconds; truncating keeps the body and the row equal.
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	body, err := renderBody(outgoingBody{
+		ID: id.String(), Type: typ, CreatedAt: now.Format(time.RFC3339Nano), WorkspaceID: workspaceID, Data: data,
+	})
+	if err != nil {
+		return repo.NewEvent{}, err
+	}
+	return repo.NewEvent{ID: id.String(), WorkspaceID: workspaceID, Type: typ, Body: body, CreatedAt: now}, nil
+}
+
 func validIdempotencyKey(k string) bool {
 	if len(k) > maxIdempotencyKeyLen {
 		return false
@@ -75,22 +92,12 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 		return invalid("data", "data must be a JSON object")
 	}
 
-	ws := workspaceID(r.Context())
-	id, err := uuid.NewV7()
-	if err != nil {
-		return fmt.Errorf("event id: %w", err)
-	}
-	// Postgres keeps microseconds; truncating keeps the body and the row equal.
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	body, err := renderBody(outgoingBody{
-		ID: id.String(), Type: in.Type, CreatedAt: now.Format(time.RFC3339Nano), WorkspaceID: ws, Data: in.Data,
-	})
+	ev, err := newEvent(workspaceID(r.Context()), in.Type, in.Data)
 	if err != nil {
 		return err
 	}
-	acc, err := s.store.CreateEvent(r.Context(), repo.NewEvent{
-		ID: id.String(), WorkspaceID: ws, Type: in.Type, Body: body, IdempotencyKey: key, CreatedAt: now,
-	})
+	ev.IdempotencyKey = key
+	acc, err := s.store.CreateEvent(r.Context(), ev)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -28,6 +29,11 @@ type Store interface {
 	Delivery(ctx context.Context, workspaceID, id string) (repo.Delivery, error)
 	Attempts(ctx context.Context, deliveryID string) ([]repo.Attempt, error)
 	Redeliver(ctx context.Context, workspaceID, id string) (string, error)
+	RotateSecret(ctx context.Context, workspaceID, id, newSecret string, graceEnds time.Time) (repo.Webhook, error)
+	SuccessRates(ctx context.Context, webhookIDs []string) (map[string]float64, error)
+	CountRecoverable(ctx context.Context, workspaceID, webhookID string, win repo.RecoverWindow) (int, error)
+	Recover(ctx context.Context, workspaceID, webhookID string, win repo.RecoverWindow) ([]string, error)
+	CreateTestEvent(ctx context.Context, ev repo.NewEvent, webhookID string) (string, error)
 }
 
 // Enqueuer hands deliveries to the workers.
@@ -63,6 +69,9 @@ type Config struct {
 	// Monitoring, when set, is mounted at /monitoring/ behind the admin
 	// token (the asynqmon UI).
 	Monitoring http.Handler
+	// DeliveryTimeout is how long POST /v1/webhooks/{id}/test waits for
+	// the worker's attempt (plus queueing slack).
+	DeliveryTimeout time.Duration
 }
 
 // Server holds the API's dependencies.
@@ -77,6 +86,7 @@ type Server struct {
 	checkURL   func(string) error
 	maxHooks   int
 	limiter    *limiter
+	testWait   time.Duration
 }
 
 // DefaultMaxWebhooks is the per-workspace webhook limit when none is set.
@@ -95,6 +105,7 @@ func New(cfg Config) http.Handler {
 		store: cfg.Store, enqueuer: cfg.Enqueuer, metrics: cfg.Metrics, log: cfg.Log,
 		adminToken: []byte(cfg.AdminToken), ready: cfg.Ready, keys: newKeyCache(time.Minute, 10000),
 		checkURL: cfg.CheckURL, maxHooks: cfg.MaxWebhooks, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
+		testWait: cmp.Or(cfg.DeliveryTimeout, 10*time.Second) + 5*time.Second,
 	}
 	routes := []struct {
 		method, path string
@@ -112,6 +123,9 @@ func New(cfg Config) http.Handler {
 		{"DELETE", "/v1/webhooks/{id}", s.authed(s.deleteWebhook)},
 		{"GET", "/v1/webhooks/{id}/secret", s.authed(s.getWebhookSecret)},
 		{"GET", "/v1/webhooks/{id}/deliveries", s.authed(s.listDeliveries)},
+		{"POST", "/v1/webhooks/{id}/recover", s.authed(s.recoverDeliveries)},
+		{"POST", "/v1/webhooks/{id}/test", s.authed(s.testWebhook)},
+		{"POST", "/v1/webhooks/{id}/rotate-secret", s.authed(s.rotateSecret)},
 		{"GET", "/v1/deliveries/{id}", s.authed(s.getDelivery)},
 		{"POST", "/v1/deliveries/{id}/redeliver", s.authed(s.redeliver)},
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
@@ -25,16 +26,22 @@ const (
 )
 
 type webhookView struct {
-	ID                  string    `json:"id"`
-	URL                 string    `json:"url"`
-	Events              []string  `json:"events"`
-	Active              bool      `json:"active"`
-	Description         string    `json:"description"`
-	FailureCount        int64     `json:"failure_count"`
-	ConsecutiveFailures int       `json:"consecutive_failures"`
-	DisabledReason      *string   `json:"disabled_reason"`
-	CreatedAt           time.Time `json:"created_at"`
-	UpdatedAt           time.Time `json:"updated_at"`
+	ID                  string     `json:"id"`
+	URL                 string     `json:"url"`
+	Events              []string   `json:"events"`
+	Active              bool       `json:"active"`
+	Description         string     `json:"description"`
+	FailureCount        int64      `json:"failure_count"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	DisabledReason      *string    `json:"disabled_reason"`
+	DisabledAt          *time.Time `json:"disabled_at"`
+	LastSuccessAt       *time.Time `json:"last_success_at"`
+	LastFailureAt       *time.Time `json:"last_failure_at"`
+	// SuccessRate24h is the share of the last day's attempts that got a
+	// 2xx; null without attempts.
+	SuccessRate24h *float64  `json:"success_rate_24h"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 	// Secret is shown on creation only; GET /v1/webhooks/{id}/secret reveals it later.
 	Secret string `json:"secret,omitempty"`
 }
@@ -43,8 +50,31 @@ func newWebhookView(w repo.Webhook) webhookView {
 	return webhookView{
 		ID: w.ID, URL: w.URL, Events: w.Events, Active: w.Active, Description: w.Description,
 		FailureCount: w.FailureCount, ConsecutiveFailures: w.ConsecutiveFailures,
-		DisabledReason: nullString(w.DisabledReason), CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+		DisabledReason: nullString(w.DisabledReason), DisabledAt: nullTime(w.DisabledAt),
+		LastSuccessAt: nullTime(w.LastSuccessAt), LastFailureAt: nullTime(w.LastFailureAt),
+		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 	}
+}
+
+// webhookViews renders webhooks with their 24-hour success rates, read in
+// one query for all of them.
+func (s *Server) webhookViews(ctx context.Context, hooks ...repo.Webhook) ([]webhookView, error) {
+	ids := make([]string, len(hooks))
+	for i, h := range hooks {
+		ids[i] = h.ID
+	}
+	rates, err := s.store.SuccessRates(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	views := make([]webhookView, len(hooks))
+	for i, h := range hooks {
+		views[i] = newWebhookView(h)
+		if r, ok := rates[h.ID]; ok {
+			views[i].SuccessRate24h = &r
+		}
+	}
+	return views, nil
 }
 
 func nullString(s sql.NullString) *string {
@@ -140,9 +170,9 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	views := make([]webhookView, len(hooks))
-	for i, h := range hooks {
-		views[i] = newWebhookView(h)
+	views, err := s.webhookViews(r.Context(), hooks...)
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": views})
 	return nil
@@ -171,7 +201,11 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newWebhookView(hook))
+	views, err := s.webhookViews(r.Context(), hook)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, views[0])
 	return nil
 }
 
@@ -216,12 +250,43 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	hook, err := s.store.UpdateWebhook(r.Context(), workspaceID(r.Context()), id, p)
+	ws := workspaceID(r.Context())
+	before, err := s.store.Webhook(r.Context(), ws, id)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newWebhookView(hook))
+	hook, err := s.store.UpdateWebhook(r.Context(), ws, id, p)
+	if err != nil {
+		return err
+	}
+	views, err := s.webhookViews(r.Context(), hook)
+	if err != nil {
+		return err
+	}
+	// Re-enabling a webhook that was failing offers to recover what failed
+	// during the streak.
+	if p.Active != nil && *p.Active && !before.Active && hook.FailingSince.Valid {
+		win := repo.RecoverWindow{Since: hook.FailingSince.Time, Until: time.Now(), Limit: maxRecover}
+		n, err := s.store.CountRecoverable(r.Context(), ws, id, win)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, struct {
+			webhookView
+			Recovery recoveryOffer `json:"recovery"`
+		}{views[0], recoveryOffer{Since: win.Since, Until: win.Until, FailedDeliveries: n}})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, views[0])
 	return nil
+}
+
+// recoveryOffer tells a customer re-enabling a webhook what it missed; POST
+// /v1/webhooks/{id}/recover with the same window re-sends it.
+type recoveryOffer struct {
+	Since            time.Time `json:"since"`
+	Until            time.Time `json:"until"`
+	FailedDeliveries int       `json:"failed_deliveries"`
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {

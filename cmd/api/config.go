@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/cmd/internal/boot"
@@ -20,6 +21,7 @@ type config struct {
 	RateLimit        float64
 	RateBurst        int
 	MonitorWritable  bool
+	DeliveryTimeout  time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -39,6 +41,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RateLimit:       env.Float("API_RATE_LIMIT", 500),
 		RateBurst:       env.Int("API_RATE_BURST", 1000),
 		MonitorWritable: env.Bool("MONITORING_WRITABLE", false),
+		DeliveryTimeout: env.Duration("DELIVERY_TIMEOUT", 10*time.Second),
 	}
 	if c.MaxWebhooks < 1 {
 		env.Check("WEBHOOKS_PER_WORKSPACE", fmt.Errorf("must be at least 1"))

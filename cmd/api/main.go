@@ -69,15 +69,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	handler := api.New(api.Config{
-		Store:       store,
-		Enqueuer:    jobs.NewEnqueuer(client, m),
-		Metrics:     m,
-		Log:         log,
-		AdminToken:  cfg.AdminToken,
-		CheckURL:    destination.New(cfg.Guard).CheckURL,
-		MaxWebhooks: cfg.MaxWebhooks,
-		RateLimit:   cfg.RateLimit,
-		RateBurst:   cfg.RateBurst,
+		Store:           store,
+		Enqueuer:        jobs.NewEnqueuer(client, m),
+		Metrics:         m,
+		Log:             log,
+		AdminToken:      cfg.AdminToken,
+		CheckURL:        destination.New(cfg.Guard).CheckURL,
+		MaxWebhooks:     cfg.MaxWebhooks,
+		RateLimit:       cfg.RateLimit,
+		RateBurst:       cfg.RateBurst,
+		DeliveryTimeout: cfg.DeliveryTimeout,
 		Monitoring: asynqmon.New(asynqmon.Options{
 			RootPath:     "/monitoring",
 			RedisConnOpt: redisOpt,
