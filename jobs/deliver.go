@@ -12,6 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/trackelio/webhooks/catalog"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
 	"github.com/trackelio/webhooks/sender"
@@ -48,8 +49,38 @@ type DeliverHandler struct {
 // NewDeliverHandler builds the handler for TypeDeliver. Without an
 // enqueuer (WithRetryQueue) retries stay on the task's own queue.
 func NewDeliverHandler(store DeliveryStore, poster Poster, policy RetryPolicy, m *metrics.Metrics, log *slog.Logger) *DeliverHandler {
+	initSeries(m)
 	return &DeliverHandler{store: store, poster: poster, policy: policy, metrics: m, log: log}
 }
+
+// initSeries creates every label combination the handler uses. A series
+// that first appears at its first increment hides that increment from
+// increase() and rate(), so the first permanent failure after a restart
+// would not alert.
+func initSeries(m *metrics.Metrics) {
+	types := []string{catalog.TestType}
+	for _, t := range catalog.All() {
+		types = append(types, t.Type)
+	}
+	for _, t := range types {
+		for _, o := range []sender.Outcome{sender.Success, sender.HTTPError, sender.Timeout, sender.ConnectionError, sender.Blocked} {
+			m.Attempts.WithLabelValues(t, string(o))
+			m.AttemptDuration.WithLabelValues(string(o))
+		}
+		for _, st := range []string{repo.StatusSucceeded, repo.StatusFailed, repo.StatusCancelled} {
+			m.Finished.WithLabelValues(t, st)
+		}
+	}
+	for _, r := range []string{waitInFlightCap, waitBreakerOpen} {
+		m.Waits.WithLabelValues(r)
+	}
+}
+
+// Reasons a task waits without an attempt (metric label values).
+const (
+	waitInFlightCap = "in_flight_cap"
+	waitBreakerOpen = "breaker_open"
+)
 
 // WithFairness caps in-flight attempts per webhook and adds the breaker.
 func (h *DeliverHandler) WithFairness(f *Fairness) *DeliverHandler {
@@ -106,7 +137,7 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 		if !ok {
-			h.metrics.Waits.WithLabelValues("in_flight_cap").Inc()
+			h.metrics.Waits.WithLabelValues(waitInFlightCap).Inc()
 			return &RetryAfterError{Delay: SlotWait(), Reason: "webhook at its in-flight cap"}
 		}
 		defer release()
@@ -115,7 +146,7 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 		if wait > 0 {
-			h.metrics.Waits.WithLabelValues("breaker_open").Inc()
+			h.metrics.Waits.WithLabelValues(waitBreakerOpen).Inc()
 			return &RetryAfterError{Delay: wait, Reason: "circuit breaker open; waiting for the next probe"}
 		}
 	}
