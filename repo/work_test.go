@@ -297,7 +297,7 @@ func TestWork(t *testing.T) {
 		DeliveryID: id, Status: repo.StatusPending,
 		NextAttemptAt: sql.NullTime{Time: ev.CreatedAt, Valid: true},
 		EventType:     "post.created", EventCreatedAt: ev.CreatedAt, Body: ev.Body,
-		WebhookURL: "https://example.test/in", Secret: "whsec_abc", WebhookActive: true,
+		WebhookID: hook.ID, WebhookURL: "https://example.test/in", Secret: "whsec_abc", WebhookActive: true,
 	}
 	w, err := f.store.Work(ctx, id)
 	if err != nil {
