@@ -7,10 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -19,20 +15,12 @@ import (
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
 	"github.com/trackelio/webhooks/jobs"
-	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "scheduler:", err)
-		os.Exit(1)
-	}
-}
+func main() { boot.Main("scheduler", run) }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -78,14 +66,5 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		jobs.NewFleetCollector(inspector, store, log),
 	)
-	admin := http.NewServeMux()
-	admin.Handle("GET /metrics", metrics.Handler(reg))
-	admin.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := sched.Ping(); err != nil {
-			http.Error(w, "redis unreachable: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ok\n")
-	})
-	return boot.Serve(ctx, log, cfg.Addr, admin, 5*time.Second)
+	return boot.Serve(ctx, log, cfg.Addr, boot.AdminHandler(reg, sched.Ping), 5*time.Second)
 }

@@ -7,10 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -25,16 +21,9 @@ import (
 	"github.com/trackelio/webhooks/sender"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
-		os.Exit(1)
-	}
-}
+func main() { boot.Main("worker", run) }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -98,16 +87,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	log.Info("worker started", "concurrency", cfg.Concurrency, "max_attempts", cfg.Retry.MaxAttempts())
 
-	admin := http.NewServeMux()
-	admin.Handle("GET /metrics", metrics.Handler(reg))
-	admin.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := srv.Ping(); err != nil {
-			http.Error(w, "redis unreachable: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ok\n")
-	})
-	serveErr := boot.Serve(ctx, log, cfg.Addr, admin, 5*time.Second)
+	serveErr := boot.Serve(ctx, log, cfg.Addr, boot.AdminHandler(reg, srv.Ping), 5*time.Second)
 	// Shutdown stops taking tasks and waits for running attempts to be
 	// recorded; unfinished ones go back to the queue.
 	srv.Shutdown()

@@ -8,8 +8,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trackelio/webhooks/metrics"
 )
 
 // Defaults shared by the binaries.
@@ -65,4 +72,35 @@ func Serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler, d
 		return fmt.Errorf("shut down %s: %w", addr, err)
 	}
 	return nil
+}
+
+// RunFunc is a binary's body: it reads configuration through getenv, writes
+// logs to stdout, and returns when ctx ends or it fails.
+type RunFunc func(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error
+
+// Main runs run with a context cancelled by SIGINT or SIGTERM and exits
+// non-zero, naming the binary, when it fails.
+func Main(name string, run RunFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+// AdminHandler serves /metrics from reg and /healthz, which answers 503
+// while ping fails (Redis unreachable).
+func AdminHandler(reg *prometheus.Registry, ping func() error) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := ping(); err != nil {
+			http.Error(w, "redis unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	return mux
 }
