@@ -31,6 +31,7 @@ type Store interface {
 	Redeliver(ctx context.Context, workspaceID, id string) (string, error)
 	RotateSecret(ctx context.Context, workspaceID, id, newSecret string, graceEnds time.Time) (repo.Webhook, error)
 	SuccessRates(ctx context.Context, webhookIDs []string) (map[string]float64, error)
+	RecoveryStart(ctx context.Context, workspaceID, webhookID string, failingSince time.Time) (time.Time, error)
 	CountRecoverable(ctx context.Context, workspaceID, webhookID string, win repo.RecoverWindow) (int, error)
 	Recover(ctx context.Context, workspaceID, webhookID string, win repo.RecoverWindow) ([]string, error)
 	CreateTestEvent(ctx context.Context, ev repo.NewEvent, webhookID string) (string, error)

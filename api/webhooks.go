@@ -266,7 +266,11 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 	// Re-enabling a webhook that was failing offers to recover what failed
 	// during the streak.
 	if p.Active != nil && *p.Active && !before.Active && hook.FailingSince.Valid {
-		win := repo.RecoverWindow{Since: hook.FailingSince.Time, Until: time.Now(), Limit: maxRecover}
+		since, err := s.store.RecoveryStart(r.Context(), ws, id, hook.FailingSince.Time)
+		if err != nil {
+			return err
+		}
+		win := repo.RecoverWindow{Since: since, Until: time.Now(), Limit: maxRecover}
 		n, err := s.store.CountRecoverable(r.Context(), ws, id, win)
 		if err != nil {
 			return err

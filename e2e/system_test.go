@@ -68,6 +68,9 @@ type options struct {
 	// blockLoopback leaves DELIVERY_ALLOW_CIDRS empty, so the destination
 	// guard refuses the loopback receivers.
 	blockLoopback bool
+	// env is more environment for every process, merged over the defaults
+	// (and over the fields above).
+	env map[string]string
 }
 
 // system is one isolated deployment: its own database, Redis DB and
@@ -120,6 +123,9 @@ func newSystem(t *testing.T, opts options) *system {
 	}
 	if opts.blockLoopback {
 		config["DELIVERY_ALLOW_CIDRS"] = ""
+	}
+	for k, v := range opts.env {
+		config[k] = v
 	}
 	s.secrets = append(s.secrets, s.adminToken)
 	for _, kv := range os.Environ() {

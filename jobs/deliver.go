@@ -127,7 +127,7 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return nil
 	}
 	if w.NextAttemptAt.Valid {
-		if wait := time.Until(w.NextAttemptAt.Time); wait > time.Second {
+		if wait := time.Until(w.NextAttemptAt.Time); wait > 0 {
 			return &RetryAfterError{Delay: wait, Reason: "attempt not due yet"}
 		}
 	}

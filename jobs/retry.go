@@ -97,9 +97,25 @@ func (e *RetryAfterError) Error() string {
 func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	var ra *RetryAfterError
 	if errors.As(err, &ra) {
-		return ra.Delay
+		return untilWholeSecond(time.Now(), ra.Delay)
 	}
 	return min(time.Second<<min(n, 6), time.Minute)
+}
+
+// untilWholeSecond stretches a delay so it ends on a whole second. asynq
+// keeps due times in whole seconds (truncating) and releases a task once the
+// clock's second reaches it, so an unrounded due time could run a retry up
+// to a second early, before a receiver's Retry-After.
+func untilWholeSecond(now time.Time, d time.Duration) time.Duration {
+	return ceilSecond(now.Add(d)).Sub(now)
+}
+
+// ceilSecond rounds t up to a whole second.
+func ceilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
 }
 
 // IsFailure tells asynq which errors are failures; waiting for a due time is not.

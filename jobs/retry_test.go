@@ -132,8 +132,13 @@ func TestRetryDelay(t *testing.T) {
 	ra := &jobs.RetryAfterError{Delay: 42 * time.Second, Failure: true, Reason: "attempt 1 failed"}
 	for _, err := range []error{ra, fmt.Errorf("wrapped: %w", ra)} {
 		for _, n := range []int{0, 5, 500} {
-			if got := jobs.RetryDelay(n, err, task); got != 42*time.Second {
-				t.Errorf("RetryDelay(%d, %v) = %v, want the error's 42s", n, err, got)
+			// Stretched to end on a whole second, since asynq truncates due
+			// times to seconds and would otherwise run the task early.
+			now := time.Now()
+			got := jobs.RetryDelay(n, err, task)
+			due := now.Add(got)
+			if got < 42*time.Second || got >= 43*time.Second || due.Sub(due.Round(time.Second)).Abs() > 5*time.Millisecond {
+				t.Errorf("RetryDelay(%d, %v) = %v (due %s), want the error's 42s ending on a whole second", n, err, got, due.Format(time.StampMicro))
 			}
 		}
 	}

@@ -73,7 +73,8 @@ func NewDeliverTask(deliveryID string, attempts int, processAt time.Time) (*asyn
 		asynq.Timeout(taskTimeout),
 	}
 	if !processAt.IsZero() {
-		opts = append(opts, asynq.ProcessAt(processAt))
+		// Rounded up: asynq keeps due times in whole seconds, truncating.
+		opts = append(opts, asynq.ProcessAt(ceilSecond(processAt)))
 	}
 	return asynq.NewTask(TypeDeliver, payload, opts...), nil
 }

@@ -164,7 +164,8 @@ func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string) error
 	var n int
 	err := s.db.GetContext(ctx, &n, `
 		WITH w AS (
-			UPDATE webhooks SET deleted_at = now(), active = false, secret = '', updated_at = now()
+			UPDATE webhooks SET deleted_at = now(), active = false, secret = '', previous_secret = NULL,
+			       previous_secret_expires_at = NULL, updated_at = now()
 			WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL RETURNING id),
 		d AS (
 			UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, finished_at = now()
@@ -229,6 +230,25 @@ func (s *Store) SuccessRates(ctx context.Context, webhookIDs []string) (map[stri
 type RecoverWindow struct {
 	Since, Until time.Time
 	Limit        int
+}
+
+// RecoveryStart is where a recovery of a failure streak that began at
+// failingSince should start: the creation of the oldest delivery that ended
+// without success since then (a delivery is created before its attempts
+// fail), or failingSince itself when there is none.
+func (s *Store) RecoveryStart(ctx context.Context, workspaceID, webhookID string, failingSince time.Time) (time.Time, error) {
+	var since sql.NullTime
+	err := s.db.GetContext(ctx, &since, `
+		SELECT min(created_at) FROM deliveries
+		WHERE webhook_id = $1 AND workspace_id = $2 AND status IN ('failed', 'cancelled') AND finished_at >= $3`,
+		webhookID, workspaceID, failingSince)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("recovery start: %w", err)
+	}
+	if since.Valid && since.Time.Before(failingSince) {
+		return since.Time, nil
+	}
+	return failingSince, nil
 }
 
 // CountRecoverable counts what Recover would re-send.

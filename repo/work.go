@@ -92,6 +92,15 @@ type Recorded struct {
 	Disabled bool `db:"disabled"`
 }
 
+// disableNow is true when a failed attempt disables its webhook: a forced
+// reason ($13, e.g. "gone"), or a streak of at least $14 failures that began
+// $15 seconds ago or earlier. Attempts of concurrent workers may be recorded
+// out of time order, hence least/greatest (which skip NULLs) for the times. It reads the row being updated, so of two
+// concurrent failures only the one that flips active reports it.
+const disableNow = `(NOT $11 AND lk.active AND ($13 <> '' OR (
+	lk.consecutive_failures + 1 >= $14 AND
+	least(lk.failing_since, $9) <= $9 - make_interval(secs => $15))))`
+
 // RecordAttempt stores an attempt, the delivery's new state and the webhook's
 // health (counters, last success or failure, auto-disable) in one statement.
 func (s *Store) RecordAttempt(ctx context.Context, r AttemptResult) (Recorded, error) {
@@ -137,25 +146,26 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptResult) (Recorded, e
 			INSERT INTO delivery_attempts (delivery_id, attempt, status_code, response_body,
 			                               response_truncated, error, duration_ms, created_at, response_headers)
 			SELECT id, $2, $4, $5, $6, $7, $8, $9, $12 FROM d),
+		lk AS (
+			SELECT wh.id, wh.active, wh.consecutive_failures, wh.failing_since
+			FROM webhooks wh JOIN d ON wh.id = d.webhook_id
+			WHERE NOT $11 OR wh.consecutive_failures <> 0 OR wh.last_success_at IS NULL
+			      OR wh.last_success_at < $9 - interval '1 second'
+			FOR UPDATE OF wh),
 		w AS (
 			UPDATE webhooks SET
 				failure_count = webhooks.failure_count + CASE WHEN $11 THEN 0 ELSE 1 END,
 				consecutive_failures = CASE WHEN $11 THEN 0 ELSE webhooks.consecutive_failures + 1 END,
-				last_success_at = CASE WHEN $11 THEN $9 ELSE webhooks.last_success_at END,
-				last_failure_at = CASE WHEN $11 THEN webhooks.last_failure_at ELSE $9 END,
-				failing_since = CASE WHEN $11 THEN NULL ELSE coalesce(webhooks.failing_since, $9) END,
-				active = webhooks.active AND NOT dis.now,
-				disabled_reason = CASE WHEN dis.now THEN dis.reason ELSE webhooks.disabled_reason END,
-				disabled_at = CASE WHEN dis.now THEN $9 ELSE webhooks.disabled_at END
-			FROM d, webhooks old, LATERAL (SELECT
-				NOT $11 AND old.active AND ($13 <> '' OR (
-					old.consecutive_failures + 1 >= $14 AND
-					coalesce(old.failing_since, $9) <= $9 - make_interval(secs => $15))) AS now,
-				CASE WHEN $13 <> '' THEN $13 ELSE 'failing' END AS reason) dis
-			WHERE webhooks.id = d.webhook_id AND old.id = d.webhook_id
-			  AND (NOT $11 OR old.consecutive_failures <> 0 OR old.last_success_at IS NULL
-			       OR old.last_success_at < $9 - interval '1 second')
-			RETURNING dis.now AS disabled)
+				last_success_at = CASE WHEN $11 THEN greatest(webhooks.last_success_at, $9) ELSE webhooks.last_success_at END,
+				last_failure_at = CASE WHEN $11 THEN webhooks.last_failure_at ELSE greatest(webhooks.last_failure_at, $9) END,
+				failing_since = CASE WHEN $11 THEN NULL ELSE least(webhooks.failing_since, $9) END,
+				active = webhooks.active AND NOT (`+disableNow+`),
+				disabled_reason = CASE WHEN `+disableNow+` THEN CASE WHEN $13 <> '' THEN $13 ELSE 'failing' END
+				                       ELSE webhooks.disabled_reason END,
+				disabled_at = CASE WHEN `+disableNow+` THEN $9 ELSE webhooks.disabled_at END
+			FROM lk
+			WHERE webhooks.id = lk.id
+			RETURNING `+disableNow+` AS disabled)
 		SELECT (SELECT count(*) FROM d) = 1 AS stored, coalesce((SELECT disabled FROM w), false) AS disabled`,
 		r.DeliveryID, r.Attempt, r.NewStatus, statusCode, body, r.ResponseTruncated, errText,
 		r.Duration.Milliseconds(), r.At, next, r.Succeeded, headers,
