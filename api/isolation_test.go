@@ -54,6 +54,10 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"list deliveries", "GET", "/v1/webhooks/{hook}/deliveries", ""},
 		{"get delivery", "GET", "/v1/deliveries/{delivery}", ""},
 		{"redeliver", "POST", "/v1/deliveries/{delivery}/redeliver", ""},
+		{"recover", "POST", "/v1/webhooks/{hook}/recover", `{"since":"` + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) + `"}`},
+		{"recover dry run", "POST", "/v1/webhooks/{hook}/recover?dry_run=true", `{"since":"` + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) + `"}`},
+		{"test event", "POST", "/v1/webhooks/{hook}/test", ""},
+		{"rotate secret", "POST", "/v1/webhooks/{hook}/rotate-secret", `{"grace_period":"1h"}`},
 	}
 	unknown := uuid.NewString()
 	for _, rt := range routes {
