@@ -24,11 +24,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // anything but an object, invalid UTF-8, unknown fields and trailing data
 // are refused, so typos do not pass silently and stored bodies stay valid.
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	return decodeBody(w, r, limit, v, false)
+}
+
+// decodeOptionalJSON is decodeJSON for routes whose body may be left out
+// (empty, whatever the transfer encoding).
+func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	return decodeBody(w, r, limit, v, true)
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, optional bool) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		return decodeError(err, limit)
 	}
-	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] != '{' {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 && optional {
+		return nil
+	}
+	if len(trimmed) > 0 && trimmed[0] != '{' {
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body must be a JSON object"}
 	}
 	if !utf8.Valid(body) {

@@ -23,9 +23,10 @@ func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	// Strings, parsed here, so a malformed time is a 422 naming its field.
 	var in struct {
-		Since *time.Time `json:"since"`
-		Until *time.Time `json:"until"`
+		Since *string `json:"since"`
+		Until *string `json:"until"`
 	}
 	if err := decodeJSON(w, r, maxJSONBody, &in); err != nil {
 		return err
@@ -34,12 +35,18 @@ func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request) error
 	if in.Since == nil {
 		return invalid("since", "since is required (RFC 3339)")
 	}
-	if in.Since.Before(now.Add(-recoverHorizon)) {
+	since, err := time.Parse(time.RFC3339Nano, *in.Since)
+	if err != nil {
+		return invalid("since", "since must be an RFC 3339 time like 2026-11-20T00:00:00Z")
+	}
+	if since.Before(now.Add(-recoverHorizon)) {
 		return invalid("since", "since may be at most 14 days ago")
 	}
-	win := repo.RecoverWindow{Since: *in.Since, Until: now, Limit: maxRecover}
+	win := repo.RecoverWindow{Since: since, Until: now, Limit: maxRecover}
 	if in.Until != nil {
-		win.Until = *in.Until
+		if win.Until, err = time.Parse(time.RFC3339Nano, *in.Until); err != nil {
+			return invalid("until", "until must be an RFC 3339 time like 2026-11-21T00:00:00Z")
+		}
 	}
 	if !win.Until.After(win.Since) {
 		return invalid("until", "until must be after since")

@@ -19,10 +19,8 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		GracePeriod *string `json:"grace_period"`
 	}
-	if r.ContentLength != 0 {
-		if err := decodeJSON(w, r, maxJSONBody, &in); err != nil {
-			return err
-		}
+	if err := decodeOptionalJSON(w, r, maxJSONBody, &in); err != nil {
+		return err
 	}
 	grace := 24 * time.Hour
 	if in.GracePeriod != nil {

@@ -1,0 +1,191 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/trackelio/webhooks/repo"
+)
+
+// testAnswer is the answer of POST /v1/webhooks/{id}/test.
+type testAnswer struct {
+	DeliveryID        string  `json:"delivery_id"`
+	EventID           string  `json:"event_id"`
+	Status            string  `json:"status"`
+	Succeeded         bool    `json:"succeeded"`
+	StatusCode        *int    `json:"status_code"`
+	ResponseBody      string  `json:"response_body"`
+	ResponseTruncated bool    `json:"response_truncated"`
+	Error             *string `json:"error"`
+	DurationMS        int     `json:"duration_ms"`
+}
+
+// workerRecords makes the fake enqueuer act as a worker that makes the
+// attempt at once and records result for it.
+func (f *fixture) workerRecords(tb testing.TB, result repo.AttemptResult) {
+	tb.Helper()
+	f.enq.EnqueueDeliveryFunc = func(ctx context.Context, deliveryID string) error {
+		r := result
+		r.DeliveryID, r.Attempt, r.At = deliveryID, 1, time.Now()
+		rec, err := f.store.RecordAttempt(ctx, r)
+		if err != nil || !rec.Stored {
+			tb.Errorf("worker RecordAttempt = %+v, %v", rec, err)
+		}
+		return nil
+	}
+}
+
+func TestTestEventAnswersTheAttempt(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		result repo.AttemptResult
+		want   testAnswer
+	}{
+		{"success", repo.AttemptResult{
+			StatusCode: 200, ResponseBody: []byte(`{"ok":true}`), Duration: 12 * time.Millisecond,
+			Succeeded: true, NewStatus: repo.StatusSucceeded,
+		}, testAnswer{
+			Status: repo.StatusSucceeded, Succeeded: true, StatusCode: ptr(200), ResponseBody: `{"ok":true}`, DurationMS: 12,
+		}},
+		{"failure with a retry to come", repo.AttemptResult{
+			StatusCode: 500, ResponseBody: []byte("boom…"), ResponseTruncated: true, Error: "receiver answered 500",
+			Duration: 30 * time.Millisecond, NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Minute),
+		}, testAnswer{
+			Status: repo.StatusPending, StatusCode: ptr(500), ResponseBody: "boom…", ResponseTruncated: true,
+			Error: ptr("receiver answered 500"), DurationMS: 30,
+		}},
+		{"no response", repo.AttemptResult{
+			Error: "timed out after 10s", Duration: 10 * time.Second, NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Minute),
+		}, testAnswer{
+			Status: repo.StatusPending, Error: ptr("timed out after 10s"), DurationMS: 10000,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			ws := f.mustCreateWorkspace(t, "Acme")
+			// Subscribed to something else: a test goes to it all the same.
+			hook := f.mustCreateHook(t, ws.APIKey, "nps.submitted")
+			sibling := f.mustCreateHook(t, ws.APIKey, "nps.submitted")
+			f.workerRecords(t, tt.result)
+			counts := f.rowCounts(t)
+
+			res := f.call(t, "POST", "/v1/webhooks/"+hook.ID+"/test", ws.APIKey, "")
+			res.wantStatus(t, http.StatusOK)
+			var got testAnswer
+			res.decodeStrict(t, &got)
+
+			enqueued := f.enq.Enqueued()
+			if len(enqueued) != 1 {
+				t.Fatalf("enqueued %v, want the one test delivery", enqueued)
+			}
+			want := tt.want
+			want.DeliveryID, want.EventID = enqueued[0], got.EventID
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("test answer (-want +got):\n%s", diff)
+			}
+
+			// One event of type webhook.test, one delivery, to this webhook only.
+			counts["events"]++
+			counts["deliveries"]++
+			counts["delivery_attempts"]++
+			if diff := cmp.Diff(counts, f.rowCounts(t)); diff != "" {
+				t.Errorf("row counts (-want +got):\n%s", diff)
+			}
+			var row struct {
+				Type      string `db:"type"`
+				Body      []byte `db:"body"`
+				WebhookID string `db:"webhook_id"`
+			}
+			if err := f.db.Get(&row, `SELECT e.type, e.body, d.webhook_id FROM deliveries d JOIN events e ON e.id = d.event_id
+				WHERE d.id = $1 AND e.id = $2`, got.DeliveryID, got.EventID); err != nil {
+				t.Fatalf("read test delivery: %v", err)
+			}
+			if row.Type != "webhook.test" || row.WebhookID != hook.ID {
+				t.Errorf("test delivery is a %q to %s, want webhook.test to %s", row.Type, row.WebhookID, hook.ID)
+			}
+			var body struct {
+				ID          string            `json:"id"`
+				Type        string            `json:"type"`
+				WorkspaceID string            `json:"workspace_id"`
+				Data        map[string]string `json:"data"`
+			}
+			if err := json.Unmarshal(row.Body, &body); err != nil {
+				t.Fatalf("test event body %s: %v", row.Body, err)
+			}
+			if body.ID != got.EventID || body.Type != "webhook.test" || body.WorkspaceID != ws.ID ||
+				body.Data["webhook_id"] != hook.ID || body.Data["message"] == "" {
+				t.Errorf("test event body = %s, want the event id, type, workspace and the webhook id in data", row.Body)
+			}
+			var siblings int
+			if err := f.db.Get(&siblings, `SELECT count(*) FROM deliveries WHERE webhook_id = $1`, sibling.ID); err != nil || siblings != 0 {
+				t.Errorf("sibling webhook has %d deliveries, %v; want 0", siblings, err)
+			}
+			// It stays in the history like any other delivery.
+			page := f.call(t, "GET", "/v1/webhooks/"+hook.ID+"/deliveries", ws.APIKey, "")
+			page.wantStatus(t, http.StatusOK)
+			var p deliveryPage
+			page.decode(t, &p)
+			if len(p.Data) != 1 || p.Data[0].ID != got.DeliveryID || p.Data[0].EventType != "webhook.test" {
+				t.Errorf("delivery history = %+v, want the test delivery", p.Data)
+			}
+		})
+	}
+}
+
+func TestTestEventInactiveWebhook(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
+	f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":false}`).wantStatus(t, http.StatusOK)
+	counts := f.rowCounts(t)
+
+	f.call(t, "POST", "/v1/webhooks/"+hook.ID+"/test", ws.APIKey, "").
+		wantError(t, apiError{Status: http.StatusConflict, Code: "webhook_inactive"})
+	if diff := cmp.Diff(counts, f.rowCounts(t)); diff != "" {
+		t.Errorf("a refused test changed rows (-before +after):\n%s", diff)
+	}
+	if n := len(f.enq.Enqueued()); n != 0 {
+		t.Errorf("a refused test enqueued %d deliveries", n)
+	}
+}
+
+func TestTestEventNotFound(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	other := f.mustCreateWorkspace(t, "Other")
+	theirs := f.mustCreateHook(t, other.APIKey, "post.created")
+	deleted := f.mustCreateHook(t, ws.APIKey, "post.created")
+	f.call(t, "DELETE", "/v1/webhooks/"+deleted.ID, ws.APIKey, "").wantStatus(t, http.StatusNoContent)
+	counts := f.rowCounts(t)
+
+	for name, id := range map[string]string{
+		"unknown":             uuid.NewString(),
+		"not a uuid":          "nope",
+		"uuid without dashes": strings.ReplaceAll(theirs.ID, "-", ""),
+		"another workspace's": theirs.ID,
+		"deleted":             deleted.ID,
+	} {
+		t.Run(name, func(t *testing.T) {
+			f.call(t, "POST", "/v1/webhooks/"+id+"/test", ws.APIKey, "").
+				wantError(t, apiError{Status: http.StatusNotFound, Code: "not_found"})
+		})
+	}
+	if diff := cmp.Diff(counts, f.rowCounts(t)); diff != "" {
+		t.Errorf("refused tests changed rows (-before +after):\n%s", diff)
+	}
+	if n := len(f.enq.Enqueued()); n != 0 {
+		t.Errorf("refused tests enqueued %d deliveries", n)
+	}
+}

@@ -1,0 +1,466 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/jobs"
+	"github.com/trackelio/webhooks/repo"
+	"github.com/trackelio/webhooks/sender"
+)
+
+// newGoRedis returns a go-redis client on a private Redis database.
+func newGoRedis(tb testing.TB) *redis.Client {
+	tb.Helper()
+	opt, err := redis.ParseURL(testenv.NewRedis(tb))
+	if err != nil {
+		tb.Fatalf("ParseURL: %v", err)
+	}
+	c := redis.NewClient(opt)
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// dbSize is the number of keys in the client's database.
+func dbSize(tb testing.TB, rdb *redis.Client) int64 {
+	tb.Helper()
+	n, err := rdb.DBSize(context.Background()).Result()
+	if err != nil {
+		tb.Fatalf("DBSIZE: %v", err)
+	}
+	return n
+}
+
+func mustAcquire(tb testing.TB, f *jobs.Fairness, webhookID string) (release func(), ok bool) {
+	tb.Helper()
+	release, ok, err := f.Acquire(context.Background(), webhookID)
+	if err != nil {
+		tb.Fatalf("Acquire(%s): %v", webhookID, err)
+	}
+	if ok != (release != nil) {
+		tb.Fatalf("Acquire(%s) = release %v, ok %v; want a release func exactly when ok", webhookID, release != nil, ok)
+	}
+	return release, ok
+}
+
+func mustProbe(tb testing.TB, f *jobs.Fairness, webhookID string, consecutiveFailures int) time.Duration {
+	tb.Helper()
+	wait, err := f.Probe(context.Background(), webhookID, consecutiveFailures)
+	if err != nil {
+		tb.Fatalf("Probe(%s, %d): %v", webhookID, consecutiveFailures, err)
+	}
+	return wait
+}
+
+func TestFairnessAcquireCapsInFlight(t *testing.T) {
+	t.Parallel()
+	rdb := newGoRedis(t)
+	f := jobs.NewFairness(rdb, jobs.FairnessConfig{MaxInFlight: 3, SlotTTL: time.Minute})
+	hook, other := uuid.NewString(), uuid.NewString()
+
+	var releases []func()
+	for i := range 3 {
+		release, ok := mustAcquire(t, f, hook)
+		if !ok {
+			t.Fatalf("Acquire %d of 3 refused", i+1)
+		}
+		releases = append(releases, release)
+	}
+	if _, ok := mustAcquire(t, f, hook); ok {
+		t.Fatal("a fourth slot was granted with MaxInFlight 3")
+	}
+	// Slots are per webhook.
+	otherRelease, ok := mustAcquire(t, f, other)
+	if !ok {
+		t.Fatal("another webhook was refused a slot")
+	}
+
+	releases[0]()
+	release, ok := mustAcquire(t, f, hook)
+	if !ok {
+		t.Fatal("a released slot was not granted again")
+	}
+	if _, ok := mustAcquire(t, f, hook); ok {
+		t.Fatal("a fourth slot was granted after one release and one acquire")
+	}
+	// Releasing twice frees one slot, not two.
+	releases[0]()
+	if _, ok := mustAcquire(t, f, hook); ok {
+		t.Fatal("releasing the same slot twice freed a second one")
+	}
+
+	for _, r := range append(releases[1:], release, otherRelease) {
+		r()
+	}
+	if n := dbSize(t, rdb); n != 0 {
+		t.Errorf("%d keys left in Redis after every slot was released, want 0", n)
+	}
+}
+
+func TestFairnessAcquireConcurrent(t *testing.T) {
+	t.Parallel()
+	f := jobs.NewFairness(newGoRedis(t), jobs.FairnessConfig{MaxInFlight: 3, SlotTTL: time.Minute})
+	hook := uuid.NewString()
+	const workers = 20
+	granted := make([]bool, workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			_, ok, err := f.Acquire(context.Background(), hook)
+			if err != nil {
+				t.Errorf("Acquire: %v", err)
+			}
+			granted[i] = ok
+		})
+	}
+	wg.Wait()
+	n := 0
+	for _, ok := range granted {
+		if ok {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d of %d concurrent Acquire calls got a slot, want 3", n, workers)
+	}
+}
+
+// TestFairnessSlotsExpire: a worker that dies mid-attempt never releases its
+// slot; the slot frees itself after SlotTTL and Redis is left clean.
+func TestFairnessSlotsExpire(t *testing.T) {
+	t.Parallel()
+	const ttl = 500 * time.Millisecond
+	rdb := newGoRedis(t)
+	f := jobs.NewFairness(rdb, jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: ttl})
+	hook := uuid.NewString()
+
+	taken := time.Now()
+	if _, ok := mustAcquire(t, f, hook); !ok {
+		t.Fatal("first Acquire refused")
+	}
+	if _, ok := mustAcquire(t, f, hook); ok {
+		t.Fatal("second Acquire granted while the only slot is held")
+	}
+	waitFor(t, 5*time.Second, "the abandoned slot to expire", func() bool {
+		_, ok := mustAcquire(t, f, hook)
+		return ok
+	})
+	if waited := time.Since(taken); waited < ttl-50*time.Millisecond {
+		t.Errorf("the abandoned slot freed itself after %v, before SlotTTL %v", waited, ttl)
+	}
+	// The slot just granted is abandoned too; the whole key expires.
+	waitFor(t, 5*time.Second, "the slot key to expire", func() bool { return dbSize(t, rdb) == 0 })
+}
+
+// TestFairnessReleaseAfterCancel: the task's context is often done by the
+// time the attempt ends; the slot is released all the same.
+func TestFairnessReleaseAfterCancel(t *testing.T) {
+	t.Parallel()
+	f := jobs.NewFairness(newGoRedis(t), jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute})
+	hook := uuid.NewString()
+	ctx, cancel := context.WithCancel(context.Background())
+	release, ok, err := f.Acquire(ctx, hook)
+	if err != nil || !ok {
+		t.Fatalf("Acquire = %v, %v", ok, err)
+	}
+	cancel()
+	release()
+	if _, ok := mustAcquire(t, f, hook); !ok {
+		t.Error("the slot released after the context ended is still held")
+	}
+}
+
+func TestFairnessProbe(t *testing.T) {
+	t.Parallel()
+	const interval = 300 * time.Millisecond
+	rdb := newGoRedis(t)
+	f := jobs.NewFairness(rdb, jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute, BreakerThreshold: 3, ProbeInterval: interval})
+	hook, other := uuid.NewString(), uuid.NewString()
+
+	// Below the threshold every delivery goes ahead and Redis is not touched.
+	for range 3 {
+		if w := mustProbe(t, f, hook, 2); w != 0 {
+			t.Fatalf("Probe below the threshold = %v, want 0", w)
+		}
+	}
+	if n := dbSize(t, rdb); n != 0 {
+		t.Errorf("Probe below the threshold left %d keys in Redis", n)
+	}
+
+	probed := time.Now()
+	if w := mustProbe(t, f, hook, 3); w != 0 {
+		t.Fatalf("first Probe at the threshold = %v, want 0 (the probe)", w)
+	}
+	for _, failures := range []int{3, 10, 1000} {
+		w := mustProbe(t, f, hook, failures)
+		if w <= 0 || w > interval+interval/10 {
+			t.Errorf("Probe(%d failures) during the interval = %v, want a wait in (0, %v]", failures, w, interval+interval/10)
+		}
+	}
+	if w := mustProbe(t, f, other, 5); w != 0 {
+		t.Errorf("Probe of another webhook = %v, want 0: breakers are per webhook", w)
+	}
+	if w := mustProbe(t, f, hook, 0); w != 0 {
+		t.Errorf("Probe after the streak ended = %v, want 0: the breaker is closed", w)
+	}
+
+	// The next probe is allowed once the interval has passed, not before.
+	waitFor(t, 5*time.Second, "the next probe", func() bool { return mustProbe(t, f, hook, 3) == 0 })
+	if waited := time.Since(probed); waited < interval-50*time.Millisecond {
+		t.Errorf("the next probe came %v after the last, before ProbeInterval %v", waited, interval)
+	}
+}
+
+func TestFairnessProbeOff(t *testing.T) {
+	t.Parallel()
+	rdb := newGoRedis(t)
+	f := jobs.NewFairness(rdb, jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute, ProbeInterval: time.Hour})
+	hook := uuid.NewString()
+	for range 3 {
+		if w := mustProbe(t, f, hook, 1000); w != 0 {
+			t.Fatalf("Probe with BreakerThreshold 0 = %v, want 0", w)
+		}
+	}
+	if n := dbSize(t, rdb); n != 0 {
+		t.Errorf("Probe with the breaker off left %d keys in Redis", n)
+	}
+}
+
+func TestFairnessProbeConcurrent(t *testing.T) {
+	t.Parallel()
+	f := jobs.NewFairness(newGoRedis(t), jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute, BreakerThreshold: 1, ProbeInterval: time.Minute})
+	hook := uuid.NewString()
+	const workers = 10
+	waits := make([]time.Duration, workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			w, err := f.Probe(context.Background(), hook, 5)
+			if err != nil {
+				t.Errorf("Probe: %v", err)
+			}
+			waits[i] = w
+		})
+	}
+	wg.Wait()
+	probes := 0
+	for _, w := range waits {
+		if w == 0 {
+			probes++
+		}
+	}
+	if probes != 1 {
+		t.Errorf("%d of %d concurrent Probe calls may go ahead, want 1 (waits %v)", probes, workers, waits)
+	}
+}
+
+func TestFairnessRedisUnavailable(t *testing.T) {
+	t.Parallel()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { rdb.Close() })
+	f := jobs.NewFairness(rdb, jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute, BreakerThreshold: 1, ProbeInterval: time.Minute})
+	if release, ok, err := f.Acquire(context.Background(), uuid.NewString()); err == nil || ok || release != nil {
+		t.Errorf("Acquire without Redis = %v, %v, %v; want an error", release != nil, ok, err)
+	}
+	if _, err := f.Probe(context.Background(), uuid.NewString(), 5); err == nil {
+		t.Error("Probe without Redis = nil error, want an error")
+	}
+}
+
+func TestSlotWait(t *testing.T) {
+	t.Parallel()
+	seen := map[time.Duration]bool{}
+	for range 1000 {
+		w := jobs.SlotWait()
+		if w < 200*time.Millisecond || w >= 500*time.Millisecond {
+			t.Fatalf("SlotWait() = %v, want within [200ms, 500ms)", w)
+		}
+		seen[w] = true
+	}
+	if len(seen) < 100 {
+		t.Errorf("SlotWait gave %d distinct values in 1000 calls; waiting tasks would retry in lockstep", len(seen))
+	}
+}
+
+// fairFixture is a fixture whose handler has the in-flight cap and the
+// breaker on a private Redis database.
+type fairFixture struct {
+	*fixture
+	fair *jobs.Fairness
+}
+
+func setupFair(tb testing.TB, cfg jobs.FairnessConfig) *fairFixture {
+	tb.Helper()
+	return &fairFixture{fixture: setup(tb), fair: jobs.NewFairness(newGoRedis(tb), cfg)}
+}
+
+func (f *fairFixture) handler(p *fakePoster, pol jobs.RetryPolicy) *jobs.DeliverHandler {
+	return jobs.NewDeliverHandler(f.store, p, pol, f.metrics, discardLog).WithFairness(f.fair)
+}
+
+func (f *fairFixture) waits(reason string) float64 {
+	return testutil.ToFloat64(f.metrics.Waits.WithLabelValues(reason))
+}
+
+// wantWait checks that err asks for a wait that is not a failed attempt.
+func wantWait(tb testing.TB, err error, maxDelay time.Duration) *jobs.RetryAfterError {
+	tb.Helper()
+	var ra *jobs.RetryAfterError
+	if !errors.As(err, &ra) {
+		tb.Fatalf("ProcessTask = %v, want a *RetryAfterError", err)
+	}
+	if ra.Failure || jobs.IsFailure(err) || errors.Is(err, asynq.SkipRetry) {
+		tb.Errorf("wait %+v counts as a failure; waiting is not one", ra)
+	}
+	if ra.Delay <= 0 || ra.Delay > maxDelay {
+		tb.Errorf("wait delay = %v, want in (0, %v]", ra.Delay, maxDelay)
+	}
+	return ra
+}
+
+func TestDeliverInFlightCapFull(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute})
+	id := f.mustDelivery(t, time.Now())
+	p := &fakePoster{}
+	h := f.handler(p, policy)
+
+	// Another worker holds the webhook's only slot.
+	release, ok := mustAcquire(t, f.fair, f.hook.ID)
+	if !ok {
+		t.Fatal("Acquire refused")
+	}
+	ra := wantWait(t, h.ProcessTask(ctx, mustDeliverTask(t, id)), 500*time.Millisecond)
+	if ra.Delay < 200*time.Millisecond {
+		t.Errorf("wait delay = %v, want a SlotWait of at least 200ms", ra.Delay)
+	}
+	if n := len(p.requests()); n != 0 {
+		t.Errorf("poster called %d times while the webhook was at its cap", n)
+	}
+	if d := f.mustGetDelivery(t, id); d.Status != repo.StatusPending || d.Attempts != 0 {
+		t.Errorf("delivery = %s after %d attempts, want pending after 0", d.Status, d.Attempts)
+	}
+	if n := f.waits("in_flight_cap"); n != 1 {
+		t.Errorf("in_flight_cap waits = %v, want 1", n)
+	}
+	f.wantCounts(t, counts{})
+
+	// Once the slot is free the attempt is made, and its slot released.
+	release()
+	if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+		t.Fatalf("ProcessTask with a free slot = %v", err)
+	}
+	if n := len(p.requests()); n != 1 {
+		t.Errorf("poster called %d times, want 1", n)
+	}
+	if _, ok := mustAcquire(t, f.fair, f.hook.ID); !ok {
+		t.Error("the handler kept its slot after the attempt")
+	}
+}
+
+func TestDeliverReleasesSlotAfterFailure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute})
+	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
+	h := f.handler(p, policy)
+	for i := range 3 {
+		id := f.mustDelivery(t, time.Now())
+		var ra *jobs.RetryAfterError
+		if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); !errors.As(err, &ra) || !ra.Failure {
+			t.Fatalf("delivery %d: ProcessTask = %v, want a failed attempt", i, err)
+		}
+	}
+	if n := len(p.requests()); n != 3 {
+		t.Errorf("poster called %d times, want 3: each failed attempt must release its slot", n)
+	}
+}
+
+func TestDeliverBreaker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const interval = 300 * time.Millisecond
+	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 10, SlotTTL: time.Minute, BreakerThreshold: 2, ProbeInterval: interval})
+	failing := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 503, Error: "receiver answered 503"})}
+	h := f.handler(failing, policy)
+
+	// Two failures open the breaker.
+	for range 2 {
+		id := f.mustDelivery(t, time.Now())
+		var ra *jobs.RetryAfterError
+		if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); !errors.As(err, &ra) || !ra.Failure {
+			t.Fatalf("ProcessTask = %v, want a failed attempt", err)
+		}
+	}
+	waiting := []string{f.mustDelivery(t, time.Now()), f.mustDelivery(t, time.Now()), f.mustDelivery(t, time.Now()), f.mustDelivery(t, time.Now())}
+
+	// Four deliveries arrive at once: one probes, three wait.
+	errs := make([]error, len(waiting))
+	var wg sync.WaitGroup
+	probed := time.Now()
+	for i, id := range waiting {
+		wg.Go(func() { errs[i] = h.ProcessTask(ctx, mustDeliverTask(t, id)) })
+	}
+	wg.Wait()
+	if n := len(failing.requests()); n != 3 {
+		t.Fatalf("poster called %d times, want 3: two before the breaker opened and one probe", n)
+	}
+	var prober string
+	for i, err := range errs {
+		var ra *jobs.RetryAfterError
+		if errors.As(err, &ra) && ra.Failure {
+			prober = waiting[i]
+			continue
+		}
+		wantWait(t, err, interval+interval/10)
+		if d := f.mustGetDelivery(t, waiting[i]); d.Attempts != 0 {
+			t.Errorf("a waiting delivery made %d attempts", d.Attempts)
+		}
+	}
+	if prober == "" {
+		t.Fatalf("no delivery probed: %v", errs)
+	}
+	if n := f.waits("breaker_open"); n != 3 {
+		t.Errorf("breaker_open waits = %v, want 3", n)
+	}
+	f.wantCounts(t, counts{Attempts: map[sender.Outcome]float64{sender.HTTPError: 3}})
+
+	// The next probe goes ahead once the interval has passed; it succeeds
+	// and closes the breaker, so the rest go at once.
+	var rest []string
+	for _, id := range waiting {
+		if id != prober {
+			rest = append(rest, id)
+		}
+	}
+	ok := &fakePoster{}
+	h = f.handler(ok, policy)
+	waitFor(t, 5*time.Second, "the next probe", func() bool {
+		err := h.ProcessTask(ctx, mustDeliverTask(t, rest[0]))
+		if err != nil {
+			wantWait(t, err, interval+interval/10)
+		}
+		return err == nil
+	})
+	if waited := time.Since(probed); waited < interval-50*time.Millisecond {
+		t.Errorf("the second probe came %v after the first, before ProbeInterval %v", waited, interval)
+	}
+	for _, id := range rest[1:] {
+		if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+			t.Errorf("ProcessTask after a successful probe = %v, want nil", err)
+		}
+	}
+	if n := len(ok.requests()); n != len(rest) {
+		t.Errorf("poster called %d times after the breaker closed, want %d", n, len(rest))
+	}
+}
