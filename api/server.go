@@ -106,7 +106,8 @@ func New(cfg Config) http.Handler {
 		store: cfg.Store, enqueuer: cfg.Enqueuer, metrics: cfg.Metrics, log: cfg.Log,
 		adminToken: []byte(cfg.AdminToken), ready: cfg.Ready, keys: newKeyCache(time.Minute, 10000),
 		checkURL: cfg.CheckURL, maxHooks: cfg.MaxWebhooks, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
-		testWait: cmp.Or(cfg.DeliveryTimeout, 10*time.Second) + 5*time.Second,
+		// Bounded below the server's 60 s write timeout.
+		testWait: min(cmp.Or(cfg.DeliveryTimeout, 10*time.Second)+5*time.Second, 55*time.Second),
 	}
 	routes := []struct {
 		method, path string
