@@ -29,8 +29,10 @@ func NewServer(redis asynq.RedisConnOpt, cfg ServerConfig, m *metrics.Metrics, l
 	return asynq.NewServer(redis, asynq.Config{
 		Concurrency:       cfg.Concurrency,
 		TaskCheckInterval: cfg.PollInterval,
-		// Retries and scheduled tasks become due with at most this lag.
-		DelayedTaskCheckInterval: time.Second,
+		// Retries, waits and scheduled tasks become runnable with at most
+		// this lag past their due second (asynq keeps due times in whole
+		// seconds); four small Redis calls a second per queue are cheap.
+		DelayedTaskCheckInterval: 250 * time.Millisecond,
 		Queues:                   queueWeights,
 		RetryDelayFunc:           RetryDelay,
 		IsFailure:                IsFailure,
