@@ -22,7 +22,7 @@ type Store interface {
 	CreateWebhook(ctx context.Context, workspaceID string, in repo.NewWebhook, max int) (repo.Webhook, error)
 	Webhook(ctx context.Context, workspaceID, id string) (repo.Webhook, error)
 	Webhooks(ctx context.Context, workspaceID string) ([]repo.Webhook, error)
-	UpdateWebhook(ctx context.Context, workspaceID, id string, p repo.WebhookPatch) (repo.Webhook, error)
+	UpdateWebhook(ctx context.Context, workspaceID, id string, p repo.WebhookPatch) (repo.UpdatedWebhook, error)
 	DeleteWebhook(ctx context.Context, workspaceID, id string) error
 	CreateEvent(ctx context.Context, ev repo.NewEvent) (repo.AcceptedEvent, error)
 	Deliveries(ctx context.Context, workspaceID, webhookID string, after *repo.Cursor, limit int) ([]repo.Delivery, error)

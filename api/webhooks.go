@@ -251,21 +251,17 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	ws := workspaceID(r.Context())
-	before, err := s.store.Webhook(r.Context(), ws, id)
-	if err != nil {
-		return err
-	}
 	hook, err := s.store.UpdateWebhook(r.Context(), ws, id, p)
 	if err != nil {
 		return err
 	}
-	views, err := s.webhookViews(r.Context(), hook)
+	views, err := s.webhookViews(r.Context(), hook.Webhook)
 	if err != nil {
 		return err
 	}
 	// Re-enabling a webhook that was failing offers to recover what failed
 	// during the streak.
-	if p.Active != nil && *p.Active && !before.Active && hook.FailingSince.Valid {
+	if hook.Reactivated && hook.FailingSince.Valid {
 		since, err := s.store.RecoveryStart(r.Context(), ws, id, hook.FailingSince.Time)
 		if err != nil {
 			return err

@@ -116,16 +116,24 @@ type WebhookPatch struct {
 	Description *string
 }
 
+// UpdatedWebhook is a webhook as a patch left it.
+type UpdatedWebhook struct {
+	Webhook
+	// Reactivated says the patch turned an inactive webhook back on; its
+	// FailingSince is then the streak's start before the reset, so the
+	// caller can offer to recover that window.
+	Reactivated bool `db:"reactivated"`
+}
+
 // UpdateWebhook applies a patch. Re-activating an inactive webhook clears
 // its failure streak and disabled reason, since the customer says the
-// endpoint is fixed. The returned Webhook's FailingSince is the streak's
-// start before the reset, so the caller can offer to recover that window.
-func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p WebhookPatch) (Webhook, error) {
+// endpoint is fixed.
+func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p WebhookPatch) (UpdatedWebhook, error) {
 	var events any
 	if p.Events != nil {
 		events = pq.StringArray(p.Events)
 	}
-	var w Webhook
+	var w UpdatedWebhook
 	err := s.db.GetContext(ctx, &w, `
 		WITH old AS (
 			SELECT id, failing_since, active FROM webhooks
@@ -145,14 +153,15 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p Web
 			RETURNING w.*)
 		SELECT upd.id, upd.workspace_id, upd.url, upd.events, upd.active, upd.description, upd.secret,
 		       upd.failure_count, upd.consecutive_failures, upd.disabled_reason, upd.disabled_at,
-		       upd.last_success_at, upd.last_failure_at, old.failing_since, upd.created_at, upd.updated_at
+		       upd.last_success_at, upd.last_failure_at, old.failing_since, upd.created_at, upd.updated_at,
+		       upd.active AND NOT old.active AS reactivated
 		FROM upd JOIN old ON old.id = upd.id`,
 		id, workspaceID, p.URL, events, p.Active, p.Description)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Webhook{}, ErrNotFound
+		return UpdatedWebhook{}, ErrNotFound
 	}
 	if err != nil {
-		return Webhook{}, fmt.Errorf("update webhook: %w", mapErr(err))
+		return UpdatedWebhook{}, fmt.Errorf("update webhook: %w", mapErr(err))
 	}
 	return w, nil
 }
