@@ -58,18 +58,21 @@ func NewDeliverHandler(store DeliveryStore, poster Poster, policy RetryPolicy, m
 // increase() and rate(), so the first permanent failure after a restart
 // would not alert.
 func initSeries(m *metrics.Metrics) {
+	outcomes := []sender.Outcome{sender.Success, sender.HTTPError, sender.Timeout, sender.ConnectionError, sender.Blocked}
 	types := []string{catalog.TestType}
 	for _, t := range catalog.All() {
 		types = append(types, t.Type)
 	}
 	for _, t := range types {
-		for _, o := range []sender.Outcome{sender.Success, sender.HTTPError, sender.Timeout, sender.ConnectionError, sender.Blocked} {
+		for _, o := range outcomes {
 			m.Attempts.WithLabelValues(t, string(o))
-			m.AttemptDuration.WithLabelValues(string(o))
 		}
 		for _, st := range []string{repo.StatusSucceeded, repo.StatusFailed, repo.StatusCancelled} {
 			m.Finished.WithLabelValues(t, st)
 		}
+	}
+	for _, o := range outcomes {
+		m.AttemptDuration.WithLabelValues(string(o))
 	}
 	for _, r := range []string{waitInFlightCap, waitBreakerOpen} {
 		m.Waits.WithLabelValues(r)
@@ -195,24 +198,30 @@ func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work) error {
 
 	h.metrics.Attempts.WithLabelValues(w.EventType, string(res.Outcome)).Inc()
 	h.metrics.AttemptDuration.WithLabelValues(string(res.Outcome)).Observe(res.Duration.Seconds())
-	log := h.log.With("delivery_id", w.DeliveryID, "webhook_id", w.WebhookID, "event_type", w.EventType,
-		"attempt", n, "status_code", res.StatusCode, "outcome", res.Outcome, "duration_ms", res.Duration.Milliseconds())
+	// Built only when a line is written: successes log at debug, which is
+	// usually off, and With would allocate on every delivery.
+	log := func() *slog.Logger {
+		return h.log.With("delivery_id", w.DeliveryID, "webhook_id", w.WebhookID, "event_type", w.EventType,
+			"attempt", n, "status_code", res.StatusCode, "outcome", res.Outcome, "duration_ms", res.Duration.Milliseconds())
+	}
 	if rec.Disabled {
 		h.metrics.Disabled.Inc()
-		log.WarnContext(ctx, "webhook disabled", "reason", cmp.Or(r.DisableReason, "failing"))
+		log().WarnContext(ctx, "webhook disabled", "reason", cmp.Or(r.DisableReason, "failing"))
 	}
 	switch r.NewStatus {
 	case repo.StatusSucceeded:
 		h.metrics.Finished.WithLabelValues(w.EventType, repo.StatusSucceeded).Inc()
 		h.metrics.DeliveryLatency.Observe(now.Sub(w.EventCreatedAt).Seconds())
-		log.DebugContext(ctx, "delivered")
+		if h.log.Enabled(ctx, slog.LevelDebug) {
+			log().DebugContext(ctx, "delivered")
+		}
 		return nil
 	case repo.StatusFailed:
 		h.metrics.Finished.WithLabelValues(w.EventType, repo.StatusFailed).Inc()
-		log.WarnContext(ctx, "delivery failed; no more attempts", "error", res.Error)
+		log().WarnContext(ctx, "delivery failed; no more attempts", "error", res.Error)
 		return fmt.Errorf("delivery %s failed after %d attempts: %s: %w", w.DeliveryID, n, res.Error, asynq.SkipRetry)
 	}
-	log.InfoContext(ctx, "attempt failed; will retry", "error", res.Error, "retry_in", delay.String())
+	log().InfoContext(ctx, "attempt failed; will retry", "error", res.Error, "retry_in", delay.String())
 	if h.enqueuer != nil {
 		task, err := NewDeliverTask(w.DeliveryID, n, r.NextAttemptAt)
 		if err != nil {
@@ -222,7 +231,7 @@ func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work) error {
 			return nil
 		}
 		// This task stays and retries itself at the due time instead.
-		log.WarnContext(ctx, "could not schedule the retry task", "error", err)
+		log().WarnContext(ctx, "could not schedule the retry task", "error", err)
 	}
 	return &RetryAfterError{Delay: delay, Failure: true, Reason: fmt.Sprintf("attempt %d failed: %s", n, res.Error)}
 }

@@ -169,7 +169,8 @@ func (s *Sender) send(ctx context.Context, r Request) Result {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return Result{Outcome: classify(ctx, err), Error: describe(ctx, err, s.timeout)}
+		outcome, text := failure(ctx, err, s.timeout)
+		return Result{Outcome: outcome, Error: text}
 	}
 	defer resp.Body.Close()
 	// A broken response body after the status line does not change the
@@ -238,33 +239,21 @@ func boundHeaders(h http.Header) map[string]string {
 	return out
 }
 
-func classify(ctx context.Context, err error) Outcome {
-	if errors.Is(err, destination.ErrBlocked) {
-		return Blocked
-	}
+// failure classifies a request that got no response and describes it for
+// the delivery log.
+func failure(ctx context.Context, err error, timeout time.Duration) (Outcome, string) {
 	var netErr net.Error
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
-		(errors.As(err, &netErr) && netErr.Timeout()) {
-		return Timeout
-	}
-	return ConnectionError
-}
-
-func describe(ctx context.Context, err error, timeout time.Duration) string {
-	if classify(ctx, err) == Timeout {
-		return fmt.Sprintf("timed out after %s", timeout)
-	}
-	if errors.Is(err, destination.ErrBlocked) {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return "blocked: " + err.Error()
+	if !errors.Is(err, destination.ErrBlocked) && (errors.Is(ctx.Err(), context.DeadlineExceeded) ||
+		errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())) {
+		return Timeout, fmt.Sprintf("timed out after %s", timeout)
 	}
 	// url.Error repeats the URL, which the delivery log already shows.
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
-		return uerr.Err.Error()
+		err = uerr.Err
 	}
-	return err.Error()
+	if errors.Is(err, destination.ErrBlocked) {
+		return Blocked, "blocked: " + err.Error()
+	}
+	return ConnectionError, err.Error()
 }
