@@ -13,7 +13,7 @@ build: ## Build the three binaries into bin/
 	$(GO) build -o bin/ ./cmd/api ./cmd/worker ./cmd/scheduler
 
 .PHONY: run
-run: ## Run api, worker and scheduler on local PostgreSQL and Redis
+run: build ## Run api, worker and scheduler on local PostgreSQL and Redis
 	./deploy/run-local.sh
 
 .PHONY: migrate

@@ -34,7 +34,10 @@ if [ "$(psql "$admin_url" -tAc "SELECT 1 FROM pg_database WHERE datname = '$dbna
   psql "$admin_url" -qc "CREATE DATABASE \"$dbname\"" && echo "run: created database $dbname"
 fi
 
-go build -o bin/ ./cmd/api ./cmd/worker ./cmd/scheduler
+# `make run` builds bin/ first (its build target).
+for b in api worker scheduler; do
+  [ -x "bin/$b" ] || { echo "run: bin/$b is missing; start with make run" >&2; exit 1; }
+done
 
 pids=()
 cleanup() {
