@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"math"
 	"net/http"
@@ -14,26 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trackelio/webhooks/credential"
 	"github.com/trackelio/webhooks/repo"
 )
-
-// apiKeyPrefix marks Trackelio keys so secret scanners can recognise them.
-const apiKeyPrefix = "trk_"
-
-// newAPIKey returns a random key and its SHA-256 digest. The key carries 256
-// bits of entropy, so a fast hash is as safe as a slow KDF and costs nothing
-// per request.
-func newAPIKey() (string, []byte) {
-	b := make([]byte, 32)
-	rand.Read(b)
-	key := apiKeyPrefix + base64.RawURLEncoding.EncodeToString(b)
-	return key, hashKey(key)
-}
-
-func hashKey(key string) []byte {
-	h := sha256.Sum256([]byte(key))
-	return h[:]
-}
 
 func bearer(r *http.Request) (string, bool) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -56,7 +37,7 @@ func (s *Server) authed(h handlerFunc) http.Handler {
 			writeError(w, r, s.log, errUnauthorized)
 			return
 		}
-		digest := hashKey(key)
+		digest := credential.Digest(key)
 		ws, ok := s.keys.get(digest)
 		if !ok {
 			var err error

@@ -4,13 +4,16 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/catalog"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -43,6 +46,7 @@ type attemptView struct {
 	ResponseBody      string          `json:"response_body"`
 	ResponseTruncated bool            `json:"response_truncated"`
 	ResponseHeaders   json.RawMessage `json:"response_headers"`
+	RequestHeaders    json.RawMessage `json:"request_headers"`
 	Error             *string         `json:"error"`
 	DurationMS        int             `json:"duration_ms"`
 	CreatedAt         time.Time       `json:"created_at"`
@@ -103,6 +107,18 @@ func decodeCursor(s string) (*repo.Cursor, error) {
 	return &repo.Cursor{CreatedAt: t, ID: id}, nil
 }
 
+// deliveryFilter checks a history filter: a delivery status and an event
+// type, each optional.
+func deliveryFilter(status, eventType string) (repo.DeliveryFilter, error) {
+	if status != "" && !slices.Contains(repo.Statuses, status) {
+		return repo.DeliveryFilter{}, invalid("status", "status must be one of "+strings.Join(repo.Statuses, ", "))
+	}
+	if eventType != "" && eventType != catalog.TestType && !catalog.Known(eventType) {
+		return repo.DeliveryFilter{}, invalid("event_type", fmt.Sprintf("unknown event type %q; see GET /v1/event-types", eventType))
+	}
+	return repo.DeliveryFilter{Status: status, EventType: eventType}, nil
+}
+
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	hook, err := s.loadWebhook(r)
 	if err != nil {
@@ -122,8 +138,12 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	filter, err := deliveryFilter(q.Get("status"), q.Get("event_type"))
+	if err != nil {
+		return err
+	}
 	// One extra row tells whether another page exists.
-	ds, err := s.store.Deliveries(r.Context(), workspaceID(r.Context()), hook.ID, after, limit+1)
+	ds, err := s.store.Deliveries(r.Context(), workspaceID(r.Context()), hook.ID, filter, after, limit+1)
 	if err != nil {
 		return err
 	}
@@ -158,7 +178,8 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
 	for i, a := range as {
 		detail.Attempts[i] = attemptView{
 			Attempt: a.Attempt, StatusCode: nullInt(a.StatusCode), ResponseBody: string(a.ResponseBody),
-			ResponseTruncated: a.ResponseTruncated, ResponseHeaders: a.ResponseHeaders, Error: nullString(a.Error), DurationMS: a.DurationMS, CreatedAt: a.CreatedAt,
+			ResponseTruncated: a.ResponseTruncated, ResponseHeaders: a.ResponseHeaders,
+			RequestHeaders: a.RequestHeaders, Error: nullString(a.Error), DurationMS: a.DurationMS, CreatedAt: a.CreatedAt,
 		}
 	}
 	writeJSON(w, http.StatusOK, detail)
@@ -170,24 +191,7 @@ func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ws := workspaceID(r.Context())
-	d, err := s.store.Delivery(r.Context(), ws, id)
-	if err != nil {
-		return err
-	}
-	hook, err := s.store.Webhook(r.Context(), ws, d.WebhookID)
-	if err != nil {
-		return err
-	}
-	if !hook.Active {
-		return &Error{Status: http.StatusConflict, Code: "webhook_inactive", Message: "the webhook is inactive; activate it before redelivering"}
-	}
-	newID, err := s.store.Redeliver(r.Context(), ws, d.ID)
-	if err != nil {
-		return err
-	}
-	s.enqueue(r, []string{newID})
-	nd, err := s.store.Delivery(r.Context(), ws, newID)
+	nd, err := s.manage.Redeliver(r.Context(), workspaceID(r.Context()), id)
 	if err != nil {
 		return err
 	}

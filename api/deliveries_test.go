@@ -22,6 +22,7 @@ type attempt struct {
 	ResponseBody      string            `json:"response_body"`
 	ResponseTruncated bool              `json:"response_truncated"`
 	ResponseHeaders   map[string]string `json:"response_headers"`
+	RequestHeaders    map[string]string `json:"request_headers"`
 	Error             *string           `json:"error"`
 	DurationMS        int               `json:"duration_ms"`
 	CreatedAt         time.Time         `json:"created_at"`
@@ -204,6 +205,76 @@ func TestListDeliveriesPaginationWithTies(t *testing.T) {
 	}
 }
 
+func TestListDeliveriesFilters(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	hook := f.mustCreateHook(t, ws.APIKey, "post.created", "nps.submitted")
+	// Six deliveries, newest last: types alternate, every third one failed.
+	var all []string
+	for i := range 6 {
+		typ := []string{"post.created", "nps.submitted"}[i%2]
+		ev := f.mustPostEvent(t, ws.APIKey, fmt.Sprintf(`{"type":%q,"data":{"i":%d}}`, typ, i))
+		id := f.deliveryIDsOfEvent(t, ev.ID)[0]
+		all = append([]string{id}, all...)
+		if i%3 == 0 {
+			f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "HTTP 500",
+				At: time.Now(), NewStatus: repo.StatusFailed})
+		}
+	}
+	// all is newest first: index 5-i is the i-th event.
+	of := func(is ...int) []string {
+		var ids []string
+		for _, i := range is {
+			ids = append(ids, all[5-i])
+		}
+		return ids
+	}
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"", of(5, 4, 3, 2, 1, 0)},
+		{"?status=failed", of(3, 0)},
+		{"?status=pending", of(5, 4, 2, 1)},
+		{"?status=succeeded", nil},
+		{"?event_type=nps.submitted", of(5, 3, 1)},
+		{"?event_type=post.created&status=failed", of(0)},
+		{"?event_type=webhook.test", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			p := f.listPage(t, ws.APIKey, hook.ID, tt.query)
+			var got []string
+			for _, d := range p.Data {
+				got = append(got, d.ID)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ids (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("pages keep the filter", func(t *testing.T) {
+		first := f.listPage(t, ws.APIKey, hook.ID, "?status=pending&limit=3")
+		if len(first.Data) != 3 || first.NextCursor == nil {
+			t.Fatalf("first page: %d deliveries, next %v", len(first.Data), first.NextCursor)
+		}
+		rest := f.listPage(t, ws.APIKey, hook.ID, "?status=pending&limit=3&cursor="+url.QueryEscape(*first.NextCursor))
+		if len(rest.Data) != 1 || rest.Data[0].ID != of(1)[0] || rest.NextCursor != nil {
+			t.Errorf("second page = %+v, want only event 1 and no cursor", rest)
+		}
+	})
+	for _, tt := range []struct{ query, field string }{
+		{"?status=done", "status"},
+		{"?event_type=post.deleted", "event_type"},
+	} {
+		t.Run("bad "+tt.query, func(t *testing.T) {
+			res := f.call(t, "GET", "/v1/webhooks/"+hook.ID+"/deliveries"+tt.query, ws.APIKey, "")
+			res.wantError(t, apiError{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Field: tt.field})
+		})
+	}
+}
+
 func TestGetDeliveryWithAttempts(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
@@ -248,6 +319,7 @@ func TestGetDeliveryWithAttempts(t *testing.T) {
 	results := []repo.AttemptResult{
 		{DeliveryID: id, Attempt: 1, StatusCode: 500, ResponseBody: []byte("oops"), Error: "HTTP 500",
 			ResponseHeaders: map[string]string{"Content-Type": "text/plain", "Retry-After": "30"},
+			RequestHeaders:  map[string]string{"X-Trackelio-Delivery": id, "webhook-timestamp": "1796154985"},
 			Duration:        120 * time.Millisecond, At: t1, NewStatus: repo.StatusPending, NextAttemptAt: t2},
 		{DeliveryID: id, Attempt: 2, Error: "timeout after 10s",
 			Duration: 10 * time.Second, At: t2, NewStatus: repo.StatusPending, NextAttemptAt: t3},
@@ -256,10 +328,12 @@ func TestGetDeliveryWithAttempts(t *testing.T) {
 	}
 	wantAttempts := []attempt{
 		{Attempt: 1, StatusCode: ptr(500), ResponseBody: "oops", Error: ptr("HTTP 500"), DurationMS: 120, CreatedAt: t1,
-			ResponseHeaders: map[string]string{"Content-Type": "text/plain", "Retry-After": "30"}},
-		{Attempt: 2, Error: ptr("timeout after 10s"), DurationMS: 10000, CreatedAt: t2, ResponseHeaders: map[string]string{}},
+			ResponseHeaders: map[string]string{"Content-Type": "text/plain", "Retry-After": "30"},
+			RequestHeaders:  map[string]string{"X-Trackelio-Delivery": id, "webhook-timestamp": "1796154985"}},
+		{Attempt: 2, Error: ptr("timeout after 10s"), DurationMS: 10000, CreatedAt: t2,
+			ResponseHeaders: map[string]string{}, RequestHeaders: map[string]string{}},
 		{Attempt: 3, StatusCode: ptr(200), ResponseBody: `{"ok":true,"big":"...`, ResponseTruncated: true, DurationMS: 45, CreatedAt: t3,
-			ResponseHeaders: map[string]string{}},
+			ResponseHeaders: map[string]string{}, RequestHeaders: map[string]string{}},
 	}
 	wantAfter := []delivery{
 		{Status: "pending", Attempts: 1, StatusCode: ptr(500), ResponseBody: "oops", LastError: ptr("HTTP 500"),

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -29,9 +30,21 @@ var (
 
 // writeError is the one place errors become HTTP statuses.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	var apiErr *Error
+	var (
+		apiErr    *Error
+		fieldErrs manage.FieldErrors
+		refusal   *manage.Refusal
+		timeout   *manage.TestTimeout
+	)
 	switch {
 	case errors.As(err, &apiErr):
+	case errors.As(err, &fieldErrs) && len(fieldErrs) > 0:
+		// The first refused field, in the order the fields are documented.
+		apiErr = invalid(fieldErrs[0].Field, fieldErrs[0].Message)
+	case errors.As(err, &refusal):
+		apiErr = &Error{Status: http.StatusConflict, Code: refusal.Code, Message: refusal.Message}
+	case errors.As(err, &timeout):
+		apiErr = &Error{Status: http.StatusGatewayTimeout, Code: "test_timeout", Message: timeout.Error()}
 	case errors.Is(err, repo.ErrNotFound):
 		apiErr = errNotFound
 	case errors.Is(err, repo.ErrLimitReached):

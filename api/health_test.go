@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/api"
+	"github.com/trackelio/webhooks/manage"
 )
 
 type readiness struct {
@@ -34,7 +35,7 @@ func TestReadyz(t *testing.T) {
 
 	t.Run("all checks pass", func(t *testing.T) {
 		t.Parallel()
-		f := setup(t, func(c *api.Config) {
+		f := setup(t, func(c *api.Config, _ *manage.Config) {
 			store := c.Store.(interface{ Ping(context.Context) error })
 			c.Ready = []api.Check{{Name: "postgres", Fn: store.Ping}, {Name: "redis", Fn: ok}}
 		})
@@ -51,7 +52,7 @@ func TestReadyz(t *testing.T) {
 	t.Run("a failing check is named", func(t *testing.T) {
 		t.Parallel()
 		var gotCtx context.Context
-		f := setup(t, func(c *api.Config) {
+		f := setup(t, func(c *api.Config, _ *manage.Config) {
 			c.Ready = []api.Check{
 				{Name: "postgres", Fn: ok},
 				{Name: "redis", Fn: func(ctx context.Context) error {

@@ -8,11 +8,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/api"
+	"github.com/trackelio/webhooks/manage"
 )
 
 func TestMaxWebhooks(t *testing.T) {
 	t.Parallel()
-	f := setup(t, func(c *api.Config) { c.MaxWebhooks = 2 })
+	f := setup(t, func(_ *api.Config, m *manage.Config) { m.MaxWebhooks = 2 })
 	a := f.mustCreateWorkspace(t, "A")
 	b := f.mustCreateWorkspace(t, "B")
 	first := f.mustCreateHook(t, a.APIKey, "post.created")
@@ -34,7 +35,7 @@ func TestMaxWebhooks(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	const burst = 3
-	f := setup(t, func(c *api.Config) { c.RateLimit, c.RateBurst = 0.001, burst })
+	f := setup(t, func(c *api.Config, _ *manage.Config) { c.RateLimit, c.RateBurst = 0.001, burst })
 	a := f.mustCreateWorkspace(t, "A")
 	b := f.mustCreateWorkspace(t, "B")
 

@@ -2,15 +2,11 @@ package api
 
 import (
 	"net/http"
-	"time"
+
+	"github.com/trackelio/webhooks/manage"
 )
 
-// maxGracePeriod bounds how long an old secret keeps signing.
-const maxGracePeriod = 7 * 24 * time.Hour
-
-// rotateSecret issues a new secret. X-Trackelio-Signature uses it at once;
-// webhook-signature carries signatures with both secrets until the grace
-// period ends, so receivers can switch without dropping deliveries.
+// rotateSecret issues a new secret; see manage.Service.RotateSecret.
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
@@ -22,19 +18,14 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeOptionalJSON(w, r, maxJSONBody, &in); err != nil {
 		return err
 	}
-	grace := 24 * time.Hour
-	if in.GracePeriod != nil {
-		grace, err = time.ParseDuration(*in.GracePeriod)
-		if err != nil || grace < 0 || grace > maxGracePeriod {
-			return invalid("grace_period", "grace_period must be a duration like 24h, from 0s to 168h")
-		}
-	}
-	ends := time.Now().Add(grace)
-	hook, err := s.store.RotateSecret(r.Context(), workspaceID(r.Context()), id, newSecret(), ends)
+	grace, err := manage.GracePeriod(in.GracePeriod)
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(r.Context(), "webhook secret rotated", "webhook_id", hook.ID, "grace_period", grace.String())
-	writeJSON(w, http.StatusOK, map[string]any{"secret": hook.Secret, "previous_secret_expires_at": ends.UTC()})
+	rot, err := s.manage.RotateSecret(r.Context(), workspaceID(r.Context()), id, grace)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"secret": rot.Webhook.Secret, "previous_secret_expires_at": rot.PreviousExpiresAt})
 	return nil
 }

@@ -2,7 +2,6 @@
 package api
 
 import (
-	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -10,36 +9,28 @@ import (
 	"strings"
 	"time"
 
-	"github.com/trackelio/webhooks/destination"
+	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
 )
 
-// Store is what the API needs from Postgres.
+// Store is what the API reads from Postgres itself; changes to webhooks and
+// deliveries go through the manage.Service the dashboard shares.
 type Store interface {
 	CreateWorkspace(ctx context.Context, name string, keyHash []byte) (repo.Workspace, error)
 	WorkspaceByKeyHash(ctx context.Context, keyHash []byte) (string, error)
-	CreateWebhook(ctx context.Context, workspaceID string, in repo.NewWebhook, max int) (repo.Webhook, error)
 	Webhook(ctx context.Context, workspaceID, id string) (repo.Webhook, error)
 	Webhooks(ctx context.Context, workspaceID string) ([]repo.Webhook, error)
-	UpdateWebhook(ctx context.Context, workspaceID, id string, p repo.WebhookPatch) (repo.UpdatedWebhook, error)
-	DeleteWebhook(ctx context.Context, workspaceID, id string) error
 	CreateEvent(ctx context.Context, ev repo.NewEvent) (repo.AcceptedEvent, error)
-	Deliveries(ctx context.Context, workspaceID, webhookID string, after *repo.Cursor, limit int) ([]repo.Delivery, error)
+	Deliveries(ctx context.Context, workspaceID, webhookID string, f repo.DeliveryFilter, after *repo.Cursor, limit int) ([]repo.Delivery, error)
 	Delivery(ctx context.Context, workspaceID, id string) (repo.Delivery, error)
 	Attempts(ctx context.Context, deliveryID string) ([]repo.Attempt, error)
-	Redeliver(ctx context.Context, workspaceID, id string) (string, error)
-	RotateSecret(ctx context.Context, workspaceID, id, newSecret string, graceEnds time.Time) (repo.Webhook, error)
 	SuccessRates(ctx context.Context, webhookIDs []string) (map[string]float64, error)
-	RecoveryStart(ctx context.Context, workspaceID, webhookID string, failingSince time.Time) (time.Time, error)
-	CountRecoverable(ctx context.Context, workspaceID, webhookID string, win repo.RecoverWindow) (int, error)
-	Recover(ctx context.Context, workspaceID, webhookID string, win repo.RecoverWindow) ([]string, error)
-	CreateTestEvent(ctx context.Context, ev repo.NewEvent, webhookID string) (string, error)
 }
 
-// Enqueuer hands deliveries to the workers.
-type Enqueuer interface {
-	EnqueueDelivery(ctx context.Context, deliveryID string) error
+// Portal issues the dashboard's single-use sign-in links.
+type Portal interface {
+	NewLink(ctx context.Context, r *http.Request, workspaceID string) (url string, expiresAt time.Time, err error)
 }
 
 // Check is a named readiness probe.
@@ -50,19 +41,14 @@ type Check struct {
 
 // Config wires the API.
 type Config struct {
-	Store    Store
-	Enqueuer Enqueuer
-	Metrics  *metrics.Metrics
-	Log      *slog.Logger
+	Store   Store
+	Manage  *manage.Service
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
 	// AdminToken enables the admin routes; empty turns them off.
 	AdminToken string
 	// Ready lists the dependencies /readyz checks.
 	Ready []Check
-	// CheckURL vets a webhook URL (scheme, form, and literal addresses the
-	// destination guard refuses).
-	CheckURL func(raw string) error
-	// MaxWebhooks caps live webhooks per workspace.
-	MaxWebhooks int
 	// RateLimit is the sustained requests per second allowed per workspace
 	// on /v1, with bursts up to RateBurst; zero turns limiting off.
 	RateLimit float64
@@ -70,49 +56,33 @@ type Config struct {
 	// Monitoring, when set, is mounted at /monitoring/ behind the admin
 	// token (the asynqmon UI).
 	Monitoring http.Handler
-	// DeliveryTimeout is how long POST /v1/webhooks/{id}/test waits for
-	// the worker's attempt (plus queueing slack).
-	DeliveryTimeout time.Duration
+	// Dashboard, when set, is mounted at /dashboard/ and Portal issues its
+	// sign-in links at POST /v1/portal-sessions.
+	Dashboard http.Handler
+	Portal    Portal
 }
 
 // Server holds the API's dependencies.
 type Server struct {
 	store      Store
-	enqueuer   Enqueuer
+	manage     *manage.Service
+	portal     Portal
 	metrics    *metrics.Metrics
 	log        *slog.Logger
 	adminToken []byte
 	ready      []Check
 	keys       *keyCache
-	checkURL   func(string) error
-	maxHooks   int
 	limiter    *limiter
-	testWait   time.Duration
 }
 
-// DefaultMaxWebhooks is the per-workspace webhook limit when none is set.
-const DefaultMaxWebhooks = 100
-
-// New returns the API's root handler. A zero CheckURL uses a destination
-// guard with no allowlist.
+// New returns the API's root handler.
 func New(cfg Config) http.Handler {
-	if cfg.CheckURL == nil {
-		cfg.CheckURL = destination.New(destination.Config{}).CheckURL
-	}
-	if cfg.MaxWebhooks <= 0 {
-		cfg.MaxWebhooks = DefaultMaxWebhooks
-	}
 	s := &Server{
-		store: cfg.Store, enqueuer: cfg.Enqueuer, metrics: cfg.Metrics, log: cfg.Log,
+		store: cfg.Store, manage: cfg.Manage, portal: cfg.Portal, metrics: cfg.Metrics, log: cfg.Log,
 		adminToken: []byte(cfg.AdminToken), ready: cfg.Ready, keys: newKeyCache(time.Minute, 10000),
-		checkURL: cfg.CheckURL, maxHooks: cfg.MaxWebhooks, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
-		// Bounded below the server's 60 s write timeout.
-		testWait: min(cmp.Or(cfg.DeliveryTimeout, 10*time.Second)+5*time.Second, 55*time.Second),
+		limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
 	}
-	routes := []struct {
-		method, path string
-		h            http.Handler
-	}{
+	routes := []route{
 		{"GET", "/healthz", http.HandlerFunc(s.healthz)},
 		{"GET", "/readyz", http.HandlerFunc(s.readyz)},
 		{"POST", "/v1/admin/workspaces", s.admin(s.createWorkspace)},
@@ -131,6 +101,9 @@ func New(cfg Config) http.Handler {
 		{"GET", "/v1/deliveries/{id}", s.authed(s.getDelivery)},
 		{"POST", "/v1/deliveries/{id}/redeliver", s.authed(s.redeliver)},
 	}
+	if cfg.Portal != nil {
+		routes = append(routes, route{"POST", "/v1/portal-sessions", s.authed(s.createPortalSession)})
+	}
 	mux := http.NewServeMux()
 	allowed := map[string][]string{}
 	for _, rt := range routes {
@@ -143,6 +116,10 @@ func New(cfg Config) http.Handler {
 	for path, methods := range allowed {
 		mux.Handle(path, s.methodNotAllowed(methods))
 	}
+	if cfg.Dashboard != nil {
+		mux.Handle("/dashboard/", cfg.Dashboard)
+		mux.Handle("GET /dashboard", http.RedirectHandler("/dashboard/", http.StatusMovedPermanently))
+	}
 	if cfg.Monitoring != nil {
 		mux.Handle("/monitoring/", s.admin(func(w http.ResponseWriter, r *http.Request) error {
 			cfg.Monitoring.ServeHTTP(w, r)
@@ -153,6 +130,12 @@ func New(cfg Config) http.Handler {
 		writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no route for " + r.Method + " " + r.URL.Path})
 	})
 	return s.instrument(mux)
+}
+
+// route is one method and path pattern with its handler.
+type route struct {
+	method, path string
+	h            http.Handler
 }
 
 func (s *Server) methodNotAllowed(methods []string) http.Handler {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -36,7 +37,7 @@ type fakeEnqueuer struct {
 	ids []string
 }
 
-var _ api.Enqueuer = (*fakeEnqueuer)(nil)
+var _ manage.Enqueuer = (*fakeEnqueuer)(nil)
 
 func (f *fakeEnqueuer) EnqueueDelivery(ctx context.Context, deliveryID string) error {
 	f.mu.Lock()
@@ -65,8 +66,8 @@ type fixture struct {
 }
 
 // setup builds the API on a fresh migrated database. Options adjust the
-// config before the handler is built.
-func setup(tb testing.TB, opts ...func(*api.Config)) *fixture {
+// API's and the shared operations' config before the handler is built.
+func setup(tb testing.TB, opts ...func(*api.Config, *manage.Config)) *fixture {
 	tb.Helper()
 	store, dbURL := testenv.NewStore(tb)
 	db, err := sqlx.Open("postgres", dbURL)
@@ -77,16 +78,18 @@ func setup(tb testing.TB, opts ...func(*api.Config)) *fixture {
 	tb.Cleanup(func() { db.Close() })
 
 	enq := &fakeEnqueuer{}
+	log := slog.New(slog.DiscardHandler)
 	cfg := api.Config{
 		Store:      store,
-		Enqueuer:   enq,
 		Metrics:    metrics.New(prometheus.NewRegistry()),
-		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:        log,
 		AdminToken: testAdminToken,
 	}
+	mcfg := manage.Config{Store: store, Enqueuer: enq, Log: log}
 	for _, o := range opts {
-		o(&cfg)
+		o(&cfg, &mcfg)
 	}
+	cfg.Manage = manage.New(mcfg)
 	return &fixture{handler: api.New(cfg), store: store, db: db, enq: enq}
 }
 

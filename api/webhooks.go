@@ -2,27 +2,14 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
-	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
-	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/repo"
-)
-
-const (
-	maxDescriptionLen = 1000
-	// maxEventsListed bounds the list before deduplication; the catalog
-	// itself is far smaller.
-	maxEventsListed = 100
 )
 
 type webhookView struct {
@@ -84,78 +71,24 @@ func nullString(s sql.NullString) *string {
 	return &s.String
 }
 
-// newSecret returns "whsec_" + standard base64 of 32 random bytes, the form
-// Standard Webhooks libraries accept as is.
-func newSecret() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+// webhookBody is a webhook as POST and PATCH take it.
+type webhookBody struct {
+	URL         *string  `json:"url"`
+	Events      []string `json:"events"`
+	Active      *bool    `json:"active"`
+	Description *string  `json:"description"`
 }
 
-// validateURL applies the destination guard's checks: scheme, form, length
-// and literal addresses in refused ranges.
-func (s *Server) validateURL(raw string) error {
-	if raw == "" {
-		return invalid("url", "url is required")
-	}
-	if err := s.checkURL(raw); err != nil {
-		return invalid("url", err.Error())
-	}
-	return nil
-}
-
-// validateEvents checks every type against the catalog and drops duplicates.
-func validateEvents(events []string) ([]string, error) {
-	if len(events) == 0 {
-		return nil, invalid("events", "events must list at least one event type")
-	}
-	if len(events) > maxEventsListed {
-		return nil, invalid("events", fmt.Sprintf("events lists more than %d entries", maxEventsListed))
-	}
-	out := make([]string, 0, len(events))
-	for _, e := range events {
-		if !catalog.Known(e) {
-			return nil, invalid("events", fmt.Sprintf("unknown event type %q; see GET /v1/event-types", e))
-		}
-		if !slices.Contains(out, e) {
-			out = append(out, e)
-		}
-	}
-	return out, nil
-}
-
-func validateDescription(d string) error {
-	if utf8.RuneCountInString(d) > maxDescriptionLen {
-		return invalid("description", fmt.Sprintf("description is longer than %d characters", maxDescriptionLen))
-	}
-	return nil
+func (b webhookBody) input() manage.WebhookInput {
+	return manage.WebhookInput{URL: b.URL, Events: b.Events, Active: b.Active, Description: b.Description}
 }
 
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		URL         string   `json:"url"`
-		Events      []string `json:"events"`
-		Active      *bool    `json:"active"`
-		Description string   `json:"description"`
-	}
+	var in webhookBody
 	if err := decodeJSON(w, r, maxJSONBody, &in); err != nil {
 		return err
 	}
-	in.URL = strings.TrimSpace(in.URL)
-	if err := s.validateURL(in.URL); err != nil {
-		return err
-	}
-	events, err := validateEvents(in.Events)
-	if err != nil {
-		return err
-	}
-	if err := validateDescription(in.Description); err != nil {
-		return err
-	}
-	active := in.Active == nil || *in.Active
-	hook, err := s.store.CreateWebhook(r.Context(), workspaceID(r.Context()), repo.NewWebhook{
-		URL: in.URL, Events: events, Active: active, Description: in.Description, Secret: newSecret(),
-	}, s.maxHooks)
+	hook, err := s.manage.CreateWebhook(r.Context(), workspaceID(r.Context()), in.input())
 	if err != nil {
 		return err
 	}
@@ -223,58 +156,25 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		URL         *string  `json:"url"`
-		Events      []string `json:"events"`
-		Active      *bool    `json:"active"`
-		Description *string  `json:"description"`
-	}
+	var in webhookBody
 	if err := decodeJSON(w, r, maxJSONBody, &in); err != nil {
 		return err
 	}
-	p := repo.WebhookPatch{Active: in.Active, Description: in.Description}
-	if in.URL != nil {
-		u := strings.TrimSpace(*in.URL)
-		if err := s.validateURL(u); err != nil {
-			return err
-		}
-		p.URL = &u
-	}
-	if in.Events != nil {
-		if p.Events, err = validateEvents(in.Events); err != nil {
-			return err
-		}
-	}
-	if in.Description != nil {
-		if err := validateDescription(*in.Description); err != nil {
-			return err
-		}
-	}
-	ws := workspaceID(r.Context())
-	hook, err := s.store.UpdateWebhook(r.Context(), ws, id, p)
+	upd, err := s.manage.UpdateWebhook(r.Context(), workspaceID(r.Context()), id, in.input())
 	if err != nil {
 		return err
 	}
-	views, err := s.webhookViews(r.Context(), hook.Webhook)
+	views, err := s.webhookViews(r.Context(), upd.Webhook)
 	if err != nil {
 		return err
 	}
 	// Re-enabling a webhook that was failing offers to recover what failed
 	// during the streak.
-	if hook.Reactivated && hook.FailingSince.Valid {
-		since, err := s.store.RecoveryStart(r.Context(), ws, id, hook.FailingSince.Time)
-		if err != nil {
-			return err
-		}
-		win := repo.RecoverWindow{Since: since, Until: time.Now(), Limit: maxRecover}
-		n, err := s.store.CountRecoverable(r.Context(), ws, id, win)
-		if err != nil {
-			return err
-		}
+	if o := upd.Recovery; o != nil {
 		writeJSON(w, http.StatusOK, struct {
 			webhookView
 			Recovery recoveryOffer `json:"recovery"`
-		}{views[0], recoveryOffer{Since: win.Since, Until: win.Until, FailedDeliveries: n}})
+		}{views[0], recoveryOffer{Since: o.Since, Until: o.Until, FailedDeliveries: o.FailedDeliveries}})
 		return nil
 	}
 	writeJSON(w, http.StatusOK, views[0])
@@ -294,7 +194,7 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteWebhook(r.Context(), workspaceID(r.Context()), id); err != nil {
+	if err := s.manage.DeleteWebhook(r.Context(), workspaceID(r.Context()), id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

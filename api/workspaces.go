@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/credential"
 )
 
 const maxNameLen = 200
@@ -24,7 +25,7 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if utf8.RuneCountInString(name) > maxNameLen {
 		return invalid("name", "name is longer than 200 characters")
 	}
-	key, digest := newAPIKey()
+	key, digest := credential.New(credential.APIKeyPrefix)
 	ws, err := s.store.CreateWorkspace(r.Context(), name, digest)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/api"
+	"github.com/trackelio/webhooks/manage"
 )
 
 func TestCreateWorkspace(t *testing.T) {
@@ -67,7 +68,7 @@ func TestCreateWorkspace(t *testing.T) {
 func TestCreateWorkspaceAdminAuth(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	disabled := setup(t, func(c *api.Config) { c.AdminToken = "" })
+	disabled := setup(t, func(c *api.Config, _ *manage.Config) { c.AdminToken = "" })
 	const body = `{"name":"Acme"}`
 
 	tests := []struct {

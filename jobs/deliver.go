@@ -165,7 +165,8 @@ func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work) error {
 	now := time.Now()
 	r := repo.AttemptResult{
 		DeliveryID: w.DeliveryID, Attempt: n, StatusCode: res.StatusCode, ResponseBody: res.Body,
-		ResponseTruncated: res.Truncated, ResponseHeaders: res.Headers, Error: res.Error, Duration: res.Duration,
+		ResponseTruncated: res.Truncated, ResponseHeaders: res.Headers, RequestHeaders: res.RequestHeaders,
+		Error: res.Error, Duration: res.Duration,
 		At: now, Succeeded: res.Outcome == sender.Success, AutoDisable: h.autoDisable,
 	}
 	var delay time.Duration

@@ -16,6 +16,9 @@ const (
 	StatusCancelled = "cancelled"
 )
 
+// Statuses lists the delivery statuses in the order the dashboard offers them.
+var Statuses = []string{StatusSucceeded, StatusFailed, StatusPending, StatusCancelled}
+
 // Delivery is one run of an event to one webhook, as the history shows it.
 type Delivery struct {
 	ID                string         `db:"id"`
@@ -42,6 +45,7 @@ type Attempt struct {
 	ResponseBody      []byte         `db:"response_body"`
 	ResponseTruncated bool           `db:"response_truncated"`
 	ResponseHeaders   []byte         `db:"response_headers"` // a JSON object
+	RequestHeaders    []byte         `db:"request_headers"`  // a JSON object
 	Error             sql.NullString `db:"error"`
 	DurationMS        int            `db:"duration_ms"`
 	CreatedAt         time.Time      `db:"created_at"`
@@ -64,20 +68,33 @@ type Cursor struct {
 	ID        string
 }
 
-// Deliveries returns up to limit deliveries of a webhook, newest first,
-// starting after the cursor when one is given.
-func (s *Store) Deliveries(ctx context.Context, workspaceID, webhookID string, after *Cursor, limit int) ([]Delivery, error) {
-	ds := []Delivery{}
-	var err error
-	if after == nil {
-		err = s.db.SelectContext(ctx, &ds, deliverySelect+`
-			WHERE d.webhook_id = $1 AND d.workspace_id = $2
-			ORDER BY d.created_at DESC, d.id DESC LIMIT $3`, webhookID, workspaceID, limit)
-	} else {
-		err = s.db.SelectContext(ctx, &ds, deliverySelect+`
-			WHERE d.webhook_id = $1 AND d.workspace_id = $2 AND (d.created_at, d.id) < ($3, $4)
-			ORDER BY d.created_at DESC, d.id DESC LIMIT $5`, webhookID, workspaceID, after.CreatedAt, after.ID, limit)
+// DeliveryFilter narrows a delivery history; empty fields match everything.
+type DeliveryFilter struct {
+	Status    string // pending, succeeded, failed or cancelled
+	EventType string
+}
+
+// Deliveries returns up to limit deliveries of a webhook that match the
+// filter, newest first, starting after the cursor when one is given. It walks
+// the history index from the newest end and never counts the history.
+func (s *Store) Deliveries(ctx context.Context, workspaceID, webhookID string, f DeliveryFilter, after *Cursor, limit int) ([]Delivery, error) {
+	where := ` WHERE d.webhook_id = $1 AND d.workspace_id = $2`
+	args := []any{webhookID, workspaceID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
 	}
+	if f.Status != "" {
+		where += ` AND d.status = ` + arg(f.Status)
+	}
+	if f.EventType != "" {
+		where += ` AND e.type = ` + arg(f.EventType)
+	}
+	if after != nil {
+		where += ` AND (d.created_at, d.id) < (` + arg(after.CreatedAt) + `, ` + arg(after.ID) + `)`
+	}
+	ds := []Delivery{}
+	err := s.db.SelectContext(ctx, &ds, deliverySelect+where+` ORDER BY d.created_at DESC, d.id DESC LIMIT `+arg(limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
@@ -102,7 +119,8 @@ func (s *Store) Delivery(ctx context.Context, workspaceID, id string) (Delivery,
 func (s *Store) Attempts(ctx context.Context, deliveryID string) ([]Attempt, error) {
 	as := []Attempt{}
 	err := s.db.SelectContext(ctx, &as, `
-		SELECT attempt, status_code, response_body, response_truncated, response_headers, error, duration_ms, created_at
+		SELECT attempt, status_code, response_body, response_truncated, response_headers, request_headers,
+		       error, duration_ms, created_at
 		FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt`, deliveryID)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)

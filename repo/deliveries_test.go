@@ -63,7 +63,7 @@ func TestDeliveriesPagination(t *testing.T) {
 	var after *repo.Cursor
 	pages := 0
 	for {
-		page, err := f.store.Deliveries(ctx, ws.ID, hook.ID, after, 3)
+		page, err := f.store.Deliveries(ctx, ws.ID, hook.ID, repo.DeliveryFilter{}, after, 3)
 		if err != nil {
 			t.Fatalf("Deliveries: %v", err)
 		}
@@ -90,7 +90,7 @@ func TestDeliveriesPagination(t *testing.T) {
 		t.Errorf("pages = %d, want 3 for 8 deliveries in pages of 3", pages)
 	}
 
-	if ds, err := f.store.Deliveries(ctx, other.ID, hook.ID, nil, 10); err != nil || len(ds) != 0 {
+	if ds, err := f.store.Deliveries(ctx, other.ID, hook.ID, repo.DeliveryFilter{}, nil, 10); err != nil || len(ds) != 0 {
 		t.Errorf("Deliveries from another workspace = %d rows, %v; want none", len(ds), err)
 	}
 	if _, err := f.store.Delivery(ctx, other.ID, want[0]); !errors.Is(err, repo.ErrNotFound) {

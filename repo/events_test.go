@@ -49,7 +49,7 @@ func TestCreateEventFansOutToMatchingWebhooks(t *testing.T) {
 		}
 	}
 	for _, h := range []repo.Webhook{subscribed, alsoSubscribed, otherType, inactive, deleted, otherWorkspace} {
-		ds, err := f.store.Deliveries(ctx, h.WorkspaceID, h.ID, nil, 10)
+		ds, err := f.store.Deliveries(ctx, h.WorkspaceID, h.ID, repo.DeliveryFilter{}, nil, 10)
 		if err != nil {
 			t.Fatalf("Deliveries: %v", err)
 		}

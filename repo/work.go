@@ -60,10 +60,12 @@ type AttemptResult struct {
 	ResponseBody      []byte
 	ResponseTruncated bool
 	ResponseHeaders   map[string]string
-	Error             string // empty on success
-	Duration          time.Duration
-	At                time.Time
-	Succeeded         bool
+	// RequestHeaders are the headers the attempt sent, signatures included.
+	RequestHeaders map[string]string
+	Error          string // empty on success
+	Duration       time.Duration
+	At             time.Time
+	Succeeded      bool
 	// NewStatus is pending (another attempt follows at NextAttemptAt),
 	// succeeded, or failed (attempts exhausted).
 	NewStatus     string
@@ -120,12 +122,13 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptResult) (Recorded, e
 	if body == nil {
 		body = []byte{}
 	}
-	headers := []byte("{}")
-	if len(r.ResponseHeaders) > 0 {
-		var err error
-		if headers, err = json.Marshal(r.ResponseHeaders); err != nil {
-			return Recorded{}, fmt.Errorf("encode response headers: %w", err)
-		}
+	headers, err := headerJSON(r.ResponseHeaders)
+	if err != nil {
+		return Recorded{}, fmt.Errorf("encode response headers: %w", err)
+	}
+	sent, err := headerJSON(r.RequestHeaders)
+	if err != nil {
+		return Recorded{}, fmt.Errorf("encode request headers: %w", err)
 	}
 	minFailures := r.AutoDisable.MinFailures
 	if minFailures <= 0 {
@@ -135,7 +138,7 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptResult) (Recorded, e
 	// or last_success_at is more than a second old, so a busy endpoint's
 	// deliveries do not queue on that row's lock.
 	var rec Recorded
-	err := s.db.GetContext(ctx, &rec, `
+	err = s.db.GetContext(ctx, &rec, `
 		WITH d AS (
 			UPDATE deliveries SET attempts = $2, status = $3, status_code = $4, last_error = $7,
 			       last_attempt_at = $9, next_attempt_at = $10,
@@ -144,8 +147,9 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptResult) (Recorded, e
 			RETURNING id, webhook_id),
 		a AS (
 			INSERT INTO delivery_attempts (delivery_id, attempt, status_code, response_body,
-			                               response_truncated, error, duration_ms, created_at, response_headers)
-			SELECT id, $2, $4, $5, $6, $7, $8, $9, $12 FROM d),
+			                               response_truncated, error, duration_ms, created_at, response_headers,
+			                               request_headers)
+			SELECT id, $2, $4, $5, $6, $7, $8, $9, $12, $16 FROM d),
 		lk AS (
 			SELECT wh.id, wh.active, wh.consecutive_failures, wh.failing_since
 			FROM webhooks wh JOIN d ON wh.id = d.webhook_id
@@ -169,11 +173,19 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptResult) (Recorded, e
 		SELECT (SELECT count(*) FROM d) = 1 AS stored, coalesce((SELECT disabled FROM w), false) AS disabled`,
 		r.DeliveryID, r.Attempt, r.NewStatus, statusCode, body, r.ResponseTruncated, errText,
 		r.Duration.Milliseconds(), r.At, next, r.Succeeded, headers,
-		r.DisableReason, minFailures, r.AutoDisable.After.Seconds())
+		r.DisableReason, minFailures, r.AutoDisable.After.Seconds(), sent)
 	if err != nil {
 		return Recorded{}, fmt.Errorf("record attempt %d of delivery %s: %w", r.Attempt, r.DeliveryID, err)
 	}
 	return rec, nil
+}
+
+// headerJSON encodes a header map as the JSON object stored for it.
+func headerJSON(h map[string]string) ([]byte, error) {
+	if len(h) == 0 {
+		return []byte("{}"), nil
+	}
+	return json.Marshal(h)
 }
 
 // CancelDelivery ends a pending delivery without an attempt.

@@ -15,11 +15,11 @@ import (
 	"github.com/trackelio/webhooks/repo"
 )
 
-// jsonHeaders compares Attempt.ResponseHeaders as JSON values, since jsonb
+// jsonHeaders compares an Attempt's header columns as JSON values, since jsonb
 // does not keep the bytes it was given.
 var jsonHeaders = cmp.FilterPath(func(p cmp.Path) bool {
 	sf, ok := p.Last().(cmp.StructField)
-	return ok && sf.Name() == "ResponseHeaders"
+	return ok && (sf.Name() == "ResponseHeaders" || sf.Name() == "RequestHeaders")
 }, cmp.Transformer("json", func(b []byte) any {
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
@@ -75,6 +75,7 @@ func TestRecordAttemptLifecycle(t *testing.T) {
 		Error: "receiver answered 500 Internal Server Error", Duration: 15 * time.Millisecond, At: t0,
 		NewStatus: repo.StatusPending, NextAttemptAt: t0.Add(time.Minute),
 		ResponseHeaders: map[string]string{"Content-Type": "text/plain", "Retry-After": "30"},
+		RequestHeaders:  map[string]string{"X-Trackelio-Signature": "abc123", "webhook-id": id},
 	}, true)
 	want := repo.Delivery{
 		ID: id, EventID: ev.ID, EventType: "post.created", WebhookID: hook.ID,
@@ -148,9 +149,10 @@ func TestRecordAttemptLifecycle(t *testing.T) {
 	wantAttempts := []repo.Attempt{
 		{Attempt: 1, StatusCode: sql.NullInt32{Int32: 500, Valid: true}, ResponseBody: []byte("boom"),
 			Error: sql.NullString{String: "receiver answered 500 Internal Server Error", Valid: true}, DurationMS: 15, CreatedAt: t0,
-			ResponseHeaders: []byte(`{"Content-Type":"text/plain","Retry-After":"30"}`)},
-		{Attempt: 2, ResponseBody: []byte{}, ResponseHeaders: []byte(`{}`), Error: sql.NullString{String: "timed out after 10s", Valid: true}, DurationMS: 10000, CreatedAt: t1},
-		{Attempt: 3, StatusCode: sql.NullInt32{Int32: 204, Valid: true}, ResponseBody: []byte("ok…"), ResponseTruncated: true, ResponseHeaders: []byte(`{}`), DurationMS: 3, CreatedAt: t2},
+			ResponseHeaders: []byte(`{"Content-Type":"text/plain","Retry-After":"30"}`),
+			RequestHeaders:  []byte(`{"X-Trackelio-Signature":"abc123","webhook-id":"` + id + `"}`)},
+		{Attempt: 2, ResponseBody: []byte{}, ResponseHeaders: []byte(`{}`), RequestHeaders: []byte(`{}`), Error: sql.NullString{String: "timed out after 10s", Valid: true}, DurationMS: 10000, CreatedAt: t1},
+		{Attempt: 3, StatusCode: sql.NullInt32{Int32: 204, Valid: true}, ResponseBody: []byte("ok…"), ResponseTruncated: true, ResponseHeaders: []byte(`{}`), RequestHeaders: []byte(`{}`), DurationMS: 3, CreatedAt: t2},
 	}
 	if diff := cmp.Diff(wantAttempts, f.mustAttempts(t, id), jsonHeaders); diff != "" {
 		t.Errorf("Attempts (-want +got):\n%s", diff)

@@ -122,6 +122,9 @@ type Result struct {
 	Truncated  bool
 	// Headers holds the response headers, bounded in count and size.
 	Headers map[string]string
+	// RequestHeaders are the headers the attempt sent (or would have sent,
+	// when no connection was made), so the delivery log shows the request.
+	RequestHeaders map[string]string
 	// RetryAfter is the receiver's Retry-After on a 429 or 503, or zero.
 	RetryAfter time.Duration
 	// Error describes a failure for the delivery log; empty on success.
@@ -135,16 +138,20 @@ func (s *Sender) Send(ctx context.Context, r Request) Result {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	res := s.send(ctx, r)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
+	if err != nil {
+		return Result{Outcome: ConnectionError, Error: fmt.Sprintf("invalid request: %v", err), Duration: time.Since(start)}
+	}
+	sent := s.sign(req, r)
+	res := s.send(ctx, req)
 	res.Duration = time.Since(start)
+	res.RequestHeaders = sent
 	return res
 }
 
-func (s *Sender) send(ctx context.Context, r Request) Result {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
-	if err != nil {
-		return Result{Outcome: ConnectionError, Error: fmt.Sprintf("invalid request: %v", err)}
-	}
+// sign sets the request's headers (content, identity and both signatures)
+// and returns them as the delivery log records them.
+func (s *Sender) sign(req *http.Request, r Request) map[string]string {
 	// Keys are already canonical (the Standard Webhooks names are sent in
 	// lower case as that spec writes them), which skips canonicalisation.
 	req.Header = http.Header{
@@ -167,6 +174,16 @@ func (s *Sender) send(ctx context.Context, r Request) Result {
 		req.Header[signature.HeaderTimestamp] = []string{strconv.FormatInt(now.Unix(), 10)}
 		req.Header[signature.HeaderSignature] = []string{std}
 	}
+	sent := make(map[string]string, len(req.Header)+1)
+	for k, v := range req.Header {
+		sent[k] = strings.Join(v, ", ")
+	}
+	// The transport adds it from the body; it is part of what was sent.
+	sent["Content-Length"] = strconv.Itoa(len(r.Body))
+	return sent
+}
+
+func (s *Sender) send(ctx context.Context, req *http.Request) Result {
 	resp, err := s.client.Do(req)
 	if err != nil {
 		outcome, text := failure(ctx, err, s.timeout)

@@ -86,12 +86,12 @@ func request(url string) sender.Request {
 	}
 }
 
-// resultOpts compares results without their measured duration and response
-// headers (which carry a Date; TestSendCapturesResponseHeaders checks them),
-// and bodies as byte strings (element-wise comparison of 64 KiB is slow
+// resultOpts compares results without their measured duration, response
+// headers (which carry a Date; TestSendCapturesResponseHeaders checks them)
+// and request headers (TestSendHeadersAndBodyExact checks them), and bodies as byte strings (element-wise comparison of 64 KiB is slow
 // under -race).
 var resultOpts = cmp.Options{
-	cmpopts.IgnoreFields(sender.Result{}, "Duration", "Headers"),
+	cmpopts.IgnoreFields(sender.Result{}, "Duration", "Headers", "RequestHeaders"),
 	cmp.Comparer(func(a, b []byte) bool { return bytes.Equal(a, b) }),
 }
 
@@ -141,6 +141,14 @@ func TestSendHeadersAndBodyExact(t *testing.T) {
 	}
 	if got := rc.requests()[0].Header.Get(signature.Header); !signature.Verify(req.Secret, req.Body, got) {
 		t.Errorf("signature %q does not verify", got)
+	}
+	// The result records exactly the headers the receiver got.
+	recorded := http.Header{}
+	for k, v := range res.RequestHeaders {
+		recorded.Set(k, v)
+	}
+	if diff := cmp.Diff(wantReqs[0].Header, recorded); diff != "" {
+		t.Errorf("RequestHeaders differ from what was sent (-sent +recorded):\n%s", diff)
 	}
 }
 

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/cmd/internal/boot"
 	"github.com/trackelio/webhooks/destination"
+	"github.com/trackelio/webhooks/manage"
 )
 
 type config struct {
@@ -37,7 +37,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 			Allow:     env.CIDRs("DELIVERY_ALLOW_CIDRS"),
 			HTTPSOnly: env.Bool("DELIVERY_HTTPS_ONLY", false),
 		},
-		MaxWebhooks:     env.Int("WEBHOOKS_PER_WORKSPACE", api.DefaultMaxWebhooks),
+		MaxWebhooks:     env.Int("WEBHOOKS_PER_WORKSPACE", manage.DefaultMaxWebhooks),
 		RateLimit:       env.Float("API_RATE_LIMIT", 500),
 		RateBurst:       env.Int("API_RATE_BURST", 1000),
 		MonitorWritable: env.Bool("MONITORING_WRITABLE", false),

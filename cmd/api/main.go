@@ -17,6 +17,7 @@ import (
 	"github.com/trackelio/webhooks/cmd/internal/boot"
 	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/jobs"
+	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -58,17 +59,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
+	svc := manage.New(manage.Config{
+		Store:       store,
+		Enqueuer:    jobs.NewEnqueuer(client, m),
+		Log:         log,
+		CheckURL:    destination.New(cfg.Guard).CheckURL,
+		MaxWebhooks: cfg.MaxWebhooks,
+		// Bounded below the server's 60 s write timeout.
+		TestWait: min(cfg.DeliveryTimeout+5*time.Second, 55*time.Second),
+	})
 	handler := api.New(api.Config{
-		Store:           store,
-		Enqueuer:        jobs.NewEnqueuer(client, m),
-		Metrics:         m,
-		Log:             log,
-		AdminToken:      cfg.AdminToken,
-		CheckURL:        destination.New(cfg.Guard).CheckURL,
-		MaxWebhooks:     cfg.MaxWebhooks,
-		RateLimit:       cfg.RateLimit,
-		RateBurst:       cfg.RateBurst,
-		DeliveryTimeout: cfg.DeliveryTimeout,
+		Store:      store,
+		Manage:     svc,
+		Metrics:    m,
+		Log:        log,
+		AdminToken: cfg.AdminToken,
+		RateLimit:  cfg.RateLimit,
+		RateBurst:  cfg.RateBurst,
 		Monitoring: asynqmon.New(asynqmon.Options{
 			RootPath:     "/monitoring",
 			RedisConnOpt: redisOpt,

@@ -1,0 +1,165 @@
+// Package manage holds the webhook operations the JSON API and the dashboard
+// share: one validation path for what customers submit, creation with a
+// generated secret, changes with their recovery offer, deletion, secret
+// rotation, test events, redelivery and recovery. Both front ends call it,
+// so a rule never differs between them; they only decode their input and
+// render the outcome.
+package manage
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/trackelio/webhooks/destination"
+	"github.com/trackelio/webhooks/repo"
+)
+
+// Store is what the operations need from PostgreSQL.
+type Store interface {
+	CreateWebhook(ctx context.Context, workspaceID string, in repo.NewWebhook, max int) (repo.Webhook, error)
+	UpdateWebhook(ctx context.Context, workspaceID, id string, p repo.WebhookPatch) (repo.UpdatedWebhook, error)
+	DeleteWebhook(ctx context.Context, workspaceID, id string) error
+	RotateSecret(ctx context.Context, workspaceID, id, newSecret string, graceEnds time.Time) (repo.Webhook, error)
+	Webhook(ctx context.Context, workspaceID, id string) (repo.Webhook, error)
+	Delivery(ctx context.Context, workspaceID, id string) (repo.Delivery, error)
+	Attempts(ctx context.Context, deliveryID string) ([]repo.Attempt, error)
+	Redeliver(ctx context.Context, workspaceID, id string) (string, error)
+	RecoveryStart(ctx context.Context, workspaceID, webhookID string, failingSince time.Time) (time.Time, error)
+	CountRecoverable(ctx context.Context, workspaceID, webhookID string, win repo.RecoverWindow) (int, error)
+	Recover(ctx context.Context, workspaceID, webhookID string, win repo.RecoverWindow) ([]string, error)
+	CreateTestEvent(ctx context.Context, ev repo.NewEvent, webhookID string) (string, error)
+}
+
+// Enqueuer hands committed deliveries to the workers.
+type Enqueuer interface {
+	EnqueueDelivery(ctx context.Context, deliveryID string) error
+}
+
+// Config wires a Service. Zero values are usable defaults, except Store and
+// Enqueuer.
+type Config struct {
+	Store    Store
+	Enqueuer Enqueuer
+	Log      *slog.Logger
+	// CheckURL vets a webhook URL (scheme, form, and literal addresses the
+	// destination guard refuses); nil uses a guard with no allowlist.
+	CheckURL func(raw string) error
+	// MaxWebhooks caps live webhooks per workspace (DefaultMaxWebhooks).
+	MaxWebhooks int
+	// TestWait bounds how long SendTest waits for the worker's attempt.
+	TestWait time.Duration
+	// Now is the clock (time.Now).
+	Now func() time.Time
+}
+
+// DefaultMaxWebhooks is the per-workspace webhook limit when none is set.
+const DefaultMaxWebhooks = 100
+
+// Service performs the operations; it is safe for concurrent use.
+type Service struct {
+	store    Store
+	enqueuer Enqueuer
+	log      *slog.Logger
+	checkURL func(string) error
+	maxHooks int
+	testWait time.Duration
+	now      func() time.Time
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	s := &Service{
+		store: cfg.Store, enqueuer: cfg.Enqueuer, log: cfg.Log, checkURL: cfg.CheckURL,
+		maxHooks: cfg.MaxWebhooks, testWait: cfg.TestWait, now: cfg.Now,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.checkURL == nil {
+		s.checkURL = destination.New(destination.Config{}).CheckURL
+	}
+	if s.maxHooks <= 0 {
+		s.maxHooks = DefaultMaxWebhooks
+	}
+	if s.testWait <= 0 {
+		s.testWait = 15 * time.Second
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Enqueue hands committed deliveries to the workers. A failure is logged, not
+// returned: the deliveries are safe in PostgreSQL and the outbox sweep
+// enqueues them later, so the caller must not retry and duplicate them.
+func (s *Service) Enqueue(ctx context.Context, ids []string) {
+	for _, id := range ids {
+		if err := s.enqueuer.EnqueueDelivery(ctx, id); err != nil {
+			s.log.WarnContext(ctx, "enqueue failed; the outbox sweep will retry", "delivery_id", id, "error", err)
+		}
+	}
+}
+
+// FieldError is a submitted value that was refused, with a message for the
+// person who typed it.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+// FieldErrors lists every refused field of one submission, in form order.
+// The API answers the first (422 naming it); the dashboard shows each beside
+// its field.
+type FieldErrors []FieldError
+
+func (e FieldErrors) Error() string {
+	parts := make([]string, len(e))
+	for i, f := range e {
+		parts[i] = f.Message
+	}
+	return strings.Join(parts, "; ")
+}
+
+// For returns the message for a field, or "".
+func (e FieldErrors) For(field string) string {
+	for _, f := range e {
+		if f.Field == field {
+			return f.Message
+		}
+	}
+	return ""
+}
+
+// invalid is a submission refused for one field.
+func invalid(field, format string, args ...any) FieldErrors {
+	return FieldErrors{{Field: field, Message: fmt.Sprintf(format, args...)}}
+}
+
+// Refusal is an operation the resource's current state does not allow; the
+// API answers 409 with Code.
+type Refusal struct {
+	Code    string
+	Message string
+}
+
+func (e *Refusal) Error() string { return e.Message }
+
+// inactive refuses an action on an inactive webhook.
+func inactive(action string) *Refusal {
+	return &Refusal{Code: "webhook_inactive", Message: "the webhook is inactive; activate it before " + action}
+}
+
+// TestTimeout says no attempt of a test delivery arrived within the wait;
+// the delivery stays in the history and will still be attempted.
+type TestTimeout struct {
+	DeliveryID string
+	Waited     time.Duration
+}
+
+func (e *TestTimeout) Error() string {
+	return fmt.Sprintf("no attempt within %s; delivery %s stays in the history and will still be attempted", e.Waited, e.DeliveryID)
+}
