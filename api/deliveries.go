@@ -2,18 +2,12 @@ package api
 
 import (
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -83,42 +77,6 @@ func newDeliveryView(d repo.Delivery) deliveryView {
 	}
 }
 
-func encodeCursor(d repo.Delivery) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(d.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + d.ID))
-}
-
-func decodeCursor(s string) (*repo.Cursor, error) {
-	bad := invalid("cursor", "cursor is not one this API returned")
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return nil, bad
-	}
-	ts, id, ok := strings.Cut(string(raw), "|")
-	if !ok {
-		return nil, bad
-	}
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return nil, bad
-	}
-	if _, err := uuid.Parse(id); err != nil {
-		return nil, bad
-	}
-	return &repo.Cursor{CreatedAt: t, ID: id}, nil
-}
-
-// deliveryFilter checks a history filter: a delivery status and an event
-// type, each optional.
-func deliveryFilter(status, eventType string) (repo.DeliveryFilter, error) {
-	if status != "" && !slices.Contains(repo.Statuses, status) {
-		return repo.DeliveryFilter{}, invalid("status", "status must be one of "+strings.Join(repo.Statuses, ", "))
-	}
-	if eventType != "" && eventType != catalog.TestType && !catalog.Known(eventType) {
-		return repo.DeliveryFilter{}, invalid("event_type", fmt.Sprintf("unknown event type %q; see GET /v1/event-types", eventType))
-	}
-	return repo.DeliveryFilter{Status: status, EventType: eventType}, nil
-}
-
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	hook, err := s.loadWebhook(r)
 	if err != nil {
@@ -132,29 +90,18 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 			return invalid("limit", "limit must be a whole number from 1 to 100")
 		}
 	}
-	var after *repo.Cursor
-	if v := q.Get("cursor"); v != "" {
-		if after, err = decodeCursor(v); err != nil {
-			return err
-		}
-	}
-	filter, err := deliveryFilter(q.Get("status"), q.Get("event_type"))
-	if err != nil {
-		return err
-	}
-	// One extra row tells whether another page exists.
-	ds, err := s.store.Deliveries(r.Context(), workspaceID(r.Context()), hook.ID, filter, after, limit+1)
+	page, err := s.manage.History(r.Context(), workspaceID(r.Context()), hook.ID, manage.HistoryQuery{
+		Status: q.Get("status"), EventType: q.Get("event_type"), Cursor: q.Get("cursor"), Limit: limit,
+	})
 	if err != nil {
 		return err
 	}
 	var next *string
-	if len(ds) > limit {
-		ds = ds[:limit]
-		c := encodeCursor(ds[limit-1])
-		next = &c
+	if page.Next != "" {
+		next = &page.Next
 	}
-	views := make([]deliveryView, len(ds))
-	for i, d := range ds {
+	views := make([]deliveryView, len(page.Deliveries))
+	for i, d := range page.Deliveries {
 		views[i] = newDeliveryView(d)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": views, "next_cursor": next})

@@ -22,7 +22,6 @@ type Store interface {
 	Webhook(ctx context.Context, workspaceID, id string) (repo.Webhook, error)
 	Webhooks(ctx context.Context, workspaceID string) ([]repo.Webhook, error)
 	CreateEvent(ctx context.Context, ev repo.NewEvent) (repo.AcceptedEvent, error)
-	Deliveries(ctx context.Context, workspaceID, webhookID string, f repo.DeliveryFilter, after *repo.Cursor, limit int) ([]repo.Delivery, error)
 	Delivery(ctx context.Context, workspaceID, id string) (repo.Delivery, error)
 	Attempts(ctx context.Context, deliveryID string) ([]repo.Attempt, error)
 	SuccessRates(ctx context.Context, webhookIDs []string) (map[string]float64, error)

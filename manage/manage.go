@@ -31,6 +31,7 @@ type Store interface {
 	CountRecoverable(ctx context.Context, workspaceID, webhookID string, win repo.RecoverWindow) (int, error)
 	Recover(ctx context.Context, workspaceID, webhookID string, win repo.RecoverWindow) ([]string, error)
 	CreateTestEvent(ctx context.Context, ev repo.NewEvent, webhookID string) (string, error)
+	Deliveries(ctx context.Context, workspaceID, webhookID string, f repo.DeliveryFilter, after *repo.Cursor, limit int) ([]repo.Delivery, error)
 }
 
 // Enqueuer hands committed deliveries to the workers.
