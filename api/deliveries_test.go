@@ -439,14 +439,8 @@ func TestRedeliver(t *testing.T) {
 	})
 
 	t.Run("enqueue failure still answers 202", func(t *testing.T) {
-		f.enq.mu.Lock()
-		f.enq.EnqueueDeliveryFunc = func(context.Context, string) error { return errors.New("redis down") }
-		f.enq.mu.Unlock()
-		defer func() {
-			f.enq.mu.Lock()
-			f.enq.EnqueueDeliveryFunc = nil
-			f.enq.mu.Unlock()
-		}()
+		f.enq.Then(func(context.Context, string) error { return errors.New("redis down") })
+		defer f.enq.Then(nil)
 		got := redeliver(t, orig)
 		var status string
 		if err := f.db.Get(&status, `SELECT status FROM deliveries WHERE id = $1`, got.ID); err != nil {

@@ -335,7 +335,7 @@ func TestCreateEventIdempotency(t *testing.T) {
 func TestCreateEventEnqueueFailureStillAccepted(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	f.enq.EnqueueDeliveryFunc = func(context.Context, string) error { return errors.New("redis: connection refused") }
+	f.enq.Then(func(context.Context, string) error { return errors.New("redis: connection refused") })
 	ws := f.mustCreateWorkspace(t, "Acme")
 	f.mustCreateHook(t, ws.APIKey, "post.created")
 	f.mustCreateHook(t, ws.APIKey, "post.created")

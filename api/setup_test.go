@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,56 +27,21 @@ import (
 // testAdminToken is the ADMIN_TOKEN every fixture runs with unless told otherwise.
 const testAdminToken = "test-admin-token-0123456789"
 
-// fakeEnqueuer records every delivery id handed to it. EnqueueDeliveryFunc,
-// when set, decides the error returned after recording.
-type fakeEnqueuer struct {
-	EnqueueDeliveryFunc func(ctx context.Context, deliveryID string) error
-
-	mu  sync.Mutex
-	ids []string
-}
-
-var _ manage.Enqueuer = (*fakeEnqueuer)(nil)
-
-func (f *fakeEnqueuer) EnqueueDelivery(ctx context.Context, deliveryID string) error {
-	f.mu.Lock()
-	f.ids = append(f.ids, deliveryID)
-	fn := f.EnqueueDeliveryFunc
-	f.mu.Unlock()
-	if fn != nil {
-		return fn(ctx, deliveryID)
-	}
-	return nil
-}
-
-// Enqueued returns the ids enqueued so far, in order.
-func (f *fakeEnqueuer) Enqueued() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.ids)
-}
-
 // fixture is the API under test plus the handles tests use to look behind it.
 type fixture struct {
 	handler http.Handler
 	store   *repo.Store
 	db      *sqlx.DB // a separate connection for assertions on raw rows
-	enq     *fakeEnqueuer
+	enq     *testenv.Enqueuer
 }
 
 // setup builds the API on a fresh migrated database. Options adjust the
 // API's and the shared operations' config before the handler is built.
 func setup(tb testing.TB, opts ...func(*api.Config, *manage.Config)) *fixture {
 	tb.Helper()
-	store, dbURL := testenv.NewStore(tb)
-	db, err := sqlx.Open("postgres", dbURL)
-	if err != nil {
-		tb.Fatalf("open assertion connection: %v", err)
-	}
-	db.SetMaxOpenConns(2)
-	tb.Cleanup(func() { db.Close() })
+	store, db := testenv.NewStoreAndDB(tb)
 
-	enq := &fakeEnqueuer{}
+	enq := &testenv.Enqueuer{}
 	log := slog.New(slog.DiscardHandler)
 	cfg := api.Config{
 		Store:      store,

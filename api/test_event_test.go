@@ -31,7 +31,7 @@ type testAnswer struct {
 // attempt at once and records result for it.
 func (f *fixture) workerRecords(tb testing.TB, result repo.AttemptResult) {
 	tb.Helper()
-	f.enq.EnqueueDeliveryFunc = func(ctx context.Context, deliveryID string) error {
+	f.enq.Then(func(ctx context.Context, deliveryID string) error {
 		r := result
 		r.DeliveryID, r.Attempt, r.At = deliveryID, 1, time.Now()
 		rec, err := f.store.RecordAttempt(ctx, r)
@@ -39,7 +39,7 @@ func (f *fixture) workerRecords(tb testing.TB, result repo.AttemptResult) {
 			tb.Errorf("worker RecordAttempt = %+v, %v", rec, err)
 		}
 		return nil
-	}
+	})
 }
 
 func TestTestEventAnswersTheAttempt(t *testing.T) {

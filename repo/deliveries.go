@@ -54,12 +54,11 @@ type Attempt struct {
 // The latest attempt's response is read from delivery_attempts rather than
 // copied onto the delivery, so a 64 KiB body is stored once.
 const deliverySelect = `
-	SELECT d.id, d.event_id, e.type AS event_type, d.webhook_id, d.redelivery_of, d.status,
+	SELECT d.id, d.event_id, d.event_type, d.webhook_id, d.redelivery_of, d.status,
 	       d.attempts, d.status_code, coalesce(a.response_body, ''::bytea) AS response_body,
 	       coalesce(a.response_truncated, false) AS response_truncated, d.last_error,
 	       d.last_attempt_at, d.next_attempt_at, d.finished_at, d.created_at
 	FROM deliveries d
-	JOIN events e ON e.id = d.event_id
 	LEFT JOIN delivery_attempts a ON a.delivery_id = d.id AND a.attempt = d.attempts`
 
 // Cursor is a position in a newest-first delivery history.
@@ -78,6 +77,17 @@ type DeliveryFilter struct {
 // filter, newest first, starting after the cursor when one is given. It walks
 // the history index from the newest end and never counts the history.
 func (s *Store) Deliveries(ctx context.Context, workspaceID, webhookID string, f DeliveryFilter, after *Cursor, limit int) ([]Delivery, error) {
+	query, args := deliveriesQuery(workspaceID, webhookID, f, after, limit)
+	ds := []Delivery{}
+	if err := s.db.SelectContext(ctx, &ds, query, args...); err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	return ds, nil
+}
+
+// deliveriesQuery builds the history query: only the filters given, so
+// each form is a plain walk down the history index.
+func deliveriesQuery(workspaceID, webhookID string, f DeliveryFilter, after *Cursor, limit int) (string, []any) {
 	where := ` WHERE d.webhook_id = $1 AND d.workspace_id = $2`
 	args := []any{webhookID, workspaceID}
 	arg := func(v any) string {
@@ -88,17 +98,12 @@ func (s *Store) Deliveries(ctx context.Context, workspaceID, webhookID string, f
 		where += ` AND d.status = ` + arg(f.Status)
 	}
 	if f.EventType != "" {
-		where += ` AND e.type = ` + arg(f.EventType)
+		where += ` AND d.event_type = ` + arg(f.EventType)
 	}
 	if after != nil {
 		where += ` AND (d.created_at, d.id) < (` + arg(after.CreatedAt) + `, ` + arg(after.ID) + `)`
 	}
-	ds := []Delivery{}
-	err := s.db.SelectContext(ctx, &ds, deliverySelect+where+` ORDER BY d.created_at DESC, d.id DESC LIMIT `+arg(limit), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list deliveries: %w", err)
-	}
-	return ds, nil
+	return deliverySelect + where + ` ORDER BY d.created_at DESC, d.id DESC LIMIT ` + arg(limit), args
 }
 
 // Delivery returns one delivery of the workspace.
@@ -133,8 +138,8 @@ func (s *Store) Attempts(ctx context.Context, deliveryID string) ([]Attempt, err
 func (s *Store) Redeliver(ctx context.Context, workspaceID, id string) (string, error) {
 	var newID string
 	err := s.db.GetContext(ctx, &newID, `
-		INSERT INTO deliveries (workspace_id, event_id, webhook_id, redelivery_of, next_attempt_at)
-		SELECT d.workspace_id, d.event_id, d.webhook_id, d.id, now()
+		INSERT INTO deliveries (workspace_id, event_id, event_type, webhook_id, redelivery_of, next_attempt_at)
+		SELECT d.workspace_id, d.event_id, d.event_type, d.webhook_id, d.id, now()
 		FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.deleted_at IS NULL
 		WHERE d.id = $1 AND d.workspace_id = $2
 		RETURNING id`, id, workspaceID)

@@ -49,8 +49,8 @@ func (s *Store) CreateEvent(ctx context.Context, ev NewEvent) (AcceptedEvent, er
 			ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
 			RETURNING id),
 		d AS (
-			INSERT INTO deliveries (workspace_id, event_id, webhook_id, next_attempt_at, created_at)
-			SELECT $2, ev.id, w.id, $6, $6
+			INSERT INTO deliveries (workspace_id, event_id, event_type, webhook_id, next_attempt_at, created_at)
+			SELECT $2, ev.id, $3, w.id, $6, $6
 			FROM ev JOIN webhooks w ON w.workspace_id = $2 AND w.active AND w.deleted_at IS NULL
 			                       AND $3 = ANY (w.events)
 			RETURNING id)
@@ -86,8 +86,8 @@ func (s *Store) CreateTestEvent(ctx context.Context, ev NewEvent, webhookID stri
 			SELECT $1, $2, $3, $4, $5
 			WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = $6 AND workspace_id = $2 AND deleted_at IS NULL)
 			RETURNING id)
-		INSERT INTO deliveries (workspace_id, event_id, webhook_id, next_attempt_at, created_at)
-		SELECT $2, ev.id, $6, $5, $5 FROM ev
+		INSERT INTO deliveries (workspace_id, event_id, event_type, webhook_id, next_attempt_at, created_at)
+		SELECT $2, ev.id, $3, $6, $5, $5 FROM ev
 		RETURNING id`, ev.ID, ev.WorkspaceID, ev.Type, ev.Body, ev.CreatedAt, webhookID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", ErrNotFound
@@ -96,4 +96,17 @@ func (s *Store) CreateTestEvent(ctx context.Context, ev NewEvent, webhookID stri
 		return "", fmt.Errorf("create test event: %w", err)
 	}
 	return id, nil
+}
+
+// EventBody returns the exact bytes an event's deliveries send and sign.
+func (s *Store) EventBody(ctx context.Context, workspaceID, eventID string) ([]byte, error) {
+	var body []byte
+	err := s.db.GetContext(ctx, &body, `SELECT body FROM events WHERE id = $1 AND workspace_id = $2`, eventID, workspaceID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get event body: %w", err)
+	}
+	return body, nil
 }

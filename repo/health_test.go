@@ -191,6 +191,10 @@ func TestMigration0003UpgradesPopulatedDatabase(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Errorf("CountRecoverable after upgrade = %d, %v; want the existing failed delivery", n, err)
 	}
+	// 0004 copies each delivery's event type onto it.
+	if d, err := st.Delivery(ctx, ws, del); err != nil || d.EventType != "post.created" {
+		t.Errorf("Delivery after upgrade = type %q, %v; want post.created", d.EventType, err)
+	}
 }
 
 func TestRecordAttemptHealthTimestamps(t *testing.T) {

@@ -23,13 +23,7 @@ type fixture struct {
 
 func setup(tb testing.TB) *fixture {
 	tb.Helper()
-	store, dbURL := testenv.NewStore(tb)
-	db, err := sqlx.Open("postgres", dbURL)
-	if err != nil {
-		tb.Fatalf("open assertion connection: %v", err)
-	}
-	db.SetMaxOpenConns(2)
-	tb.Cleanup(func() { db.Close() })
+	store, db := testenv.NewStoreAndDB(tb)
 	return &fixture{store: store, db: db}
 }
 

@@ -207,6 +207,16 @@ func (s *Store) RotateSecret(ctx context.Context, workspaceID, id, newSecret str
 	return w, nil
 }
 
+// Attempts of the last day belong to deliveries created at most a few days
+// earlier (the retry schedule), which bounds the index scan.
+const successRatesSQL = `
+	SELECT d.webhook_id,
+	       avg(CASE WHEN a.status_code BETWEEN 200 AND 299 THEN 1.0 ELSE 0.0 END)::float8 AS rate
+	FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id
+	WHERE d.webhook_id = ANY($1) AND d.created_at > now() - interval '7 days'
+	  AND a.created_at > now() - interval '24 hours'
+	GROUP BY d.webhook_id`
+
 // SuccessRates returns, per webhook id, the share of attempts in the last 24
 // hours that succeeded; webhooks without attempts are absent.
 func (s *Store) SuccessRates(ctx context.Context, webhookIDs []string) (map[string]float64, error) {
@@ -214,15 +224,7 @@ func (s *Store) SuccessRates(ctx context.Context, webhookIDs []string) (map[stri
 		WebhookID string  `db:"webhook_id"`
 		Rate      float64 `db:"rate"`
 	}
-	// Attempts of the last day belong to deliveries created at most a few
-	// days earlier (the retry schedule), which bounds the index scan.
-	err := s.db.SelectContext(ctx, &rows, `
-		SELECT d.webhook_id,
-		       avg(CASE WHEN a.status_code BETWEEN 200 AND 299 THEN 1.0 ELSE 0.0 END)::float8 AS rate
-		FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id
-		WHERE d.webhook_id = ANY($1) AND d.created_at > now() - interval '7 days'
-		  AND a.created_at > now() - interval '24 hours'
-		GROUP BY d.webhook_id`, pq.StringArray(webhookIDs))
+	err := s.db.SelectContext(ctx, &rows, successRatesSQL, pq.StringArray(webhookIDs))
 	if err != nil {
 		return nil, fmt.Errorf("success rates: %w", err)
 	}
@@ -281,13 +283,13 @@ func (s *Store) Recover(ctx context.Context, workspaceID, webhookID string, win 
 	var ids pq.StringArray
 	err := s.db.GetContext(ctx, &ids, `
 		WITH src AS (
-			SELECT id, event_id FROM deliveries
+			SELECT id, event_id, event_type FROM deliveries
 			WHERE webhook_id = $1 AND workspace_id = $2 AND status IN ('failed', 'cancelled')
 			  AND created_at >= $3 AND created_at < $4
 			ORDER BY created_at LIMIT $5),
 		ins AS (
-			INSERT INTO deliveries (workspace_id, event_id, webhook_id, redelivery_of, next_attempt_at)
-			SELECT $2, src.event_id, $1, src.id, now() FROM src
+			INSERT INTO deliveries (workspace_id, event_id, event_type, webhook_id, redelivery_of, next_attempt_at)
+			SELECT $2, src.event_id, src.event_type, $1, src.id, now() FROM src
 			RETURNING id)
 		SELECT ARRAY(SELECT id::text FROM ins)`,
 		webhookID, workspaceID, win.Since, win.Until, win.Limit)

@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
+	"github.com/trackelio/webhooks/dashboard"
 	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/manage"
 )
@@ -22,6 +25,10 @@ type config struct {
 	RateBurst        int
 	MonitorWritable  bool
 	DeliveryTimeout  time.Duration
+	PublicURL        string
+	LinkTTL          time.Duration
+	SessionTTL       time.Duration
+	FrameAncestors   []string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -42,6 +49,23 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RateBurst:       env.Int("API_RATE_BURST", 1000),
 		MonitorWritable: env.Bool("MONITORING_WRITABLE", false),
 		DeliveryTimeout: env.Duration("DELIVERY_TIMEOUT", 10*time.Second),
+		PublicURL:       strings.TrimSuffix(getenv("PUBLIC_URL"), "/"),
+		LinkTTL:         env.Duration("DASHBOARD_LINK_TTL", dashboard.DefaultLinkTTL),
+		SessionTTL:      env.Duration("DASHBOARD_SESSION_TTL", dashboard.DefaultSessionTTL),
+	}
+	var err error
+	c.FrameAncestors, err = dashboard.ParseFrameAncestors(getenv("DASHBOARD_FRAME_ANCESTORS"))
+	env.Check("DASHBOARD_FRAME_ANCESTORS", err)
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			env.Check("PUBLIC_URL", fmt.Errorf("%q is not a URL like https://webhooks.trackelio.com", c.PublicURL))
+		}
+	}
+	if c.LinkTTL < 10*time.Second || c.LinkTTL > time.Hour {
+		env.Check("DASHBOARD_LINK_TTL", fmt.Errorf("must be from 10s to 1h"))
+	}
+	if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
+		env.Check("DASHBOARD_SESSION_TTL", fmt.Errorf("must be from 1m to 720h"))
 	}
 	if c.MaxWebhooks < 1 {
 		env.Check("WEBHOOKS_PER_WORKSPACE", fmt.Errorf("must be at least 1"))

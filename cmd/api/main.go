@@ -15,6 +15,7 @@ import (
 
 	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/cmd/internal/boot"
+	"github.com/trackelio/webhooks/dashboard"
 	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/manage"
@@ -68,9 +69,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		// Bounded below the server's 60 s write timeout.
 		TestWait: min(cfg.DeliveryTimeout+5*time.Second, 55*time.Second),
 	})
+	dash := dashboard.New(dashboard.Config{
+		Store:          store,
+		Manage:         svc,
+		Log:            log,
+		PublicURL:      cfg.PublicURL,
+		LinkTTL:        cfg.LinkTTL,
+		SessionTTL:     cfg.SessionTTL,
+		FrameAncestors: cfg.FrameAncestors,
+	})
 	handler := api.New(api.Config{
 		Store:      store,
 		Manage:     svc,
+		Dashboard:  dash,
+		Portal:     dash,
 		Metrics:    m,
 		Log:        log,
 		AdminToken: cfg.AdminToken,

@@ -163,6 +163,21 @@ func NewStore(tb testing.TB) (*repo.Store, string) {
 	return st, dbURL
 }
 
+// NewStoreAndDB returns a Store on a fresh database and a second, small
+// pool on the same database for assertions on raw rows the Store does not
+// expose; both close when the test ends.
+func NewStoreAndDB(tb testing.TB) (*repo.Store, *sqlx.DB) {
+	tb.Helper()
+	st, dbURL := NewStore(tb)
+	db, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		tb.Fatalf("testenv: open assertion connection: %v", err)
+	}
+	db.SetMaxOpenConns(2)
+	tb.Cleanup(func() { db.Close() })
+	return st, db
+}
+
 // redisDBs are the database numbers handed out to tests; DB 0 holds the
 // claims and is left to `make run`.
 const firstTestDB, lastTestDB = 1, 15

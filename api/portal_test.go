@@ -1,0 +1,99 @@
+package api_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackelio/webhooks/api"
+	"github.com/trackelio/webhooks/dashboard"
+	"github.com/trackelio/webhooks/manage"
+)
+
+// withDashboard mounts the real dashboard and lets it issue portal links.
+func withDashboard(c *api.Config, _ *manage.Config) {
+	d := dashboard.New(dashboard.Config{Store: c.Store.(dashboard.Store), Manage: c.Manage})
+	c.Dashboard, c.Portal = d, d
+}
+
+func TestCreatePortalSession(t *testing.T) {
+	t.Parallel()
+	f := setup(t, withDashboard)
+	ws := f.mustCreateWorkspace(t, "Acme")
+
+	res := f.call(t, "POST", "/v1/portal-sessions", ws.APIKey, "")
+	res.wantStatus(t, http.StatusCreated)
+	var got struct {
+		URL       string    `json:"url"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	res.decodeStrict(t, &got)
+	if !strings.HasPrefix(got.URL, "http://example.com/dashboard/session/trkpl_") {
+		t.Errorf("url = %q, want a link on the request's host", got.URL)
+	}
+	if d := time.Until(got.ExpiresAt); d < 4*time.Minute || d > 5*time.Minute {
+		t.Errorf("expires_at is %v away, want 5 minutes", d)
+	}
+
+	// The link opens a dashboard session, once.
+	u, _ := url.Parse(got.URL)
+	open := func() *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		f.handler.ServeHTTP(w, httptest.NewRequest("GET", u.Path, nil))
+		return w
+	}
+	if w := open(); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/dashboard/webhooks" {
+		t.Errorf("opening the link answered %d to %q", w.Code, w.Header().Get("Location"))
+	}
+	if w := open(); w.Code != http.StatusNotFound {
+		t.Errorf("opening it again answered %d, want 404", w.Code)
+	}
+}
+
+func TestCreatePortalSessionRefusals(t *testing.T) {
+	t.Parallel()
+	f := setup(t, withDashboard)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	before := f.rowCounts(t)
+	tests := []struct {
+		name, key, body string
+		want            apiError
+	}{
+		{"no key", "", "", apiError{Status: 401, Code: "unauthorized"}},
+		{"unknown key", "trk_nope", "", apiError{Status: 401, Code: "unauthorized"}},
+		{"unknown field", ws.APIKey, `{"workspace_id":"someone else's"}`, apiError{Status: 422, Code: "validation_failed", Field: "workspace_id"}},
+		{"not an object", ws.APIKey, `[]`, apiError{Status: 400, Code: "invalid_json"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.call(t, "POST", "/v1/portal-sessions", tt.key, tt.body).wantError(t, tt.want)
+		})
+	}
+	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
+		t.Errorf("refused requests changed rows (-before +after):\n%s", diff)
+	}
+	var links int
+	if err := f.db.Get(&links, `SELECT count(*) FROM dashboard_links`); err != nil || links != 0 {
+		t.Errorf("links = %d, %v; want none", links, err)
+	}
+}
+
+func TestDashboardIsMounted(t *testing.T) {
+	t.Parallel()
+	f := setup(t, withDashboard)
+	if res := f.do(t, request{Method: "GET", Path: "/dashboard"}); res.Status != http.StatusMovedPermanently || res.Header.Get("Location") != "/dashboard/" {
+		t.Errorf("GET /dashboard = %d to %q, want a redirect to /dashboard/", res.Status, res.Header.Get("Location"))
+	}
+	if res := f.do(t, request{Method: "GET", Path: "/dashboard/webhooks"}); res.Status != http.StatusSeeOther {
+		t.Errorf("GET /dashboard/webhooks without a session = %d, want 303 to sign-in", res.Status)
+	}
+	// Without a dashboard there is no portal route.
+	plain := setup(t)
+	ws := plain.mustCreateWorkspace(t, "Acme")
+	plain.call(t, "POST", "/v1/portal-sessions", ws.APIKey, "").wantError(t, apiError{Status: 404, Code: "not_found"})
+}

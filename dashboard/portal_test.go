@@ -1,0 +1,150 @@
+package dashboard_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackelio/webhooks/dashboard"
+)
+
+func TestPortalLinkIsSingleUse(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws, _ := f.mustWorkspace(t, "Acme")
+	link := f.mustLink(t, ws)
+
+	v := f.visitor(t)
+	p := v.get(t, link)
+	p.wantRedirect(t, "/dashboard/webhooks")
+	cookie := p.Header.Get("Set-Cookie")
+	for _, attr := range []string{"trk_session=trkds_", "Path=/dashboard/", "Max-Age=43200", "HttpOnly", "SameSite=Lax"} {
+		if !strings.Contains(cookie, attr) {
+			t.Errorf("session cookie %q lacks %s", cookie, attr)
+		}
+	}
+	if strings.Contains(cookie, "Secure") {
+		t.Errorf("session cookie %q is Secure over plain HTTP without framing", cookie)
+	}
+	list := v.get(t, "/dashboard/webhooks")
+	list.wantStatus(t, http.StatusOK)
+	list.wantText(t, "Acme", "Workspaces", "Webhooks", "Create Webhook")
+
+	// The same link again, from anyone, is refused.
+	again := f.visitor(t).get(t, link)
+	again.wantStatus(t, http.StatusNotFound)
+	again.wantText(t, "This sign-in link has expired or was already used.")
+	var links int
+	if err := f.db.Get(&links, `SELECT count(*) FROM dashboard_links`); err != nil || links != 0 {
+		t.Errorf("links left after use = %d, %v; want 0", links, err)
+	}
+}
+
+func TestPortalLinkRaceOpensOneSession(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws, _ := f.mustWorkspace(t, "Acme")
+	link := f.mustLink(t, ws)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		statuses = map[int]int{}
+	)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := f.visitor(t).get(t, link)
+			mu.Lock()
+			statuses[p.Status]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if diff := cmp.Diff(map[int]int{http.StatusSeeOther: 1, http.StatusNotFound: 7}, statuses); diff != "" {
+		t.Errorf("answers to 8 openings of one link (-want +got):\n%s", diff)
+	}
+}
+
+func TestPortalLinkExpires(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *dashboard.Config) { c.LinkTTL = 5 * time.Minute })
+	ws, _ := f.mustWorkspace(t, "Acme")
+	fresh, stale := f.mustLink(t, ws), f.mustLink(t, ws)
+	f.clock.Advance(5*time.Minute - time.Second)
+	f.visitor(t).get(t, fresh).wantRedirect(t, "/dashboard/webhooks")
+	f.clock.Advance(time.Second)
+	f.visitor(t).get(t, stale).wantStatus(t, http.StatusNotFound)
+}
+
+func TestPortalLinkRefusesWhatIsNotALink(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws, key := f.mustWorkspace(t, "Acme")
+	for _, token := range []string{"nope", "trkpl_", "trkpl_" + strings.Repeat("A", 43), key} {
+		f.visitor(t).get(t, "/dashboard/session/"+token).wantStatus(t, http.StatusNotFound)
+	}
+	f.signedIn(t, ws) // a real link still works
+	var sessions int
+	if err := f.db.Get(&sessions, `SELECT count(*) FROM dashboard_sessions`); err != nil || sessions != 1 {
+		t.Errorf("sessions = %d, %v; want only the real link's", sessions, err)
+	}
+}
+
+func TestNewLinkURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, publicURL, target, wantPrefix string
+	}{
+		{"from the request", "", "http://api.internal:8080/v1/portal-sessions", "http://api.internal:8080/dashboard/session/trkpl_"},
+		{"from PUBLIC_URL", "https://webhooks.trackelio.com/", "http://api.internal:8080/v1/portal-sessions", "https://webhooks.trackelio.com/dashboard/session/trkpl_"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, func(c *dashboard.Config) { c.PublicURL = tt.publicURL })
+			ws, _ := f.mustWorkspace(t, "Acme")
+			now := f.clock.Now()
+			link, expires, err := f.dash.NewLink(context.Background(), httptest.NewRequest("POST", tt.target, nil), ws)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(link, tt.wantPrefix) || len(link) != len(tt.wantPrefix)+43 {
+				t.Errorf("link = %q, want %s and 43 characters", link, tt.wantPrefix)
+			}
+			if d := expires.Sub(now); d < 5*time.Minute-time.Millisecond || d > 5*time.Minute {
+				t.Errorf("expires %v after now, want the default 5m", d)
+			}
+		})
+	}
+}
+
+func TestFramingAllowed(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *dashboard.Config) {
+		c.FrameAncestors = []string{"https://app.trackelio.com", "https://*.trackelio.com"}
+	})
+	ws, _ := f.mustWorkspace(t, "Acme")
+	p := f.visitor(t).get(t, f.mustLink(t, ws))
+	p.wantRedirect(t, "/dashboard/webhooks")
+	// In another site's frame only SameSite=None cookies are sent, which
+	// must be Secure; Partitioned keeps them to the embedding site.
+	cookie := p.Header.Get("Set-Cookie")
+	for _, attr := range []string{"HttpOnly", "Secure", "SameSite=None", "Partitioned"} {
+		if !strings.Contains(cookie, attr) {
+			t.Errorf("session cookie %q lacks %s", cookie, attr)
+		}
+	}
+	if csp := p.Header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "frame-ancestors https://app.trackelio.com https://*.trackelio.com") {
+		t.Errorf("CSP = %q, want the allowed origins as frame-ancestors", csp)
+	}
+	if xfo := p.Header.Get("X-Frame-Options"); xfo != "" {
+		t.Errorf("X-Frame-Options = %q with framing allowed, want none", xfo)
+	}
+}

@@ -1,0 +1,114 @@
+package dashboard_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackelio/webhooks/dashboard"
+)
+
+// signedRoutes are every page and form behind a session, with ids of a
+// real webhook and delivery filled in.
+func signedRoutes(hook, delivery string) []struct{ method, path string } {
+	return []struct{ method, path string }{
+		{"GET", "/dashboard/"},
+		{"GET", "/dashboard/webhooks"},
+		{"GET", "/dashboard/webhooks/new"},
+		{"POST", "/dashboard/webhooks"},
+		{"GET", "/dashboard/webhooks/" + hook},
+		{"POST", "/dashboard/webhooks/" + hook},
+		{"GET", "/dashboard/webhooks/" + hook + "/delete"},
+		{"POST", "/dashboard/webhooks/" + hook + "/delete"},
+		{"POST", "/dashboard/webhooks/" + hook + "/secret"},
+		{"POST", "/dashboard/webhooks/" + hook + "/rotate-secret"},
+		{"POST", "/dashboard/webhooks/" + hook + "/test"},
+		{"POST", "/dashboard/webhooks/" + hook + "/recover"},
+		{"GET", "/dashboard/deliveries/" + delivery},
+		{"POST", "/dashboard/deliveries/" + delivery + "/redeliver"},
+		{"POST", "/dashboard/logout"},
+	}
+}
+
+func TestPagesNeedASession(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws, _ := f.mustWorkspace(t, "Acme")
+	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
+	del := f.mustDeliver(t, hook, "post.created", `{}`)
+	before := f.rowCounts(t)
+	strangers := map[string]*visitor{"no cookie": f.visitor(t), "a made-up cookie": f.visitor(t)}
+	u, _ := url.Parse(f.srv.URL + "/dashboard/")
+	strangers["a made-up cookie"].c.Jar.SetCookies(u, []*http.Cookie{{Name: "trk_session", Value: "trkds_forged"}})
+	for name, v := range strangers {
+		for _, rt := range signedRoutes(hook.ID, del) {
+			t.Run(name+" "+rt.method+" "+rt.path, func(t *testing.T) {
+				var p page
+				if rt.method == "GET" {
+					p = v.get(t, rt.path)
+					p.wantRedirect(t, "/dashboard/login?next="+url.QueryEscape(rt.path))
+				} else {
+					p = v.post(t, rt.path, url.Values{"url": {"https://attacker.example"}})
+					p.wantRedirect(t, "/dashboard/login")
+				}
+			})
+		}
+	}
+	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
+		t.Errorf("requests without a session changed rows (-before +after):\n%s", diff)
+	}
+}
+
+func TestFormsNeedTheCSRFToken(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws, _ := f.mustWorkspace(t, "Acme")
+	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
+	del := f.mustDeliver(t, hook, "post.created", `{}`, answered500)
+	v := f.signedIn(t, ws)
+	// Another session's token is as wrong as none.
+	other := f.signedIn(t, ws).csrf(t)
+	before, snapshot := f.rowCounts(t), f.webhookSnapshot(t, hook.ID)
+	for _, rt := range signedRoutes(hook.ID, del) {
+		if rt.method != "POST" {
+			continue
+		}
+		for name, token := range map[string][]string{"none": nil, "empty": {""}, "another session's": {other}} {
+			t.Run(rt.path+" with "+name, func(t *testing.T) {
+				form := url.Values{"url": {"https://attacker.example"}, "events": {"post.created"}, "active": {"on"},
+					"grace_period": {"0s"}, "since": {time.Now().Add(-time.Hour).Format(time.RFC3339)}}
+				if token != nil {
+					form["csrf"] = token
+				}
+				p := v.post(t, rt.path, form)
+				p.wantStatus(t, http.StatusForbidden)
+				p.wantText(t, "Form expired")
+			})
+		}
+	}
+	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
+		t.Errorf("refused forms changed rows (-before +after):\n%s", diff)
+	}
+	if got := f.webhookSnapshot(t, hook.ID); got != snapshot {
+		t.Errorf("refused forms changed the webhook:\nbefore %s\nafter  %s", snapshot, got)
+	}
+	if len(f.enq.Enqueued()) != 0 {
+		t.Errorf("refused forms enqueued %v", f.enq.Enqueued())
+	}
+	// The session still works: the refusals were not sign-outs.
+	v.get(t, "/dashboard/webhooks").wantStatus(t, http.StatusOK)
+}
+
+func TestSessionExpires(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *dashboard.Config) { c.SessionTTL = time.Hour })
+	ws, _ := f.mustWorkspace(t, "Acme")
+	v := f.signedIn(t, ws)
+	f.clock.Advance(59 * time.Minute)
+	v.get(t, "/dashboard/webhooks").wantStatus(t, http.StatusOK)
+	f.clock.Advance(time.Minute)
+	v.get(t, "/dashboard/webhooks").wantRedirect(t, "/dashboard/login?next=%2Fdashboard%2Fwebhooks")
+}

@@ -1,0 +1,338 @@
+package dashboard_test
+
+import (
+	"context"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/trackelio/webhooks/credential"
+	"github.com/trackelio/webhooks/dashboard"
+	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/manage"
+	"github.com/trackelio/webhooks/repo"
+)
+
+// clock is the injected time of a fixture; tests move it forward.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// fixture is the dashboard served over real HTTP on a fresh database.
+type fixture struct {
+	dash  *dashboard.Dashboard
+	srv   *httptest.Server
+	store *repo.Store
+	db    *sqlx.DB // for assertions on raw rows
+	enq   *testenv.Enqueuer
+	clock *clock
+}
+
+// setup builds the dashboard; options adjust its config before it is built.
+func setup(tb testing.TB, opts ...func(*dashboard.Config)) *fixture {
+	tb.Helper()
+	store, db := testenv.NewStoreAndDB(tb)
+	f := &fixture{store: store, db: db, enq: &testenv.Enqueuer{}, clock: &clock{now: time.Now()}}
+	cfg := dashboard.Config{
+		Store: store,
+		// The clock moves sessions and links; deliveries keep real times.
+		Manage: manage.New(manage.Config{Store: store, Enqueuer: f.enq, TestWait: 2 * time.Second}),
+		Now:    f.clock.Now,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	f.dash = dashboard.New(cfg)
+	f.srv = httptest.NewServer(f.dash)
+	tb.Cleanup(f.srv.Close)
+	return f
+}
+
+// mustWorkspace creates a workspace and returns its id and API key.
+func (f *fixture) mustWorkspace(tb testing.TB, name string) (string, string) {
+	tb.Helper()
+	key, digest := credential.New(credential.APIKeyPrefix)
+	ws, err := f.store.CreateWorkspace(context.Background(), name, digest)
+	if err != nil {
+		tb.Fatalf("CreateWorkspace: %v", err)
+	}
+	return ws.ID, key
+}
+
+// mustWebhook creates an active webhook subscribed to the given events.
+func (f *fixture) mustWebhook(tb testing.TB, workspaceID, url string, events ...string) repo.Webhook {
+	tb.Helper()
+	h, err := f.store.CreateWebhook(context.Background(), workspaceID, repo.NewWebhook{
+		URL: url, Events: events, Active: true, Secret: "whsec_dGVzdCBzZWNyZXQgb2YgdGhpcyB3ZWJob29rIQ==",
+	}, 100)
+	if err != nil {
+		tb.Fatalf("CreateWebhook: %v", err)
+	}
+	return h
+}
+
+// mustDeliver stores an event of the given type with its deliveries and
+// records one attempt per result for the webhook's delivery; it returns
+// that delivery's id.
+func (f *fixture) mustDeliver(tb testing.TB, hook repo.Webhook, typ, data string, results ...repo.AttemptResult) string {
+	tb.Helper()
+	ctx := context.Background()
+	svc := manage.New(manage.Config{Store: f.store, Enqueuer: f.enq})
+	ev, err := svc.NewEvent(hook.WorkspaceID, typ, json.RawMessage(data))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	acc, err := f.store.CreateEvent(ctx, ev)
+	if err != nil {
+		tb.Fatalf("CreateEvent: %v", err)
+	}
+	var id string
+	if err := f.db.Get(&id, `SELECT id FROM deliveries WHERE event_id = $1 AND webhook_id = $2`, acc.EventID, hook.ID); err != nil {
+		tb.Fatalf("delivery of event %s: %v", acc.EventID, err)
+	}
+	for i, r := range results {
+		r.DeliveryID, r.Attempt = id, i+1
+		if r.At.IsZero() {
+			r.At = time.Now()
+		}
+		if rec, err := f.store.RecordAttempt(ctx, r); err != nil || !rec.Stored {
+			tb.Fatalf("RecordAttempt %d = %+v, %v", i+1, rec, err)
+		}
+	}
+	return id
+}
+
+// Attempt results tests record.
+var (
+	answered200 = repo.AttemptResult{StatusCode: 200, ResponseBody: []byte(`{"ok":true}`), Duration: 12 * time.Millisecond,
+		Succeeded: true, NewStatus: repo.StatusSucceeded,
+		RequestHeaders: map[string]string{"X-Trackelio-Signature": "5f0c", "webhook-timestamp": "1796154985"}}
+	answered500 = repo.AttemptResult{StatusCode: 500, ResponseBody: []byte("boom"), Error: "receiver answered 500 Internal Server Error",
+		Duration: 30 * time.Millisecond, NewStatus: repo.StatusFailed}
+)
+
+// visitor is a browser: it keeps cookies and does not follow redirects, so
+// tests see each answer.
+type visitor struct {
+	f *fixture
+	c *http.Client
+}
+
+func (f *fixture) visitor(tb testing.TB) *visitor {
+	tb.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &visitor{f: f, c: &http.Client{
+		Jar:           jar,
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// signedIn is a visitor who opened a portal link of the workspace.
+func (f *fixture) signedIn(tb testing.TB, workspaceID string) *visitor {
+	tb.Helper()
+	v := f.visitor(tb)
+	p := v.get(tb, f.mustLink(tb, workspaceID))
+	p.wantRedirect(tb, "/dashboard/webhooks")
+	return v
+}
+
+// mustLink issues a portal link as POST /v1/portal-sessions does and
+// returns its path.
+func (f *fixture) mustLink(tb testing.TB, workspaceID string) string {
+	tb.Helper()
+	link, _, err := f.dash.NewLink(context.Background(), httptest.NewRequest("POST", f.srv.URL+"/v1/portal-sessions", nil), workspaceID)
+	if err != nil {
+		tb.Fatalf("NewLink: %v", err)
+	}
+	u, err := url.Parse(link)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u.Path
+}
+
+// page is one answer of the dashboard.
+type page struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+func (v *visitor) do(tb testing.TB, req *http.Request) page {
+	tb.Helper()
+	res, err := v.c.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return page{Status: res.StatusCode, Header: res.Header, Body: string(b)}
+}
+
+func (v *visitor) get(tb testing.TB, path string) page {
+	tb.Helper()
+	req, err := http.NewRequest("GET", v.f.srv.URL+path, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v.do(tb, req)
+}
+
+// post submits a form as a browser does.
+func (v *visitor) post(tb testing.TB, path string, form url.Values) page {
+	tb.Helper()
+	req, err := http.NewRequest("POST", v.f.srv.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return v.do(tb, req)
+}
+
+// csrf is the visitor's CSRF token, read from a page as a form carries it.
+func (v *visitor) csrf(tb testing.TB) string {
+	tb.Helper()
+	return v.get(tb, "/dashboard/webhooks").csrf(tb)
+}
+
+// form is a form with the visitor's CSRF token and the given fields, given
+// as name, value pairs.
+func (v *visitor) form(tb testing.TB, pairs ...string) url.Values {
+	tb.Helper()
+	f := url.Values{"csrf": {v.csrf(tb)}}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		f.Add(pairs[i], pairs[i+1])
+	}
+	return f
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (p page) csrf(tb testing.TB) string {
+	tb.Helper()
+	m := csrfField.FindStringSubmatch(p.Body)
+	if m == nil {
+		tb.Fatalf("no CSRF field on the page (status %d)", p.Status)
+	}
+	return m[1]
+}
+
+func (p page) wantStatus(tb testing.TB, want int) {
+	tb.Helper()
+	if p.Status != want {
+		tb.Fatalf("status = %d, want %d; body:\n%s", p.Status, want, excerptOf(p.Body))
+	}
+}
+
+// wantRedirect checks a 303 to the given location.
+func (p page) wantRedirect(tb testing.TB, location string) {
+	tb.Helper()
+	if p.Status != http.StatusSeeOther || p.Header.Get("Location") != location {
+		tb.Fatalf("answer = %d to %q, want 303 to %q; body:\n%s", p.Status, p.Header.Get("Location"), location, excerptOf(p.Body))
+	}
+}
+
+// wantText checks that the page shows each text (HTML-escaped as the
+// template writes it).
+func (p page) wantText(tb testing.TB, texts ...string) {
+	tb.Helper()
+	for _, s := range texts {
+		if !strings.Contains(p.Body, html.EscapeString(s)) {
+			tb.Errorf("page does not show %q", s)
+		}
+	}
+}
+
+// wantHTML checks that the page holds each fragment of markup as is.
+func (p page) wantHTML(tb testing.TB, fragments ...string) {
+	tb.Helper()
+	for _, s := range fragments {
+		if !strings.Contains(p.Body, s) {
+			tb.Errorf("page lacks the markup %s", s)
+		}
+	}
+}
+
+// inputValue is the value of the input with the given id, unescaped.
+func (p page) inputValue(tb testing.TB, id string) string {
+	tb.Helper()
+	m := regexp.MustCompile(`<input id="` + regexp.QuoteMeta(id) + `"[^>]* value="([^"]*)"`).FindStringSubmatch(p.Body)
+	if m == nil {
+		tb.Fatalf("no input %q on the page", id)
+	}
+	return html.UnescapeString(m[1])
+}
+
+// text is the page without its markup, whitespace folded, for assertions
+// on what a reader sees.
+func (p page) text() string {
+	noTags := regexp.MustCompile(`(?s)<[^>]*>`).ReplaceAllString(p.Body, " ")
+	return strings.Join(strings.Fields(html.UnescapeString(noTags)), " ")
+}
+
+func excerptOf(s string) string {
+	if len(s) > 2000 {
+		return s[:2000] + "…"
+	}
+	return s
+}
+
+// tables are the tables whose rows a refused form must not change.
+var tables = []string{"webhooks", "events", "deliveries", "delivery_attempts", "dashboard_sessions", "dashboard_links"}
+
+// rowCounts counts the rows of every table.
+func (f *fixture) rowCounts(tb testing.TB) map[string]int {
+	tb.Helper()
+	out := map[string]int{}
+	for _, t := range tables {
+		var n int
+		if err := f.db.Get(&n, `SELECT count(*) FROM `+t); err != nil {
+			tb.Fatalf("count %s: %v", t, err)
+		}
+		out[t] = n
+	}
+	return out
+}
+
+// webhookSnapshot is a webhook row as text, to show it did not change.
+func (f *fixture) webhookSnapshot(tb testing.TB, id string) string {
+	tb.Helper()
+	var row string
+	if err := f.db.Get(&row, `SELECT row_to_json(w)::text FROM webhooks w WHERE id = $1`, id); err != nil {
+		tb.Fatalf("webhook %s: %v", id, err)
+	}
+	return row
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,96 @@
+package dashboard
+
+import (
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/trackelio/webhooks/repo"
+)
+
+// badge is a state shown as a coloured dot and words: the colour is never
+// the only signal.
+type badge struct {
+	Class  string // a CSS modifier
+	Label  string
+	Detail string
+}
+
+// webhookHealth says at a glance whether a webhook gets its deliveries.
+func webhookHealth(h repo.Webhook) badge {
+	switch {
+	case !h.Active && h.DisabledReason.String == "gone":
+		return badge{"disabled", "Inactive", "disabled: the endpoint answered 410 Gone"}
+	case !h.Active && h.DisabledReason.String == "failing":
+		return badge{"disabled", "Inactive", "disabled: it kept failing"}
+	case !h.Active && h.DisabledReason.Valid:
+		return badge{"disabled", "Inactive", "disabled: " + h.DisabledReason.String}
+	case !h.Active:
+		return badge{"inactive", "Inactive", ""}
+	case h.ConsecutiveFailures == 1:
+		return badge{"failing", "Active", "the last attempt failed"}
+	case h.ConsecutiveFailures > 1:
+		return badge{"failing", "Active", fmt.Sprintf("the last %d attempts failed", h.ConsecutiveFailures)}
+	default:
+		return badge{"healthy", "Active", ""}
+	}
+}
+
+// deliveryOutcome names where a delivery stands.
+func deliveryOutcome(d repo.Delivery) badge {
+	switch {
+	case d.Status == repo.StatusSucceeded:
+		return badge{Class: "ok", Label: "Succeeded"}
+	case d.Status == repo.StatusFailed:
+		return badge{Class: "fail", Label: "Failed"}
+	case d.Status == repo.StatusCancelled:
+		return badge{Class: "muted", Label: "Cancelled"}
+	case d.Attempts > 0:
+		return badge{Class: "warn", Label: "Retrying"}
+	default:
+		return badge{Class: "pending", Label: "Pending"}
+	}
+}
+
+// failedAttempts is the delivery's failure count: every attempt failed but
+// a successful last one.
+func failedAttempts(d repo.Delivery) int {
+	if d.Status == repo.StatusSucceeded {
+		return d.Attempts - 1
+	}
+	return d.Attempts
+}
+
+// text shows stored bytes as text: invalid UTF-8 becomes U+FFFD, and the
+// template escapes the rest, so a receiver's answer never becomes markup.
+func text(b []byte) string {
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// excerpt is the start of a text, at most n characters, on one line.
+func excerpt(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
+
+// statusCode is a stored status code, 0 for none.
+func statusCode(d repo.Delivery) int {
+	if !d.StatusCode.Valid {
+		return 0
+	}
+	return int(d.StatusCode.Int32)
+}
+
+// timePtr is a stored time, nil when there is none.
+func timePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	return &t.Time
+}

@@ -1,0 +1,96 @@
+package dashboard
+
+import (
+	"database/sql"
+	"testing"
+
+	"github.com/trackelio/webhooks/repo"
+)
+
+func TestWebhookHealth(t *testing.T) {
+	t.Parallel()
+	reason := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
+	tests := []struct {
+		hook repo.Webhook
+		want badge
+	}{
+		{repo.Webhook{Active: true}, badge{"healthy", "Active", ""}},
+		{repo.Webhook{Active: true, ConsecutiveFailures: 1}, badge{"failing", "Active", "the last attempt failed"}},
+		{repo.Webhook{Active: true, ConsecutiveFailures: 12}, badge{"failing", "Active", "the last 12 attempts failed"}},
+		{repo.Webhook{}, badge{"inactive", "Inactive", ""}},
+		{repo.Webhook{DisabledReason: reason("gone")}, badge{"disabled", "Inactive", "disabled: the endpoint answered 410 Gone"}},
+		{repo.Webhook{DisabledReason: reason("failing"), ConsecutiveFailures: 30}, badge{"disabled", "Inactive", "disabled: it kept failing"}},
+		{repo.Webhook{DisabledReason: reason("abuse")}, badge{"disabled", "Inactive", "disabled: abuse"}},
+	}
+	for _, tt := range tests {
+		if got := webhookHealth(tt.hook); got != tt.want {
+			t.Errorf("webhookHealth(%+v) = %+v, want %+v", tt.hook, got, tt.want)
+		}
+	}
+}
+
+func TestDeliveryOutcomeAndFailures(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		d        repo.Delivery
+		want     string
+		failures int
+	}{
+		{repo.Delivery{Status: repo.StatusPending}, "Pending", 0},
+		{repo.Delivery{Status: repo.StatusPending, Attempts: 2}, "Retrying", 2},
+		{repo.Delivery{Status: repo.StatusSucceeded, Attempts: 1}, "Succeeded", 0},
+		{repo.Delivery{Status: repo.StatusSucceeded, Attempts: 4}, "Succeeded", 3},
+		{repo.Delivery{Status: repo.StatusFailed, Attempts: 10}, "Failed", 10},
+		{repo.Delivery{Status: repo.StatusCancelled}, "Cancelled", 0},
+		{repo.Delivery{Status: repo.StatusCancelled, Attempts: 3}, "Cancelled", 3},
+	}
+	for _, tt := range tests {
+		if got := deliveryOutcome(tt.d).Label; got != tt.want {
+			t.Errorf("deliveryOutcome(%s, %d attempts) = %q, want %q", tt.d.Status, tt.d.Attempts, got, tt.want)
+		}
+		if got := failedAttempts(tt.d); got != tt.failures {
+			t.Errorf("failedAttempts(%s, %d attempts) = %d, want %d", tt.d.Status, tt.d.Attempts, got, tt.failures)
+		}
+	}
+}
+
+func TestTextAndExcerpt(t *testing.T) {
+	t.Parallel()
+	if got := text([]byte("ok \xff\xfe end")); got != "ok \uFFFD end" {
+		t.Errorf("text = %q", got)
+	}
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"  spread\n over\tlines  ", 80, "spread over lines"},
+		{"héllo wörld", 5, "héllo…"},
+		{"exactly", 7, "exactly"},
+	}
+	for _, tt := range tests {
+		if got := excerpt(tt.in, tt.n); got != tt.want {
+			t.Errorf("excerpt(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestLocalNext(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"/dashboard/webhooks/new":     "/dashboard/webhooks/new",
+		"/dashboard/webhooks?x=1#h":   "/dashboard/webhooks?x=1#h",
+		"/dashboard/login?next=/x":    "",
+		"https://evil.example/":       "",
+		"//evil.example/dashboard/":   "",
+		"/dashboard/\\\\evil.example": "",
+		"/dashboard/\r\nSet-Cookie:":  "",
+		"/v1/webhooks":                "",
+		"":                            "",
+	} {
+		if got := localNext(in); got != want {
+			t.Errorf("localNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

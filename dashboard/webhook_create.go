@@ -1,0 +1,54 @@
+package dashboard
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/trackelio/webhooks/repo"
+)
+
+// webhookNewView is Create Webhook.
+type webhookNewView struct {
+	frame
+	Form  webhookForm
+	Error string // a refusal that belongs to no field, such as the limit
+}
+
+// webhookCreatedView shows a new webhook's secret, once.
+type webhookCreatedView struct {
+	frame
+	ID, URL, Secret string
+}
+
+func (d *Dashboard) newView(v *visit, form webhookForm) webhookNewView {
+	form.Cancel = pathWebhooks
+	return webhookNewView{frame: v.frame("Create Webhook", webhooksCrumb, crumb{Label: "Create Webhook"}), Form: form}
+}
+
+// webhookNew shows an empty Create Webhook form: Active on, no events.
+func (d *Dashboard) webhookNew(w http.ResponseWriter, r *http.Request, v *visit) error {
+	return d.render(w, r, http.StatusOK, "webhook_new", d.newView(v, newWebhookForm(pathWebhooks, v.CSRF, "", nil, true, "")))
+}
+
+// webhookCreate saves a new webhook and shows its generated secret; a
+// refused form comes back with what was typed and a message per field.
+func (d *Dashboard) webhookCreate(w http.ResponseWriter, r *http.Request, v *visit) error {
+	in, form := readWebhookForm(r, pathWebhooks, v.CSRF)
+	hook, err := d.manage.CreateWebhook(r.Context(), v.WorkspaceID, in)
+	if errors.Is(err, repo.ErrLimitReached) {
+		view := d.newView(v, form)
+		view.Error = "This workspace has as many webhooks as it may have. Delete one before creating another."
+		return d.render(w, r, http.StatusUnprocessableEntity, "webhook_new", view)
+	}
+	if err != nil {
+		if err := form.withErrors(err); err != nil {
+			return err
+		}
+		return d.render(w, r, http.StatusUnprocessableEntity, "webhook_new", d.newView(v, form))
+	}
+	d.log.InfoContext(r.Context(), "webhook created in the dashboard", "webhook_id", hook.ID, "workspace_id", v.WorkspaceID)
+	return d.render(w, r, http.StatusCreated, "webhook_created", webhookCreatedView{
+		frame: v.frame("Webhook created", webhooksCrumb, crumb{Label: "Webhook created"}),
+		ID:    hook.ID, URL: hook.URL, Secret: hook.Secret,
+	})
+}

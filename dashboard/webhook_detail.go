@@ -1,0 +1,222 @@
+package dashboard
+
+import (
+	"cmp"
+	"errors"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/manage"
+	"github.com/trackelio/webhooks/repo"
+)
+
+// historyPageSize is how many deliveries the history shows at once.
+const historyPageSize = 25
+
+// webhookView is the webhook detail page.
+type webhookView struct {
+	frame
+	ID, URL, Description string
+	Events               []string
+	Active               bool
+	Health               badge
+	FailureCount         int64
+	ConsecutiveFailures  int
+	LastSuccessAt        *time.Time
+	LastFailureAt        *time.Time
+	DisabledAt           *time.Time
+	SuccessRate          *float64
+	Day, Week            chart
+	History              historyView
+	Form                 webhookForm
+	// What a POST to this page asked to show.
+	Secret   string
+	Rotation *rotationView
+	Test     *testView
+	Recovery *recoveryView
+	Snippets snippets
+}
+
+type rotationView struct {
+	Secret            string
+	PreviousExpiresAt time.Time
+}
+
+type recoveryView struct {
+	Since, Until time.Time
+	Failed       int
+}
+
+// historyView is the delivery history with its filters.
+type historyView struct {
+	Rows              []historyRow
+	Status, EventType string
+	Statuses          []option
+	EventTypes        []option
+	Older, Newest     string // links; empty when there is no such page
+	Error             string
+}
+
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+type historyRow struct {
+	ID         string
+	CreatedAt  time.Time
+	EventType  string
+	StatusCode int
+	Body       string
+	Attempts   int
+	Failures   int
+	Outcome    badge
+}
+
+// detailExtras is what a form posted to the detail page brings back to it.
+type detailExtras struct {
+	status   int
+	form     *webhookForm
+	secret   string
+	rotation *manage.Rotation
+	test     *testView
+	recovery *manage.RecoveryOffer
+	notice   string
+}
+
+// webhookDetail shows a webhook: health, charts, history, test, secret,
+// settings and verification snippets.
+func (d *Dashboard) webhookDetail(w http.ResponseWriter, r *http.Request, v *visit) error {
+	hook, err := d.loadWebhook(r, v)
+	if err != nil {
+		return err
+	}
+	return d.showWebhook(w, r, v, hook, detailExtras{notice: notice(r)})
+}
+
+// loadWebhook reads the {id} webhook of the visitor's workspace.
+func (d *Dashboard) loadWebhook(r *http.Request, v *visit) (repo.Webhook, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return repo.Webhook{}, err
+	}
+	return d.store.Webhook(r.Context(), v.WorkspaceID, id)
+}
+
+// pathID is the {id} of the path; anything but a UUID is repo.ErrNotFound
+// rather than a query.
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		return "", repo.ErrNotFound
+	}
+	return id, nil
+}
+
+func (d *Dashboard) showWebhook(w http.ResponseWriter, r *http.Request, v *visit, hook repo.Webhook, x detailExtras) error {
+	ctx := r.Context()
+	view := webhookView{
+		frame: v.frame(hook.URL, webhooksCrumb, crumb{Label: hook.URL}),
+		ID:    hook.ID, URL: hook.URL, Description: hook.Description, Events: hook.Events, Active: hook.Active,
+		Health: webhookHealth(hook), FailureCount: hook.FailureCount, ConsecutiveFailures: hook.ConsecutiveFailures,
+		LastSuccessAt: timePtr(hook.LastSuccessAt), LastFailureAt: timePtr(hook.LastFailureAt), DisabledAt: timePtr(hook.DisabledAt),
+		Secret: x.secret, Test: x.test, Snippets: newSnippets(x.secret),
+	}
+	view.Notice = x.notice
+	if x.form != nil {
+		view.Form = *x.form
+	} else {
+		view.Form = storedWebhookForm(hook, v.CSRF)
+	}
+	if x.rotation != nil {
+		view.Rotation = &rotationView{Secret: x.rotation.Webhook.Secret, PreviousExpiresAt: x.rotation.PreviousExpiresAt}
+		view.Snippets = newSnippets(x.rotation.Webhook.Secret)
+	}
+	if o := x.recovery; o != nil {
+		view.Recovery = &recoveryView{Since: o.Since, Until: o.Until, Failed: o.FailedDeliveries}
+	}
+	// The three reads are independent; running them at once makes the
+	// page wait for the slowest instead of their sum.
+	var (
+		wg                           sync.WaitGroup
+		rates                        map[string]float64
+		counts                       []repo.HourCount
+		errRates, errCounts, errHist error
+	)
+	now := d.now()
+	wg.Go(func() { rates, errRates = d.store.SuccessRates(ctx, []string{hook.ID}) })
+	wg.Go(func() {
+		counts, errCounts = d.store.HourlyCounts(ctx, v.WorkspaceID, hook.ID, now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -6))
+	})
+	wg.Go(func() { view.History, errHist = d.history(r, v, hook.ID) })
+	wg.Wait()
+	if err := errors.Join(errRates, errCounts, errHist); err != nil {
+		return err
+	}
+	if rate, ok := rates[hook.ID]; ok {
+		view.SuccessRate = &rate
+	}
+	view.Day, view.Week = deliveryCharts(counts, now)
+	return d.render(w, r, cmp.Or(x.status, http.StatusOK), "webhook", view)
+}
+
+// history reads the page of the history the query asks for: filters by
+// outcome and event type, and the cursor of "Older".
+func (d *Dashboard) history(r *http.Request, v *visit, webhookID string) (historyView, error) {
+	q := r.URL.Query()
+	h := historyView{Status: q.Get("outcome"), EventType: q.Get("event_type")}
+	h.Statuses = []option{{Value: "", Label: "All outcomes"}}
+	for _, s := range repo.Statuses {
+		h.Statuses = append(h.Statuses, option{Value: s, Label: deliveryOutcome(repo.Delivery{Status: s}).Label, Selected: s == h.Status})
+	}
+	h.EventTypes = []option{{Value: "", Label: "All events"}}
+	for _, e := range append(catalog.All(), catalog.EventType{Type: catalog.TestType}) {
+		h.EventTypes = append(h.EventTypes, option{Value: e.Type, Label: e.Type, Selected: e.Type == h.EventType})
+	}
+	page, err := d.manage.History(r.Context(), v.WorkspaceID, webhookID, manage.HistoryQuery{
+		Status: h.Status, EventType: h.EventType, Cursor: q.Get("cursor"), Limit: historyPageSize,
+	})
+	var fe manage.FieldErrors
+	if errors.As(err, &fe) {
+		h.Error = "The history could not be filtered that way: " + fe.Error() + "."
+		return h, nil
+	}
+	if err != nil {
+		return h, err
+	}
+	for _, dl := range page.Deliveries {
+		h.Rows = append(h.Rows, historyRow{
+			ID: dl.ID, CreatedAt: dl.CreatedAt, EventType: dl.EventType, StatusCode: statusCode(dl),
+			Body: excerpt(text(dl.ResponseBody), 80), Attempts: dl.Attempts, Failures: failedAttempts(dl), Outcome: deliveryOutcome(dl),
+		})
+	}
+	link := func(cursor string) string {
+		p := url.Values{}
+		if h.Status != "" {
+			p.Set("outcome", h.Status)
+		}
+		if h.EventType != "" {
+			p.Set("event_type", h.EventType)
+		}
+		if cursor != "" {
+			p.Set("cursor", cursor)
+		}
+		s := webhookPath(webhookID)
+		if len(p) > 0 {
+			s += "?" + p.Encode()
+		}
+		return s + "#history"
+	}
+	if page.Next != "" {
+		h.Older = link(page.Next)
+	}
+	if q.Get("cursor") != "" {
+		h.Newest = link("")
+	}
+	return h, nil
+}

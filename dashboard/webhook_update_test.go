@@ -1,0 +1,138 @@
+package dashboard_test
+
+import (
+	"net/http"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackelio/webhooks/repo"
+)
+
+func TestUpdateWebhookSettings(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws, _ := f.mustWorkspace(t, "Acme")
+	hook := f.mustWebhook(t, ws, "https://old.example/hook", "post.created")
+	v := f.signedIn(t, ws)
+	path := "/dashboard/webhooks/" + hook.ID
+
+	// A refused change shows the form again with the error and the typed
+	// values, and changes nothing.
+	snapshot := f.webhookSnapshot(t, hook.ID)
+	bad := v.post(t, path, v.form(t, "url", "https://new.example/hook", "description", "typed"))
+	bad.wantStatus(t, http.StatusUnprocessableEntity)
+	bad.wantText(t, "The settings were not saved: correct the fields marked below.", "events must list at least one event type")
+	bad.wantHTML(t, `value="https://new.example/hook"`, `value="typed"`)
+	if got := f.webhookSnapshot(t, hook.ID); got != snapshot {
+		t.Errorf("a refused change changed the webhook")
+	}
+
+	ok := v.post(t, path, v.form(t, "url", "https://new.example/hook", "events", "csat.submitted", "events", "nps.submitted", "description", "new"))
+	ok.wantRedirect(t, path+"?notice=saved")
+	v.get(t, path+"?notice=saved").wantText(t, "Your changes were saved.")
+	got, err := f.store.Webhook(t.Context(), ws, hook.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]any{"https://new.example/hook", []string{"csat.submitted", "nps.submitted"}, false, "new"},
+		[]any{got.URL, []string(got.Events), got.Active, got.Description}); diff != "" {
+		t.Errorf("saved webhook (-want +got):\n%s", diff)
+	}
+}
+
+func TestReenableOffersRecovery(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws, _ := f.mustWorkspace(t, "Acme")
+	hook := f.mustWebhook(t, ws, "https://flaky.example/hook", "post.created")
+	failed := []string{
+		f.mustDeliver(t, hook, "post.created", `{"n":1}`, answered500),
+		f.mustDeliver(t, hook, "post.created", `{"n":2}`, answered500),
+	}
+	// The worker disabled it after the streak.
+	if _, err := f.db.Exec(`UPDATE webhooks SET active = false, disabled_reason = 'failing', disabled_at = now() WHERE id = $1`, hook.ID); err != nil {
+		t.Fatal(err)
+	}
+	v := f.signedIn(t, ws)
+	path := "/dashboard/webhooks/" + hook.ID
+	p := v.get(t, path)
+	p.wantText(t, "This webhook was disabled: it kept failing.", "Re-enable webhook")
+	p.wantHTML(t, `<button type="submit" class="button" disabled aria-describedby="test-inactive">Send test event</button>`)
+
+	offer := v.post(t, path, v.form(t, "form", "enable"))
+	offer.wantStatus(t, http.StatusOK)
+	offer.wantText(t, "The webhook is active again.", "Recover what failed", "Recover 2 deliveries")
+	since := regexp.MustCompile(`name="since" value="([^"]+)"`).FindStringSubmatch(offer.Body)
+	until := regexp.MustCompile(`name="until" value="([^"]+)"`).FindStringSubmatch(offer.Body)
+	if since == nil || until == nil {
+		t.Fatal("the offer has no window")
+	}
+	got, err := f.store.Webhook(t.Context(), ws, hook.ID)
+	if err != nil || !got.Active || got.DisabledReason.Valid || got.ConsecutiveFailures != 0 {
+		t.Fatalf("after re-enabling: active %v reason %v streak %d, %v", got.Active, got.DisabledReason, got.ConsecutiveFailures, err)
+	}
+
+	rec := v.post(t, path+"/recover", v.form(t, "since", since[1], "until", until[1]))
+	rec.wantRedirect(t, path+"?notice=recovered#history")
+	var redelivered []string
+	if err := f.db.Select(&redelivered, `SELECT redelivery_of::text FROM deliveries WHERE redelivery_of IS NOT NULL ORDER BY redelivery_of`); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(failed, redelivered); diff != "" {
+		t.Errorf("recovered deliveries (-want +got):\n%s", diff)
+	}
+	if len(f.enq.Enqueued()) != 2 {
+		t.Errorf("enqueued %v, want the 2 new deliveries", f.enq.Enqueued())
+	}
+
+	bad := v.post(t, path+"/recover", v.form(t, "since", time.Now().Add(-15*24*time.Hour).Format(time.RFC3339)))
+	bad.wantStatus(t, http.StatusUnprocessableEntity)
+	bad.wantText(t, "Nothing was recovered: since may be at most 14 days ago.")
+}
+
+func TestRecoverNeedsAnActiveWebhook(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws, _ := f.mustWorkspace(t, "Acme")
+	hook := f.mustWebhook(t, ws, "https://flaky.example/hook", "post.created")
+	f.mustDeliver(t, hook, "post.created", `{}`, answered500)
+	off := false
+	if _, err := f.store.UpdateWebhook(t.Context(), ws, hook.ID, repo.WebhookPatch{Active: &off}); err != nil {
+		t.Fatal(err)
+	}
+	v := f.signedIn(t, ws)
+	before := f.rowCounts(t)
+	p := v.post(t, "/dashboard/webhooks/"+hook.ID+"/recover", v.form(t, "since", time.Now().Add(-time.Hour).Format(time.RFC3339)))
+	p.wantStatus(t, http.StatusConflict)
+	p.wantText(t, "The webhook is inactive; activate it before recovering.")
+	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
+		t.Errorf("a refused recovery changed rows (-before +after):\n%s", diff)
+	}
+}
+
+func TestDeleteWebhook(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws, _ := f.mustWorkspace(t, "Acme")
+	hook := f.mustWebhook(t, ws, "https://bye.example/hook", "post.created")
+	pending := f.mustDeliver(t, hook, "post.created", `{}`)
+	v := f.signedIn(t, ws)
+	path := "/dashboard/webhooks/" + hook.ID
+
+	// Deleting asks first, in a page of its own, so it works without script.
+	confirm := v.get(t, path+"/delete")
+	confirm.wantStatus(t, http.StatusOK)
+	confirm.wantText(t, "Delete this webhook?", "https://bye.example/hook", "This cannot be undone.")
+	confirm.wantHTML(t, `<form method="post" action="`+path+`/delete"`, `<a class="button subtle" href="`+path+`">Cancel</a>`)
+
+	v.post(t, path+"/delete", v.form(t)).wantRedirect(t, "/dashboard/webhooks?notice=deleted")
+	v.get(t, "/dashboard/webhooks?notice=deleted").wantText(t, "The webhook was deleted. Its pending deliveries were cancelled.", "No webhooks yet")
+	v.get(t, path).wantStatus(t, http.StatusNotFound)
+	var status string
+	if err := f.db.Get(&status, `SELECT status FROM deliveries WHERE id = $1`, pending); err != nil || status != repo.StatusCancelled {
+		t.Errorf("pending delivery after the delete = %q, %v; want cancelled", status, err)
+	}
+}

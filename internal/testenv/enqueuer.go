@@ -1,0 +1,47 @@
+package testenv
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/trackelio/webhooks/manage"
+)
+
+// Enqueuer stands in for the worker queue in tests of the api and the
+// dashboard: it records every delivery id handed to it.
+type Enqueuer struct {
+	mu   sync.Mutex
+	ids  []string
+	then func(ctx context.Context, deliveryID string) error
+}
+
+// Then sets what runs after each id is recorded and decides the error
+// returned (nil: none): a test can make it fail like Redis, or record an
+// attempt as the worker would.
+func (f *Enqueuer) Then(fn func(ctx context.Context, deliveryID string) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.then = fn
+}
+
+var _ manage.Enqueuer = (*Enqueuer)(nil)
+
+// EnqueueDelivery records the id.
+func (f *Enqueuer) EnqueueDelivery(ctx context.Context, deliveryID string) error {
+	f.mu.Lock()
+	f.ids = append(f.ids, deliveryID)
+	fn := f.then
+	f.mu.Unlock()
+	if fn != nil {
+		return fn(ctx, deliveryID)
+	}
+	return nil
+}
+
+// Enqueued returns the ids enqueued so far, in order.
+func (f *Enqueuer) Enqueued() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.ids)
+}
