@@ -74,8 +74,9 @@ type segment struct {
 }
 
 type chartTick struct {
-	X     float64
-	Label string
+	X      float64
+	Label  string
+	Anchor string // text-anchor: the last label ends at the edge
 }
 
 // Chart geometry in viewBox units.
@@ -121,7 +122,7 @@ func deliveryCharts(counts []repo.HourCount, now time.Time) (day, week chart) {
 		if ago := 23 - i; ago%6 == 0 {
 			tick = fmt.Sprintf("%d h ago", ago)
 			if ago == 0 {
-				tick = "this hour"
+				tick = "now"
 			}
 		}
 		return label, tick
@@ -168,7 +169,11 @@ func stackBars(id, title, span string, buckets []bucket, label func(int, bucket)
 		}
 		c.Bars = append(c.Bars, bar)
 		if tick != "" {
-			c.Ticks = append(c.Ticks, chartTick{X: round(float64(i)*slot + slot/2), Label: tick})
+			t := chartTick{X: round(float64(i)*slot + slot/2), Label: tick, Anchor: "middle"}
+			if i == len(buckets)-1 {
+				t.X, t.Anchor = round(float64(i)*slot+slot*0.85), "end"
+			}
+			c.Ticks = append(c.Ticks, t)
 		}
 	}
 	return c

@@ -63,7 +63,7 @@ func TestDeliveryCharts(t *testing.T) {
 	for _, tk := range day.Ticks {
 		ticks = append(ticks, tk.Label)
 	}
-	if diff := cmp.Diff([]string{"18 h ago", "12 h ago", "6 h ago", "this hour"}, ticks); diff != "" {
+	if diff := cmp.Diff([]string{"18 h ago", "12 h ago", "6 h ago", "now"}, ticks); diff != "" {
 		t.Errorf("day ticks (-want +got):\n%s", diff)
 	}
 	for _, b := range append(day.Bars, week.Bars...) {

@@ -72,8 +72,14 @@ if [ -z "$key" ] || ! curl -sf -H "Authorization: Bearer $key" "$api/v1/event-ty
   echo "$key" >"$state/api_key"
 fi
 
+# A single-use sign-in link to the dashboard, as the Trackelio app gets one.
+portal=$(curl -sf -X POST "$api/v1/portal-sessions" -H "Authorization: Bearer $key" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
+
 cat <<MSG
 Trackelio Webhooks is running.
+  dashboard      $portal
+                 (single use, valid 5 minutes; later sign in at $api/dashboard/login with the workspace key)
   API            $api   (readiness $api/readyz, metrics $api/metrics)
   worker         http://$WORKER_ADDR/metrics
   scheduler      http://$SCHEDULER_ADDR/metrics

@@ -84,6 +84,19 @@ func (r *receiver) requests() []received {
 	return append([]received(nil), r.got...)
 }
 
+// request returns the request the receiver got for a delivery, failing the
+// test when there is none.
+func (r *receiver) request(t testing.TB, deliveryID string) received {
+	t.Helper()
+	for _, got := range r.requests() {
+		if got.delivery() == deliveryID {
+			return got
+		}
+	}
+	t.Fatalf("the receiver got no request for delivery %s", deliveryID)
+	return received{}
+}
+
 // waitRequests waits until the receiver has at least n requests and
 // returns them all.
 func (r *receiver) waitRequests(t testing.TB, s *system, n int) []received {

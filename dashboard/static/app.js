@@ -88,7 +88,7 @@
       var dl = el('dl', 'stats compact');
       dl.appendChild(stat('Result', outcome(r.succeeded)));
       dl.appendChild(stat('Status code', code(r.status_code)));
-      dl.appendChild(stat('Duration', text(r.duration_ms + ' ms')));
+      dl.appendChild(stat('Duration', text(r.duration_ms ? r.duration_ms + ' ms' : 'under 1 ms')));
       nodes.push(dl);
       if (r.error) nodes.push(alertBox(r.error));
       var label = el('p', 'label');

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestLoadConfigDashboard(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]any{"", 5 * time.Minute, 12 * time.Hour, []string(nil)},
+		[]any{c.PublicURL, c.LinkTTL, c.SessionTTL, c.FrameAncestors}); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+	c, err = loadConfig(env(map[string]string{
+		"PUBLIC_URL": "https://webhooks.trackelio.com/", "DASHBOARD_LINK_TTL": "2m", "DASHBOARD_SESSION_TTL": "8h",
+		"DASHBOARD_FRAME_ANCESTORS": "https://app.trackelio.com, https://*.trackelio.com",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]any{"https://webhooks.trackelio.com", 2 * time.Minute, 8 * time.Hour, []string{"https://app.trackelio.com", "https://*.trackelio.com"}},
+		[]any{c.PublicURL, c.LinkTTL, c.SessionTTL, c.FrameAncestors}); diff != "" {
+		t.Errorf("set (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadConfigRefusesBadDashboardSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		key, value, want string
+	}{
+		{"PUBLIC_URL", "webhooks.trackelio.com", `PUBLIC_URL: "webhooks.trackelio.com" is not a URL`},
+		{"PUBLIC_URL", "ftp://webhooks.trackelio.com", "PUBLIC_URL"},
+		{"PUBLIC_URL", "https://webhooks.trackelio.com/?x=1", "PUBLIC_URL"},
+		{"DASHBOARD_LINK_TTL", "soon", `DASHBOARD_LINK_TTL="soon": not a duration`},
+		{"DASHBOARD_LINK_TTL", "1s", "DASHBOARD_LINK_TTL: must be from 10s to 1h"},
+		{"DASHBOARD_LINK_TTL", "2h", "DASHBOARD_LINK_TTL: must be from 10s to 1h"},
+		{"DASHBOARD_SESSION_TTL", "30s", "DASHBOARD_SESSION_TTL: must be from 1m to 720h"},
+		{"DASHBOARD_SESSION_TTL", "721h", "DASHBOARD_SESSION_TTL: must be from 1m to 720h"},
+		{"DASHBOARD_FRAME_ANCESTORS", "*", `DASHBOARD_FRAME_ANCESTORS: "*" is not an origin`},
+		{"DASHBOARD_FRAME_ANCESTORS", "https://app.trackelio.com/embed", "DASHBOARD_FRAME_ANCESTORS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
+			_, err := loadConfig(env(map[string]string{tt.key: tt.value}))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("loadConfig error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
