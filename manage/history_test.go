@@ -26,7 +26,7 @@ func FuzzDecodeCursor(f *testing.F) {
 	f.Add(encodeCursor(repo.Delivery{ID: "01a2333a-d93c-7155-b38e-f7f1a24b9f0c", CreatedAt: time.Now()}))
 	f.Add("")
 	f.Add("MjAyNi0xMi0wMVQxMDoxMToxMlp8bm90LWEtdXVpZA") // "2026-12-01T10:11:12Z|not-a-uuid"
-	f.Add("fA")                                          // "|"
+	f.Add("fA")                                         // "|"
 	f.Add("!!!")
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := decodeCursor(s)
