@@ -1,0 +1,244 @@
+//go:build bench
+
+package bench
+
+import (
+	"bufio"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/lib/pq" // PostgreSQL driver of the bench's own pool
+
+	"github.com/trackelio/webhooks/internal/testenv"
+)
+
+const (
+	startTimeout = 30 * time.Second
+	// stopTimeout covers the worker's drain on SIGTERM (DELIVERY_TIMEOUT
+	// 10 s + 5 s by default) with some margin.
+	stopTimeout = 20 * time.Second
+	// logTail is how many lines of each process's output are kept for the
+	// failure report; at LOG_LEVEL=warn a healthy run writes almost none.
+	logTail = 200
+)
+
+// buildBinaries builds the api, worker and scheduler once, without -race,
+// so the figures are those of the binaries that ship. The module root is
+// the parent of this package's directory, where go test runs.
+func buildBinaries(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/api", "./cmd/worker", "./cmd/scheduler")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build binaries: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// system is one deployment of the service on its own database and Redis
+// DB, stopped when the (sub)test that started it ends.
+type system struct {
+	apiURL     string
+	adminToken string
+	db         *sql.DB // the bench's own pool: completion polls and seeding
+	api        *process
+	worker     *process
+	scheduler  *process
+	all        []*process // every process started, for stop
+}
+
+// startSystem starts the three binaries from binDir and waits until each
+// answers its health check.
+func startSystem(t *testing.T, binDir string) *system {
+	t.Helper()
+	dbURL := testenv.NewDatabase(t)
+	redisURL := testenv.NewRedis(t)
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatalf("open bench pool: %v", err)
+	}
+	// Seeding runs one statement per core at once; polling needs one.
+	db.SetMaxOpenConns(4)
+	t.Cleanup(func() { db.Close() })
+
+	s := &system{adminToken: "bench_admin_" + randomHex(16), db: db}
+	var env []string
+	for k, v := range serviceEnv(dbURL, redisURL, s.adminToken) {
+		env = append(env, k+"="+v)
+	}
+	// Registered after the database and Redis DB, so the processes stop
+	// before those are dropped.
+	t.Cleanup(func() { s.stop(t) })
+	s.api = s.start(t, binDir, "api", env, "/readyz")
+	s.apiURL = "http://" + s.api.addr
+	s.worker = s.start(t, binDir, "worker", env, "/healthz")
+	s.scheduler = s.start(t, binDir, "scheduler", env, "/healthz")
+	return s
+}
+
+// dead returns an error naming the first process that has exited.
+func (s *system) dead() error {
+	for _, p := range s.all {
+		if p.exited() {
+			return fmt.Errorf("%s exited: %v\n%s", p.name, p.err, p.tail())
+		}
+	}
+	return nil
+}
+
+// start runs one binary, finds the address it listens on and waits for
+// its health route to answer 200.
+func (s *system) start(t *testing.T, binDir, name string, env []string, health string) *process {
+	t.Helper()
+	p, err := startProcess(filepath.Join(binDir, name), name, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.all = append(s.all, p) // stopped even when a wait below fails
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if p.exited() {
+			t.Fatalf("%s exited during start-up: %v\n%s", name, p.err, p.tail())
+		}
+		if p.addr == "" {
+			p.addr, err = listenAddr(p.cmd.Process.Pid)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+		if p.addr != "" && healthy("http://"+p.addr+health) {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not become healthy within %v (listening on %q)\n%s", name, startTimeout, p.addr, p.tail())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// localClient talks to the service's admin routes: loopback only, never
+// through a proxy, never waiting long on a process that hangs.
+var localClient = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}
+
+func healthy(u string) bool {
+	resp, err := localClient.Get(u)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// stop sends every process SIGTERM, kills any still running after
+// stopTimeout, and reports a process that did not end cleanly.
+func (s *system) stop(t *testing.T) {
+	var running []*process
+	for _, p := range s.all {
+		if p.exited() {
+			t.Errorf("%s exited before the end of the run: %v\n%s", p.name, p.err, p.tail())
+			continue
+		}
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		running = append(running, p)
+	}
+	for _, p := range running {
+		select {
+		case <-p.done:
+			if p.err != nil {
+				t.Errorf("%s did not exit cleanly on SIGTERM: %v\n%s", p.name, p.err, p.tail())
+			}
+		case <-time.After(stopTimeout):
+			p.cmd.Process.Kill()
+			<-p.done
+			t.Errorf("%s did not exit within %v of SIGTERM; killed\n%s", p.name, stopTimeout, p.tail())
+		}
+	}
+}
+
+// process is one running binary with the tail of its output.
+type process struct {
+	name string
+	addr string
+	cmd  *exec.Cmd
+	done chan struct{} // closed once the process has exited and err is set
+	err  error
+
+	mu    sync.Mutex
+	lines []string
+}
+
+func startProcess(path, name string, env []string) (*process, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: exec.Command(path), done: make(chan struct{})}
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = w, w
+	err = p.cmd.Start()
+	w.Close() // the child holds its own copy; EOF comes when it exits
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			if len(p.lines) > 2*logTail {
+				p.lines = append(p.lines[:0], p.lines[len(p.lines)-logTail:]...)
+			}
+			p.mu.Unlock()
+		}
+		io.Copy(io.Discard, r) // a line over 1 MiB stops the scanner; keep the pipe drained
+		r.Close()
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// tail is the end of the process's output, for failure messages.
+func (p *process) tail() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	lines := p.lines
+	if len(lines) > logTail {
+		lines = lines[len(lines)-logTail:]
+	}
+	if len(lines) == 0 {
+		return "(" + p.name + " wrote no output)"
+	}
+	return "output of " + p.name + ":\n" + strings.Join(lines, "\n")
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
