@@ -115,7 +115,7 @@ func TestRotateSecretSigning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.Secret != first.Secret || w.PreviousSecret != (sql.NullString{String: hook.Secret, Valid: true}) {
+	if w.Secret != first.Secret || w.PreviousSecret != hook.Secret {
 		t.Errorf("worker signs with %q and previous %v, want the new secret and the old one", w.Secret, w.PreviousSecret)
 	}
 
@@ -129,7 +129,7 @@ func TestRotateSecretSigning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.Secret != second.Secret || w.PreviousSecret.Valid {
+	if w.Secret != second.Secret || w.PreviousSecret != "" {
 		t.Errorf("worker signs with %q and previous %v, want only the newest secret", w.Secret, w.PreviousSecret)
 	}
 }

@@ -7,21 +7,22 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/internal/batch"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
 	"github.com/trackelio/webhooks/sender"
 )
 
-// DeliveryStore is what the deliver handler needs from Postgres.
+// DeliveryStore is what the deliver handler needs from Postgres. Loads and
+// records come in batches: the handler's concurrent tasks share them.
 type DeliveryStore interface {
-	Work(ctx context.Context, deliveryID string) (repo.Work, error)
-	RecordAttempt(ctx context.Context, r repo.AttemptResult) (repo.Recorded, error)
+	Works(ctx context.Context, deliveryIDs []string) (map[string]repo.Work, error)
+	RecordAttempts(ctx context.Context, rs []repo.AttemptResult) ([]repo.Recorded, error)
 	CancelDelivery(ctx context.Context, deliveryID string) error
 }
 
@@ -34,23 +35,75 @@ type Poster interface {
 // the worker shuts down, so the attempt is not repeated needlessly.
 const recordTimeout = 10 * time.Second
 
-// DeliverHandler performs one delivery attempt per task run.
-type DeliverHandler struct {
-	store       DeliveryStore
-	poster      Poster
-	policy      RetryPolicy
-	metrics     *metrics.Metrics
-	log         *slog.Logger
-	fairness    *Fairness
-	autoDisable repo.AutoDisable
-	enqueuer    TaskEnqueuer
+// DeliverConfig is everything a DeliverHandler runs with; the worker and
+// the tests build the same one.
+type DeliverConfig struct {
+	Store   DeliveryStore
+	Poster  Poster
+	Policy  RetryPolicy
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
+	// Fairness caps in-flight attempts per webhook and adds the circuit
+	// breaker; nil turns both off.
+	Fairness *Fairness
+	// AutoDisable disables webhooks that keep failing; zero never does.
+	AutoDisable repo.AutoDisable
+	// Retries, when set, schedules each retry as a task on the retries
+	// queue; without it a retry stays on the task's own queue.
+	Retries TaskEnqueuer
+	// BatchMax and BatchLinger bound the group commit of loads and
+	// records (defaults 128 and 1 ms).
+	BatchMax    int
+	BatchLinger time.Duration
+	// Now is the clock (time.Now).
+	Now func() time.Time
 }
 
-// NewDeliverHandler builds the handler for TypeDeliver. Without an
-// enqueuer (WithRetryQueue) retries stay on the task's own queue.
-func NewDeliverHandler(store DeliveryStore, poster Poster, policy RetryPolicy, m *metrics.Metrics, log *slog.Logger) *DeliverHandler {
-	initSeries(m)
-	return &DeliverHandler{store: store, poster: poster, policy: policy, metrics: m, log: log}
+// DeliverHandler performs one delivery attempt per task run. Close it to
+// stop its batchers.
+type DeliverHandler struct {
+	cfg    DeliverConfig
+	load   *batch.Batcher[string, loaded]
+	record *batch.Batcher[repo.AttemptResult, repo.Recorded]
+}
+
+// loaded is one delivery's work, or its absence.
+type loaded struct {
+	work  repo.Work
+	found bool
+}
+
+// NewDeliverHandler builds the handler for TypeDeliver.
+func NewDeliverHandler(cfg DeliverConfig) *DeliverHandler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.BatchMax <= 0 {
+		cfg.BatchMax = 128
+	}
+	initSeries(cfg.Metrics)
+	h := &DeliverHandler{cfg: cfg}
+	h.load = batch.New(batch.Config[string, loaded]{Max: cfg.BatchMax, Linger: cfg.BatchLinger, Flush: h.loadWorks})
+	h.record = batch.New(batch.Config[repo.AttemptResult, repo.Recorded]{Max: cfg.BatchMax, Linger: cfg.BatchLinger, Flush: cfg.Store.RecordAttempts})
+	return h
+}
+
+// Close stops the batchers once what they hold is written.
+func (h *DeliverHandler) Close() {
+	h.load.Close()
+	h.record.Close()
+}
+
+func (h *DeliverHandler) loadWorks(ctx context.Context, ids []string) ([]loaded, error) {
+	ws, err := h.cfg.Store.Works(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]loaded, len(ids))
+	for i, id := range ids {
+		out[i].work, out[i].found = ws[id]
+	}
+	return out, nil
 }
 
 // initSeries creates every label combination the handler uses. A series
@@ -85,154 +138,135 @@ const (
 	waitBreakerOpen = "breaker_open"
 )
 
-// WithFairness caps in-flight attempts per webhook and adds the breaker.
-func (h *DeliverHandler) WithFairness(f *Fairness) *DeliverHandler {
-	h.fairness = f
-	return h
-}
-
-// WithAutoDisable disables webhooks that keep failing.
-func (h *DeliverHandler) WithAutoDisable(a repo.AutoDisable) *DeliverHandler {
-	h.autoDisable = a
-	return h
-}
-
-// WithRetryQueue schedules each retry as a task on the retries queue.
-func (h *DeliverHandler) WithRetryQueue(e TaskEnqueuer) *DeliverHandler {
-	h.enqueuer = e
-	return h
-}
-
 // ProcessTask implements asynq.Handler.
 func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p DeliverPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.DeliveryID == "" {
 		return fmt.Errorf("decode %s payload %q: %v: %w", TypeDeliver, t.Payload(), err, asynq.SkipRetry)
 	}
-	w, err := h.store.Work(ctx, p.DeliveryID)
-	if errors.Is(err, repo.ErrNotFound) {
-		h.log.WarnContext(ctx, "delivery not found; dropping task", "delivery_id", p.DeliveryID)
-		return nil
-	}
+	l, err := h.load.Do(ctx, p.DeliveryID)
 	if err != nil {
 		return err
 	}
+	if !l.found {
+		h.cfg.Log.WarnContext(ctx, "delivery not found; dropping task", "delivery_id", p.DeliveryID)
+		return nil
+	}
+	w := l.work
 	// asynq may run a task again after a lost lease or a sweep; the stored
 	// status is the truth.
 	if w.Status != repo.StatusPending {
 		return nil
 	}
 	if w.WebhookDeleted || !w.WebhookActive {
-		if err := h.store.CancelDelivery(ctx, w.DeliveryID); err != nil {
+		if err := h.cfg.Store.CancelDelivery(ctx, w.DeliveryID); err != nil {
 			return err
 		}
-		h.metrics.Finished.WithLabelValues(w.EventType, repo.StatusCancelled).Inc()
+		h.cfg.Metrics.Finished.WithLabelValues(w.EventType, repo.StatusCancelled).Inc()
 		return nil
 	}
-	if w.NextAttemptAt.Valid {
-		if wait := time.Until(w.NextAttemptAt.Time); wait > 0 {
+	if w.NextAttemptAt != nil {
+		if wait := w.NextAttemptAt.Sub(h.cfg.Now()); wait > 0 {
 			return &RetryAfterError{Delay: wait, Reason: "attempt not due yet"}
 		}
 	}
-	if h.fairness != nil {
-		release, ok, err := h.fairness.Acquire(ctx, w.WebhookID)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			h.metrics.Waits.WithLabelValues(waitInFlightCap).Inc()
-			return &RetryAfterError{Delay: SlotWait(), Reason: "webhook at its in-flight cap"}
-		}
-		defer release()
-		wait, err := h.fairness.Probe(ctx, w.WebhookID, w.ConsecutiveFailures)
+	release := Release(func(time.Duration, bool) {})
+	if f := h.cfg.Fairness; f != nil {
+		wait, err := f.Probe(ctx, w.WebhookID, w.ConsecutiveFailures)
 		if err != nil {
 			return err
 		}
 		if wait > 0 {
-			h.metrics.Waits.WithLabelValues(waitBreakerOpen).Inc()
+			h.cfg.Metrics.Waits.WithLabelValues(waitBreakerOpen).Inc()
 			return &RetryAfterError{Delay: wait, Reason: "circuit breaker open; waiting for the next probe"}
 		}
+		r, ok, err := f.Acquire(ctx, w.WebhookID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			h.cfg.Metrics.Waits.WithLabelValues(waitInFlightCap).Inc()
+			return &RetryAfterError{Delay: SlotWait(), Reason: "webhook at its in-flight limit"}
+		}
+		release = r
 	}
-	return h.attempt(ctx, w)
+	return h.attempt(ctx, w, release)
 }
 
-func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work) error {
+// attempt sends, decides and records. The in-flight slot is held for the
+// HTTP attempt only, not while the result waits for its batch's commit.
+func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work, release Release) error {
 	n := w.Attempts + 1
-	res := h.poster.Send(ctx, sender.Request{
-		URL: w.WebhookURL, Body: w.Body, Secret: w.Secret, PreviousSecret: w.PreviousSecret.String,
+	res := h.cfg.Poster.Send(ctx, sender.Request{
+		URL: w.WebhookURL, Body: w.Body, Secret: w.Secret, PreviousSecret: w.PreviousSecret,
 		EventType: w.EventType, DeliveryID: w.DeliveryID,
 	})
-	now := time.Now()
+	d := Decide(res, n, h.cfg.Policy)
+	release(res.Duration, d.Congested)
+	now := h.cfg.Now()
 	r := repo.AttemptResult{
 		DeliveryID: w.DeliveryID, Attempt: n, StatusCode: res.StatusCode, ResponseBody: res.Body,
 		ResponseTruncated: res.Truncated, ResponseHeaders: res.Headers, RequestHeaders: res.RequestHeaders,
-		Error: res.Error, Duration: res.Duration,
-		At: now, Succeeded: res.Outcome == sender.Success, AutoDisable: h.autoDisable,
+		Error: res.Error, Duration: res.Duration, At: now, Succeeded: res.Outcome == sender.Success,
+		NewStatus: d.Status, DisableReason: d.DisableReason, AutoDisable: h.cfg.AutoDisable,
 	}
-	var delay time.Duration
-	switch {
-	case r.Succeeded:
-		r.NewStatus = repo.StatusSucceeded
-	case res.StatusCode == http.StatusGone:
-		// The receiver says the endpoint is gone for good: stop at once.
-		r.NewStatus, r.DisableReason = repo.StatusFailed, "gone"
-	case n >= h.policy.MaxAttempts():
-		r.NewStatus = repo.StatusFailed
-	default:
-		r.NewStatus = repo.StatusPending
-		throttled := res.StatusCode == http.StatusTooManyRequests || res.Outcome == sender.Timeout
-		delay = h.policy.After(n, res.RetryAfter, throttled)
-		r.NextAttemptAt = now.Add(delay)
+	if d.Status == repo.StatusPending {
+		r.NextAttemptAt = now.Add(d.Delay)
 	}
 	recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	rec, err := h.store.RecordAttempt(recCtx, r)
+	rec, err := h.record.Do(recCtx, r)
 	if err != nil {
 		// The attempt was made but not stored: asynq runs the task again
 		// soon and the same attempt number is used.
 		return err
 	}
 	if !rec.Stored {
-		h.log.InfoContext(ctx, "attempt already recorded by another run", "delivery_id", w.DeliveryID, "attempt", n)
+		h.cfg.Log.InfoContext(ctx, "attempt already recorded by another run", "delivery_id", w.DeliveryID, "attempt", n)
 		return nil
 	}
+	return h.report(ctx, w, r, res, d, rec)
+}
 
-	h.metrics.Attempts.WithLabelValues(w.EventType, string(res.Outcome)).Inc()
-	h.metrics.AttemptDuration.WithLabelValues(string(res.Outcome)).Observe(res.Duration.Seconds())
+// report counts and logs a recorded attempt and schedules the next one.
+func (h *DeliverHandler) report(ctx context.Context, w repo.Work, r repo.AttemptResult, res sender.Result, d Decision, rec repo.Recorded) error {
+	m := h.cfg.Metrics
+	m.Attempts.WithLabelValues(w.EventType, string(res.Outcome)).Inc()
+	m.AttemptDuration.WithLabelValues(string(res.Outcome)).Observe(res.Duration.Seconds())
 	// Built only when a line is written: successes log at debug, which is
 	// usually off, and With would allocate on every delivery.
 	log := func() *slog.Logger {
-		return h.log.With("delivery_id", w.DeliveryID, "webhook_id", w.WebhookID, "event_type", w.EventType,
-			"attempt", n, "status_code", res.StatusCode, "outcome", res.Outcome, "duration_ms", res.Duration.Milliseconds())
+		return h.cfg.Log.With("delivery_id", w.DeliveryID, "webhook_id", w.WebhookID, "event_type", w.EventType,
+			"attempt", r.Attempt, "status_code", res.StatusCode, "outcome", res.Outcome, "duration_ms", res.Duration.Milliseconds())
 	}
 	if rec.Disabled {
-		h.metrics.Disabled.Inc()
-		log().WarnContext(ctx, "webhook disabled", "reason", cmp.Or(r.DisableReason, "failing"))
+		m.Disabled.Inc()
+		log().WarnContext(ctx, "webhook disabled", "reason", cmp.Or(d.DisableReason, "failing"))
 	}
-	switch r.NewStatus {
+	switch d.Status {
 	case repo.StatusSucceeded:
-		h.metrics.Finished.WithLabelValues(w.EventType, repo.StatusSucceeded).Inc()
-		h.metrics.DeliveryLatency.Observe(now.Sub(w.EventCreatedAt).Seconds())
-		if h.log.Enabled(ctx, slog.LevelDebug) {
+		m.Finished.WithLabelValues(w.EventType, repo.StatusSucceeded).Inc()
+		m.DeliveryLatency.Observe(r.At.Sub(w.EventCreatedAt).Seconds())
+		if h.cfg.Log.Enabled(ctx, slog.LevelDebug) {
 			log().DebugContext(ctx, "delivered")
 		}
 		return nil
 	case repo.StatusFailed:
-		h.metrics.Finished.WithLabelValues(w.EventType, repo.StatusFailed).Inc()
+		m.Finished.WithLabelValues(w.EventType, repo.StatusFailed).Inc()
 		log().WarnContext(ctx, "delivery failed; no more attempts", "error", res.Error)
-		return fmt.Errorf("delivery %s failed after %d attempts: %s: %w", w.DeliveryID, n, res.Error, asynq.SkipRetry)
+		return fmt.Errorf("delivery %s failed after %d attempts: %s: %w", w.DeliveryID, r.Attempt, res.Error, asynq.SkipRetry)
 	}
-	log().InfoContext(ctx, "attempt failed; will retry", "error", res.Error, "retry_in", delay.String())
-	if h.enqueuer != nil {
-		task, err := NewDeliverTask(w.DeliveryID, n, r.NextAttemptAt)
+	log().InfoContext(ctx, "attempt failed; will retry", "error", res.Error, "retry_in", d.Delay.String())
+	if h.cfg.Retries != nil {
+		task, err := NewDeliverTask(w.DeliveryID, r.Attempt, r.NextAttemptAt)
 		if err != nil {
 			return err
 		}
-		if _, err := h.enqueuer.EnqueueContext(ctx, task); err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
+		if _, err := h.cfg.Retries.EnqueueContext(ctx, task); err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
 			return nil
 		}
 		// This task stays and retries itself at the due time instead.
 		log().WarnContext(ctx, "could not schedule the retry task", "error", err)
 	}
-	return &RetryAfterError{Delay: delay, Failure: true, Reason: fmt.Sprintf("attempt %d failed: %s", n, res.Error)}
+	return &RetryAfterError{Delay: d.Delay, Failure: true, Reason: fmt.Sprintf("attempt %d failed: %s", r.Attempt, res.Error)}
 }

@@ -21,8 +21,27 @@ import (
 // itself: every run is driven by calling ProcessTask.
 var policy = jobs.RetryPolicy{Schedule: []time.Duration{time.Minute, 5 * time.Minute}}
 
-func (f *fixture) handler(p *fakePoster, pol jobs.RetryPolicy) *jobs.DeliverHandler {
-	return jobs.NewDeliverHandler(f.store, p, pol, f.metrics, discardLog)
+// handler is the production handler around p and pol; each set adjusts
+// its config first, as the worker's configuration would.
+func (f *fixture) handler(tb testing.TB, p *fakePoster, pol jobs.RetryPolicy, set ...func(*jobs.DeliverConfig)) *jobs.DeliverHandler {
+	tb.Helper()
+	cfg := jobs.DeliverConfig{Store: f.store, Poster: p, Policy: pol, Metrics: f.metrics, Log: discardLog}
+	for _, s := range set {
+		s(&cfg)
+	}
+	h := jobs.NewDeliverHandler(cfg)
+	tb.Cleanup(h.Close)
+	return h
+}
+
+// retriesVia schedules retries through e, as the worker does with Redis.
+func retriesVia(e jobs.TaskEnqueuer) func(*jobs.DeliverConfig) {
+	return func(c *jobs.DeliverConfig) { c.Retries = e }
+}
+
+// autoDisable sets the auto-disable policy.
+func autoDisable(a repo.AutoDisable) func(*jobs.DeliverConfig) {
+	return func(c *jobs.DeliverConfig) { c.AutoDisable = a }
 }
 
 // counts is the delivery metrics of eventType, by label.
@@ -74,7 +93,7 @@ func TestDeliverSuccess(t *testing.T) {
 	})}
 
 	before := time.Now()
-	if err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+	if err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
 		t.Fatalf("ProcessTask = %v, want nil", err)
 	}
 
@@ -119,7 +138,7 @@ func TestDeliverFailureSchedulesRetry(t *testing.T) {
 		Error: "receiver answered 500 Internal Server Error", Duration: 3 * time.Millisecond,
 	})}
 
-	err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id))
+	err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id))
 
 	var ra *jobs.RetryAfterError
 	if !errors.As(err, &ra) {
@@ -158,7 +177,7 @@ func TestDeliverLastAttemptFails(t *testing.T) {
 	id := f.mustDelivery(t, time.Now())
 	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.Timeout, Error: "timed out after 10s", Duration: 10 * time.Second})}
 	// Two attempts; the second is due at once.
-	h := f.handler(p, jobs.RetryPolicy{Schedule: []time.Duration{time.Millisecond}})
+	h := f.handler(t, p, jobs.RetryPolicy{Schedule: []time.Duration{time.Millisecond}})
 
 	var ra *jobs.RetryAfterError
 	if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); !errors.As(err, &ra) {
@@ -206,7 +225,7 @@ func TestDeliverAlreadyFinished(t *testing.T) {
 	}
 	p := &fakePoster{}
 
-	if err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+	if err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
 		t.Errorf("ProcessTask = %v, want nil", err)
 	}
 	if n := len(p.requests()); n != 0 {
@@ -228,7 +247,7 @@ func TestDeliverDeletedWebhook(t *testing.T) {
 	}
 	p := &fakePoster{}
 
-	if err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+	if err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
 		t.Errorf("ProcessTask = %v, want nil", err)
 	}
 	if n := len(p.requests()); n != 0 {
@@ -250,7 +269,7 @@ func TestDeliverInactiveWebhook(t *testing.T) {
 	}
 	p := &fakePoster{}
 
-	if err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+	if err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
 		t.Errorf("ProcessTask = %v, want nil", err)
 	}
 	if n := len(p.requests()); n != 0 {
@@ -270,7 +289,7 @@ func TestDeliverNotYetDue(t *testing.T) {
 	id := f.mustDelivery(t, time.Now().Add(time.Hour))
 	p := &fakePoster{}
 
-	err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id))
+	err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id))
 
 	var ra *jobs.RetryAfterError
 	if !errors.As(err, &ra) {
@@ -295,7 +314,7 @@ func TestDeliverUnknownDelivery(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	p := &fakePoster{}
-	if err := f.handler(p, policy).ProcessTask(context.Background(), mustDeliverTask(t, uuid.NewString())); err != nil {
+	if err := f.handler(t, p, policy).ProcessTask(context.Background(), mustDeliverTask(t, uuid.NewString())); err != nil {
 		t.Errorf("ProcessTask = %v, want nil", err)
 	}
 	if n := len(p.requests()); n != 0 {
@@ -307,7 +326,7 @@ func TestDeliverBadPayload(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	p := &fakePoster{}
-	h := f.handler(p, policy)
+	h := f.handler(t, p, policy)
 	for _, payload := range []string{``, `not json`, `{}`, `{"delivery_id":""}`, `{"delivery_id":42}`} {
 		err := h.ProcessTask(context.Background(), asynq.NewTask(jobs.TypeDeliver, []byte(payload)))
 		if !errors.Is(err, asynq.SkipRetry) {
@@ -336,7 +355,7 @@ func TestDeliverAttemptRecordedByAnotherRun(t *testing.T) {
 		return sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"}
 	}}
 
-	if err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+	if err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
 		t.Errorf("ProcessTask = %v, want nil", err)
 	}
 	as := f.mustAttempts(t, id)
@@ -362,7 +381,7 @@ func TestDeliverOutcomeLabels(t *testing.T) {
 	for _, res := range results {
 		id := f.mustDelivery(t, time.Now())
 		// Errors are checked by the tests above; here only the labels matter.
-		f.handler(&fakePoster{SendFunc: answer(res)}, policy).ProcessTask(ctx, mustDeliverTask(t, id)) //nolint:errcheck
+		f.handler(t, &fakePoster{SendFunc: answer(res)}, policy).ProcessTask(ctx, mustDeliverTask(t, id)) //nolint:errcheck
 	}
 	f.wantCounts(t, counts{
 		Attempts: map[sender.Outcome]float64{sender.HTTPError: 1, sender.Timeout: 1, sender.ConnectionError: 1, sender.Success: 1},
@@ -384,7 +403,7 @@ func TestDeliverStoreUnavailable(t *testing.T) {
 	p := &fakePoster{}
 	// A load that fails for reasons other than "not found" is retried by
 	// asynq with the short fallback backoff, not dropped.
-	err := f.handler(p, policy).ProcessTask(ctx, mustDeliverTask(t, id))
+	err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id))
 	var ra *jobs.RetryAfterError
 	if err == nil || errors.Is(err, asynq.SkipRetry) || errors.As(err, &ra) {
 		t.Errorf("ProcessTask with the store unreachable = %v, want a plain retryable error", err)

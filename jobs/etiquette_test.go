@@ -182,7 +182,7 @@ func TestDeliverHonoursRetryAfter(t *testing.T) {
 			id := f.mustDelivery(t, time.Now())
 			res := tt.res
 			res.Error = "failed: " + tt.name
-			err := f.handler(&fakePoster{SendFunc: answer(res)}, etiquettePolicy).ProcessTask(ctx, mustDeliverTask(t, id))
+			err := f.handler(t, &fakePoster{SendFunc: answer(res)}, etiquettePolicy).ProcessTask(ctx, mustDeliverTask(t, id))
 			var ra *jobs.RetryAfterError
 			if !errors.As(err, &ra) || !ra.Failure {
 				t.Fatalf("ProcessTask = %v, want a failed attempt's *RetryAfterError", err)
@@ -208,7 +208,7 @@ func TestDeliverGoneDisablesWebhook(t *testing.T) {
 		return nil, nil
 	}}
 	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: http.StatusGone, Error: "receiver answered 410 Gone"})}
-	h := f.handler(p, etiquettePolicy).WithRetryQueue(enq).WithAutoDisable(repo.AutoDisable{After: time.Hour, MinFailures: 100})
+	h := f.handler(t, p, etiquettePolicy, retriesVia(enq), autoDisable(repo.AutoDisable{After: time.Hour, MinFailures: 100}))
 
 	before := time.Now()
 	err := h.ProcessTask(ctx, mustDeliverTask(t, first))
@@ -256,7 +256,7 @@ func TestDeliverAutoDisable(t *testing.T) {
 	f := setup(t)
 	ids := []string{f.mustDelivery(t, time.Now()), f.mustDelivery(t, time.Now()), f.mustDelivery(t, time.Now())}
 	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
-	h := f.handler(p, etiquettePolicy).WithAutoDisable(repo.AutoDisable{MinFailures: 2})
+	h := f.handler(t, p, etiquettePolicy, autoDisable(repo.AutoDisable{MinFailures: 2}))
 
 	for i, id := range ids[:2] {
 		var ra *jobs.RetryAfterError
@@ -318,7 +318,7 @@ func TestDeliverRetryQueueSchedulesNextTask(t *testing.T) {
 	rf := setupRetry(t)
 	id := rf.mustDelivery(t, time.Now())
 	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 429, RetryAfter: 5 * time.Minute, Error: "receiver answered 429"})}
-	h := rf.handler(p, etiquettePolicy).WithRetryQueue(rf.client)
+	h := rf.handler(t, p, etiquettePolicy, retriesVia(rf.client))
 
 	if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
 		t.Fatalf("ProcessTask = %v, want nil: the retry is its own task", err)
@@ -355,7 +355,7 @@ func TestDeliverRetryQueueChain(t *testing.T) {
 	id := rf.mustDelivery(t, time.Now())
 	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
 	pol := jobs.RetryPolicy{Schedule: []time.Duration{time.Millisecond, time.Millisecond}}
-	h := rf.handler(p, pol).WithRetryQueue(rf.client)
+	h := rf.handler(t, p, pol, retriesVia(rf.client))
 
 	for attempts := range 3 {
 		task, err := jobs.NewDeliverTask(id, attempts, time.Time{})
@@ -402,7 +402,7 @@ func TestDeliverRetryQueueEnqueueErrors(t *testing.T) {
 			mu.Unlock()
 			return nil, fmt.Errorf("enqueue: %w", asynq.ErrTaskIDConflict)
 		}}
-		if err := f.handler(p, etiquettePolicy).WithRetryQueue(enq).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+		if err := f.handler(t, p, etiquettePolicy, retriesVia(enq)).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
 			t.Errorf("ProcessTask = %v, want nil", err)
 		}
 		mu.Lock()
@@ -418,7 +418,7 @@ func TestDeliverRetryQueueEnqueueErrors(t *testing.T) {
 		enq := &fakeEnqueuer{EnqueueContextFunc: func(context.Context, *asynq.Task, ...asynq.Option) (*asynq.TaskInfo, error) {
 			return nil, errors.New("dial tcp: connection refused")
 		}}
-		err := f.handler(p, etiquettePolicy).WithRetryQueue(enq).ProcessTask(ctx, mustDeliverTask(t, id))
+		err := f.handler(t, p, etiquettePolicy, retriesVia(enq)).ProcessTask(ctx, mustDeliverTask(t, id))
 		var ra *jobs.RetryAfterError
 		if !errors.As(err, &ra) || !ra.Failure || ra.Delay != time.Minute {
 			t.Errorf("ProcessTask = %v, want a failed attempt retried by this task in 1m", err)
@@ -435,7 +435,7 @@ func TestDeliverRetryQueueEnqueueErrors(t *testing.T) {
 			t.Error("a task was enqueued after a success")
 			return nil, nil
 		}}
-		if err := f.handler(&fakePoster{}, etiquettePolicy).WithRetryQueue(enq).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+		if err := f.handler(t, &fakePoster{}, etiquettePolicy, retriesVia(enq)).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
 			t.Errorf("ProcessTask = %v, want nil", err)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,15 +26,18 @@ type FairnessConfig struct {
 	ProbeInterval time.Duration
 }
 
-// Fairness keeps in-flight slots and breaker probes in Redis.
+// Fairness limits attempts per webhook: an adaptive limit in this worker,
+// under a cap that every worker shares through Redis, and the circuit
+// breaker's probes, also in Redis.
 type Fairness struct {
-	rdb redis.UniversalClient
-	cfg FairnessConfig
+	rdb   redis.UniversalClient
+	cfg   FairnessConfig
+	local *limiter
 }
 
-// NewFairness builds the limiter on a go-redis client.
+// NewFairness builds the limits on a go-redis client.
 func NewFairness(rdb redis.UniversalClient, cfg FairnessConfig) *Fairness {
-	return &Fairness{rdb: rdb, cfg: cfg}
+	return &Fairness{rdb: rdb, cfg: cfg, local: newLimiter(cfg.MaxInFlight, time.Now)}
 }
 
 // acquireSlot is a sorted set of slot tokens scored by their expiry: expired
@@ -50,25 +54,41 @@ return 0`)
 func slotKey(webhookID string) string  { return "trackelio:inflight:{" + webhookID + "}" }
 func probeKey(webhookID string) string { return "trackelio:probe:{" + webhookID + "}" }
 
-// Acquire takes an in-flight slot for the webhook. Without a free slot it
-// returns ok=false and the caller reschedules the task shortly.
-func (f *Fairness) Acquire(ctx context.Context, webhookID string) (release func(), ok bool, err error) {
+// Release gives an in-flight slot back after an attempt that took d;
+// congested says the endpoint struggled, which shrinks its limit. A second
+// call does nothing.
+type Release func(d time.Duration, congested bool)
+
+// Acquire takes an in-flight slot for the webhook: one of this worker's
+// adaptive limit, waiting in process briefly while the endpoint answers
+// fast, then one of the cap shared by every worker. Without a free slot it
+// returns ok=false and the caller reschedules the task shortly. The slot is
+// for the HTTP attempt only: release it as soon as the answer is in.
+func (f *Fairness) Acquire(ctx context.Context, webhookID string) (release Release, ok bool, err error) {
+	if !f.local.acquire(ctx, webhookID) {
+		return nil, false, nil
+	}
 	b := make([]byte, 8)
 	crand.Read(b)
 	token := hex.EncodeToString(b)
 	now := time.Now()
 	got, err := acquireSlot.Run(ctx, f.rdb, []string{slotKey(webhookID)},
 		now.UnixMilli(), now.Add(f.cfg.SlotTTL).UnixMilli(), f.cfg.MaxInFlight, token, f.cfg.SlotTTL.Milliseconds()).Int()
-	if err != nil {
-		return nil, false, fmt.Errorf("acquire in-flight slot: %w", err)
-	}
-	if got == 0 {
+	if err != nil || got == 0 {
+		f.local.cancel(webhookID)
+		if err != nil {
+			return nil, false, fmt.Errorf("acquire in-flight slot: %w", err)
+		}
 		return nil, false, nil
 	}
-	return func() {
-		// Released even when the task's context is done: an unreleased slot
-		// would block the webhook until it expires.
-		f.rdb.ZRem(context.WithoutCancel(ctx), slotKey(webhookID), token)
+	var once sync.Once
+	return func(d time.Duration, congested bool) {
+		once.Do(func() {
+			f.local.release(webhookID, d, congested)
+			// Released even when the task's context is done: an unreleased
+			// slot would block the webhook until it expires.
+			f.rdb.ZRem(context.WithoutCancel(ctx), slotKey(webhookID), token)
+		})
 	}, true, nil
 }
 

@@ -42,14 +42,18 @@ func dbSize(tb testing.TB, rdb *redis.Client) int64 {
 
 func mustAcquire(tb testing.TB, f *jobs.Fairness, webhookID string) (release func(), ok bool) {
 	tb.Helper()
-	release, ok, err := f.Acquire(context.Background(), webhookID)
+	r, ok, err := f.Acquire(context.Background(), webhookID)
 	if err != nil {
 		tb.Fatalf("Acquire(%s): %v", webhookID, err)
 	}
-	if ok != (release != nil) {
-		tb.Fatalf("Acquire(%s) = release %v, ok %v; want a release func exactly when ok", webhookID, release != nil, ok)
+	if ok != (r != nil) {
+		tb.Fatalf("Acquire(%s) = release %v, ok %v; want a release func exactly when ok", webhookID, r != nil, ok)
 	}
-	return release, ok
+	if !ok {
+		return nil, false
+	}
+	// A quick, good answer.
+	return func() { r(time.Millisecond, false) }, true
 }
 
 func mustProbe(tb testing.TB, f *jobs.Fairness, webhookID string, consecutiveFailures int) time.Duration {
@@ -135,23 +139,25 @@ func TestFairnessAcquireConcurrent(t *testing.T) {
 }
 
 // TestFairnessSlotsExpire: a worker that dies mid-attempt never releases its
-// slot; the slot frees itself after SlotTTL and Redis is left clean.
+// slot; the slot frees itself after SlotTTL for the other workers, and Redis
+// is left clean.
 func TestFairnessSlotsExpire(t *testing.T) {
 	t.Parallel()
 	const ttl = 500 * time.Millisecond
 	rdb := newGoRedis(t)
-	f := jobs.NewFairness(rdb, jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: ttl})
+	cfg := jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: ttl}
+	dead, alive := jobs.NewFairness(rdb, cfg), jobs.NewFairness(rdb, cfg)
 	hook := uuid.NewString()
 
 	taken := time.Now()
-	if _, ok := mustAcquire(t, f, hook); !ok {
+	if _, ok := mustAcquire(t, dead, hook); !ok {
 		t.Fatal("first Acquire refused")
 	}
-	if _, ok := mustAcquire(t, f, hook); ok {
-		t.Fatal("second Acquire granted while the only slot is held")
+	if _, ok := mustAcquire(t, alive, hook); ok {
+		t.Fatal("another worker was granted a slot while the only one is held")
 	}
 	waitFor(t, 5*time.Second, "the abandoned slot to expire", func() bool {
-		_, ok := mustAcquire(t, f, hook)
+		_, ok := mustAcquire(t, alive, hook)
 		return ok
 	})
 	if waited := time.Since(taken); waited < ttl-50*time.Millisecond {
@@ -173,7 +179,7 @@ func TestFairnessReleaseAfterCancel(t *testing.T) {
 		t.Fatalf("Acquire = %v, %v", ok, err)
 	}
 	cancel()
-	release()
+	release(time.Millisecond, false)
 	if _, ok := mustAcquire(t, f, hook); !ok {
 		t.Error("the slot released after the context ended is still held")
 	}
@@ -303,8 +309,9 @@ func setupFair(tb testing.TB, cfg jobs.FairnessConfig) *fairFixture {
 	return &fairFixture{fixture: setup(tb), fair: jobs.NewFairness(newGoRedis(tb), cfg)}
 }
 
-func (f *fairFixture) handler(p *fakePoster, pol jobs.RetryPolicy) *jobs.DeliverHandler {
-	return jobs.NewDeliverHandler(f.store, p, pol, f.metrics, discardLog).WithFairness(f.fair)
+func (f *fairFixture) handler(tb testing.TB, p *fakePoster, pol jobs.RetryPolicy) *jobs.DeliverHandler {
+	tb.Helper()
+	return f.fixture.handler(tb, p, pol, func(c *jobs.DeliverConfig) { c.Fairness = f.fair })
 }
 
 func (f *fairFixture) waits(reason string) float64 {
@@ -333,7 +340,7 @@ func TestDeliverInFlightCapFull(t *testing.T) {
 	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute})
 	id := f.mustDelivery(t, time.Now())
 	p := &fakePoster{}
-	h := f.handler(p, policy)
+	h := f.handler(t, p, policy)
 
 	// Another worker holds the webhook's only slot.
 	release, ok := mustAcquire(t, f.fair, f.hook.ID)
@@ -373,7 +380,7 @@ func TestDeliverReleasesSlotAfterFailure(t *testing.T) {
 	ctx := context.Background()
 	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute})
 	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
-	h := f.handler(p, policy)
+	h := f.handler(t, p, policy)
 	for i := range 3 {
 		id := f.mustDelivery(t, time.Now())
 		var ra *jobs.RetryAfterError
@@ -392,7 +399,7 @@ func TestDeliverBreaker(t *testing.T) {
 	const interval = 300 * time.Millisecond
 	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 10, SlotTTL: time.Minute, BreakerThreshold: 2, ProbeInterval: interval})
 	failing := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 503, Error: "receiver answered 503"})}
-	h := f.handler(failing, policy)
+	h := f.handler(t, failing, policy)
 
 	// Two failures open the breaker.
 	for range 2 {
@@ -444,7 +451,7 @@ func TestDeliverBreaker(t *testing.T) {
 		}
 	}
 	ok := &fakePoster{}
-	h = f.handler(ok, policy)
+	h = f.handler(t, ok, policy)
 	waitFor(t, 5*time.Second, "the next probe", func() bool {
 		err := h.ProcessTask(ctx, mustDeliverTask(t, rest[0]))
 		if err != nil {

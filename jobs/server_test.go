@@ -69,14 +69,15 @@ func startWorker(tb testing.TB, f *fixture, redisOpt asynq.RedisConnOpt, pol job
 		Concurrency: 4, PollInterval: 10 * time.Millisecond, ShutdownTimeout: time.Second,
 	}, f.metrics, discardLog)
 	snd := sender.New(sender.Config{Timeout: 5 * time.Second, MaxConnsPerHost: 4, UserAgent: "Trackelio-Webhooks/test"})
+	deliver := jobs.NewDeliverHandler(jobs.DeliverConfig{Store: f.store, Poster: snd, Policy: pol, Metrics: f.metrics, Log: discardLog})
 	handlers := jobs.Handlers{
-		Deliver: jobs.NewDeliverHandler(f.store, snd, pol, f.metrics, discardLog),
+		Deliver: deliver,
 		Sweep:   jobs.NewSweepHandler(f.store, newClient(tb, redisOpt), newInspector(tb, redisOpt), f.metrics, discardLog),
 	}
 	if err := srv.Start(jobs.NewMux(handlers, discardLog)); err != nil {
 		tb.Fatalf("start asynq server: %v", err)
 	}
-	tb.Cleanup(srv.Shutdown)
+	tb.Cleanup(func() { srv.Shutdown(); deliver.Close() })
 }
 
 func TestWorkerRetriesUntilSuccess(t *testing.T) {

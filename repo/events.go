@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -32,48 +33,118 @@ type AcceptedEvent struct {
 }
 
 // CreateEvent stores the event and one pending delivery per active webhook of
-// the workspace subscribed to its type, atomically in one statement.
+// the workspace subscribed to its type, atomically, and returns once that is
+// committed. Concurrent calls share one transaction (group commit): a busy
+// producer pays one commit per batch, not per event.
 func (s *Store) CreateEvent(ctx context.Context, ev NewEvent) (AcceptedEvent, error) {
-	var key sql.NullString
-	if ev.IdempotencyKey != "" {
-		key = sql.NullString{String: ev.IdempotencyKey, Valid: true}
+	return s.events.Do(ctx, ev)
+}
+
+const createEventsSQL = `
+	WITH i AS (
+		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[], $5::text[], $6::timestamptz[])
+		       AS i(id, workspace_id, type, body, idempotency_key, created_at)),
+	ev AS (
+		INSERT INTO events (id, workspace_id, type, body, idempotency_key, created_at)
+		SELECT id, workspace_id, type, body, nullif(idempotency_key, ''), created_at FROM i
+		ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
+		RETURNING id, workspace_id, type, created_at),
+	d AS (
+		INSERT INTO deliveries (workspace_id, event_id, event_type, webhook_id, next_attempt_at, created_at)
+		SELECT ev.workspace_id, ev.id, ev.type, w.id, ev.created_at, ev.created_at
+		FROM ev JOIN webhooks w ON w.workspace_id = ev.workspace_id AND w.active AND w.deleted_at IS NULL
+		                       AND ev.type = ANY (w.events)
+		RETURNING id, event_id)
+	SELECT ev.id::text AS id, ARRAY(SELECT d.id::text FROM d WHERE d.event_id = ev.id) AS delivery_ids FROM ev`
+
+// createEvents is CreateEvent's flush: every event of the batch, with its
+// deliveries, in one statement and one commit. An event whose idempotency
+// key is taken (by an earlier event, or by another of the batch) answers
+// the first event's id and count.
+func (s *Store) createEvents(ctx context.Context, evs []NewEvent) ([]AcceptedEvent, error) {
+	n := len(evs)
+	ids, workspaces, types, keys, created := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	bodies := make([][]byte, n)
+	for i, ev := range evs {
+		ids[i], workspaces[i], types[i], keys[i] = ev.ID, ev.WorkspaceID, ev.Type, ev.IdempotencyKey
+		bodies[i], created[i] = ev.Body, ev.CreatedAt.Format(time.RFC3339Nano)
 	}
-	var row struct {
-		Inserted    int            `db:"inserted"`
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("create events: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after commit
+	stmt, err := s.insertEvents.get(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		ID          string         `db:"id"`
 		DeliveryIDs pq.StringArray `db:"delivery_ids"`
 	}
-	err := s.db.GetContext(ctx, &row, `
-		WITH ev AS (
-			INSERT INTO events (id, workspace_id, type, body, idempotency_key, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
-			RETURNING id),
-		d AS (
-			INSERT INTO deliveries (workspace_id, event_id, event_type, webhook_id, next_attempt_at, created_at)
-			SELECT $2, ev.id, $3, w.id, $6, $6
-			FROM ev JOIN webhooks w ON w.workspace_id = $2 AND w.active AND w.deleted_at IS NULL
-			                       AND $3 = ANY (w.events)
-			RETURNING id)
-		SELECT (SELECT count(*) FROM ev) AS inserted, ARRAY(SELECT id::text FROM d) AS delivery_ids`,
-		ev.ID, ev.WorkspaceID, ev.Type, ev.Body, key, ev.CreatedAt)
+	if err := tx.StmtxContext(ctx, stmt).SelectContext(ctx, &rows, pq.StringArray(ids), pq.StringArray(workspaces),
+		pq.StringArray(types), pq.ByteaArray(bodies), pq.StringArray(keys), pq.StringArray(created)); err != nil {
+		return nil, fmt.Errorf("create %d events: %w", n, err)
+	}
+	inserted := make(map[string][]string, len(rows))
+	for _, r := range rows {
+		inserted[r.ID] = r.DeliveryIDs
+	}
+	out := make([]AcceptedEvent, n)
+	var replays []int
+	for i, ev := range evs {
+		if ds, ok := inserted[ev.ID]; ok {
+			out[i] = AcceptedEvent{EventID: ev.ID, DeliveryIDs: ds, DeliveryCount: len(ds)}
+			continue
+		}
+		replays = append(replays, i)
+	}
+	if err := replay(ctx, tx, evs, replays, out); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("create events: commit: %w", err)
+	}
+	return out, nil
+}
+
+// replay answers the events whose idempotency key was taken with the first
+// event's id and its number of deliveries (redeliveries not counted).
+func replay(ctx context.Context, tx *sqlx.Tx, evs []NewEvent, replays []int, out []AcceptedEvent) error {
+	if len(replays) == 0 {
+		return nil
+	}
+	workspaces, keys := make([]string, len(replays)), make([]string, len(replays))
+	for j, i := range replays {
+		workspaces[j], keys[j] = evs[i].WorkspaceID, evs[i].IdempotencyKey
+	}
+	var firsts []struct {
+		WorkspaceID string `db:"workspace_id"`
+		Key         string `db:"idempotency_key"`
+		ID          string `db:"id"`
+		Count       int    `db:"count"`
+	}
+	err := tx.SelectContext(ctx, &firsts, `
+		SELECT e.workspace_id, e.idempotency_key, e.id,
+		       (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id AND d.redelivery_of IS NULL) AS count
+		FROM events e JOIN unnest($1::uuid[], $2::text[]) AS k(workspace_id, key)
+		  ON e.workspace_id = k.workspace_id AND e.idempotency_key = k.key`, pq.StringArray(workspaces), pq.StringArray(keys))
 	if err != nil {
-		return AcceptedEvent{}, fmt.Errorf("create event: %w", err)
+		return fmt.Errorf("replay idempotent events: %w", err)
 	}
-	if row.Inserted == 1 {
-		return AcceptedEvent{EventID: ev.ID, DeliveryIDs: row.DeliveryIDs, DeliveryCount: len(row.DeliveryIDs)}, nil
+	type wsKey struct{ ws, key string }
+	first := make(map[wsKey]AcceptedEvent, len(firsts))
+	for _, f := range firsts {
+		first[wsKey{f.WorkspaceID, f.Key}] = AcceptedEvent{EventID: f.ID, Replayed: true, DeliveryCount: f.Count}
 	}
-	first := AcceptedEvent{Replayed: true}
-	err = s.db.QueryRowxContext(ctx, `
-		SELECT e.id, (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id AND d.redelivery_of IS NULL)
-		FROM events e WHERE e.workspace_id = $1 AND e.idempotency_key = $2`,
-		ev.WorkspaceID, ev.IdempotencyKey).Scan(&first.EventID, &first.DeliveryCount)
-	if errors.Is(err, sql.ErrNoRows) {
-		return AcceptedEvent{}, fmt.Errorf("create event: idempotency key conflict without a stored event")
+	for _, i := range replays {
+		acc, ok := first[wsKey{evs[i].WorkspaceID, evs[i].IdempotencyKey}]
+		if !ok {
+			return fmt.Errorf("create event %s: idempotency key conflict without a stored event", evs[i].ID)
+		}
+		out[i] = acc
 	}
-	if err != nil {
-		return AcceptedEvent{}, fmt.Errorf("replay idempotent event: %w", err)
-	}
-	return first, nil
+	return nil
 }
 
 // CreateTestEvent stores an event for one webhook only, whatever it is

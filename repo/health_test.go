@@ -184,7 +184,7 @@ func TestMigration0003UpgradesPopulatedDatabase(t *testing.T) {
 		t.Errorf("existing webhook after upgrade (-want +got):\n%s", diff)
 	}
 	work, err := st.Work(ctx, del)
-	if err != nil || work.Secret != "whsec_old" || work.PreviousSecret.Valid {
+	if err != nil || work.Secret != "whsec_old" || work.PreviousSecret != "" {
 		t.Errorf("Work after upgrade = secret %q previous %v, %v; want the old secret and no previous one", work.Secret, work.PreviousSecret, err)
 	}
 	n, err := st.CountRecoverable(ctx, ws, hook, repo.RecoverWindow{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Minute), Limit: 10})
@@ -614,7 +614,7 @@ func TestRotateSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if work.Secret != "whsec_second" || work.PreviousSecret != (sql.NullString{String: "whsec_first", Valid: true}) {
+	if work.Secret != "whsec_second" || work.PreviousSecret != "whsec_first" {
 		t.Errorf("Work during the grace period = secret %q previous %v; want the new secret and the old one", work.Secret, work.PreviousSecret)
 	}
 
@@ -628,7 +628,7 @@ func TestRotateSecret(t *testing.T) {
 	if diff := cmp.Diff(want, f.secrets(t, hook.ID)); diff != "" {
 		t.Errorf("stored secrets after the second rotation (-want +got):\n%s", diff)
 	}
-	if work, err := f.store.Work(ctx, id); err != nil || work.Secret != "whsec_third" || work.PreviousSecret.Valid {
+	if work, err := f.store.Work(ctx, id); err != nil || work.Secret != "whsec_third" || work.PreviousSecret != "" {
 		t.Errorf("Work after the grace period = secret %q previous %v, %v; want only the new secret", work.Secret, work.PreviousSecret, err)
 	}
 

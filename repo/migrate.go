@@ -96,6 +96,11 @@ func (s *Store) Migrate(ctx context.Context, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("migrate %s: begin: %w", m.name, err)
 		}
+		// Migrations rewrite whole tables: let them scan (see withPointPlans).
+		if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = on`); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migrate %s: %w", m.name, err)

@@ -55,7 +55,7 @@ func (s *Store) CreateWebhook(ctx context.Context, workspaceID string, in NewWeb
 	// The lock is its own statement: a statement that waited for the lock
 	// would still count with the snapshot it started with.
 	var locked int
-	if err := tx.GetContext(ctx, &locked, `SELECT count(*) FROM (SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE) ws`, workspaceID); err != nil {
+	if err := tx.GetContext(ctx, &locked, `SELECT count(*) FROM (SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE) ws`, workspaceID); err != nil {
 		return Webhook{}, fmt.Errorf("create webhook: lock workspace: %w", err)
 	}
 	if locked == 0 {
@@ -137,7 +137,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p Web
 	err := s.db.GetContext(ctx, &w, `
 		WITH old AS (
 			SELECT id, failing_since, active FROM webhooks
-			WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR UPDATE),
+			WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR NO KEY UPDATE),
 		upd AS (
 			UPDATE webhooks w SET
 				url = coalesce($3, w.url),
@@ -167,24 +167,36 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p Web
 }
 
 // DeleteWebhook tombstones a webhook, forgets its secret, and cancels its
-// pending deliveries in the same statement, so no attempt starts after the
-// customer deleted it.
+// pending deliveries in the same transaction, so no attempt starts after the
+// customer deleted it. The deliveries are locked first, in id order, and the
+// webhook last, the order the worker's batches lock them in, so the two never
+// wait on each other in a circle.
 func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string) error {
-	var n int
-	err := s.db.GetContext(ctx, &n, `
-		WITH w AS (
-			UPDATE webhooks SET deleted_at = now(), active = false, secret = '', previous_secret = NULL,
-			       previous_secret_expires_at = NULL, updated_at = now()
-			WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL RETURNING id),
-		d AS (
-			UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, finished_at = now()
-			WHERE webhook_id IN (SELECT id FROM w) AND status = 'pending')
-		SELECT count(*) FROM w`, id, workspaceID)
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("delete webhook: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after commit
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, finished_at = now()
+		WHERE id IN (
+			SELECT d.id FROM deliveries d
+			WHERE d.webhook_id = $1 AND d.workspace_id = $2 AND d.status = 'pending'
+			ORDER BY d.id FOR NO KEY UPDATE)`, id, workspaceID); err != nil {
+		return fmt.Errorf("delete webhook: cancel deliveries: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `
+		UPDATE webhooks SET deleted_at = now(), active = false, secret = '', previous_secret = NULL,
+		       previous_secret_expires_at = NULL, updated_at = now()
+		WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL`, id, workspaceID)
 	if err != nil {
 		return fmt.Errorf("delete webhook: %w", err)
 	}
-	if n == 0 {
+	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotFound
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("delete webhook: commit: %w", err)
 	}
 	return nil
 }

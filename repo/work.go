@@ -1,52 +1,73 @@
 package repo
 
 import (
+	"cmp"
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
+	"slices"
 	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Work is everything the worker needs for one attempt, loaded in one query.
 type Work struct {
-	DeliveryID     string       `db:"id"`
-	Status         string       `db:"status"`
-	Attempts       int          `db:"attempts"`
-	NextAttemptAt  sql.NullTime `db:"next_attempt_at"`
-	EventType      string       `db:"event_type"`
-	EventCreatedAt time.Time    `db:"event_created_at"`
-	Body           []byte       `db:"body"`
-	WebhookID      string       `db:"webhook_id"`
-	WebhookURL     string       `db:"url"`
-	Secret         string       `db:"secret"`
-	WebhookActive  bool         `db:"active"`
-	WebhookDeleted bool         `db:"deleted"`
+	DeliveryID     string     `db:"id"`
+	Status         string     `db:"status"`
+	Attempts       int        `db:"attempts"`
+	NextAttemptAt  *time.Time `db:"next_attempt_at"`
+	EventType      string     `db:"event_type"`
+	EventCreatedAt time.Time  `db:"event_created_at"`
+	Body           []byte     `db:"body"`
+	WebhookID      string     `db:"webhook_id"`
+	WebhookURL     string     `db:"url"`
+	Secret         string     `db:"secret"`
+	WebhookActive  bool       `db:"active"`
+	WebhookDeleted bool       `db:"deleted"`
 	// ConsecutiveFailures drives the circuit breaker.
 	ConsecutiveFailures int `db:"consecutive_failures"`
 	// PreviousSecret is set while a rotation's grace period lasts.
-	PreviousSecret sql.NullString `db:"previous_secret"`
+	PreviousSecret string `db:"previous_secret"`
 }
 
-// Work loads a delivery with its event body and webhook.
-func (s *Store) Work(ctx context.Context, deliveryID string) (Work, error) {
-	var w Work
-	err := s.db.GetContext(ctx, &w, `
-		SELECT d.id, d.status, d.attempts, d.next_attempt_at, e.type AS event_type, e.created_at AS event_created_at, e.body,
-		       d.webhook_id, w.url, w.secret, w.active, w.deleted_at IS NOT NULL AS deleted,
-		       w.consecutive_failures,
-		       CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret
-		FROM deliveries d
-		JOIN events e ON e.id = d.event_id
-		JOIN webhooks w ON w.id = d.webhook_id
-		WHERE d.id = $1`, deliveryID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Work{}, ErrNotFound
-	}
+const worksSQL = `
+	SELECT d.id, d.status, d.attempts, d.next_attempt_at, d.event_type, e.created_at AS event_created_at, e.body,
+	       d.webhook_id, w.url, w.secret, w.active, w.deleted_at IS NOT NULL AS deleted, w.consecutive_failures,
+	       coalesce(CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END, '') AS previous_secret
+	FROM deliveries d
+	JOIN events e ON e.id = d.event_id
+	JOIN webhooks w ON w.id = d.webhook_id
+	WHERE d.id = ANY($1::uuid[])`
+
+// Works loads deliveries with their event bodies and webhooks in one query:
+// the worker's handlers batch their loads. Unknown ids are absent.
+func (s *Store) Works(ctx context.Context, deliveryIDs []string) (map[string]Work, error) {
+	stmt, err := s.works.get(ctx, s.db)
 	if err != nil {
-		return Work{}, fmt.Errorf("load delivery %s: %w", deliveryID, err)
+		return nil, err
+	}
+	var ws []Work
+	if err := stmt.SelectContext(ctx, &ws, pq.StringArray(deliveryIDs)); err != nil {
+		return nil, fmt.Errorf("load %d deliveries: %w", len(deliveryIDs), err)
+	}
+	out := make(map[string]Work, len(ws))
+	for _, w := range ws {
+		out[w.DeliveryID] = w
+	}
+	return out, nil
+}
+
+// Work loads one delivery with its event body and webhook.
+func (s *Store) Work(ctx context.Context, deliveryID string) (Work, error) {
+	ws, err := s.Works(ctx, []string{deliveryID})
+	if err != nil {
+		return Work{}, err
+	}
+	w, ok := ws[deliveryID]
+	if !ok {
+		return Work{}, ErrNotFound
 	}
 	return w, nil
 }
@@ -73,111 +94,267 @@ type AttemptResult struct {
 	// DisableReason, when set on a failure, disables the webhook at once
 	// (for example "gone" after a 410).
 	DisableReason string
-	// AutoDisable disables the webhook when this failure extends a streak
-	// of at least MinFailures that began at least After ago.
+	// AutoDisable is the worker's policy; the attempts of one batch to one
+	// webhook are folded with the first one's.
 	AutoDisable AutoDisable
 }
 
-// AutoDisable is the policy for giving up on a failing endpoint.
-type AutoDisable struct {
-	After       time.Duration
-	MinFailures int
-}
-
-// Recorded says what RecordAttempt did.
+// Recorded says what recording an attempt did.
 type Recorded struct {
 	// Stored is false when the delivery was no longer at the expected
 	// attempt (another worker recorded it after a lost lease, or it was
 	// cancelled meanwhile); nothing was stored then.
-	Stored bool `db:"stored"`
+	Stored bool
 	// Disabled is true when this attempt disabled the webhook.
-	Disabled bool `db:"disabled"`
+	Disabled bool
 }
 
-// disableNow is true when a failed attempt disables its webhook: a forced
-// reason ($13, e.g. "gone"), or a streak of at least $14 failures that began
-// $15 seconds ago or earlier. Attempts of concurrent workers may be recorded
-// out of time order, hence least/greatest (which skip NULLs) for the times. It reads the row being updated, so of two
-// concurrent failures only the one that flips active reports it.
-const disableNow = `(NOT $11 AND lk.active AND ($13 <> '' OR (
-	lk.consecutive_failures + 1 >= $14 AND
-	least(lk.failing_since, $9) <= $9 - make_interval(secs => $15))))`
+const recordSQL = `
+	WITH i AS (
+		SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::bytea[], $6::bool[], $7::text[],
+		                     $8::int[], $9::timestamptz[], $10::text[], $11::text[], $12::text[])
+		       AS i(delivery_id, attempt, status, status_code, body, truncated, error, duration_ms, at, next_at,
+		            response_headers, request_headers)),
+	d AS (
+		UPDATE deliveries SET attempts = i.attempt, status = i.status, status_code = nullif(i.status_code, 0),
+		       last_error = nullif(i.error, ''), last_attempt_at = i.at, next_attempt_at = nullif(i.next_at, '')::timestamptz,
+		       finished_at = CASE WHEN i.status <> 'pending' THEN i.at END
+		FROM i
+		-- By id from the batch, never through the pending index: a plan
+		-- cached while few deliveries were pending must not walk them all.
+		-- finished_at IS NULL is "still pending" (it is set with every
+		-- other status).
+		WHERE deliveries.id = ANY($1::uuid[]) AND deliveries.id = i.delivery_id
+		  AND deliveries.finished_at IS NULL AND deliveries.attempts = i.attempt - 1
+		RETURNING deliveries.id, deliveries.webhook_id),
+	a AS (
+		INSERT INTO delivery_attempts (delivery_id, attempt, status_code, response_body, response_truncated, error,
+		                               duration_ms, created_at, response_headers, request_headers)
+		SELECT i.delivery_id, i.attempt, nullif(i.status_code, 0), i.body, i.truncated, nullif(i.error, ''),
+		       i.duration_ms, i.at, i.response_headers::jsonb, i.request_headers::jsonb
+		FROM i JOIN d ON d.id = i.delivery_id)
+	SELECT d.id AS delivery_id, w.id, ` + healthColumns + `
+	FROM d JOIN webhooks w ON w.id = d.webhook_id`
 
-// RecordAttempt stores an attempt, the delivery's new state and the webhook's
-// health (counters, last success or failure, auto-disable) in one statement.
+const healthColumns = `w.active, w.failure_count, w.consecutive_failures, w.last_success_at, w.last_failure_at,
+	w.failing_since, coalesce(w.disabled_reason, '') AS disabled_reason, w.disabled_at`
+
+// healthRow is a webhook's health as read for the fold.
+type healthRow struct {
+	DeliveryID string `db:"delivery_id"`
+	WebhookID  string `db:"id"`
+	WebhookHealth
+}
+
+// RecordAttempt records one attempt; see RecordAttempts.
 func (s *Store) RecordAttempt(ctx context.Context, r AttemptResult) (Recorded, error) {
-	var statusCode sql.NullInt32
-	if r.StatusCode != 0 {
-		statusCode = sql.NullInt32{Int32: int32(r.StatusCode), Valid: true}
-	}
-	var errText sql.NullString
-	if r.Error != "" {
-		errText = sql.NullString{String: r.Error, Valid: true}
-	}
-	var next sql.NullTime
-	if r.NewStatus == StatusPending {
-		next = sql.NullTime{Time: r.NextAttemptAt, Valid: true}
-	}
-	body := r.ResponseBody
-	if body == nil {
-		body = []byte{}
-	}
-	headers, err := headerJSON(r.ResponseHeaders)
+	recs, err := s.RecordAttempts(ctx, []AttemptResult{r})
 	if err != nil {
-		return Recorded{}, fmt.Errorf("encode response headers: %w", err)
+		return Recorded{}, err
 	}
-	sent, err := headerJSON(r.RequestHeaders)
+	return recs[0], nil
+}
+
+// RecordAttempts stores a batch of attempts in one transaction: each
+// attempt row and its delivery's new state, for the deliveries still at the
+// expected attempt, then each webhook's health folded once from its stored
+// attempts. No row is locked per attempt: a busy webhook's row is written
+// once per batch at most, and only when its health changed, under FOR NO KEY
+// UPDATE, which the deliveries' foreign-key checks do not wait for.
+func (s *Store) RecordAttempts(ctx context.Context, rs []AttemptResult) ([]Recorded, error) {
+	out := make([]Recorded, len(rs))
+	// One attempt per delivery: a duplicate (the same task run twice after
+	// a lost lease) would insert the attempt twice; it is not stored.
+	first := make(map[string]int, len(rs))
+	var batch []int
+	for i, r := range rs {
+		if _, dup := first[r.DeliveryID]; !dup {
+			first[r.DeliveryID] = i
+			batch = append(batch, i)
+		}
+	}
+	// Rows are locked in id order, so two batches never wait on each other
+	// in a circle.
+	slices.SortFunc(batch, func(a, b int) int { return cmp.Compare(rs[a].DeliveryID, rs[b].DeliveryID) })
+	args, err := recordArgs(rs, batch)
 	if err != nil {
-		return Recorded{}, fmt.Errorf("encode request headers: %w", err)
+		return nil, err
 	}
-	minFailures := r.AutoDisable.MinFailures
-	if minFailures <= 0 {
-		minFailures = math.MaxInt32 // no auto-disable
-	}
-	// A success touches the webhook row only when it ends a failure streak
-	// or last_success_at is more than a second old, so a busy endpoint's
-	// deliveries do not queue on that row's lock.
-	var rec Recorded
-	err = s.db.GetContext(ctx, &rec, `
-		WITH d AS (
-			UPDATE deliveries SET attempts = $2, status = $3, status_code = $4, last_error = $7,
-			       last_attempt_at = $9, next_attempt_at = $10,
-			       finished_at = CASE WHEN $3 <> 'pending' THEN $9::timestamptz END
-			WHERE id = $1 AND status = 'pending' AND attempts = $2 - 1
-			RETURNING id, webhook_id),
-		a AS (
-			INSERT INTO delivery_attempts (delivery_id, attempt, status_code, response_body,
-			                               response_truncated, error, duration_ms, created_at, response_headers,
-			                               request_headers)
-			SELECT id, $2, $4, $5, $6, $7, $8, $9, $12, $16 FROM d),
-		lk AS (
-			SELECT wh.id, wh.active, wh.consecutive_failures, wh.failing_since
-			FROM webhooks wh JOIN d ON wh.id = d.webhook_id
-			WHERE NOT $11 OR wh.consecutive_failures <> 0 OR wh.last_success_at IS NULL
-			      OR wh.last_success_at < $9 - interval '1 second'
-			FOR UPDATE OF wh),
-		w AS (
-			UPDATE webhooks SET
-				failure_count = webhooks.failure_count + CASE WHEN $11 THEN 0 ELSE 1 END,
-				consecutive_failures = CASE WHEN $11 THEN 0 ELSE webhooks.consecutive_failures + 1 END,
-				last_success_at = CASE WHEN $11 THEN greatest(webhooks.last_success_at, $9) ELSE webhooks.last_success_at END,
-				last_failure_at = CASE WHEN $11 THEN webhooks.last_failure_at ELSE greatest(webhooks.last_failure_at, $9) END,
-				failing_since = CASE WHEN $11 THEN NULL ELSE least(webhooks.failing_since, $9) END,
-				active = webhooks.active AND NOT (`+disableNow+`),
-				disabled_reason = CASE WHEN `+disableNow+` THEN CASE WHEN $13 <> '' THEN $13 ELSE 'failing' END
-				                       ELSE webhooks.disabled_reason END,
-				disabled_at = CASE WHEN `+disableNow+` THEN $9 ELSE webhooks.disabled_at END
-			FROM lk
-			WHERE webhooks.id = lk.id
-			RETURNING `+disableNow+` AS disabled)
-		SELECT (SELECT count(*) FROM d) = 1 AS stored, coalesce((SELECT disabled FROM w), false) AS disabled`,
-		r.DeliveryID, r.Attempt, r.NewStatus, statusCode, body, r.ResponseTruncated, errText,
-		r.Duration.Milliseconds(), r.At, next, r.Succeeded, headers,
-		r.DisableReason, minFailures, r.AutoDisable.After.Seconds(), sent)
+	stmt, err := s.record.get(ctx, s.db)
 	if err != nil {
-		return Recorded{}, fmt.Errorf("record attempt %d of delivery %s: %w", r.Attempt, r.DeliveryID, err)
+		return nil, err
 	}
-	return rec, nil
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("record attempts: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after commit
+	var stored []healthRow
+	if err := tx.StmtxContext(ctx, stmt).SelectContext(ctx, &stored, args...); err != nil {
+		return nil, fmt.Errorf("record %d attempts: %w", len(batch), err)
+	}
+	if err := s.foldHealth(ctx, tx, rs, first, stored, out); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("record attempts: commit: %w", err)
+	}
+	return out, nil
+}
+
+// recordArgs lays the attempts out as the columns recordSQL unnests.
+func recordArgs(rs []AttemptResult, batch []int) ([]any, error) {
+	n := len(batch)
+	var (
+		ids, statuses, errs, nexts, resp, req = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		attempts, codes, durations            = make([]int64, n), make([]int64, n), make([]int64, n)
+		bodies                                = make([][]byte, n)
+		truncated                             = make([]bool, n)
+		ats                                   = make([]string, n)
+	)
+	for j, i := range batch {
+		r := rs[i]
+		h, err := headerJSON(r.ResponseHeaders)
+		if err != nil {
+			return nil, fmt.Errorf("encode response headers: %w", err)
+		}
+		q, err := headerJSON(r.RequestHeaders)
+		if err != nil {
+			return nil, fmt.Errorf("encode request headers: %w", err)
+		}
+		ids[j], attempts[j], statuses[j], codes[j] = r.DeliveryID, int64(r.Attempt), r.NewStatus, int64(r.StatusCode)
+		bodies[j], truncated[j], errs[j], durations[j] = r.ResponseBody, r.ResponseTruncated, r.Error, r.Duration.Milliseconds()
+		if bodies[j] == nil {
+			bodies[j] = []byte{}
+		}
+		ats[j], resp[j], req[j] = r.At.Format(time.RFC3339Nano), string(h), string(q)
+		if r.NewStatus == StatusPending {
+			nexts[j] = r.NextAttemptAt.Format(time.RFC3339Nano)
+		}
+	}
+	return []any{pq.StringArray(ids), pq.Int64Array(attempts), pq.StringArray(statuses), pq.Int64Array(codes),
+		pq.ByteaArray(bodies), pq.BoolArray(truncated), pq.StringArray(errs), pq.Int64Array(durations),
+		pq.StringArray(ats), pq.StringArray(nexts), pq.StringArray(resp), pq.StringArray(req)}, nil
+}
+
+// foldHealth folds the stored attempts into each webhook's health and
+// writes the webhooks whose health changed, marking in out which attempts
+// were stored and which disabled their webhook.
+func (s *Store) foldHealth(ctx context.Context, tx *sqlx.Tx, rs []AttemptResult, first map[string]int, stored []healthRow, out []Recorded) error {
+	hooks := map[string]*hookEvents{}
+	var order []string
+	for _, row := range stored {
+		i := first[row.DeliveryID]
+		out[i].Stored = true
+		h := hooks[row.WebhookID]
+		if h == nil {
+			h = &hookEvents{read: row.WebhookHealth}
+			hooks[row.WebhookID] = h
+			order = append(order, row.WebhookID)
+		}
+		r := rs[i]
+		h.events = append(h.events, healthEvent{at: r.At, succeeded: r.Succeeded, disable: r.DisableReason})
+		h.owners = append(h.owners, i)
+	}
+	// Only the webhooks whose health changes are locked and written; the
+	// fold is repeated on the locked row, which may have moved since it was
+	// read.
+	var changed []string
+	for _, id := range order {
+		h := hooks[id]
+		h.sortByTime()
+		if next, _ := h.read.fold(h.events, rs[h.owners[0]].AutoDisable); worthWriting(h.read, next) {
+			changed = append(changed, id)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	slices.Sort(changed)
+	var locked []struct {
+		ID string `db:"id"`
+		WebhookHealth
+	}
+	if err := tx.SelectContext(ctx, &locked, `SELECT w.id, `+healthColumns+` FROM webhooks w
+		WHERE w.id = ANY($1::uuid[]) ORDER BY w.id FOR NO KEY UPDATE`, pq.StringArray(changed)); err != nil {
+		return fmt.Errorf("lock webhook health: %w", err)
+	}
+	var u healthUpdate
+	for _, l := range locked {
+		h := hooks[l.ID]
+		next, disabledBy := l.WebhookHealth.fold(h.events, rs[h.owners[0]].AutoDisable)
+		if disabledBy >= 0 {
+			out[h.owners[disabledBy]].Disabled = true
+		}
+		if !l.WebhookHealth.equal(next) {
+			u.add(l.ID, next)
+		}
+	}
+	return u.exec(ctx, tx)
+}
+
+// hookEvents are one webhook's stored attempts of a batch.
+type hookEvents struct {
+	read   WebhookHealth // as the batch's statement read it
+	events []healthEvent
+	owners []int // the index in the batch of each event
+}
+
+// sortByTime puts the events, and their owners with them, in time order, as
+// fold takes them.
+func (h *hookEvents) sortByTime() {
+	idx := make([]int, len(h.events))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return h.events[a].at.Compare(h.events[b].at) })
+	events, owners := make([]healthEvent, len(idx)), make([]int, len(idx))
+	for i, j := range idx {
+		events[i], owners[i] = h.events[j], h.owners[j]
+	}
+	h.events, h.owners = events, owners
+}
+
+// healthUpdate writes new health to webhooks, many in one statement.
+type healthUpdate struct {
+	ids, reasons                         []string
+	active                               []bool
+	failures, streaks                    []int64
+	successes, failed, since, disabledAt []string
+}
+
+func (u *healthUpdate) add(id string, h WebhookHealth) {
+	u.ids, u.active, u.failures, u.streaks = append(u.ids, id), append(u.active, h.Active), append(u.failures, h.FailureCount), append(u.streaks, int64(h.ConsecutiveFailures))
+	u.successes, u.failed, u.since = append(u.successes, timeText(h.LastSuccessAt)), append(u.failed, timeText(h.LastFailureAt)), append(u.since, timeText(h.FailingSince))
+	u.reasons, u.disabledAt = append(u.reasons, h.DisabledReason), append(u.disabledAt, timeText(h.DisabledAt))
+}
+
+func (u *healthUpdate) exec(ctx context.Context, tx *sqlx.Tx) error {
+	if len(u.ids) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `
+		UPDATE webhooks w SET active = n.active, failure_count = n.failure_count, consecutive_failures = n.streak,
+		       last_success_at = nullif(n.success, '')::timestamptz, last_failure_at = nullif(n.failure, '')::timestamptz,
+		       failing_since = nullif(n.since, '')::timestamptz, disabled_reason = nullif(n.reason, ''),
+		       disabled_at = nullif(n.disabled_at, '')::timestamptz
+		FROM unnest($1::uuid[], $2::bool[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+		     AS n(id, active, failure_count, streak, success, failure, since, reason, disabled_at)
+		WHERE w.id = n.id`,
+		pq.StringArray(u.ids), pq.BoolArray(u.active), pq.Int64Array(u.failures), pq.Int64Array(u.streaks),
+		pq.StringArray(u.successes), pq.StringArray(u.failed), pq.StringArray(u.since), pq.StringArray(u.reasons), pq.StringArray(u.disabledAt))
+	if err != nil {
+		return fmt.Errorf("write webhook health: %w", err)
+	}
+	return nil
+}
+
+// timeText is a nullable time as the text arrays carry it ("" for NULL).
+func timeText(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // headerJSON encodes a header map as the JSON object stored for it.

@@ -297,7 +297,7 @@ func TestWork(t *testing.T) {
 
 	want := repo.Work{
 		DeliveryID: id, Status: repo.StatusPending,
-		NextAttemptAt: sql.NullTime{Time: ev.CreatedAt, Valid: true},
+		NextAttemptAt: &ev.CreatedAt,
 		EventType:     "post.created", EventCreatedAt: ev.CreatedAt, Body: ev.Body,
 		WebhookID: hook.ID, WebhookURL: "https://example.test/in", Secret: "whsec_abc", WebhookActive: true,
 	}
@@ -319,5 +319,77 @@ func TestWork(t *testing.T) {
 	}
 	if w, err := f.store.Work(ctx, id); err != nil || w.WebhookActive || w.WebhookDeleted {
 		t.Errorf("Work after deactivation = active %v deleted %v, %v; want inactive, not deleted", w.WebhookActive, w.WebhookDeleted, err)
+	}
+}
+
+// TestRecordAttemptsBatch stores one batch holding attempts to two
+// webhooks, a duplicate and a stale attempt, and checks each result and
+// each webhook's counters.
+func TestRecordAttemptsBatch(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	ws := f.mustWorkspace(t, "acme")
+	busy := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"a"}, Active: true})
+	flaky := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"b"}, Active: true})
+	var busyIDs, flakyIDs []string
+	for range 3 {
+		busyIDs = append(busyIDs, f.mustDelivery(t, newEvent(ws.ID, "a")))
+		flakyIDs = append(flakyIDs, f.mustDelivery(t, newEvent(ws.ID, "b")))
+	}
+	t0 := pgTime(time.Now())
+	ok := func(id string, at time.Duration) repo.AttemptResult {
+		return repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 200, At: t0.Add(at), Succeeded: true, NewStatus: repo.StatusSucceeded}
+	}
+	fail := func(id string, at time.Duration) repo.AttemptResult {
+		return repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "HTTP 500", At: t0.Add(at),
+			NewStatus: repo.StatusPending, NextAttemptAt: t0.Add(time.Hour), AutoDisable: repo.AutoDisable{MinFailures: 2}}
+	}
+	stale := ok(busyIDs[2], 0)
+	stale.Attempt = 3 // the delivery has made no attempt yet
+	batch := []repo.AttemptResult{
+		ok(busyIDs[0], time.Millisecond), fail(flakyIDs[0], 2*time.Millisecond), ok(busyIDs[1], 3*time.Millisecond),
+		fail(flakyIDs[1], 4*time.Millisecond), // the second failure in a row disables (MinFailures 2)
+		fail(flakyIDs[2], 5*time.Millisecond),
+		ok(busyIDs[0], 6*time.Millisecond), // a duplicate of the first: another run of the same task
+		stale,
+	}
+	got, err := f.store.RecordAttempts(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []repo.Recorded{{Stored: true}, {Stored: true}, {Stored: true}, {Stored: true, Disabled: true}, {Stored: true}, {}, {}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(counters{0, 0}, f.counters(t, busy.ID)); diff != "" {
+		t.Errorf("busy webhook counters (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(counters{3, 3}, f.counters(t, flaky.ID)); diff != "" {
+		t.Errorf("flaky webhook counters (-want +got):\n%s", diff)
+	}
+	h, err := f.store.Webhook(ctx, ws.ID, flaky.ID)
+	if err != nil || h.Active || h.DisabledReason.String != "failing" || !h.DisabledAt.Time.Equal(t0.Add(4*time.Millisecond)) {
+		t.Errorf("flaky webhook: active %v reason %q at %v, %v; want disabled by the second failure", h.Active, h.DisabledReason.String, h.DisabledAt.Time, err)
+	}
+	if n := f.mustCount(t, `SELECT count(*) FROM delivery_attempts`); n != 5 {
+		t.Errorf("%d attempts stored, want 5", n)
+	}
+
+	// Successes within a second of the stored last success leave the busy
+	// webhook's row alone: its row version does not move.
+	var before, after string
+	if err := f.db.Get(&before, `SELECT xmin::text FROM webhooks WHERE id = $1`, busy.ID); err != nil {
+		t.Fatal(err)
+	}
+	fresh := f.mustDelivery(t, newEvent(ws.ID, "a"))
+	if _, err := f.store.RecordAttempts(ctx, []repo.AttemptResult{ok(fresh, 500*time.Millisecond)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Get(&after, `SELECT xmin::text FROM webhooks WHERE id = $1`, busy.ID); err != nil {
+		t.Fatal(err)
+	}
+	if before != after {
+		t.Errorf("a success 0.5 s after the last one rewrote the webhook row")
 	}
 }

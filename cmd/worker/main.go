@@ -74,10 +74,16 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	rdb := redis.NewClient(redisClientOpt)
 	defer rdb.Close()
-	deliver := jobs.NewDeliverHandler(store, poster, cfg.Retry, m, log).
-		WithFairness(jobs.NewFairness(rdb, cfg.Fairness)).
-		WithAutoDisable(cfg.AutoDisable).
-		WithRetryQueue(client)
+	deliver := jobs.NewDeliverHandler(jobs.DeliverConfig{
+		Store:       store,
+		Poster:      poster,
+		Policy:      cfg.Retry,
+		Metrics:     m,
+		Log:         log,
+		Fairness:    jobs.NewFairness(rdb, cfg.Fairness),
+		AutoDisable: cfg.AutoDisable,
+		Retries:     client,
+	})
 	mux := jobs.NewMux(jobs.Handlers{
 		Deliver: deliver,
 		Sweep:   jobs.NewSweepHandler(store, client, inspector, m, log),
@@ -91,6 +97,8 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	// Shutdown stops taking tasks and waits for running attempts to be
 	// recorded; unfinished ones go back to the queue.
 	srv.Shutdown()
+	// After the last task: the batches it handed over are written.
+	deliver.Close()
 	log.Info("worker stopped")
 	return serveErr
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -90,11 +91,15 @@ func Main(name string, run RunFunc) {
 	}
 }
 
-// AdminHandler serves /metrics from reg and /healthz, which answers 503
-// while ping fails (Redis unreachable).
+// AdminHandler serves /metrics from reg, /healthz, which answers 503 while
+// ping fails (Redis unreachable), and Go's profiles under /debug/pprof/ for
+// the operators who reach this port.
 func AdminHandler(reg *prometheus.Registry, ping func() error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler(reg))
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := ping(); err != nil {
 			http.Error(w, "redis unreachable: "+err.Error(), http.StatusServiceUnavailable)

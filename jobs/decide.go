@@ -1,0 +1,56 @@
+package jobs
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/trackelio/webhooks/repo"
+	"github.com/trackelio/webhooks/sender"
+)
+
+// Decision is what one attempt's result means for its delivery.
+type Decision struct {
+	// Status is the delivery's new status: pending (another attempt
+	// follows after Delay), succeeded, or failed (no more attempts).
+	Status string
+	Delay  time.Duration
+	// DisableReason, when set, disables the webhook at once ("gone").
+	DisableReason string
+	// Congested says the endpoint is struggling (a timeout, 429 or 5xx, or
+	// a refused connection): its in-flight limit shrinks.
+	Congested bool
+}
+
+// Decide is the one rule for an attempt's outcome, from its result, its
+// number (1-based) and the retry policy. A 2xx succeeds; a 410 says the
+// endpoint is gone for good; a failure retries after the policy's delay
+// (longer after a 429 or timeout, and at least the receiver's Retry-After)
+// until the attempts are used up. How the failure streak disables a webhook
+// is repo's fold of the stored attempts, applied once per batch.
+func Decide(res sender.Result, n int, p RetryPolicy) Decision {
+	d := Decision{Congested: congested(res)}
+	switch {
+	case res.Outcome == sender.Success:
+		d.Status = repo.StatusSucceeded
+	case res.StatusCode == http.StatusGone:
+		d.Status, d.DisableReason = repo.StatusFailed, "gone"
+	case n >= p.MaxAttempts():
+		d.Status = repo.StatusFailed
+	default:
+		d.Status = repo.StatusPending
+		throttled := res.StatusCode == http.StatusTooManyRequests || res.Outcome == sender.Timeout
+		d.Delay = p.After(n, res.RetryAfter, throttled)
+	}
+	return d
+}
+
+// congested says whether an attempt's result asks for less concurrency.
+func congested(res sender.Result) bool {
+	switch res.Outcome {
+	case sender.Timeout, sender.ConnectionError:
+		return true
+	case sender.HTTPError:
+		return res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500
+	}
+	return false
+}

@@ -1,0 +1,170 @@
+package jobs
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func newTestLimiter(max int) (*limiter, *fakeClock) {
+	c := &fakeClock{now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	return newLimiter(max, c.Now), c
+}
+
+func TestLimiterStartsAtTheCap(t *testing.T) {
+	t.Parallel()
+	l, _ := newTestLimiter(3)
+	for i := range 3 {
+		if !l.acquire(context.Background(), "w") {
+			t.Fatalf("slot %d of 3 refused", i+1)
+		}
+	}
+	// Not measured yet: a short wait, then back to the queue.
+	l.maxWait = 10 * time.Millisecond
+	if l.acquire(context.Background(), "w") {
+		t.Fatal("a fourth slot was granted")
+	}
+	if !l.acquire(context.Background(), "other") {
+		t.Fatal("another webhook's slot was refused")
+	}
+}
+
+func TestLimiterHandsTheSlotToAWaiter(t *testing.T) {
+	t.Parallel()
+	l, _ := newTestLimiter(1)
+	l.acquire(context.Background(), "w")
+	l.release("w", 2*time.Millisecond, false) // a fast endpoint: waiting is worth it
+	l.acquire(context.Background(), "w")
+	got := make(chan bool)
+	go func() { got <- l.acquire(context.Background(), "w") }()
+	waitForWaiters(t, l, "w", 1)
+	l.release("w", 2*time.Millisecond, false)
+	if !<-got {
+		t.Fatal("the waiter did not get the released slot")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.hooks["w"]; e.inFlight != 1 || len(e.waiters) != 0 {
+		t.Errorf("in flight %d, waiters %d; want the handed slot in flight and no waiter", e.inFlight, len(e.waiters))
+	}
+}
+
+func TestLimiterNeverHoldsTasksForASlowEndpoint(t *testing.T) {
+	t.Parallel()
+	l, _ := newTestLimiter(1)
+	l.acquire(context.Background(), "w")
+	l.release("w", 5*time.Second, false)
+	l.acquire(context.Background(), "w")
+	start := time.Now()
+	if l.acquire(context.Background(), "w") {
+		t.Fatal("a slot beyond the limit was granted")
+	}
+	if waited := time.Since(start); waited > 50*time.Millisecond {
+		t.Errorf("a task waited %v for a slow endpoint, want it sent back at once", waited)
+	}
+}
+
+func TestLimiterAIMD(t *testing.T) {
+	t.Parallel()
+	l, clock := newTestLimiter(8)
+	limit := func() float64 { l.mu.Lock(); defer l.mu.Unlock(); return l.hooks["w"].limit }
+	attempt := func(d time.Duration, congested bool) {
+		l.acquire(context.Background(), "w")
+		l.release("w", d, congested)
+	}
+	attempt(10*time.Millisecond, false)
+	if got := limit(); got != 8 {
+		t.Fatalf("limit %v after a good answer, want the cap 8", got)
+	}
+	attempt(10*time.Millisecond, true)
+	if got := limit(); got != 4 {
+		t.Fatalf("limit %v after congestion, want halved to 4", got)
+	}
+	// Within one round trip of the last cut a second congestion is the same
+	// episode: no second cut.
+	attempt(10*time.Millisecond, true)
+	if got := limit(); got != 4 {
+		t.Fatalf("limit %v after congestion within a round trip, want 4", got)
+	}
+	clock.advance(time.Second)
+	attempt(10*time.Millisecond, true)
+	if got := limit(); got != 2 {
+		t.Fatalf("limit %v after a later congestion, want 2", got)
+	}
+	for range 20 {
+		clock.advance(time.Second)
+		attempt(10*time.Millisecond, true)
+	}
+	if got := limit(); got != 1 {
+		t.Fatalf("limit %v after long congestion, want the floor 1", got)
+	}
+	// Additive increase: about one slot per limit's worth of good answers.
+	for range 100 {
+		attempt(10*time.Millisecond, false)
+	}
+	if got := limit(); got < 8 || got > 8 {
+		t.Errorf("limit %v after 100 good answers, want back at the cap 8", got)
+	}
+}
+
+func TestLimiterCancelLearnsNothing(t *testing.T) {
+	t.Parallel()
+	l, _ := newTestLimiter(2)
+	l.acquire(context.Background(), "w")
+	l.cancel("w")
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.hooks["w"]; e.inFlight != 0 || e.rtt != 0 || e.limit != 2 {
+		t.Errorf("after cancel: in flight %d, rtt %v, limit %v; want 0, unmeasured, 2", e.inFlight, e.rtt, e.limit)
+	}
+}
+
+func TestLimiterForgetsIdleWebhooks(t *testing.T) {
+	t.Parallel()
+	l, clock := newTestLimiter(2)
+	l.acquire(context.Background(), "old")
+	l.release("old", time.Millisecond, false)
+	clock.advance(11 * time.Minute)
+	l.acquire(context.Background(), "new")
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.hooks["old"]; ok {
+		t.Error("an idle webhook's state was kept")
+	}
+}
+
+func waitForWaiters(t *testing.T, l *limiter, id string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l.mu.Lock()
+		got := len(l.hooks[id].waiters)
+		l.mu.Unlock()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d waiters, want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
