@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,24 +23,6 @@ import (
 	"github.com/trackelio/webhooks/repo"
 )
 
-// clock is the injected time of a fixture; tests move it forward.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // fixture is the dashboard served over real HTTP on a fresh database.
 type fixture struct {
 	dash  *dashboard.Dashboard
@@ -49,14 +30,14 @@ type fixture struct {
 	store *repo.Store
 	db    *sqlx.DB // for assertions on raw rows
 	enq   *testenv.Enqueuer
-	clock *clock
+	clock *testenv.Clock
 }
 
 // setup builds the dashboard; options adjust its config before it is built.
 func setup(tb testing.TB, opts ...func(*dashboard.Config)) *fixture {
 	tb.Helper()
 	store, db := testenv.NewStoreAndDB(tb)
-	f := &fixture{store: store, db: db, enq: &testenv.Enqueuer{}, clock: &clock{now: time.Now()}}
+	f := &fixture{store: store, db: db, enq: &testenv.Enqueuer{}, clock: testenv.NewClock(time.Now())}
 	cfg := dashboard.Config{
 		Store: store,
 		// The clock moves sessions and links; deliveries keep real times.

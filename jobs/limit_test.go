@@ -2,31 +2,14 @@ package jobs
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func newTestLimiter(max int) (*limiter, *fakeClock) {
-	c := &fakeClock{now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+func newTestLimiter(max int) (*limiter, *testenv.Clock) {
+	c := testenv.NewClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
 	return newLimiter(max, c.Now), c
 }
 
@@ -105,13 +88,13 @@ func TestLimiterAIMD(t *testing.T) {
 	if got := limit(); got != 4 {
 		t.Fatalf("limit %v after congestion within a round trip, want 4", got)
 	}
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	attempt(10*time.Millisecond, true)
 	if got := limit(); got != 2 {
 		t.Fatalf("limit %v after a later congestion, want 2", got)
 	}
 	for range 20 {
-		clock.advance(time.Second)
+		clock.Advance(time.Second)
 		attempt(10*time.Millisecond, true)
 	}
 	if got := limit(); got != 1 {
@@ -143,7 +126,7 @@ func TestLimiterForgetsIdleWebhooks(t *testing.T) {
 	l, clock := newTestLimiter(2)
 	l.acquire(context.Background(), "old")
 	l.release("old", time.Millisecond, false)
-	clock.advance(11 * time.Minute)
+	clock.Advance(11 * time.Minute)
 	l.acquire(context.Background(), "new")
 	l.mu.Lock()
 	defer l.mu.Unlock()
