@@ -14,11 +14,13 @@ import (
 
 // FairnessConfig sets the per-webhook limits shared by every worker replica.
 type FairnessConfig struct {
-	// MaxInFlight caps concurrent attempts to one webhook, so one slow
-	// endpoint cannot hold every worker slot.
+	// MaxInFlight caps concurrent attempts to one webhook across all
+	// workers, so one slow endpoint cannot hold every worker slot.
 	MaxInFlight int
-	// SlotTTL frees the slot of a worker that died mid-attempt.
-	SlotTTL time.Duration
+	// LeaseTTL is how long a worker's share of a webhook's cap lasts
+	// unrenewed, so a worker that died frees its share (default 3 s).
+	// Shares are renewed every third of it.
+	LeaseTTL time.Duration
 	// BreakerThreshold opens the breaker after this many consecutive
 	// failures; zero turns the breaker off.
 	BreakerThreshold int
@@ -26,69 +28,128 @@ type FairnessConfig struct {
 	ProbeInterval time.Duration
 }
 
-// Fairness limits attempts per webhook: an adaptive limit in this worker,
-// under a cap that every worker shares through Redis, and the circuit
-// breaker's probes, also in Redis.
+// Fairness limits attempts per webhook. Each worker keeps an adaptive limit
+// per webhook and leases a share of the webhook's cap from Redis, renewing
+// it in the background: attempts themselves touch no shared state, and the
+// shares never add up to more than the cap. The circuit breaker's probes
+// are in Redis too. Close it to return the shares.
 type Fairness struct {
-	rdb   redis.UniversalClient
-	cfg   FairnessConfig
-	local *limiter
+	rdb    redis.UniversalClient
+	cfg    FairnessConfig
+	worker string // this process's name in the leases
+	local  *limiter
+	stop   chan struct{}
+	done   chan struct{}
 }
 
-// NewFairness builds the limits on a go-redis client.
+// NewFairness builds the limits on a go-redis client and starts renewing
+// the shares.
 func NewFairness(rdb redis.UniversalClient, cfg FairnessConfig) *Fairness {
-	return &Fairness{rdb: rdb, cfg: cfg, local: newLimiter(cfg.MaxInFlight, time.Now)}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 3 * time.Second
+	}
+	b := make([]byte, 8)
+	crand.Read(b)
+	f := &Fairness{rdb: rdb, cfg: cfg, worker: hex.EncodeToString(b), stop: make(chan struct{}), done: make(chan struct{})}
+	f.local = newLimiter(cfg.MaxInFlight, time.Now)
+	f.local.share = f.lease
+	go f.renew()
+	return f
 }
 
-// acquireSlot is a sorted set of slot tokens scored by their expiry: expired
-// slots are dropped before counting, so a crashed worker's slot frees itself.
-var acquireSlot = redis.NewScript(`
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
-  return 1
-end
-return 0`)
+// Close stops renewing and returns this worker's shares.
+func (f *Fairness) Close() {
+	select {
+	case <-f.stop:
+	default:
+		close(f.stop)
+	}
+	<-f.done
+}
 
-func slotKey(webhookID string) string  { return "trackelio:inflight:{" + webhookID + "}" }
+// leaseShare grants a worker a share of a webhook's cap: at most what it
+// asks for and what the others do not hold; and, while more is asked for
+// than the cap, no more than an even share, to which the others shrink when
+// they renew. Expired shares (of workers that died) are dropped. Asking for
+// nothing returns the share.
+var leaseShare = redis.NewScript(`
+local now, ttl, cap, demand = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local entries = redis.call('HGETALL', KEYS[1])
+local held, wanted, workers = 0, 0, 1
+for i = 1, #entries, 2 do
+  if entries[i] ~= ARGV[1] then
+    local g, d, exp = string.match(entries[i+1], '^(%d+) (%d+) (%d+)$')
+    if g == nil or tonumber(exp) <= now then
+      redis.call('HDEL', KEYS[1], entries[i])
+    else
+      held, wanted, workers = held + tonumber(g), wanted + tonumber(d), workers + 1
+    end
+  end
+end
+if demand == 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 0
+end
+local grant = math.min(demand, cap - held)
+if demand + wanted > cap then
+  grant = math.min(grant, math.max(1, math.floor(cap / workers)))
+end
+if grant < 0 then grant = 0 end
+redis.call('HSET', KEYS[1], ARGV[1], grant .. ' ' .. demand .. ' ' .. (now + ttl))
+redis.call('PEXPIRE', KEYS[1], 2 * ttl)
+return grant`)
+
+func leaseKey(webhookID string) string { return "trackelio:lease:{" + webhookID + "}" }
 func probeKey(webhookID string) string { return "trackelio:probe:{" + webhookID + "}" }
+
+// lease asks Redis for a share of the webhook's cap big enough for demand
+// attempts and returns the share granted.
+func (f *Fairness) lease(ctx context.Context, webhookID string, demand int) (int, error) {
+	got, err := leaseShare.Run(ctx, f.rdb, []string{leaseKey(webhookID)},
+		f.worker, time.Now().UnixMilli(), f.cfg.LeaseTTL.Milliseconds(), f.cfg.MaxInFlight, demand).Int()
+	if err != nil {
+		return 0, fmt.Errorf("lease in-flight slots: %w", err)
+	}
+	return got, nil
+}
+
+// renew keeps the shares of the webhooks in use, sized to what they need,
+// and returns them when they fall idle or the Fairness closes.
+func (f *Fairness) renew() {
+	defer close(f.done)
+	tick := time.NewTicker(f.cfg.LeaseTTL / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			f.local.renew(context.Background())
+		case <-f.stop:
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			f.local.returnShares(ctx)
+			cancel()
+			return
+		}
+	}
+}
 
 // Release gives an in-flight slot back after an attempt that took d;
 // congested says the endpoint struggled, which shrinks its limit. A second
 // call does nothing.
 type Release func(d time.Duration, congested bool)
 
-// Acquire takes an in-flight slot for the webhook: one of this worker's
-// adaptive limit, waiting in process briefly while the endpoint answers
-// fast, then one of the cap shared by every worker. Without a free slot it
-// returns ok=false and the caller reschedules the task shortly. The slot is
-// for the HTTP attempt only: release it as soon as the answer is in.
+// Acquire takes an in-flight slot for the webhook within this worker's
+// adaptive limit and share, waiting in process briefly while the endpoint
+// answers fast. Without a free slot it returns ok=false and the caller
+// reschedules the task shortly. The slot is for the HTTP attempt only:
+// release it as soon as the answer is in.
 func (f *Fairness) Acquire(ctx context.Context, webhookID string) (release Release, ok bool, err error) {
-	if !f.local.acquire(ctx, webhookID) {
-		return nil, false, nil
-	}
-	b := make([]byte, 8)
-	crand.Read(b)
-	token := hex.EncodeToString(b)
-	now := time.Now()
-	got, err := acquireSlot.Run(ctx, f.rdb, []string{slotKey(webhookID)},
-		now.UnixMilli(), now.Add(f.cfg.SlotTTL).UnixMilli(), f.cfg.MaxInFlight, token, f.cfg.SlotTTL.Milliseconds()).Int()
-	if err != nil || got == 0 {
-		f.local.cancel(webhookID)
-		if err != nil {
-			return nil, false, fmt.Errorf("acquire in-flight slot: %w", err)
-		}
-		return nil, false, nil
+	ok, err = f.local.acquire(ctx, webhookID)
+	if err != nil || !ok {
+		return nil, false, err
 	}
 	var once sync.Once
 	return func(d time.Duration, congested bool) {
-		once.Do(func() {
-			f.local.release(webhookID, d, congested)
-			// Released even when the task's context is done: an unreleased
-			// slot would block the webhook until it expires.
-			f.rdb.ZRem(context.WithoutCancel(ctx), slotKey(webhookID), token)
-		})
+		once.Do(func() { f.local.release(webhookID, d, congested) })
 	}, true, nil
 }
 

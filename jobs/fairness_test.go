@@ -40,6 +40,14 @@ func dbSize(tb testing.TB, rdb *redis.Client) int64 {
 	return n
 }
 
+// newFairness builds a Fairness that is closed when the test ends.
+func newFairness(tb testing.TB, rdb redis.UniversalClient, cfg jobs.FairnessConfig) *jobs.Fairness {
+	tb.Helper()
+	f := jobs.NewFairness(rdb, cfg)
+	tb.Cleanup(f.Close)
+	return f
+}
+
 func mustAcquire(tb testing.TB, f *jobs.Fairness, webhookID string) (release func(), ok bool) {
 	tb.Helper()
 	r, ok, err := f.Acquire(context.Background(), webhookID)
@@ -68,7 +76,7 @@ func mustProbe(tb testing.TB, f *jobs.Fairness, webhookID string, consecutiveFai
 func TestFairnessAcquireCapsInFlight(t *testing.T) {
 	t.Parallel()
 	rdb := newGoRedis(t)
-	f := jobs.NewFairness(rdb, jobs.FairnessConfig{MaxInFlight: 3, SlotTTL: time.Minute})
+	f := newFairness(t, rdb, jobs.FairnessConfig{MaxInFlight: 3, LeaseTTL: time.Minute})
 	hook, other := uuid.NewString(), uuid.NewString()
 
 	var releases []func()
@@ -105,14 +113,16 @@ func TestFairnessAcquireCapsInFlight(t *testing.T) {
 	for _, r := range append(releases[1:], release, otherRelease) {
 		r()
 	}
+	// A worker that stops returns its shares.
+	f.Close()
 	if n := dbSize(t, rdb); n != 0 {
-		t.Errorf("%d keys left in Redis after every slot was released, want 0", n)
+		t.Errorf("%d keys left in Redis after the worker stopped, want 0", n)
 	}
 }
 
 func TestFairnessAcquireConcurrent(t *testing.T) {
 	t.Parallel()
-	f := jobs.NewFairness(newGoRedis(t), jobs.FairnessConfig{MaxInFlight: 3, SlotTTL: time.Minute})
+	f := newFairness(t, newGoRedis(t), jobs.FairnessConfig{MaxInFlight: 3, LeaseTTL: time.Minute})
 	hook := uuid.NewString()
 	const workers = 20
 	granted := make([]bool, workers)
@@ -138,40 +148,74 @@ func TestFairnessAcquireConcurrent(t *testing.T) {
 	}
 }
 
-// TestFairnessSlotsExpire: a worker that dies mid-attempt never releases its
-// slot; the slot frees itself after SlotTTL for the other workers, and Redis
-// is left clean.
+// TestFairnessSlotsExpire: a worker that dies mid-attempt never returns its
+// share of the cap; the share frees itself after LeaseTTL for the other
+// workers, and Redis is left clean.
 func TestFairnessSlotsExpire(t *testing.T) {
 	t.Parallel()
 	const ttl = 500 * time.Millisecond
 	rdb := newGoRedis(t)
-	cfg := jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: ttl}
-	dead, alive := jobs.NewFairness(rdb, cfg), jobs.NewFairness(rdb, cfg)
+	cfg := jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: ttl}
+	dead, alive := jobs.NewFairness(rdb, cfg), newFairness(t, rdb, cfg)
 	hook := uuid.NewString()
 
 	taken := time.Now()
 	if _, ok := mustAcquire(t, dead, hook); !ok {
 		t.Fatal("first Acquire refused")
 	}
+	jobs.Crash(dead)
 	if _, ok := mustAcquire(t, alive, hook); ok {
 		t.Fatal("another worker was granted a slot while the only one is held")
 	}
-	waitFor(t, 5*time.Second, "the abandoned slot to expire", func() bool {
+	waitFor(t, 5*time.Second, "the dead worker's share to expire", func() bool {
 		_, ok := mustAcquire(t, alive, hook)
 		return ok
 	})
 	if waited := time.Since(taken); waited < ttl-50*time.Millisecond {
-		t.Errorf("the abandoned slot freed itself after %v, before SlotTTL %v", waited, ttl)
+		t.Errorf("the dead worker's share freed itself after %v, before LeaseTTL %v", waited, ttl)
 	}
-	// The slot just granted is abandoned too; the whole key expires.
-	waitFor(t, 5*time.Second, "the slot key to expire", func() bool { return dbSize(t, rdb) == 0 })
+	// The live worker returns its share when it stops.
+	alive.Close()
+	if n := dbSize(t, rdb); n != 0 {
+		t.Errorf("%d keys left in Redis after the last worker stopped, want 0", n)
+	}
+}
+
+// TestFairnessSharesTheCap: two workers busy on one webhook hold at most
+// the cap between them, and the second gets its even share once the first
+// renews.
+func TestFairnessSharesTheCap(t *testing.T) {
+	t.Parallel()
+	rdb := newGoRedis(t)
+	cfg := jobs.FairnessConfig{MaxInFlight: 4, LeaseTTL: 300 * time.Millisecond}
+	a, b := newFairness(t, rdb, cfg), newFairness(t, rdb, cfg)
+	hook := uuid.NewString()
+	var held []func()
+	for range 4 {
+		r, ok := mustAcquire(t, a, hook)
+		if !ok {
+			t.Fatal("the first worker was refused a slot of the cap")
+		}
+		held = append(held, r)
+	}
+	if _, ok := mustAcquire(t, b, hook); ok {
+		t.Fatal("the second worker got a slot while the first holds the whole cap")
+	}
+	// The first finishes two attempts and renews: the second's demand
+	// makes it shrink to its even share, 2.
+	held[0]()
+	held[1]()
+	waitFor(t, 5*time.Second, "the second worker's share", func() bool {
+		_, ok := mustAcquire(t, b, hook)
+		return ok
+	})
 }
 
 // TestFairnessReleaseAfterCancel: the task's context is often done by the
 // time the attempt ends; the slot is released all the same.
 func TestFairnessReleaseAfterCancel(t *testing.T) {
 	t.Parallel()
-	f := jobs.NewFairness(newGoRedis(t), jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute})
+	f := newFairness(t, newGoRedis(t), jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute})
 	hook := uuid.NewString()
 	ctx, cancel := context.WithCancel(context.Background())
 	release, ok, err := f.Acquire(ctx, hook)
@@ -189,7 +233,7 @@ func TestFairnessProbe(t *testing.T) {
 	t.Parallel()
 	const interval = 300 * time.Millisecond
 	rdb := newGoRedis(t)
-	f := jobs.NewFairness(rdb, jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute, BreakerThreshold: 3, ProbeInterval: interval})
+	f := newFairness(t, rdb, jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: 3, ProbeInterval: interval})
 	hook, other := uuid.NewString(), uuid.NewString()
 
 	// Below the threshold every delivery goes ahead and Redis is not touched.
@@ -229,7 +273,7 @@ func TestFairnessProbe(t *testing.T) {
 func TestFairnessProbeOff(t *testing.T) {
 	t.Parallel()
 	rdb := newGoRedis(t)
-	f := jobs.NewFairness(rdb, jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute, ProbeInterval: time.Hour})
+	f := newFairness(t, rdb, jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute, ProbeInterval: time.Hour})
 	hook := uuid.NewString()
 	for range 3 {
 		if w := mustProbe(t, f, hook, 1000); w != 0 {
@@ -243,7 +287,7 @@ func TestFairnessProbeOff(t *testing.T) {
 
 func TestFairnessProbeConcurrent(t *testing.T) {
 	t.Parallel()
-	f := jobs.NewFairness(newGoRedis(t), jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute, BreakerThreshold: 1, ProbeInterval: time.Minute})
+	f := newFairness(t, newGoRedis(t), jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: 1, ProbeInterval: time.Minute})
 	hook := uuid.NewString()
 	const workers = 10
 	waits := make([]time.Duration, workers)
@@ -273,7 +317,7 @@ func TestFairnessRedisUnavailable(t *testing.T) {
 	t.Parallel()
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
 	t.Cleanup(func() { rdb.Close() })
-	f := jobs.NewFairness(rdb, jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute, BreakerThreshold: 1, ProbeInterval: time.Minute})
+	f := newFairness(t, rdb, jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: 1, ProbeInterval: time.Minute})
 	if release, ok, err := f.Acquire(context.Background(), uuid.NewString()); err == nil || ok || release != nil {
 		t.Errorf("Acquire without Redis = %v, %v, %v; want an error", release != nil, ok, err)
 	}
@@ -306,7 +350,7 @@ type fairFixture struct {
 
 func setupFair(tb testing.TB, cfg jobs.FairnessConfig) *fairFixture {
 	tb.Helper()
-	return &fairFixture{fixture: setup(tb), fair: jobs.NewFairness(newGoRedis(tb), cfg)}
+	return &fairFixture{fixture: setup(tb), fair: newFairness(tb, newGoRedis(tb), cfg)}
 }
 
 func (f *fairFixture) handler(tb testing.TB, p *fakePoster, pol jobs.RetryPolicy) *jobs.DeliverHandler {
@@ -337,7 +381,7 @@ func wantWait(tb testing.TB, err error, maxDelay time.Duration) *jobs.RetryAfter
 func TestDeliverInFlightCapFull(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute})
+	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute})
 	id := f.mustDelivery(t, time.Now())
 	p := &fakePoster{}
 	h := f.handler(t, p, policy)
@@ -378,7 +422,7 @@ func TestDeliverInFlightCapFull(t *testing.T) {
 func TestDeliverReleasesSlotAfterFailure(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 1, SlotTTL: time.Minute})
+	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute})
 	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
 	h := f.handler(t, p, policy)
 	for i := range 3 {
@@ -397,7 +441,7 @@ func TestDeliverBreaker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	const interval = 300 * time.Millisecond
-	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 10, SlotTTL: time.Minute, BreakerThreshold: 2, ProbeInterval: interval})
+	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 10, LeaseTTL: time.Minute, BreakerThreshold: 2, ProbeInterval: interval})
 	failing := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 503, Error: "receiver answered 503"})}
 	h := f.handler(t, failing, policy)
 

@@ -17,16 +17,16 @@ func TestLimiterStartsAtTheCap(t *testing.T) {
 	t.Parallel()
 	l, _ := newTestLimiter(3)
 	for i := range 3 {
-		if !l.acquire(context.Background(), "w") {
+		if ok, _ := l.acquire(context.Background(), "w"); !ok {
 			t.Fatalf("slot %d of 3 refused", i+1)
 		}
 	}
 	// Not measured yet: a short wait, then back to the queue.
 	l.maxWait = 10 * time.Millisecond
-	if l.acquire(context.Background(), "w") {
+	if ok, _ := l.acquire(context.Background(), "w"); ok {
 		t.Fatal("a fourth slot was granted")
 	}
-	if !l.acquire(context.Background(), "other") {
+	if ok, _ := l.acquire(context.Background(), "other"); !ok {
 		t.Fatal("another webhook's slot was refused")
 	}
 }
@@ -38,7 +38,7 @@ func TestLimiterHandsTheSlotToAWaiter(t *testing.T) {
 	l.release("w", 2*time.Millisecond, false) // a fast endpoint: waiting is worth it
 	l.acquire(context.Background(), "w")
 	got := make(chan bool)
-	go func() { got <- l.acquire(context.Background(), "w") }()
+	go func() { ok, _ := l.acquire(context.Background(), "w"); got <- ok }()
 	waitForWaiters(t, l, "w", 1)
 	l.release("w", 2*time.Millisecond, false)
 	if !<-got {
@@ -58,7 +58,7 @@ func TestLimiterNeverHoldsTasksForASlowEndpoint(t *testing.T) {
 	l.release("w", 5*time.Second, false)
 	l.acquire(context.Background(), "w")
 	start := time.Now()
-	if l.acquire(context.Background(), "w") {
+	if ok, _ := l.acquire(context.Background(), "w"); ok {
 		t.Fatal("a slot beyond the limit was granted")
 	}
 	if waited := time.Since(start); waited > 50*time.Millisecond {
@@ -109,15 +109,53 @@ func TestLimiterAIMD(t *testing.T) {
 	}
 }
 
-func TestLimiterCancelLearnsNothing(t *testing.T) {
+func TestLimiterKeepsWithinItsShare(t *testing.T) {
 	t.Parallel()
-	l, _ := newTestLimiter(2)
-	l.acquire(context.Background(), "w")
-	l.cancel("w")
+	l, clock := newTestLimiter(4)
+	granted := 1
+	var asked []int
+	l.share = func(_ context.Context, _ string, demand int) (int, error) {
+		asked = append(asked, demand)
+		return min(demand, granted), nil
+	}
+	l.maxWait = 10 * time.Millisecond
+	if ok, _ := l.acquire(context.Background(), "w"); !ok {
+		t.Fatal("the first slot was refused")
+	}
+	if ok, _ := l.acquire(context.Background(), "w"); ok {
+		t.Fatal("a slot beyond the share of 1 was granted")
+	}
+	// A renewal sizes the share to the most wanted at once: 2.
+	granted = 3
+	l.renew(context.Background())
+	if ok, _ := l.acquire(context.Background(), "w"); !ok {
+		t.Fatal("the second slot of a share of 2 was refused")
+	}
+	if ok, _ := l.acquire(context.Background(), "w"); ok {
+		t.Fatal("a third slot was granted within a share of 2, before asking again")
+	}
+	// Busy past its share, the webhook asks for its whole limit.
+	clock.Advance(time.Second)
+	if ok, _ := l.acquire(context.Background(), "w"); !ok {
+		t.Fatal("the third slot was refused after asking for more")
+	}
+	if got := asked[len(asked)-1]; got != 4 {
+		t.Errorf("asked for %d, want the whole limit 4", got)
+	}
+	// Idle, the share is returned at the next renewal.
+	for range 3 {
+		l.release("w", time.Millisecond, false)
+	}
+	clock.Advance(time.Second)
+	l.renew(context.Background()) // the peak of this period was 3
+	l.renew(context.Background()) // nothing wanted since
+	if got := asked[len(asked)-1]; got != 0 {
+		t.Errorf("an idle webhook asked for %d, want 0 (its share returned)", got)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e := l.hooks["w"]; e.inFlight != 0 || e.rtt != 0 || e.limit != 2 {
-		t.Errorf("after cancel: in flight %d, rtt %v, limit %v; want 0, unmeasured, 2", e.inFlight, e.rtt, e.limit)
+	if e := l.hooks["w"]; e.leased != 0 {
+		t.Errorf("an idle webhook keeps a share of %d", e.leased)
 	}
 }
 
@@ -126,6 +164,8 @@ func TestLimiterForgetsIdleWebhooks(t *testing.T) {
 	l, clock := newTestLimiter(2)
 	l.acquire(context.Background(), "old")
 	l.release("old", time.Millisecond, false)
+	l.renew(context.Background()) // sized to the period's peak
+	l.renew(context.Background()) // idle: returned
 	clock.Advance(11 * time.Minute)
 	l.acquire(context.Background(), "new")
 	l.mu.Lock()

@@ -63,7 +63,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.Fairness = jobs.FairnessConfig{
 		MaxInFlight:      env.Int("WEBHOOK_MAX_IN_FLIGHT", 10),
-		SlotTTL:          c.DeliveryTimeout + 30*time.Second,
 		BreakerThreshold: env.Int("BREAKER_THRESHOLD", 10),
 		ProbeInterval:    env.Duration("BREAKER_PROBE_INTERVAL", 30*time.Second),
 	}

@@ -74,13 +74,14 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	rdb := redis.NewClient(redisClientOpt)
 	defer rdb.Close()
+	fairness := jobs.NewFairness(rdb, cfg.Fairness)
 	deliver := jobs.NewDeliverHandler(jobs.DeliverConfig{
 		Store:       store,
 		Poster:      poster,
 		Policy:      cfg.Retry,
 		Metrics:     m,
 		Log:         log,
-		Fairness:    jobs.NewFairness(rdb, cfg.Fairness),
+		Fairness:    fairness,
 		AutoDisable: cfg.AutoDisable,
 		Retries:     client,
 	})
@@ -97,8 +98,10 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	// Shutdown stops taking tasks and waits for running attempts to be
 	// recorded; unfinished ones go back to the queue.
 	srv.Shutdown()
-	// After the last task: the batches it handed over are written.
+	// After the last task: the batches it handed over are written, and
+	// this worker's shares of the in-flight caps go back to the others.
 	deliver.Close()
+	fairness.Close()
 	log.Info("worker stopped")
 	return serveErr
 }
