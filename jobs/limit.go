@@ -66,8 +66,9 @@ func (l *limiter) acquire(ctx context.Context, webhookID string) (bool, error) {
 	if e.inFlight >= e.allowed() && e.leased < int(e.limit) && l.now().Sub(e.asked) >= l.askEvery {
 		// The whole limit: renewals trim the share to what was used.
 		e.asked = l.now()
+		demand := int(e.limit)
 		l.mu.Unlock()
-		granted, err := l.lease(ctx, webhookID, int(e.limit))
+		granted, err := l.lease(ctx, webhookID, demand)
 		l.mu.Lock()
 		if err != nil {
 			l.mu.Unlock()

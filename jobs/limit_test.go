@@ -2,6 +2,9 @@ package jobs
 
 import (
 	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,6 +159,72 @@ func TestLimiterKeepsWithinItsShare(t *testing.T) {
 	defer l.mu.Unlock()
 	if e := l.hooks["w"]; e.leased != 0 {
 		t.Errorf("an idle webhook keeps a share of %d", e.leased)
+	}
+}
+
+// TestLimiterUnderConcurrentUse runs acquires, releases that shrink and
+// grow the limit, share changes and renewals at once, for the race
+// detector, and checks the cap holds throughout.
+func TestLimiterUnderConcurrentUse(t *testing.T) {
+	t.Parallel()
+	const maxInFlight = 4
+	l := newLimiter(maxInFlight, time.Now)
+	l.askEvery = 0 // ask for a share whenever the limit allows more
+	l.maxWait = 2 * time.Millisecond
+	var asks atomic.Int64
+	l.share = func(_ context.Context, _ string, demand int) (int, error) {
+		return min(demand, 1+int(asks.Add(1)%maxInFlight)), nil // shares shrink and grow
+	}
+	var granted atomic.Int64
+	var mu sync.Mutex
+	var inFlight, peak int
+	stop := make(chan struct{})
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				l.renew(context.Background())
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 200 {
+				ok, err := l.acquire(context.Background(), "w")
+				if err != nil || !ok {
+					continue
+				}
+				granted.Add(1)
+				mu.Lock()
+				inFlight++
+				peak = max(peak, inFlight)
+				mu.Unlock()
+				runtime.Gosched() // hold the slot while others run
+				mu.Lock()
+				inFlight--
+				mu.Unlock()
+				l.release("w", time.Duration(g+1)*time.Microsecond, (g+i)%5 == 0)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-renewed
+	if granted.Load() == 0 {
+		t.Fatal("no slot was ever granted")
+	}
+	if peak > maxInFlight {
+		t.Errorf("%d attempts ran at once, want at most %d", peak, maxInFlight)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.hooks["w"]; e.inFlight != 0 || len(e.waiters) != 0 {
+		t.Errorf("after the last release: %d in flight, %d waiters; want none", e.inFlight, len(e.waiters))
 	}
 }
 
