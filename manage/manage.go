@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trackelio/webhooks/destination"
@@ -96,13 +97,18 @@ func New(cfg Config) *Service {
 
 // Enqueue hands committed deliveries to the workers. A failure is logged, not
 // returned: the deliveries are safe in PostgreSQL and the outbox sweep
-// enqueues them later, so the caller must not retry and duplicate them.
+// enqueues them later, so the caller must not retry and duplicate them. The
+// tasks of a fan-out are enqueued at once, so they share a Redis round trip.
 func (s *Service) Enqueue(ctx context.Context, ids []string) {
+	var wg sync.WaitGroup
 	for _, id := range ids {
-		if err := s.enqueuer.EnqueueDelivery(ctx, id); err != nil {
-			s.log.WarnContext(ctx, "enqueue failed; the outbox sweep will retry", "delivery_id", id, "error", err)
-		}
+		wg.Go(func() {
+			if err := s.enqueuer.EnqueueDelivery(ctx, id); err != nil {
+				s.log.WarnContext(ctx, "enqueue failed; the outbox sweep will retry", "delivery_id", id, "error", err)
+			}
+		})
 	}
+	wg.Wait()
 }
 
 // FieldError is a submitted value that was refused, with a message for the

@@ -55,8 +55,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
-	client := asynq.NewClient(redisOpt)
-	defer client.Close()
+	rc, closeRedis, err := boot.OpenRedis(cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	client := asynq.NewClientFromRedisClient(rc)
 
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
