@@ -70,10 +70,13 @@ func (f *Fairness) Close() {
 // leaseShare grants a worker a share of a webhook's cap: at most what it
 // asks for and what the others do not hold; and, while more is asked for
 // than the cap, no more than an even share, to which the others shrink when
-// they renew. Expired shares (of workers that died) are dropped. Asking for
-// nothing returns the share.
+// they renew. What a worker holds is its grant, but never less than the
+// slots it says it is holding (attempts running above a shrunk share), so
+// the holdings of all workers cover every running attempt and never add
+// up to more than the cap. Expired shares (of workers that died) are
+// dropped. Asking for nothing and holding nothing returns the share.
 var leaseShare = redis.NewScript(`
-local now, ttl, cap, demand = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local now, ttl, cap, demand, holding = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local entries = redis.call('HGETALL', KEYS[1])
 local held, wanted, workers = 0, 0, 1
 for i = 1, #entries, 2 do
@@ -86,7 +89,7 @@ for i = 1, #entries, 2 do
     end
   end
 end
-if demand == 0 then
+if demand == 0 and holding == 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
   return 0
 end
@@ -95,7 +98,7 @@ if demand + wanted > cap then
   grant = math.min(grant, math.max(1, math.floor(cap / workers)))
 end
 if grant < 0 then grant = 0 end
-redis.call('HSET', KEYS[1], ARGV[1], grant .. ' ' .. demand .. ' ' .. (now + ttl))
+redis.call('HSET', KEYS[1], ARGV[1], math.max(grant, holding) .. ' ' .. demand .. ' ' .. (now + ttl))
 redis.call('PEXPIRE', KEYS[1], 2 * ttl)
 return grant`)
 
@@ -103,10 +106,11 @@ func leaseKey(webhookID string) string { return "trackelio:lease:{" + webhookID 
 func probeKey(webhookID string) string { return "trackelio:probe:{" + webhookID + "}" }
 
 // lease asks Redis for a share of the webhook's cap big enough for demand
-// attempts and returns the share granted.
-func (f *Fairness) lease(ctx context.Context, webhookID string, demand int) (int, error) {
+// attempts, keeping holding slots whatever the grant, and returns the share
+// granted.
+func (f *Fairness) lease(ctx context.Context, webhookID string, demand, holding int) (int, error) {
 	got, err := leaseShare.Run(ctx, f.rdb, []string{leaseKey(webhookID)},
-		f.worker, time.Now().UnixMilli(), f.cfg.LeaseTTL.Milliseconds(), f.cfg.MaxInFlight, demand).Int()
+		f.worker, time.Now().UnixMilli(), f.cfg.LeaseTTL.Milliseconds(), f.cfg.MaxInFlight, demand, holding).Int()
 	if err != nil {
 		return 0, fmt.Errorf("lease in-flight slots: %w", err)
 	}

@@ -167,23 +167,28 @@ func TestFairnessSlotsExpire(t *testing.T) {
 	if _, ok := mustAcquire(t, alive, hook); ok {
 		t.Fatal("another worker was granted a slot while the only one is held")
 	}
+	var release func()
 	waitFor(t, 5*time.Second, "the dead worker's share to expire", func() bool {
-		_, ok := mustAcquire(t, alive, hook)
+		var ok bool
+		release, ok = mustAcquire(t, alive, hook)
 		return ok
 	})
 	if waited := time.Since(taken); waited < ttl-50*time.Millisecond {
 		t.Errorf("the dead worker's share freed itself after %v, before LeaseTTL %v", waited, ttl)
 	}
-	// The live worker returns its share when it stops.
+	// The live worker's attempt ends, and it returns its share when it
+	// stops (as the worker does, after asynq's Shutdown has waited for the
+	// running attempts).
+	release()
 	alive.Close()
 	if n := dbSize(t, rdb); n != 0 {
 		t.Errorf("%d keys left in Redis after the last worker stopped, want 0", n)
 	}
 }
 
-// TestFairnessSharesTheCap: two workers busy on one webhook hold at most
-// the cap between them, and the second gets its even share once the first
-// renews.
+// TestFairnessSharesTheCap: two workers busy on one webhook run at most
+// the cap between them, and the second gets its even share once the
+// first's attempts above that share have ended.
 func TestFairnessSharesTheCap(t *testing.T) {
 	t.Parallel()
 	rdb := newGoRedis(t)
@@ -201,14 +206,30 @@ func TestFairnessSharesTheCap(t *testing.T) {
 	if _, ok := mustAcquire(t, b, hook); ok {
 		t.Fatal("the second worker got a slot while the first holds the whole cap")
 	}
-	// The first finishes two attempts and renews: the second's demand
-	// makes it shrink to its even share, 2.
+	// The second's demand shrinks the first's share to an even 2 when it
+	// renews, but its four attempts still run: they stay held, over three
+	// lease periods (nine renewals), and the second gets nothing.
+	for end := time.Now().Add(3 * cfg.LeaseTTL); time.Now().Before(end); {
+		if _, ok := mustAcquire(t, b, hook); ok {
+			t.Fatal("the second worker got a slot while the first still runs four attempts in a cap of 4")
+		}
+	}
+	// Two attempts end: the second worker gets its even share, 2, and the
+	// cap is full.
 	held[0]()
 	held[1]()
-	waitFor(t, 5*time.Second, "the second worker's share", func() bool {
-		_, ok := mustAcquire(t, b, hook)
-		return ok
+	got := 0
+	waitFor(t, 5*time.Second, "the second worker's share of 2", func() bool {
+		if _, ok := mustAcquire(t, b, hook); ok {
+			got++
+		}
+		return got == 2
 	})
+	for name, f := range map[string]*jobs.Fairness{"first": a, "second": b} {
+		if _, ok := mustAcquire(t, f, hook); ok {
+			t.Errorf("the %s worker got a fifth slot of a cap of 4", name)
+		}
+	}
 }
 
 // TestFairnessReleaseAfterCancel: the task's context is often done by the

@@ -23,8 +23,10 @@ type limiter struct {
 	askEvery time.Duration
 	now      func() time.Time
 	// share leases a share of the webhook's cap for demand attempts and
-	// returns what was granted; nil grants all that is asked, up to max.
-	share func(ctx context.Context, webhookID string, demand int) (int, error)
+	// returns what was granted, while keeping holding slots reserved for
+	// this worker whatever the grant; nil grants all that is asked, up to
+	// max.
+	share func(ctx context.Context, webhookID string, demand, holding int) (int, error)
 
 	mu    sync.Mutex
 	hooks map[string]*endpoint
@@ -42,6 +44,9 @@ type endpoint struct {
 	lastDecrease time.Time
 	lastUsed     time.Time
 	waiters      []chan struct{}
+	// asking says a lease call is out. One at a time per webhook, so the
+	// grants land in the order Redis made them.
+	asking bool
 }
 
 func newLimiter(maxInFlight int, now func() time.Time) *limiter {
@@ -57,19 +62,33 @@ func (e *endpoint) allowed() int { return min(int(e.limit), e.leased) }
 // wanted is how many attempts would run now if they could.
 func (e *endpoint) wanted() int { return e.inFlight + len(e.waiters) }
 
+// startAsk marks a lease call for demand as out and returns how many slots
+// Redis must keep for this worker meanwhile: the attempts running, and
+// those the share admits until the answer is in, which it first lowers to
+// demand. So a share only shrinks in Redis once the attempts above it have
+// ended, and the shares of all workers always cover every attempt running.
+// l.mu is held.
+func (e *endpoint) startAsk(demand int) (holding int) {
+	e.asking = true
+	e.leased = min(e.leased, demand)
+	return max(e.inFlight, e.leased)
+}
+
 // acquire takes a slot for the webhook, asking for a bigger share when the
 // limit allows more than it holds, and waiting in process while that is
 // worth it. ok is false when the task should go back to the queue.
 func (l *limiter) acquire(ctx context.Context, webhookID string) (bool, error) {
 	l.mu.Lock()
 	e := l.endpoint(webhookID)
-	if e.inFlight >= e.allowed() && e.leased < int(e.limit) && l.now().Sub(e.asked) >= l.askEvery {
+	if e.inFlight >= e.allowed() && e.leased < int(e.limit) && !e.asking && l.now().Sub(e.asked) >= l.askEvery {
 		// The whole limit: renewals trim the share to what was used.
 		e.asked = l.now()
 		demand := int(e.limit)
+		holding := e.startAsk(demand)
 		l.mu.Unlock()
-		granted, err := l.lease(ctx, webhookID, demand)
+		granted, err := l.lease(ctx, webhookID, demand, holding)
 		l.mu.Lock()
+		e.asking = false
 		if err != nil {
 			l.mu.Unlock()
 			return false, err
@@ -113,11 +132,11 @@ func (l *limiter) acquire(ctx context.Context, webhookID string) (bool, error) {
 	return true, nil
 }
 
-func (l *limiter) lease(ctx context.Context, webhookID string, demand int) (int, error) {
+func (l *limiter) lease(ctx context.Context, webhookID string, demand, holding int) (int, error) {
 	if l.share == nil {
 		return min(demand, int(l.max)), nil
 	}
-	return l.share(ctx, webhookID, demand)
+	return l.share(ctx, webhookID, demand, holding)
 }
 
 // waitFor is how long a task may wait in process for a slot: nothing for a
@@ -179,27 +198,27 @@ func (l *limiter) handOver(e *endpoint) {
 func (l *limiter) renew(ctx context.Context) {
 	l.mu.Lock()
 	type ask struct {
-		id     string
-		demand int
+		e               *endpoint
+		id              string
+		demand, holding int
 	}
 	var asks []ask
 	for id, e := range l.hooks {
-		if e.leased == 0 && e.peak == 0 {
+		if (e.leased == 0 && e.peak == 0) || e.asking {
 			continue
 		}
-		asks = append(asks, ask{id, min(int(e.limit), max(e.peak, e.wanted()))})
+		demand := min(int(e.limit), max(e.peak, e.wanted()))
+		asks = append(asks, ask{e, id, demand, e.startAsk(demand)})
 		e.peak = e.wanted()
 	}
 	l.mu.Unlock()
 	for _, a := range asks {
-		granted, err := l.lease(ctx, a.id, a.demand)
-		if err != nil {
-			continue // kept until it expires; the next renewal tries again
-		}
+		granted, err := l.lease(ctx, a.id, a.demand, a.holding)
 		l.mu.Lock()
-		if e, ok := l.hooks[a.id]; ok {
-			e.leased = granted
-			l.handOver(e)
+		a.e.asking = false
+		if err == nil { // else Redis keeps the old share until it expires; the next renewal tries again
+			a.e.leased = granted
+			l.handOver(a.e)
 		}
 		l.mu.Unlock()
 	}
@@ -208,16 +227,18 @@ func (l *limiter) renew(ctx context.Context) {
 // returnShares gives every share back, for a worker that stops.
 func (l *limiter) returnShares(ctx context.Context) {
 	l.mu.Lock()
-	var ids []string
+	holding := map[string]int{}
 	for id, e := range l.hooks {
-		if e.leased > 0 {
-			ids = append(ids, id)
-			e.leased = 0
+		if e.leased > 0 && !e.asking {
+			holding[id] = e.startAsk(0)
 		}
 	}
 	l.mu.Unlock()
-	for _, id := range ids {
-		l.lease(ctx, id, 0) //nolint:errcheck // an unreturned share expires on its own
+	for id, h := range holding {
+		l.lease(ctx, id, 0, h) //nolint:errcheck // an unreturned share expires on its own
+		l.mu.Lock()
+		l.hooks[id].asking = false
+		l.mu.Unlock()
 	}
 }
 
@@ -228,7 +249,7 @@ func (l *limiter) endpoint(webhookID string) *endpoint {
 	now := l.now()
 	if now.Sub(l.swept) > time.Minute {
 		for id, e := range l.hooks {
-			if e.inFlight == 0 && len(e.waiters) == 0 && e.leased == 0 && now.Sub(e.lastUsed) > 10*time.Minute {
+			if e.inFlight == 0 && len(e.waiters) == 0 && e.leased == 0 && !e.asking && now.Sub(e.lastUsed) > 10*time.Minute {
 				delete(l.hooks, id)
 			}
 		}

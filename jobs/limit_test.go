@@ -117,7 +117,7 @@ func TestLimiterKeepsWithinItsShare(t *testing.T) {
 	l, clock := newTestLimiter(4)
 	granted := 1
 	var asked []int
-	l.share = func(_ context.Context, _ string, demand int) (int, error) {
+	l.share = func(_ context.Context, _ string, demand, _ int) (int, error) {
 		asked = append(asked, demand)
 		return min(demand, granted), nil
 	}
@@ -162,22 +162,69 @@ func TestLimiterKeepsWithinItsShare(t *testing.T) {
 	}
 }
 
+// TestLimiterHoldsRunningAttempts: a share that shrinks below the attempts
+// running keeps them reserved until they end, so no other worker is granted
+// their slots meanwhile.
+func TestLimiterHoldsRunningAttempts(t *testing.T) {
+	t.Parallel()
+	l, _ := newTestLimiter(4)
+	granted, holding := 4, -1
+	l.share = func(_ context.Context, _ string, _, h int) (int, error) {
+		holding = h
+		return granted, nil
+	}
+	l.renew(context.Background()) // nothing in use: no call
+	if holding != -1 {
+		t.Fatalf("an unused webhook was leased, holding %d", holding)
+	}
+	for range 3 {
+		if ok, _ := l.acquire(context.Background(), "w"); !ok {
+			t.Fatal("a slot of the share of 4 was refused")
+		}
+	}
+	granted = 1 // another worker's demand shrinks this one's share
+	l.renew(context.Background())
+	if holding != 3 {
+		t.Errorf("renewed holding %d with 3 attempts running, want 3", holding)
+	}
+	l.release("w", time.Millisecond, false)
+	l.release("w", time.Millisecond, false)
+	l.renew(context.Background())
+	if holding != 1 {
+		t.Errorf("renewed holding %d with 1 attempt running in a share of 1, want 1", holding)
+	}
+	l.release("w", time.Millisecond, false)
+	l.renew(context.Background()) // the peak of the last period was 1
+	l.renew(context.Background())
+	if holding != 0 {
+		t.Errorf("an idle webhook renewed holding %d, want 0", holding)
+	}
+}
+
 // TestLimiterUnderConcurrentUse runs acquires, releases that shrink and
 // grow the limit, share changes and renewals at once, for the race
-// detector, and checks the cap holds throughout.
+// detector, and checks that the cap holds throughout and that every
+// running attempt is covered by the slots the ledger holds for the worker.
 func TestLimiterUnderConcurrentUse(t *testing.T) {
 	t.Parallel()
 	const maxInFlight = 4
 	l := newLimiter(maxInFlight, time.Now)
 	l.askEvery = 0 // ask for a share whenever the limit allows more
 	l.maxWait = 2 * time.Millisecond
+	// mu guards the test's view: the attempts running and the slots the
+	// ledger (Redis, in production) holds for this worker.
+	var mu sync.Mutex
+	var inFlight, held, uncovered int
 	var asks atomic.Int64
-	l.share = func(_ context.Context, _ string, demand int) (int, error) {
-		return min(demand, 1+int(asks.Add(1)%maxInFlight)), nil // shares shrink and grow
+	l.share = func(_ context.Context, _ string, demand, holding int) (int, error) {
+		grant := min(demand, 1+int(asks.Add(1)%maxInFlight)) // shares shrink and grow
+		mu.Lock()
+		held = max(grant, holding)
+		mu.Unlock()
+		return grant, nil
 	}
 	var granted atomic.Int64
-	var mu sync.Mutex
-	var inFlight, peak int
+	var peak int
 	stop := make(chan struct{})
 	renewed := make(chan struct{})
 	go func() {
@@ -203,6 +250,9 @@ func TestLimiterUnderConcurrentUse(t *testing.T) {
 				mu.Lock()
 				inFlight++
 				peak = max(peak, inFlight)
+				if inFlight > held {
+					uncovered++
+				}
 				mu.Unlock()
 				runtime.Gosched() // hold the slot while others run
 				mu.Lock()
@@ -220,6 +270,9 @@ func TestLimiterUnderConcurrentUse(t *testing.T) {
 	}
 	if peak > maxInFlight {
 		t.Errorf("%d attempts ran at once, want at most %d", peak, maxInFlight)
+	}
+	if uncovered > 0 {
+		t.Errorf("%d times an attempt started beyond the slots held for the worker", uncovered)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
