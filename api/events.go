@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -53,7 +54,13 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ev.IdempotencyKey = key
-	acc, err := s.store.CreateEvent(r.Context(), ev)
+	// A valid event that was read whole is accepted whether or not its
+	// client waits for the answer: a hang-up must not abandon the commit
+	// half-way (its batch may commit it anyway) nor the enqueue after it,
+	// or its deliveries would wait for the outbox sweep. Both are bounded
+	// on their own: the batch's flush timeout, the enqueue's.
+	ctx := context.WithoutCancel(r.Context())
+	acc, err := s.store.CreateEvent(ctx, ev)
 	if err != nil {
 		return err
 	}
@@ -62,7 +69,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		s.metrics.EventsAccepted.WithLabelValues(in.Type).Inc()
 		s.metrics.DeliveriesCreated.WithLabelValues(in.Type).Add(float64(acc.DeliveryCount))
-		s.manage.Enqueue(r.Context(), acc.DeliveryIDs)
+		s.manage.Enqueue(ctx, acc.DeliveryIDs)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": acc.EventID, "deliveries": acc.DeliveryCount})
 	return nil

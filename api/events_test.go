@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -330,6 +331,62 @@ func TestCreateEventIdempotency(t *testing.T) {
 			t.Errorf("two events without a key share id %s", x.ID)
 		}
 	})
+}
+
+// TestCreateEventOutlivesAHangUp: a client that hangs up right after sending
+// an event, before its commit or between the commit and the enqueue, does
+// not hold its deliveries back until the outbox sweep: the event is stored
+// and its tasks are enqueued on a context the hang-up does not cancel.
+func TestCreateEventOutlivesAHangUp(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name          string
+		beforeCommit  bool // the client is gone before the handler runs
+		atEnqueueOnly bool // the client hangs up once the event is committed
+	}{
+		{name: "before the commit", beforeCommit: true},
+		{name: "after the commit", atEnqueueOnly: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			ws := f.mustCreateWorkspace(t, "Acme")
+			f.mustCreateHook(t, ws.APIKey, "post.created")
+			f.mustCreateHook(t, ws.APIKey, "post.created")
+			ctx, hangUp := context.WithCancel(context.Background())
+			defer hangUp()
+			if tc.beforeCommit {
+				hangUp()
+			}
+			var enqueuedAfterHangUp []error
+			var mu sync.Mutex
+			f.enq.Then(func(ctx context.Context, _ string) error {
+				if tc.atEnqueueOnly {
+					hangUp()
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				enqueuedAfterHangUp = append(enqueuedAfterHangUp, ctx.Err())
+				return ctx.Err() // as asynq's client does with a cancelled context
+			})
+			f.do(t, request{Method: http.MethodPost, Path: "/v1/events", Auth: bearer(ws.APIKey),
+				Body: `{"type":"post.created","data":{}}`, Context: ctx})
+
+			var events []string
+			if err := f.db.Select(&events, `SELECT id FROM events WHERE workspace_id = $1`, ws.ID); err != nil {
+				t.Fatal(err)
+			}
+			if len(events) != 1 {
+				t.Fatalf("%d events stored after the hang-up, want 1", len(events))
+			}
+			if diff := cmp.Diff(f.deliveryIDsOfEvent(t, events[0]), sorted(f.enq.Enqueued())); diff != "" {
+				t.Errorf("enqueued (-stored +enqueued):\n%s", diff)
+			}
+			if diff := cmp.Diff([]error{nil, nil}, enqueuedAfterHangUp, cmpopts.EquateErrors()); diff != "" {
+				t.Errorf("enqueue context errors (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
 
 func TestCreateEventEnqueueFailureStillAccepted(t *testing.T) {

@@ -71,6 +71,8 @@ type request struct {
 	Auth   string
 	Body   string
 	Header map[string]string
+	// Context, when set, is the request's: a test cancels it to hang up.
+	Context context.Context
 }
 
 func (f *fixture) do(tb testing.TB, req request) response {
@@ -88,6 +90,9 @@ func (f *fixture) do(tb testing.TB, req request) response {
 	}
 	for k, v := range req.Header {
 		r.Header[http.CanonicalHeaderKey(k)] = []string{v}
+	}
+	if req.Context != nil {
+		r = r.WithContext(req.Context)
 	}
 	w := httptest.NewRecorder()
 	f.handler.ServeHTTP(w, r)

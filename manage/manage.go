@@ -95,11 +95,20 @@ func New(cfg Config) *Service {
 	return s
 }
 
+// enqueueTimeout bounds the enqueue after a commit, which no longer follows
+// its caller's cancellation.
+const enqueueTimeout = 5 * time.Second
+
 // Enqueue hands committed deliveries to the workers. A failure is logged, not
 // returned: the deliveries are safe in PostgreSQL and the outbox sweep
 // enqueues them later, so the caller must not retry and duplicate them. The
 // tasks of a fan-out are enqueued at once, so they share a Redis round trip.
+// The deliveries are committed, so a caller that has gone (a client that
+// hung up) does not cancel their enqueue: they go out at once rather than
+// after the sweep's grace.
 func (s *Service) Enqueue(ctx context.Context, ids []string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
+	defer cancel()
 	var wg sync.WaitGroup
 	for _, id := range ids {
 		wg.Go(func() {
