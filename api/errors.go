@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/repo"
@@ -28,6 +29,10 @@ var (
 	errNotFound     = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such resource"}
 )
 
+// retryAfterUnavailable is the Retry-After, in seconds, of a 503 while the
+// database cannot be reached: about how long a PostgreSQL restart takes.
+const retryAfterUnavailable = 2
+
 // writeError is the one place errors become HTTP statuses.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var (
@@ -51,6 +56,13 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		apiErr = &Error{Status: http.StatusUnprocessableEntity, Code: "limit_exceeded", Message: err.Error()}
 	case errors.Is(err, repo.ErrConflict):
 		apiErr = &Error{Status: http.StatusConflict, Code: "conflict", Message: "the request conflicts with existing data"}
+	case repo.Unavailable(err):
+		// Nothing was accepted; the same request may succeed in a moment.
+		// A POST /v1/events whose commit was cut short may still have been
+		// stored: retried with its Idempotency-Key it answers the same event.
+		log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterUnavailable))
+		apiErr = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the service cannot reach its database; retry after the Retry-After seconds"}
 	default:
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		apiErr = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; it has been logged"}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
 // TestBadRequestsChangeNothing sends requests the API must refuse and checks
@@ -178,4 +180,59 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 			t.Errorf("webhook (-created +now):\n%s", diff)
 		}
 	})
+}
+
+// TestDatabaseOutageAnswers503: while PostgreSQL cannot be reached the api
+// answers 503 with Retry-After and stores nothing (never 202), and once it
+// is back the same request succeeds without a restart; retried with its
+// Idempotency-Key, the event is stored once.
+func TestDatabaseOutageAnswers503(t *testing.T) {
+	t.Parallel()
+	store, db, pg := testenv.NewStoreBehindProxy(t)
+	f := setupOn(t, store, db)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	f.mustCreateHook(t, ws.APIKey, "post.created")
+	post := func() response {
+		return f.do(t, request{Method: http.MethodPost, Path: "/v1/events", Auth: bearer(ws.APIKey),
+			Body: `{"type":"post.created","data":{}}`, Header: map[string]string{"Idempotency-Key": "outage-1"}})
+	}
+
+	pg.Cut()
+	for _, res := range []response{post(), post(), f.call(t, http.MethodGet, "/v1/webhooks", ws.APIKey, "")} {
+		res.wantError(t, apiError{Status: http.StatusServiceUnavailable, Code: "unavailable"})
+		if got := res.Header.Get("Retry-After"); got != "2" {
+			t.Errorf("Retry-After = %q, want 2", got)
+		}
+	}
+	var stored int
+	if err := db.Get(&stored, `SELECT count(*) FROM events`); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 0 {
+		t.Fatalf("%d events stored while the database was unreachable, want 0", stored)
+	}
+
+	pg.Restore(t)
+	var statuses []int
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res := post()
+		statuses = append(statuses, res.Status)
+		if res.Status == http.StatusAccepted {
+			break
+		}
+		if res.Status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("after the database came back: statuses %v, want 503s then 202", statuses)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if res := post(); res.Status != http.StatusAccepted || res.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("the retried event answered %d, replayed %q; want 202, replayed true", res.Status, res.Header.Get("Idempotent-Replayed"))
+	}
+	if err := db.Get(&stored, `SELECT count(*) FROM events`); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 1 {
+		t.Errorf("%d events stored, want 1", stored)
+	}
 }

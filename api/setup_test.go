@@ -40,7 +40,13 @@ type fixture struct {
 func setup(tb testing.TB, opts ...func(*api.Config, *manage.Config)) *fixture {
 	tb.Helper()
 	store, db := testenv.NewStoreAndDB(tb)
+	return setupOn(tb, store, db, opts...)
+}
 
+// setupOn builds the API on the given store, db being a direct pool on
+// its database.
+func setupOn(tb testing.TB, store *repo.Store, db *sqlx.DB, opts ...func(*api.Config, *manage.Config)) *fixture {
+	tb.Helper()
 	enq := &testenv.Enqueuer{}
 	log := slog.New(slog.DiscardHandler)
 	cfg := api.Config{

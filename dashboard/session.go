@@ -159,7 +159,8 @@ type errorView struct {
 }
 
 // fail renders an error as a page: unknown and other workspaces' ids are a
-// 404, a refusal of the current state a 409, the rest a logged 500.
+// 404, a refusal of the current state a 409, an unreachable database a 503
+// with Retry-After, the rest a logged 500.
 func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, v *visit, err error) {
 	var (
 		pe      *pageError
@@ -171,6 +172,11 @@ func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, v *visit, err e
 		pe = errPageNotFound
 	case errors.As(err, &refusal):
 		pe = &pageError{Status: http.StatusConflict, Title: "Not possible now", Message: sentence(refusal.Message)}
+	case repo.Unavailable(err):
+		d.log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		w.Header().Set("Retry-After", "2")
+		pe = &pageError{Status: http.StatusServiceUnavailable, Title: "Temporarily unavailable",
+			Message: "The dashboard cannot reach its data right now. Nothing was changed; try again in a few seconds."}
 	default:
 		d.log.ErrorContext(r.Context(), "dashboard request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		pe = &pageError{Status: http.StatusInternalServerError, Title: "Something went wrong",

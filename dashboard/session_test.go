@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/dashboard"
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
 // signedRoutes are every page and form behind a session, with ids of a
@@ -111,4 +112,31 @@ func TestSessionExpires(t *testing.T) {
 	v.get(t, "/dashboard/webhooks").wantStatus(t, http.StatusOK)
 	f.clock.Advance(time.Minute)
 	v.get(t, "/dashboard/webhooks").wantRedirect(t, "/dashboard/login?next=%2Fdashboard%2Fwebhooks")
+}
+
+// TestDatabaseOutageIsA503Page: while PostgreSQL cannot be reached a
+// signed-in visitor gets a 503 page with Retry-After (not a sign-in
+// redirect, not a 500), and the same session works once it is back.
+func TestDatabaseOutageIsA503Page(t *testing.T) {
+	t.Parallel()
+	store, db, pg := testenv.NewStoreBehindProxy(t)
+	f := setupOn(t, store, db)
+	ws, _ := f.mustWorkspace(t, "Acme")
+	v := f.signedIn(t, ws)
+	v.get(t, "/dashboard/webhooks").wantStatus(t, http.StatusOK)
+
+	pg.Cut()
+	p := v.get(t, "/dashboard/webhooks")
+	p.wantStatus(t, http.StatusServiceUnavailable)
+	p.wantText(t, "Temporarily unavailable", "try again in a few seconds")
+	if got := p.Header.Get("Retry-After"); got != "2" {
+		t.Errorf("Retry-After = %q, want 2", got)
+	}
+
+	pg.Restore(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for p = v.get(t, "/dashboard/webhooks"); p.Status == http.StatusServiceUnavailable && time.Now().Before(deadline); p = v.get(t, "/dashboard/webhooks") {
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.wantStatus(t, http.StatusOK)
 }

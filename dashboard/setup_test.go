@@ -37,6 +37,13 @@ type fixture struct {
 func setup(tb testing.TB, opts ...func(*dashboard.Config)) *fixture {
 	tb.Helper()
 	store, db := testenv.NewStoreAndDB(tb)
+	return setupOn(tb, store, db, opts...)
+}
+
+// setupOn builds the dashboard on the given store, db being a direct pool
+// on its database.
+func setupOn(tb testing.TB, store *repo.Store, db *sqlx.DB, opts ...func(*dashboard.Config)) *fixture {
+	tb.Helper()
 	f := &fixture{store: store, db: db, enq: &testenv.Enqueuer{}, clock: testenv.NewClock(time.Now())}
 	cfg := dashboard.Config{
 		Store: store,

@@ -155,12 +155,17 @@ func NewDatabase(tb testing.TB) string {
 func NewStore(tb testing.TB) (*repo.Store, string) {
 	tb.Helper()
 	dbURL := NewDatabase(tb)
+	return openStore(tb, dbURL), dbURL
+}
+
+func openStore(tb testing.TB, dbURL string) *repo.Store {
+	tb.Helper()
 	st, err := repo.Open(context.Background(), dbURL, repo.Options{MaxConns: 5})
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	return st, dbURL
+	return st
 }
 
 // NewStoreAndDB returns a Store on a fresh database and a second, small
@@ -169,13 +174,28 @@ func NewStore(tb testing.TB) (*repo.Store, string) {
 func NewStoreAndDB(tb testing.TB) (*repo.Store, *sqlx.DB) {
 	tb.Helper()
 	st, dbURL := NewStore(tb)
+	return st, openDB(tb, dbURL)
+}
+
+// NewStoreBehindProxy is NewStoreAndDB with the Store's connections going
+// through a Proxy the test can cut, as if PostgreSQL went down; the
+// assertion pool connects directly.
+func NewStoreBehindProxy(tb testing.TB) (*repo.Store, *sqlx.DB, *Proxy) {
+	tb.Helper()
+	dbURL := NewDatabase(tb)
+	proxied, proxy := ProxyURL(tb, dbURL)
+	return openStore(tb, proxied), openDB(tb, dbURL), proxy
+}
+
+func openDB(tb testing.TB, dbURL string) *sqlx.DB {
+	tb.Helper()
 	db, err := sqlx.Open("postgres", dbURL)
 	if err != nil {
 		tb.Fatalf("testenv: open assertion connection: %v", err)
 	}
 	db.SetMaxOpenConns(2)
 	tb.Cleanup(func() { db.Close() })
-	return st, db
+	return db
 }
 
 // redisDBs are the database numbers handed out to tests; DB 0 holds the
