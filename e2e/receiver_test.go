@@ -43,6 +43,8 @@ func statuses(codes ...int) reply {
 type receiver struct {
 	srv   *httptest.Server
 	reply reply
+	// latency delays every answer; set it before the first request.
+	latency time.Duration
 
 	mu  sync.Mutex
 	got []received
@@ -59,6 +61,7 @@ func newReceiver(t testing.TB, rep reply) *receiver {
 }
 
 func (r *receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
+	time.Sleep(r.latency)
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -76,11 +77,12 @@ type options struct {
 // system is one isolated deployment: its own database, Redis DB and
 // processes, stopped when the test ends.
 type system struct {
-	redisURL   string
-	adminToken string
-	env        []string
-	http       *http.Client
-	apiURL     string // set by startAPI
+	redisURL    string
+	databaseURL string
+	adminToken  string
+	env         []string
+	http        *http.Client
+	apiURL      string // set by startAPI
 
 	mu      sync.Mutex
 	procs   []*process
@@ -100,13 +102,14 @@ func newSystem(t *testing.T, opts options) *system {
 		opts.outboxGrace = "500ms"
 	}
 	s := &system{
-		redisURL:   testenv.NewRedis(t),
-		adminToken: "admin_" + randomHex(16),
+		redisURL:    testenv.NewRedis(t),
+		databaseURL: testenv.NewDatabase(t),
+		adminToken:  "admin_" + randomHex(16),
 		// The client talks to loopback only and never through a proxy.
 		http: &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second},
 	}
 	config := map[string]string{
-		"DATABASE_URL":          testenv.NewDatabase(t),
+		"DATABASE_URL":          s.databaseURL,
 		"REDIS_URL":             s.redisURL,
 		"API_ADDR":              "127.0.0.1:0",
 		"WORKER_ADDR":           "127.0.0.1:0",
@@ -200,6 +203,9 @@ type process struct {
 	out  *logBuffer
 	done chan struct{} // closed once the process has exited and err is set
 	err  error
+	// stopped says the test ended the process itself (see system.signal),
+	// so its exit is not a failure.
+	stopped atomic.Bool
 }
 
 func (p *process) exited() bool {
@@ -243,6 +249,26 @@ func (s *system) start(t testing.TB, name string) *process {
 	return nil
 }
 
+// signal sends a process sig and waits until it has exited: a SIGKILL, or a
+// SIGTERM, which must end it cleanly within stopTimeout.
+func (s *system) signal(t testing.TB, p *process, sig syscall.Signal) {
+	t.Helper()
+	p.stopped.Store(true)
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %s: %v", p.name, err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(stopTimeout):
+		p.cmd.Process.Kill()
+		<-p.done
+		t.Fatalf("%s did not exit within %v of %v; killed", p.name, stopTimeout, sig)
+	}
+	if sig == syscall.SIGTERM && p.err != nil {
+		t.Errorf("%s did not exit cleanly on SIGTERM: %v", p.name, p.err)
+	}
+}
+
 // stop sends every process SIGTERM, waits for them (killing any still up
 // after stopTimeout), and checks how they ended and what they logged.
 func (s *system) stop(t *testing.T) {
@@ -253,12 +279,17 @@ func (s *system) stop(t *testing.T) {
 	s.mu.Unlock()
 	for _, p := range procs {
 		if p.exited() {
-			t.Errorf("%s exited during the test: %v", p.name, p.err)
+			if !p.stopped.Load() {
+				t.Errorf("%s exited during the test: %v", p.name, p.err)
+			}
 			continue
 		}
 		p.cmd.Process.Signal(syscall.SIGTERM)
 	}
 	for _, p := range procs {
+		if p.stopped.Load() && p.exited() {
+			continue
+		}
 		select {
 		case <-p.done:
 			if p.err != nil {
@@ -307,7 +338,7 @@ func (s *system) waitFor(t testing.TB, what string, cond func() (bool, string)) 
 		procs := s.procs
 		s.mu.Unlock()
 		for _, p := range procs {
-			if p.exited() {
+			if p.exited() && !p.stopped.Load() {
 				t.Fatalf("waiting for %s: %s exited: %v (last state: %s)", what, p.name, p.err, state)
 			}
 		}

@@ -98,3 +98,24 @@ func New(reg prometheus.Registerer) *Metrics {
 func Handler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }
+
+// Scheduler holds the series only the scheduler exports, beside the fleet
+// gauges its collector reports.
+type Scheduler struct {
+	OrphansRecovered prometheus.Counter
+}
+
+// NewScheduler registers the scheduler's series, plus Go and process
+// collectors, on reg.
+func NewScheduler(reg prometheus.Registerer) *Scheduler {
+	s := &Scheduler{
+		OrphansRecovered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trackelio_orphaned_tasks_recovered_total",
+			Help: "Tasks left active by a worker that died, put back in their queue by the scheduler.",
+		}),
+	}
+	reg.MustRegister(s.OrphansRecovered,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return s
+}

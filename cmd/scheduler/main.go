@@ -1,20 +1,23 @@
-// Command scheduler enqueues periodic maintenance (the outbox sweep) and
-// exports queue depth and webhook health on SCHEDULER_ADDR. Running two
-// replicas is safe: a duplicate tick is deduplicated or harmless.
+// Command scheduler enqueues periodic maintenance (the outbox sweep), gives
+// the tasks of workers that died back to their queues, and exports queue
+// depth and webhook health on SCHEDULER_ADDR. Running two replicas is safe:
+// a duplicate tick is deduplicated or harmless.
 package main
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
 	"github.com/trackelio/webhooks/jobs"
+	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -61,10 +64,20 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	log.Info("scheduler started", "sweep_interval", cfg.SweepInterval.String(), "outbox_grace", cfg.OutboxGrace.String())
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		jobs.NewFleetCollector(inspector, store, log),
-	)
+	m := metrics.NewScheduler(reg)
+	reg.MustRegister(jobs.NewFleetCollector(inspector, store, log))
+
+	redisClientOpt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(redisClientOpt)
+	defer rdb.Close()
+	orphans := jobs.NewOrphanRecoverer(rdb, jobs.OrphanConfig{}, m.OrphansRecovered, log)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	wg.Go(func() { orphans.Run(runCtx) })
 	return boot.Serve(ctx, log, cfg.Addr, boot.AdminHandler(reg, sched.Ping), 5*time.Second)
 }

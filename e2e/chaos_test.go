@@ -1,0 +1,418 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/redis/go-redis/v9"
+)
+
+// The chaos scenarios put the real binaries under steady load through the
+// public API, strike them with a fault, and then prove from the receiver
+// and PostgreSQL that every event answered 202 reached every subscribed
+// webhook. The short versions of the worker-kill and Redis-loss scenarios
+// run in every `go test`; `make chaos` (build tag chaos) runs them all at
+// full size and prints the table.
+
+// chaosSize is the shape of one scenario run.
+type chaosSize struct {
+	workers, apis, hooks int
+	rate                 int // events per second the producers post
+	// latency is how long the receiver takes to answer, so that a fault
+	// always finds attempts in flight.
+	latency time.Duration
+	before  time.Duration // load before the fault strikes
+	after   time.Duration // load after the fault has healed
+}
+
+// scenario is one fault under load.
+type scenario struct {
+	name string
+	size chaosSize
+	opts options
+	// fault strikes while the load runs and returns once the fault has
+	// healed: recovery is measured from then.
+	fault func(t *testing.T, c *chaosRun)
+	// bound, when set, is the longest recovery the scenario allows.
+	bound time.Duration
+}
+
+// chaosRun is one scenario's deployment and what its producers saw.
+type chaosRun struct {
+	sys     *system
+	rcv     *receiver
+	ws      *workspace
+	hooks   []webhook
+	apis    []string
+	workers []*process
+	db      *sqlx.DB
+	rdb     *redis.Client
+	// failing makes the receiver answer 500.
+	failing atomic.Bool
+	// client posts events: loopback only, no proxy, patient enough for an
+	// api that waits on a restarting database.
+	client *http.Client
+
+	mu       sync.Mutex
+	accepted map[string]time.Time // event id -> its 202
+	retried  map[string]int       // answers the producers retried, by status or error
+}
+
+// chaosResult is what one scenario run proved.
+type chaosResult struct {
+	name       string
+	events     int // events answered 202
+	expected   int // deliveries those events owe
+	received   int // of those, distinct deliveries at the receiver
+	lost       int
+	duplicates int // requests beyond the first for the same delivery
+	retried    int // answers other than 202 the producers retried
+	recovery   time.Duration
+}
+
+// publishPatience is how long a producer keeps retrying one event.
+const publishPatience = time.Minute
+
+// settleTimeout bounds the wait for every owed delivery after the load;
+// it covers asynq's recovery of a killed worker's tasks (see README).
+const settleTimeout = 4 * time.Minute
+
+// runScenario deploys, loads, strikes, heals and checks one scenario.
+func runScenario(t *testing.T, sc scenario) chaosResult {
+	c := &chaosRun{accepted: map[string]time.Time{}, retried: map[string]int{},
+		client: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}}
+	c.rcv = newReceiver(t, func(int, received) (int, string) {
+		if c.failing.Load() {
+			return http.StatusInternalServerError, "failing on purpose"
+		}
+		return http.StatusOK, "ok"
+	})
+	c.rcv.latency = sc.size.latency
+	c.sys = newSystem(t, sc.opts)
+	for range max(sc.size.apis, 1) {
+		c.sys.startAPI(t)
+		c.apis = append(c.apis, c.sys.apiURL)
+	}
+	for range sc.size.workers {
+		c.workers = append(c.workers, c.sys.startWorker(t))
+	}
+	c.sys.startScheduler(t)
+	c.db = sqlx.MustOpen("postgres", c.sys.databaseURL)
+	c.db.SetMaxOpenConns(2)
+	t.Cleanup(func() { c.db.Close() })
+	opt, err := redis.ParseURL(c.sys.redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.rdb = redis.NewClient(opt)
+	t.Cleanup(func() { c.rdb.Close() })
+
+	c.ws = c.sys.newWorkspace(t)
+	for i := range sc.size.hooks {
+		c.hooks = append(c.hooks, c.ws.createWebhook(t, map[string]any{
+			"url": c.rcv.url(fmt.Sprintf("/hook/%d", i)), "events": []string{"post.created"}}))
+	}
+
+	ctx, stopLoad := context.WithCancel(context.Background())
+	loaded := c.load(ctx, t, sc.size.rate)
+	time.Sleep(sc.size.before)
+	sc.fault(t, c)
+	healed := time.Now()
+	time.Sleep(sc.size.after)
+	stopLoad()
+	loaded()
+
+	r := c.settle(t, healed)
+	r.name = sc.name
+	if r.lost > 0 {
+		t.Errorf("%s: %d of %d deliveries lost", sc.name, r.lost, r.expected)
+	}
+	if sc.bound > 0 && r.recovery > sc.bound {
+		t.Errorf("%s: recovered after %v, want within %v", sc.name, r.recovery.Round(time.Millisecond), sc.bound)
+	}
+	t.Logf("%s: events=%d expected=%d received=%d lost=%d duplicates=%d retried=%d recovery=%v",
+		r.name, r.events, r.expected, r.received, r.lost, r.duplicates, r.retried, r.recovery.Round(time.Millisecond))
+	return r
+}
+
+// load posts events at rate per second until ctx ends; the function it
+// returns waits for the last publisher.
+func (c *chaosRun) load(ctx context.Context, t *testing.T, rate int) func() {
+	var wg sync.WaitGroup
+	var seq atomic.Int64
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	wg.Go(func() {
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				i := seq.Add(1)
+				wg.Go(func() { c.publish(t, i) })
+			}
+		}
+	})
+	return wg.Wait
+}
+
+// publish posts event i as a careful producer does: with an idempotency
+// key, retrying network errors, 429 and 5xx (after Retry-After) and
+// spreading the retries over the api replicas, until it is answered 202.
+func (c *chaosRun) publish(t *testing.T, i int64) {
+	body := fmt.Sprintf(`{"type":"post.created","data":{"post":{"id":"post_%d","title":"chaos %d"}}}`, i, i)
+	key := fmt.Sprintf("chaos-%d", i)
+	deadline := time.Now().Add(publishPatience)
+	for n := 0; ; n++ {
+		api := c.apis[(int(i)+n)%len(c.apis)]
+		status, id, wait, err := c.post(api, key, body)
+		if status == http.StatusAccepted {
+			c.mu.Lock()
+			if _, seen := c.accepted[id]; !seen {
+				c.accepted[id] = time.Now()
+			}
+			c.mu.Unlock()
+			return
+		}
+		what := strconv.Itoa(status)
+		if err != nil {
+			what = "network error"
+		} else if status != http.StatusTooManyRequests && status < 500 {
+			t.Errorf("event %d: POST /v1/events answered %d, which no retry can fix", i, status)
+			return
+		}
+		c.mu.Lock()
+		c.retried[what]++
+		c.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Errorf("event %d: not accepted within %v (last answer: %s)", i, publishPatience, what)
+			return
+		}
+		time.Sleep(wait)
+	}
+}
+
+func (c *chaosRun) post(api, key, body string) (status int, eventID string, wait time.Duration, err error) {
+	req, err := http.NewRequest(http.MethodPost, api+"/v1/events", strings.NewReader(body))
+	if err != nil {
+		return 0, "", 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.ws.token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	wait = 100 * time.Millisecond
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return 0, "", wait, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, "", wait, err
+	}
+	if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil {
+		wait = time.Duration(s) * time.Second
+	}
+	var a accepted
+	if resp.StatusCode == http.StatusAccepted {
+		if err := json.Unmarshal(b, &a); err != nil || a.ID == "" {
+			return 0, "", wait, fmt.Errorf("202 without an event id: %s", b)
+		}
+	}
+	return resp.StatusCode, a.ID, wait, nil
+}
+
+// owed is one delivery an accepted event owes a webhook.
+type owed struct {
+	ID         string     `db:"id"`
+	EventID    string     `db:"event_id"`
+	Status     string     `db:"status"`
+	FinishedAt *time.Time `db:"finished_at"`
+}
+
+// settle waits until every delivery the accepted events owe has reached
+// the receiver and succeeded in PostgreSQL, or settleTimeout, and counts.
+func (c *chaosRun) settle(t *testing.T, healed time.Time) chaosResult {
+	c.mu.Lock()
+	accepted := make(map[string]time.Time, len(c.accepted))
+	for id, at := range c.accepted {
+		accepted[id] = at
+	}
+	r := chaosResult{events: len(accepted)}
+	for _, n := range c.retried {
+		r.retried += n
+	}
+	c.mu.Unlock()
+	ids := make([]string, 0, len(accepted))
+	for id := range accepted {
+		ids = append(ids, id)
+	}
+	r.expected = len(ids) * len(c.hooks)
+
+	var rows []owed
+	first := map[string]time.Time{} // delivery id -> first receipt
+	sends := map[string]int{}
+	deadline := time.Now().Add(settleTimeout)
+	for {
+		rows = rows[:0]
+		if err := c.db.Select(&rows, `SELECT id::text, event_id::text, status, finished_at FROM deliveries WHERE event_id = ANY($1::uuid[])`, pq.Array(ids)); err != nil {
+			t.Fatalf("owed deliveries: %v", err)
+		}
+		clear(first)
+		clear(sends)
+		for _, got := range c.rcv.requests() {
+			d := got.delivery()
+			sends[d]++
+			if _, ok := first[d]; !ok {
+				first[d] = got.At
+			}
+		}
+		done := len(rows) == r.expected
+		for _, o := range rows {
+			if _, ok := first[o.ID]; !ok || o.Status != "succeeded" {
+				done = false
+			}
+		}
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	r.lost = r.expected - len(rows) // deliveries never even stored
+	var last time.Time
+	for _, o := range rows {
+		at, ok := first[o.ID]
+		if !ok {
+			r.lost++
+			continue
+		}
+		r.received++
+		r.duplicates += sends[o.ID] - 1
+		delete(sends, o.ID)
+		if o.Status != "succeeded" || o.FinishedAt == nil {
+			t.Errorf("delivery %s arrived but is %s in PostgreSQL", o.ID, o.Status)
+			continue
+		}
+		// Recovered once it arrived and its success is stored.
+		if done := maxTime(at, *o.FinishedAt); accepted[o.EventID].Before(healed) && done.After(last) {
+			last = done
+		}
+	}
+	for id := range sends {
+		t.Errorf("the receiver got delivery %q, which no accepted event owes", id)
+	}
+	r.recovery = max(0, last.Sub(healed))
+	c.checkSignatures(t)
+	return r
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// checkSignatures checks every request the receiver got against its
+// webhook's secret and the body it carried.
+func (c *chaosRun) checkSignatures(t *testing.T) {
+	secrets := map[string]string{}
+	for i, h := range c.hooks {
+		secrets[fmt.Sprintf("/hook/%d", i)] = h.Secret
+	}
+	bad := 0
+	for _, got := range c.rcv.requests() {
+		if got.Header.Get("X-Trackelio-Signature") != sign(secrets[got.URI], got.Body) {
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d requests carried a signature that does not match their webhook's secret and body", bad)
+	}
+}
+
+// Faults.
+
+// killWorker SIGKILLs the first worker mid-load.
+func killWorker(t *testing.T, c *chaosRun) {
+	c.sys.signal(t, c.workers[0], syscall.SIGKILL)
+}
+
+// killAllWorkers SIGKILLs every worker, waits a moment with none running,
+// and starts as many again.
+func killAllWorkers(t *testing.T, c *chaosRun) {
+	for _, w := range c.workers {
+		c.sys.signal(t, w, syscall.SIGKILL)
+	}
+	time.Sleep(time.Second)
+	for i := range c.workers {
+		c.workers[i] = c.sys.startWorker(t)
+	}
+}
+
+// flushRedis drops everything asynq holds, as a Redis restarted without
+// persistence does.
+func flushRedis(t *testing.T, c *chaosRun) {
+	if err := c.rdb.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatalf("flush redis: %v", err)
+	}
+}
+
+// chaosTable formats results and the closing CHAOS line.
+func chaosTable(results []chaosResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-34s %7s %8s %8s %5s %10s %7s %10s\n", "scenario", "events", "expected", "received", "lost", "duplicates", "retried", "recovery_s")
+	lost, dups := 0, 0
+	var worst time.Duration
+	for _, r := range results {
+		fmt.Fprintf(&b, "%-34s %7d %8d %8d %5d %10d %7d %10.1f\n", r.name, r.events, r.expected, r.received, r.lost, r.duplicates, r.retried, r.recovery.Seconds())
+		lost += r.lost
+		dups += r.duplicates
+		worst = max(worst, r.recovery)
+	}
+	fmt.Fprintf(&b, "CHAOS scenarios=%d lost=%d duplicates=%d max_recovery_s=%.1f", len(results), lost, dups, worst.Seconds())
+	return b.String()
+}
+
+// shortScenarios are the quick versions of the worker-kill and Redis-loss
+// scenarios that every test run includes.
+func shortScenarios() []scenario {
+	small := chaosSize{workers: 2, apis: 1, hooks: 2, rate: 40, latency: 100 * time.Millisecond, before: time.Second, after: time.Second}
+	return []scenario{
+		{name: "kill -9 of one worker", size: small, fault: killWorker,
+			// The orphan recoverer's 12 s and 2 s, and 5 s.
+			bound: 19 * time.Second},
+		{name: "Redis loses everything", size: small, fault: flushRedis,
+			// OUTBOX_GRACE + OUTBOX_SWEEP_INTERVAL + 5 s.
+			bound: 500*time.Millisecond + time.Second + 5*time.Second},
+	}
+}
+
+func TestChaosShort(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var results []chaosResult
+	t.Cleanup(func() { t.Logf("\n%s", chaosTable(results)) }) // after the subtests
+	for _, sc := range shortScenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			r := runScenario(t, sc)
+			mu.Lock()
+			results = append(results, r)
+			mu.Unlock()
+		})
+	}
+}
