@@ -30,6 +30,10 @@ test: ## Run every test with the race detector (needs PostgreSQL and Redis)
 test-deploy: ## Check deploy/: Prometheus configs, alert rules and their tests, dashboard queries, manifests
 	bash deploy/check.sh
 
+.PHONY: chaos
+chaos: ## Faults under load against the real binaries, every delivery accounted for (restarts the local PostgreSQL; a few minutes)
+	$(GO) test -tags chaos -run '^TestChaos$$' -timeout 30m -count=1 -v ./e2e/
+
 .PHONY: bench
 bench: ## Measure throughput and latency of the real binaries against baselines (about 6 minutes; BENCH_SCALE=0.05 for a smoke run)
 	$(GO) test -tags bench -run TestBench -timeout 20m -count=1 -v ./bench/

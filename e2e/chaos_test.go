@@ -14,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
 // The chaos scenarios put the real binaries under steady load through the
@@ -42,6 +45,9 @@ type scenario struct {
 	name string
 	size chaosSize
 	opts options
+	// proxied puts a proxy between the workers and the receiver, so the
+	// fault can refuse connections to it.
+	proxied bool
 	// fault strikes while the load runs and returns once the fault has
 	// healed: recovery is measured from then.
 	fault func(t *testing.T, c *chaosRun)
@@ -51,14 +57,15 @@ type scenario struct {
 
 // chaosRun is one scenario's deployment and what its producers saw.
 type chaosRun struct {
-	sys     *system
-	rcv     *receiver
-	ws      *workspace
-	hooks   []webhook
-	apis    []string
-	workers []*process
-	db      *sqlx.DB
-	rdb     *redis.Client
+	sys      *system
+	rcv      *receiver
+	rcvProxy *testenv.Proxy // set when the scenario is proxied
+	ws       *workspace
+	hooks    []webhook
+	workers  []*process
+	db       *sqlx.DB
+	redisURL string // the Redis the system uses
+	rdb      *redis.Client
 	// failing makes the receiver answer 500.
 	failing atomic.Bool
 	// client posts events: loopback only, no proxy, patient enough for an
@@ -66,6 +73,7 @@ type chaosRun struct {
 	client *http.Client
 
 	mu       sync.Mutex
+	apis     []string             // api replicas' base URLs
 	accepted map[string]time.Time // event id -> its 202
 	retried  map[string]int       // answers the producers retried, by status or error
 }
@@ -77,7 +85,7 @@ type chaosResult struct {
 	expected   int // deliveries those events owe
 	received   int // of those, distinct deliveries at the receiver
 	lost       int
-	duplicates int // requests beyond the first for the same delivery
+	duplicates int // requests answered 2xx beyond the first for the same delivery
 	retried    int // answers other than 202 the producers retried
 	recovery   time.Duration
 }
@@ -101,6 +109,10 @@ func runScenario(t *testing.T, sc scenario) chaosResult {
 	})
 	c.rcv.latency = sc.size.latency
 	c.sys = newSystem(t, sc.opts)
+	c.redisURL = c.sys.redisURL
+	if u, ok := sc.opts.env["REDIS_URL"]; ok {
+		c.redisURL = u
+	}
 	for range max(sc.size.apis, 1) {
 		c.sys.startAPI(t)
 		c.apis = append(c.apis, c.sys.apiURL)
@@ -112,7 +124,7 @@ func runScenario(t *testing.T, sc scenario) chaosResult {
 	c.db = sqlx.MustOpen("postgres", c.sys.databaseURL)
 	c.db.SetMaxOpenConns(2)
 	t.Cleanup(func() { c.db.Close() })
-	opt, err := redis.ParseURL(c.sys.redisURL)
+	opt, err := redis.ParseURL(c.redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,9 +132,13 @@ func runScenario(t *testing.T, sc scenario) chaosResult {
 	t.Cleanup(func() { c.rdb.Close() })
 
 	c.ws = c.sys.newWorkspace(t)
+	base := c.rcv.url("")
+	if sc.proxied {
+		base, c.rcvProxy = testenv.ProxyURL(t, base)
+	}
 	for i := range sc.size.hooks {
 		c.hooks = append(c.hooks, c.ws.createWebhook(t, map[string]any{
-			"url": c.rcv.url(fmt.Sprintf("/hook/%d", i)), "events": []string{"post.created"}}))
+			"url": fmt.Sprintf("%s/hook/%d", base, i), "events": []string{"post.created"}}))
 	}
 
 	ctx, stopLoad := context.WithCancel(context.Background())
@@ -136,14 +152,16 @@ func runScenario(t *testing.T, sc scenario) chaosResult {
 
 	r := c.settle(t, healed)
 	r.name = sc.name
+	t.Logf("%s: events=%d expected=%d received=%d lost=%d duplicates=%d retried=%d recovery=%v",
+		r.name, r.events, r.expected, r.received, r.lost, r.duplicates, r.retried, r.recovery.Round(time.Millisecond))
+	c.checkSignatures(t)
+	c.checkNothingActive(t)
 	if r.lost > 0 {
 		t.Errorf("%s: %d of %d deliveries lost", sc.name, r.lost, r.expected)
 	}
 	if sc.bound > 0 && r.recovery > sc.bound {
 		t.Errorf("%s: recovered after %v, want within %v", sc.name, r.recovery.Round(time.Millisecond), sc.bound)
 	}
-	t.Logf("%s: events=%d expected=%d received=%d lost=%d duplicates=%d retried=%d recovery=%v",
-		r.name, r.events, r.expected, r.received, r.lost, r.duplicates, r.retried, r.recovery.Round(time.Millisecond))
 	return r
 }
 
@@ -176,14 +194,9 @@ func (c *chaosRun) publish(t *testing.T, i int64) {
 	key := fmt.Sprintf("chaos-%d", i)
 	deadline := time.Now().Add(publishPatience)
 	for n := 0; ; n++ {
-		api := c.apis[(int(i)+n)%len(c.apis)]
-		status, id, wait, err := c.post(api, key, body)
+		status, id, wait, err := c.post(c.api(int(i)+n), key, body)
 		if status == http.StatusAccepted {
-			c.mu.Lock()
-			if _, seen := c.accepted[id]; !seen {
-				c.accepted[id] = time.Now()
-			}
-			c.mu.Unlock()
+			c.accept(id, time.Now())
 			return
 		}
 		what := strconv.Itoa(status)
@@ -201,6 +214,23 @@ func (c *chaosRun) publish(t *testing.T, i int64) {
 			return
 		}
 		time.Sleep(wait)
+	}
+}
+
+// api returns the nth api replica's URL, round robin.
+func (c *chaosRun) api(n int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.apis[n%len(c.apis)]
+}
+
+// accept records that an event was answered 202 (or, for a producer that
+// never waits for the answer, stored) at at.
+func (c *chaosRun) accept(eventID string, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, seen := c.accepted[eventID]; !seen {
+		c.accepted[eventID] = at
 	}
 }
 
@@ -273,6 +303,9 @@ func (c *chaosRun) settle(t *testing.T, healed time.Time) chaosResult {
 		clear(first)
 		clear(sends)
 		for _, got := range c.rcv.requests() {
+			if got.Status/100 != 2 {
+				continue // a failed attempt, retried later: not a delivery
+			}
 			d := got.delivery()
 			sends[d]++
 			if _, ok := first[d]; !ok {
@@ -315,7 +348,6 @@ func (c *chaosRun) settle(t *testing.T, healed time.Time) chaosResult {
 		t.Errorf("the receiver got delivery %q, which no accepted event owes", id)
 	}
 	r.recovery = max(0, last.Sub(healed))
-	c.checkSignatures(t)
 	return r
 }
 
@@ -324,6 +356,41 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// checkNothingActive checks that no task is left active once every
+// delivery has succeeded: a worker that stopped or died must not leave one
+// behind (asynq#1051).
+func (c *chaosRun) checkNothingActive(t *testing.T) {
+	opt, err := asynq.ParseRedisURI(c.redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspector(opt)
+	defer insp.Close()
+	var state string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		queues, err := insp.Queues()
+		if err != nil {
+			state = err.Error()
+			continue
+		}
+		active := 0
+		for _, q := range queues {
+			info, err := insp.GetQueueInfo(q)
+			if err != nil {
+				state = err.Error()
+				active = -1
+				break
+			}
+			active += info.Active
+		}
+		if active == 0 {
+			return
+		}
+		state = fmt.Sprintf("%d tasks active", active)
+	}
+	t.Errorf("tasks left active after every delivery succeeded: %s", state)
 }
 
 // checkSignatures checks every request the receiver got against its

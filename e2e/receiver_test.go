@@ -17,6 +17,7 @@ type received struct {
 	Header http.Header
 	Body   []byte
 	At     time.Time
+	Status int // what the receiver answered
 }
 
 // delivery returns the request's X-Trackelio-Delivery header.
@@ -69,8 +70,9 @@ func (r *receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	got := received{Method: req.Method, URI: req.RequestURI, Header: req.Header.Clone(), Body: body, At: time.Now()}
 	r.mu.Lock()
+	status, answer := r.reply(len(r.got)+1, got)
+	got.Status = status
 	r.got = append(r.got, got)
-	status, answer := r.reply(len(r.got), got)
 	r.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)

@@ -1,0 +1,289 @@
+//go:build chaos
+
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/trackelio/webhooks/jobs"
+)
+
+// full is the size of a `make chaos` scenario: three workers, two api
+// replicas, three webhooks per event, 100 events a second.
+var full = chaosSize{workers: 3, apis: 2, hooks: 3, rate: 100, latency: 50 * time.Millisecond,
+	before: 4 * time.Second, after: 4 * time.Second}
+
+// TestChaos runs every scenario at full size, one after the other (some
+// restart the PostgreSQL every test shares), and prints the table and the
+// CHAOS line.
+func TestChaos(t *testing.T) {
+	var results []chaosResult
+	defer func() { fmt.Printf("\n%s\n", chaosTable(results)) }()
+	for _, sc := range fullScenarios(t) {
+		r, ran := chaosResult{name: sc.name}, false // -run may leave it out
+		if !t.Run(sc.name, func(t *testing.T) { ran = true; r = runScenario(t, sc) }) {
+			r.name += " (FAILED)"
+		}
+		if ran {
+			results = append(results, r)
+		}
+	}
+}
+
+func fullScenarios(t *testing.T) []scenario {
+	// The outbox bound of a Redis loss: OUTBOX_GRACE + OUTBOX_SWEEP_INTERVAL + 5 s.
+	outboxBound := 500*time.Millisecond + time.Second + 5*time.Second
+	// The orphan recoverer's 12 s and 2 s, and 5 s.
+	orphanBound := 19 * time.Second
+	return []scenario{
+		{name: "kill -9 of one worker", size: full, fault: killWorker, bound: orphanBound},
+		{name: "kill -9 of every worker, restart", size: full, fault: killAllWorkers, bound: orphanBound},
+		{name: "Redis FLUSHALL", size: full, opts: privateRedis(t), fault: flushAll, bound: outboxBound},
+		{name: "Redis restart without persistence", size: full, opts: privateRedis(t), fault: restartRedis, bound: outboxBound},
+		{name: "PostgreSQL restart", size: full, fault: restartPostgres},
+		{name: "receiver refuses, then answers 500", size: full, proxied: true, fault: receiverOutage,
+			opts:  options{retrySchedule: "500ms,1s,1s,2s,2s,2s,2s,2s,2s,2s", env: map[string]string{"BREAKER_PROBE_INTERVAL": "1s"}},
+			bound: outageBound(full, outage)},
+		{name: "rolling SIGTERM of workers and apis", size: full, fault: rollingRestart, bound: 5 * time.Second},
+		{name: "two schedulers", size: full, fault: twoSchedulers, bound: 5 * time.Second},
+		{name: "clients hang up after sending", size: full, fault: hangUps,
+			// The sweep's grace is long, so only the api's own enqueue
+			// can deliver a hung-up client's events in time.
+			opts: options{outboxGrace: "1m"}, bound: 5 * time.Second},
+	}
+}
+
+// Redis faults on a Redis server of the scenario's own, so FLUSHALL and a
+// restart touch no other test.
+
+type redisServer struct {
+	port string
+	cmd  *exec.Cmd
+}
+
+var scenarioRedis = map[string]*redisServer{} // REDIS_URL -> its server
+
+// privateRedis starts a redis-server without persistence on a free
+// loopback port for one scenario and returns the options that point the
+// system at it.
+func privateRedis(t *testing.T) options {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close()
+	r := &redisServer{port: port}
+	r.start(t)
+	t.Cleanup(r.stop)
+	u := "redis://127.0.0.1:" + port + "/0"
+	scenarioRedis[u] = r
+	return options{env: map[string]string{"REDIS_URL": u}}
+}
+
+func (r *redisServer) start(t *testing.T) {
+	r.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", r.port, "--save", "", "--appendonly", "no")
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("start redis-server (apt-get install redis-server): %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+r.port); err == nil {
+			fmt.Fprint(c, "PING\r\n")
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if strings.HasPrefix(line, "+PONG") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server on port %s did not answer", r.port)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *redisServer) stop() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+	}
+}
+
+// flushAll empties the scenario's whole Redis server.
+func flushAll(t *testing.T, c *chaosRun) {
+	if err := c.rdb.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatalf("FLUSHALL: %v", err)
+	}
+}
+
+// restartRedis kills the scenario's Redis and starts it again empty, two
+// seconds later.
+func restartRedis(t *testing.T, c *chaosRun) {
+	r := scenarioRedis[c.redisURL]
+	r.stop()
+	time.Sleep(2 * time.Second)
+	r.start(t)
+}
+
+// restartPostgres restarts the PostgreSQL cluster every test shares, with
+// the command .ci/run starts it with, and waits until it answers again.
+func restartPostgres(t *testing.T, c *chaosRun) {
+	versions, err := os.ReadDir("/etc/postgresql")
+	if err != nil || len(versions) == 0 {
+		t.Skipf("no Debian PostgreSQL cluster to restart: %v", err)
+	}
+	ctl := func(action string) error {
+		out, err := exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", versions[0].Name(), "main", action).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("pg_ctlcluster %s: %v: %s", action, err, out)
+		}
+		return nil
+	}
+	// Leave it running whatever happens.
+	t.Cleanup(func() {
+		if exec.Command("pg_isready", "-q", "-h", "127.0.0.1").Run() != nil {
+			ctl("start") //nolint:errcheck // best effort; the next test says what is wrong
+		}
+	})
+	if err := ctl("restart"); err != nil {
+		t.Fatal(err)
+	}
+	c.sys.waitFor(t, "PostgreSQL to answer", func() (bool, string) {
+		return exec.Command("pg_isready", "-q", "-h", "127.0.0.1").Run() == nil, "pg_isready fails"
+	})
+}
+
+// outage is how long the receiver refuses connections, and then how long
+// it answers 500.
+const outage = 3 * time.Second
+
+// outageBound is how long after a receiver outage the backlog may take to
+// drain: the last failures' 2 s retry wait, then the deliveries owed since
+// the outage began, at what the in-flight cap leaves over the ongoing load
+// (WEBHOOK_MAX_IN_FLIGHT=10 attempts of the receiver's latency each), and
+// 5 s of slack for the limit to grow back and the breaker to close.
+func outageBound(sz chaosSize, outage time.Duration) time.Duration {
+	perHook := float64(time.Second) / float64(sz.latency) * 10 // deliveries a second one webhook can take
+	backlog := float64(sz.rate) * (2 * outage).Seconds()
+	drain := time.Duration(backlog / (perHook - float64(sz.rate)) * float64(time.Second))
+	return 2*time.Second + drain + 5*time.Second
+}
+
+// receiverOutage refuses the workers' connections, then answers 500.
+func receiverOutage(t *testing.T, c *chaosRun) {
+	c.rcvProxy.Cut()
+	time.Sleep(outage)
+	c.failing.Store(true)
+	c.rcvProxy.Restore(t)
+	time.Sleep(outage)
+	c.failing.Store(false)
+}
+
+// rollingRestart SIGTERMs each worker in turn and starts a new one, then
+// each api replica.
+func rollingRestart(t *testing.T, c *chaosRun) {
+	for i, w := range c.workers {
+		c.sys.signal(t, w, syscall.SIGTERM)
+		c.workers[i] = c.sys.startWorker(t)
+		time.Sleep(500 * time.Millisecond)
+	}
+	for i := range c.apis {
+		c.mu.Lock()
+		old := c.apis[i]
+		c.mu.Unlock()
+		p := c.sys.processAt(t, old)
+		c.sys.signal(t, p, syscall.SIGTERM)
+		c.sys.startAPI(t)
+		c.mu.Lock()
+		c.apis[i] = c.sys.apiURL
+		c.mu.Unlock()
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// twoSchedulers runs a second scheduler for ten sweep intervals and checks
+// the sweeps did not double.
+func twoSchedulers(t *testing.T, c *chaosRun) {
+	opt, err := asynq.ParseRedisURI(c.redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspector(opt)
+	defer insp.Close()
+	processed := func() int {
+		info, err := insp.GetQueueInfo(jobs.QueueMaintenance)
+		if err != nil {
+			t.Fatalf("maintenance queue: %v", err)
+		}
+		return info.ProcessedTotal
+	}
+	c.sys.startScheduler(t)
+	before := processed()
+	const window, interval = 10 * time.Second, time.Second // OUTBOX_SWEEP_INTERVAL of newSystem
+	time.Sleep(window)
+	if n := processed() - before; n > int(window/interval)+1 {
+		t.Errorf("two schedulers ran %d sweeps in %v at an interval of %v, want at most %d", n, window, interval, int(window/interval)+1)
+	} else {
+		t.Logf("two schedulers: %d sweeps in %v", n, window)
+	}
+}
+
+// hangUps posts 50 events from clients that close the connection as soon
+// as the request is written, and checks that each was stored and delivered
+// within 5 s, long before the outbox sweep's grace.
+func hangUps(t *testing.T, c *chaosRun) {
+	const n = 50
+	sent := map[string]time.Time{}
+	for i := range n {
+		key := fmt.Sprintf("hangup-%d", i)
+		body := fmt.Sprintf(`{"type":"post.created","data":{"post":{"id":"hangup_%d"}}}`, i)
+		u, _ := url.Parse(c.api(i))
+		conn, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /v1/events HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nIdempotency-Key: %s\r\nContent-Length: %d\r\n\r\n%s",
+			u.Host, c.ws.token, key, len(body), body)
+		sent[key] = time.Now()
+		conn.Close()
+	}
+	c.sys.waitFor(t, fmt.Sprintf("the %d hung-up events to be stored", n), func() (bool, string) {
+		var rows []struct {
+			ID  string `db:"id"`
+			Key string `db:"idempotency_key"`
+		}
+		if err := c.db.Select(&rows, `SELECT id::text, idempotency_key FROM events WHERE idempotency_key LIKE 'hangup-%'`); err != nil {
+			return false, err.Error()
+		}
+		for _, r := range rows {
+			c.accept(r.ID, sent[r.Key])
+		}
+		return len(rows) == n, fmt.Sprintf("%d stored", len(rows))
+	})
+}
+
+// processAt returns the running process whose base URL is u.
+func (s *system) processAt(t *testing.T, u string) *process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.procs {
+		if "http://"+p.addr == u && !p.exited() {
+			return p
+		}
+	}
+	t.Fatalf("no running process serves %s", u)
+	return nil
+}
