@@ -66,11 +66,17 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	}
 	if acc.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
-	} else {
-		s.metrics.EventsAccepted.WithLabelValues(in.Type).Inc()
-		s.metrics.DeliveriesCreated.WithLabelValues(in.Type).Add(float64(acc.DeliveryCount))
-		s.manage.Enqueue(ctx, acc.DeliveryIDs)
+		writeJSON(w, http.StatusAccepted, map[string]any{"id": acc.EventID, "deliveries": acc.DeliveryCount})
+		return nil
 	}
+	s.metrics.EventsAccepted.WithLabelValues(in.Type).Inc()
+	s.metrics.DeliveriesCreated.WithLabelValues(in.Type).Add(float64(acc.DeliveryCount))
+	// Committed is accepted: the answer goes out first and the enqueue
+	// follows, so no producer waits on Redis (which, while down, would hold
+	// every answer for its dial timeout). Deliveries whose enqueue fails, or
+	// never happens because the process dies here, are the outbox sweep's.
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": acc.EventID, "deliveries": acc.DeliveryCount})
+	http.NewResponseController(w).Flush() //nolint:errcheck // a writer that cannot flush answers when the handler returns
+	s.manage.Enqueue(ctx, acc.DeliveryIDs)
 	return nil
 }

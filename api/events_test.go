@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -386,6 +387,51 @@ func TestCreateEventOutlivesAHangUp(t *testing.T) {
 				t.Errorf("enqueue context errors (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestCreateEventAnswersBeforeTheEnqueue: the 202 reaches the client once
+// the event is committed, while the enqueue to Redis is still under way.
+func TestCreateEventAnswersBeforeTheEnqueue(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	f.mustCreateHook(t, ws.APIKey, "post.created")
+	enqueuing, release := make(chan struct{}), make(chan struct{})
+	f.enq.Then(func(context.Context, string) error {
+		close(enqueuing)
+		<-release
+		return nil
+	})
+	srv := httptest.NewServer(f.handler)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // first: Close waits for the handler
+
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/events", strings.NewReader(`{"type":"post.created","data":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", bearer(ws.APIKey))
+	req.Header.Set("Content-Type", "application/json")
+	answered := make(chan int, 1)
+	go func() {
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Errorf("POST /v1/events: %v", err)
+			answered <- 0
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	<-enqueuing
+	select {
+	case status := <-answered:
+		if status != http.StatusAccepted {
+			t.Errorf("answered %d, want 202", status)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer while the enqueue was under way")
 	}
 }
 

@@ -458,6 +458,9 @@ func TestGoneDisablesWebhook(t *testing.T) {
 
 // percentile returns the q-quantile (nearest rank) of ds.
 func percentile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	i := int(math.Ceil(q*float64(len(s)))) - 1

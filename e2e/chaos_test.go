@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,13 @@ type scenario struct {
 	// proxied puts a proxy between the workers and the receiver, so the
 	// fault can refuse connections to it.
 	proxied bool
+	// hanging subscribes one more webhook, at an endpoint that never
+	// answers (each attempt ends at DELIVERY_TIMEOUT); its deliveries are
+	// not owed, the others' latency is what counts.
+	hanging bool
+	// quiet, when set, is the same run without the trouble: it runs first,
+	// and this run's POST and delivery p99 must stay within twice its own.
+	quiet *scenario
 	// fault strikes while the load runs and returns once the fault has
 	// healed: recovery is measured from then.
 	fault func(t *testing.T, c *chaosRun)
@@ -61,11 +69,11 @@ type chaosRun struct {
 	rcv      *receiver
 	rcvProxy *testenv.Proxy // set when the scenario is proxied
 	ws       *workspace
-	hooks    []webhook
+	hooks    []webhook // the webhooks whose deliveries are owed
 	workers  []*process
 	db       *sqlx.DB
 	redisURL string // the Redis the system uses
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
 	// failing makes the receiver answer 500.
 	failing atomic.Bool
 	// client posts events: loopback only, no proxy, patient enough for an
@@ -75,6 +83,7 @@ type chaosRun struct {
 	mu       sync.Mutex
 	apis     []string             // api replicas' base URLs
 	accepted map[string]time.Time // event id -> its 202
+	posts    []time.Duration      // round trips of the POSTs answered 202
 	retried  map[string]int       // answers the producers retried, by status or error
 }
 
@@ -88,6 +97,9 @@ type chaosResult struct {
 	duplicates int // requests answered 2xx beyond the first for the same delivery
 	retried    int // answers other than 202 the producers retried
 	recovery   time.Duration
+	// postP99 is the 99th percentile of the POSTs answered 202, and
+	// deliveryP99 of accept → first 2xx receipt of the owed deliveries.
+	postP99, deliveryP99 time.Duration
 }
 
 // publishPatience is how long a producer keeps retrying one event.
@@ -124,11 +136,12 @@ func runScenario(t *testing.T, sc scenario) chaosResult {
 	c.db = sqlx.MustOpen("postgres", c.sys.databaseURL)
 	c.db.SetMaxOpenConns(2)
 	t.Cleanup(func() { c.db.Close() })
-	opt, err := redis.ParseURL(c.redisURL)
+	// Built as the binaries build theirs, so it follows a Sentinel failover.
+	opt, err := asynq.ParseRedisURI(c.redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.rdb = redis.NewClient(opt)
+	c.rdb = opt.MakeRedisClient().(redis.UniversalClient)
 	t.Cleanup(func() { c.rdb.Close() })
 
 	c.ws = c.sys.newWorkspace(t)
@@ -139,6 +152,9 @@ func runScenario(t *testing.T, sc scenario) chaosResult {
 	for i := range sc.size.hooks {
 		c.hooks = append(c.hooks, c.ws.createWebhook(t, map[string]any{
 			"url": fmt.Sprintf("%s/hook/%d", base, i), "events": []string{"post.created"}}))
+	}
+	if sc.hanging {
+		c.ws.createWebhook(t, map[string]any{"url": newHangingEndpoint(t) + "/hangs", "events": []string{"post.created"}})
 	}
 
 	ctx, stopLoad := context.WithCancel(context.Background())
@@ -152,8 +168,9 @@ func runScenario(t *testing.T, sc scenario) chaosResult {
 
 	r := c.settle(t, healed)
 	r.name = sc.name
-	t.Logf("%s: events=%d expected=%d received=%d lost=%d duplicates=%d retried=%d recovery=%v",
-		r.name, r.events, r.expected, r.received, r.lost, r.duplicates, r.retried, r.recovery.Round(time.Millisecond))
+	t.Logf("%s: events=%d expected=%d received=%d lost=%d duplicates=%d retried=%d recovery=%v post_p99=%v delivery_p99=%v",
+		r.name, r.events, r.expected, r.received, r.lost, r.duplicates, r.retried, r.recovery.Round(time.Millisecond),
+		r.postP99.Round(time.Millisecond), r.deliveryP99.Round(time.Millisecond))
 	c.checkSignatures(t)
 	c.checkNothingActive(t)
 	if r.lost > 0 {
@@ -194,9 +211,13 @@ func (c *chaosRun) publish(t *testing.T, i int64) {
 	key := fmt.Sprintf("chaos-%d", i)
 	deadline := time.Now().Add(publishPatience)
 	for n := 0; ; n++ {
+		sent := time.Now()
 		status, id, wait, err := c.post(c.api(int(i)+n), key, body)
 		if status == http.StatusAccepted {
 			c.accept(id, time.Now())
+			c.mu.Lock()
+			c.posts = append(c.posts, time.Since(sent))
+			c.mu.Unlock()
 			return
 		}
 		what := strconv.Itoa(status)
@@ -280,11 +301,15 @@ func (c *chaosRun) settle(t *testing.T, healed time.Time) chaosResult {
 	for id, at := range c.accepted {
 		accepted[id] = at
 	}
-	r := chaosResult{events: len(accepted)}
+	r := chaosResult{events: len(accepted), postP99: percentile(c.posts, 0.99)}
 	for _, n := range c.retried {
 		r.retried += n
 	}
 	c.mu.Unlock()
+	hookIDs := make([]string, len(c.hooks))
+	for i, h := range c.hooks {
+		hookIDs[i] = h.ID
+	}
 	ids := make([]string, 0, len(accepted))
 	for id := range accepted {
 		ids = append(ids, id)
@@ -297,7 +322,8 @@ func (c *chaosRun) settle(t *testing.T, healed time.Time) chaosResult {
 	deadline := time.Now().Add(settleTimeout)
 	for {
 		rows = rows[:0]
-		if err := c.db.Select(&rows, `SELECT id::text, event_id::text, status, finished_at FROM deliveries WHERE event_id = ANY($1::uuid[])`, pq.Array(ids)); err != nil {
+		if err := c.db.Select(&rows, `SELECT id::text, event_id::text, status, finished_at FROM deliveries
+			 WHERE event_id = ANY($1::uuid[]) AND webhook_id = ANY($2::uuid[])`, pq.Array(ids), pq.Array(hookIDs)); err != nil {
 			t.Fatalf("owed deliveries: %v", err)
 		}
 		clear(first)
@@ -326,6 +352,7 @@ func (c *chaosRun) settle(t *testing.T, healed time.Time) chaosResult {
 
 	r.lost = r.expected - len(rows) // deliveries never even stored
 	var last time.Time
+	var latencies []time.Duration
 	for _, o := range rows {
 		at, ok := first[o.ID]
 		if !ok {
@@ -333,6 +360,7 @@ func (c *chaosRun) settle(t *testing.T, healed time.Time) chaosResult {
 			continue
 		}
 		r.received++
+		latencies = append(latencies, at.Sub(accepted[o.EventID]))
 		r.duplicates += sends[o.ID] - 1
 		delete(sends, o.ID)
 		if o.Status != "succeeded" || o.FinishedAt == nil {
@@ -348,7 +376,23 @@ func (c *chaosRun) settle(t *testing.T, healed time.Time) chaosResult {
 		t.Errorf("the receiver got delivery %q, which no accepted event owes", id)
 	}
 	r.recovery = max(0, last.Sub(healed))
+	r.deliveryP99 = percentile(latencies, 0.99)
 	return r
+}
+
+// newHangingEndpoint starts an endpoint that holds every request until the
+// client gives up, and returns its URL.
+func newHangingEndpoint(t *testing.T) string {
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stop) }) // first: Close waits for the handlers
+	return srv.URL
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -441,11 +485,12 @@ func flushRedis(t *testing.T, c *chaosRun) {
 // chaosTable formats results and the closing CHAOS line.
 func chaosTable(results []chaosResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-34s %7s %8s %8s %5s %10s %7s %10s\n", "scenario", "events", "expected", "received", "lost", "duplicates", "retried", "recovery_s")
+	fmt.Fprintf(&b, "%-40s %7s %8s %8s %5s %10s %7s %10s %9s %13s\n", "scenario", "events", "expected", "received", "lost", "duplicates", "retried", "recovery_s", "post_p99", "delivery_p99")
 	lost, dups := 0, 0
 	var worst time.Duration
 	for _, r := range results {
-		fmt.Fprintf(&b, "%-34s %7d %8d %8d %5d %10d %7d %10.1f\n", r.name, r.events, r.expected, r.received, r.lost, r.duplicates, r.retried, r.recovery.Seconds())
+		fmt.Fprintf(&b, "%-40s %7d %8d %8d %5d %10d %7d %10.1f %9s %13s\n", r.name, r.events, r.expected, r.received, r.lost, r.duplicates, r.retried,
+			r.recovery.Seconds(), r.postP99.Round(time.Millisecond), r.deliveryP99.Round(time.Millisecond))
 		lost += r.lost
 		dups += r.duplicates
 		worst = max(worst, r.recovery)

@@ -51,11 +51,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return nil
 	}
 
-	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	redisOpt, err := boot.ParseRedis(cfg.RedisURL)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return err
 	}
-	rc, closeRedis, err := boot.OpenRedis(cfg.RedisURL)
+	rc, closeRedis, err := boot.OpenRedis(redisOpt)
 	if err != nil {
 		return err
 	}

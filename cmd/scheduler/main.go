@@ -13,7 +13,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
 	"github.com/trackelio/webhooks/jobs"
@@ -40,9 +39,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err := store.CheckSchema(ctx); err != nil {
 		return err
 	}
-	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	redisOpt, err := boot.ParseRedis(cfg.RedisURL)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return err
 	}
 	inspector := asynq.NewInspector(redisOpt)
 	defer inspector.Close()
@@ -67,11 +66,10 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	m := metrics.NewScheduler(reg)
 	reg.MustRegister(jobs.NewFleetCollector(inspector, store, log))
 
-	redisClientOpt, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := boot.RedisClient(redisOpt)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return err
 	}
-	rdb := redis.NewClient(redisClientOpt)
 	defer rdb.Close()
 	orphans := jobs.NewOrphanRecoverer(rdb, jobs.OrphanConfig{}, m.OrphansRecovered, log)
 	var wg sync.WaitGroup

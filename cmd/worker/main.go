@@ -11,7 +11,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
 	"github.com/trackelio/webhooks/destination"
@@ -41,9 +40,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err := store.CheckSchema(ctx); err != nil {
 		return err
 	}
-	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	redisOpt, err := boot.ParseRedis(cfg.RedisURL)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return err
 	}
 	client := asynq.NewClient(redisOpt)
 	defer client.Close()
@@ -68,11 +67,10 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		PollInterval:    cfg.PollInterval,
 		ShutdownTimeout: cfg.DeliveryTimeout + 5*time.Second,
 	}, m, log)
-	redisClientOpt, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := boot.RedisClient(redisOpt)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return err
 	}
-	rdb := redis.NewClient(redisClientOpt)
 	defer rdb.Close()
 	fairness := jobs.NewFairness(rdb, cfg.Fairness)
 	deliver := jobs.NewDeliverHandler(jobs.DeliverConfig{

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
@@ -111,8 +112,34 @@ func AdminHandler(reg *prometheus.Registry, ping func() error) http.Handler {
 	return mux
 }
 
-// OpenRedis connects to url through go-redis' blocking autopipeliner, for
-// the api's asynq client. Every accepted delivery is one enqueue script call,
+// ParseRedis reads REDIS_URL: redis://[:password@]host:port[/db],
+// rediss:// (TLS), redis-socket:///path, or, for a primary that Redis
+// Sentinel finds and fails over,
+// redis-sentinel://[:password@]host1:port,host2:port,...?master=name.
+func ParseRedis(url string) (asynq.RedisConnOpt, error) {
+	opt, err := asynq.ParseRedisURI(url)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if f, ok := opt.(asynq.RedisFailoverClientOpt); ok && f.MasterName == "" {
+		return nil, fmt.Errorf("REDIS_URL: a redis-sentinel:// URL needs ?master=<name of the primary>")
+	}
+	return opt, nil
+}
+
+// RedisClient builds a go-redis client from the options asynq uses, so the
+// service's own Redis calls (in-flight leases, the orphan recoverer, the
+// api's enqueues) follow a Sentinel failover as asynq's do.
+func RedisClient(opt asynq.RedisConnOpt) (*redis.Client, error) {
+	c, ok := opt.MakeRedisClient().(*redis.Client)
+	if !ok {
+		return nil, fmt.Errorf("REDIS_URL: %T is not a single-primary Redis", opt)
+	}
+	return c, nil
+}
+
+// OpenRedis connects through go-redis' blocking autopipeliner, for the
+// api's asynq client. Every accepted delivery is one enqueue script call,
 // made by many request goroutines at once: the autopipeliner sends the calls
 // that are waiting together in one write and reads their replies in one read,
 // where a plain client pays a round trip and two syscalls on each side per
@@ -120,12 +147,11 @@ func AdminHandler(reg *prometheus.Registry, ping func() error) http.Handler {
 // asynq dequeues from one goroutine, one call at a time, and there the
 // pipeliner measured as more CPU than it saved.) close stops the pipeliner
 // and the connections.
-func OpenRedis(url string) (c redis.UniversalClient, close func(), err error) {
-	opt, err := redis.ParseURL(url)
+func OpenRedis(opt asynq.RedisConnOpt) (c redis.UniversalClient, close func(), err error) {
+	client, err := RedisClient(opt)
 	if err != nil {
-		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, nil, err
 	}
-	client := redis.NewClient(opt)
 	ap, err := client.AutoPipeline()
 	if err != nil {
 		client.Close()
