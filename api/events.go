@@ -71,12 +71,13 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.metrics.EventsAccepted.WithLabelValues(in.Type).Inc()
 	s.metrics.DeliveriesCreated.WithLabelValues(in.Type).Add(float64(acc.DeliveryCount))
-	// Committed is accepted: the answer goes out first and the enqueue
-	// follows, so no producer waits on Redis (which, while down, would hold
-	// every answer for its dial timeout). Deliveries whose enqueue fails, or
-	// never happens because the process dies here, are the outbox sweep's.
+	// Committed is accepted: the answer goes out and the enqueue follows in
+	// the background, so no producer waits on Redis, neither for this
+	// answer nor for the next request on its connection (while Redis is
+	// down an enqueue takes seconds to give up). Deliveries whose enqueue
+	// fails, or never happens because the process dies first, are the
+	// outbox sweep's.
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": acc.EventID, "deliveries": acc.DeliveryCount})
-	http.NewResponseController(w).Flush() //nolint:errcheck // a writer that cannot flush answers when the handler returns
-	s.manage.Enqueue(ctx, acc.DeliveryIDs)
+	s.manage.EnqueueSoon(ctx, acc.DeliveryIDs)
 	return nil
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -391,47 +392,60 @@ func TestCreateEventOutlivesAHangUp(t *testing.T) {
 }
 
 // TestCreateEventAnswersBeforeTheEnqueue: the 202 reaches the client once
-// the event is committed, while the enqueue to Redis is still under way.
+// the event is committed, while its enqueue to Redis is still under way,
+// and the next request on the same connection is answered meanwhile too.
 func TestCreateEventAnswersBeforeTheEnqueue(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ws := f.mustCreateWorkspace(t, "Acme")
 	f.mustCreateHook(t, ws.APIKey, "post.created")
 	enqueuing, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
 	f.enq.Then(func(context.Context, string) error {
-		close(enqueuing)
-		<-release
+		first.Do(func() {
+			close(enqueuing)
+			<-release
+		})
 		return nil
 	})
 	srv := httptest.NewServer(f.handler)
 	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(release) }) // first: Close waits for the handler
+	t.Cleanup(f.manage.Wait)
+	t.Cleanup(func() { close(release) }) // first: the enqueue ends, then the server closes
 
-	req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/events", strings.NewReader(`{"type":"post.created","data":{}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", bearer(ws.APIKey))
-	req.Header.Set("Content-Type", "application/json")
-	answered := make(chan int, 1)
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}} // one connection for both
+	t.Cleanup(client.CloseIdleConnections)
+	answered := make(chan int, 2)
 	go func() {
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Errorf("POST /v1/events: %v", err)
-			answered <- 0
-			return
+		for range 2 {
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/events", strings.NewReader(`{"type":"post.created","data":{}}`))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			req.Header.Set("Authorization", bearer(ws.APIKey))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Errorf("POST /v1/events: %v", err)
+				answered <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			answered <- resp.StatusCode
 		}
-		resp.Body.Close()
-		answered <- resp.StatusCode
 	}()
 	<-enqueuing
-	select {
-	case status := <-answered:
-		if status != http.StatusAccepted {
-			t.Errorf("answered %d, want 202", status)
+	for i := range 2 {
+		select {
+		case status := <-answered:
+			if status != http.StatusAccepted {
+				t.Errorf("request %d answered %d, want 202", i+1, status)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("request %d got no answer while the first enqueue was under way", i+1)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no answer while the enqueue was under way")
 	}
 }
 

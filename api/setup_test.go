@@ -30,6 +30,7 @@ const testAdminToken = "test-admin-token-0123456789"
 // fixture is the API under test plus the handles tests use to look behind it.
 type fixture struct {
 	handler http.Handler
+	manage  *manage.Service // its background enqueues are waited for after each request
 	store   *repo.Store
 	db      *sqlx.DB // a separate connection for assertions on raw rows
 	enq     *testenv.Enqueuer
@@ -60,7 +61,7 @@ func setupOn(tb testing.TB, store *repo.Store, db *sqlx.DB, opts ...func(*api.Co
 		o(&cfg, &mcfg)
 	}
 	cfg.Manage = manage.New(mcfg)
-	return &fixture{handler: api.New(cfg), store: store, db: db, enq: enq}
+	return &fixture{handler: api.New(cfg), manage: cfg.Manage, store: store, db: db, enq: enq}
 }
 
 // response is a recorded API answer.
@@ -102,6 +103,7 @@ func (f *fixture) do(tb testing.TB, req request) response {
 	}
 	w := httptest.NewRecorder()
 	f.handler.ServeHTTP(w, r)
+	f.manage.Wait()
 	return response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
 }
 

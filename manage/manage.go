@@ -69,13 +69,23 @@ type Service struct {
 	maxHooks int
 	testWait time.Duration
 	now      func() time.Time
+
+	// soon bounds the enqueues EnqueueSoon runs in the background; soonWG
+	// is what Wait waits for.
+	soon   chan struct{}
+	soonWG sync.WaitGroup
 }
+
+// maxEnqueuesSoon is how many background enqueues may wait on Redis at
+// once: a few seconds of a busy api's events while Redis is down.
+const maxEnqueuesSoon = 4096
 
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{
 		store: cfg.Store, enqueuer: cfg.Enqueuer, log: cfg.Log, checkURL: cfg.CheckURL,
 		maxHooks: cfg.MaxWebhooks, testWait: cfg.TestWait, now: cfg.Now,
+		soon: make(chan struct{}, maxEnqueuesSoon),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -119,6 +129,28 @@ func (s *Service) Enqueue(ctx context.Context, ids []string) {
 	}
 	wg.Wait()
 }
+
+// EnqueueSoon is Enqueue for a caller that has already answered: it runs
+// in the background, so an HTTP connection is free for its next request
+// while Redis is slow or down. Beyond maxEnqueuesSoon waiting at once the
+// caller enqueues itself, slowing its producer rather than piling up
+// goroutines. Wait waits for the background ones.
+func (s *Service) EnqueueSoon(ctx context.Context, ids []string) {
+	select {
+	case s.soon <- struct{}{}:
+		s.soonWG.Go(func() {
+			defer func() { <-s.soon }()
+			s.Enqueue(ctx, ids)
+		})
+	default:
+		s.Enqueue(ctx, ids)
+	}
+}
+
+// Wait returns once every enqueue EnqueueSoon started has ended (each is
+// bounded by enqueueTimeout): a stopping api calls it after its last
+// request.
+func (s *Service) Wait() { s.soonWG.Wait() }
 
 // FieldError is a submitted value that was refused, with a message for the
 // person who typed it.

@@ -109,5 +109,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if cfg.AdminToken == "" {
 		log.Warn("ADMIN_TOKEN is not set; admin routes are disabled")
 	}
-	return boot.Serve(ctx, log, cfg.Addr, root, 20*time.Second)
+	err = boot.Serve(ctx, log, cfg.Addr, root, 20*time.Second)
+	// The last requests' enqueues, before Redis closes.
+	svc.Wait()
+	return err
 }
