@@ -59,10 +59,13 @@ func TestChaos(t *testing.T) {
 			continue
 		}
 		loud, _ := run(sc)
-		if loud.postP99 > 2*quiet.postP99 || loud.deliveryP99 > 2*quiet.deliveryP99 {
-			t.Errorf("%s: POST p99 %v and delivery p99 %v, want within twice the quiet run's %v and %v", sc.name,
-				loud.postP99.Round(time.Millisecond), loud.deliveryP99.Round(time.Millisecond),
-				quiet.postP99.Round(time.Millisecond), quiet.deliveryP99.Round(time.Millisecond))
+		if loud.deliveryP99 > 2*quiet.deliveryP99 {
+			t.Errorf("%s: delivery p99 %v, want within twice the quiet run's %v", sc.name,
+				loud.deliveryP99.Round(time.Millisecond), quiet.deliveryP99.Round(time.Millisecond))
+		}
+		if sc.comparePosts && loud.postP99 > 2*quiet.postP99 {
+			t.Errorf("%s: POST p99 %v, want within twice the quiet run's %v", sc.name,
+				loud.postP99.Round(time.Millisecond), quiet.postP99.Round(time.Millisecond))
 		}
 	}
 }
@@ -92,7 +95,7 @@ func fullScenarios(t *testing.T) []scenario {
 		{name: "two schedulers", size: full, fault: twoSchedulers, bound: 5 * time.Second},
 		{name: "an endpoint hangs beside healthy ones", size: full, hanging: true, fault: wait(8 * time.Second),
 			quiet: &scenario{name: "healthy endpoints alone", size: full, fault: wait(8 * time.Second)}},
-		{name: "a noisy workspace floods the api", size: trickle, opts: rateLimited, fault: flood,
+		{name: "a noisy workspace floods the api", size: trickle, opts: rateLimited, fault: flood, comparePosts: true,
 			quiet: &scenario{name: "the same workspace, no flood", size: trickle, opts: rateLimited, fault: wait(floodFor)}},
 		{name: "clients hang up after sending", size: full, fault: hangUps,
 			// The sweep's grace is long, so only the api's own enqueue

@@ -54,8 +54,10 @@ type scenario struct {
 	// not owed, the others' latency is what counts.
 	hanging bool
 	// quiet, when set, is the same run without the trouble: it runs first,
-	// and this run's POST and delivery p99 must stay within twice its own.
-	quiet *scenario
+	// and this run's delivery p99 (and with comparePosts its POST p99)
+	// must stay within twice its own.
+	quiet        *scenario
+	comparePosts bool
 	// fault strikes while the load runs and returns once the fault has
 	// healed: recovery is measured from then.
 	fault func(t *testing.T, c *chaosRun)
