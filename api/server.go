@@ -158,9 +158,6 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-// Unwrap lets http.ResponseController reach the connection's writer.
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
 // instrument records request counts and latency by route pattern, which
 // keeps label values bounded whatever paths clients send.
 func (s *Server) instrument(next http.Handler) http.Handler {

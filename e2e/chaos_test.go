@@ -214,7 +214,7 @@ func (c *chaosRun) publish(t *testing.T, i int64) {
 	deadline := time.Now().Add(publishPatience)
 	for n := 0; ; n++ {
 		sent := time.Now()
-		status, id, wait, err := c.post(c.api(int(i)+n), key, body)
+		status, id, wait, err := c.post(c.api(int(i)+n), c.ws.token, key, body)
 		if status == http.StatusAccepted {
 			c.accept(id, time.Now())
 			c.mu.Lock()
@@ -257,14 +257,19 @@ func (c *chaosRun) accept(eventID string, at time.Time) {
 	}
 }
 
-func (c *chaosRun) post(api, key, body string) (status int, eventID string, wait time.Duration, err error) {
+// post sends one POST /v1/events with the workspace key token and, unless
+// empty, the idempotency key, and returns its status, the event id of a 202
+// and how long to wait before a retry.
+func (c *chaosRun) post(api, token, key, body string) (status int, eventID string, wait time.Duration, err error) {
 	req, err := http.NewRequest(http.MethodPost, api+"/v1/events", strings.NewReader(body))
 	if err != nil {
 		return 0, "", 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.ws.token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", key)
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
 	wait = 100 * time.Millisecond
 	resp, err := c.client.Do(req)
 	if err != nil {

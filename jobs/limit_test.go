@@ -47,11 +47,7 @@ func TestLimiterHandsTheSlotToAWaiter(t *testing.T) {
 	if !<-got {
 		t.Fatal("the waiter did not get the released slot")
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e := l.hooks["w"]; e.inFlight != 1 || len(e.waiters) != 0 {
-		t.Errorf("in flight %d, waiters %d; want the handed slot in flight and no waiter", e.inFlight, len(e.waiters))
-	}
+	wantUse(t, l, "w", 1, 0, "the handed slot")
 }
 
 func TestLimiterNeverHoldsTasksForASlowEndpoint(t *testing.T) {
@@ -274,11 +270,7 @@ func TestLimiterUnderConcurrentUse(t *testing.T) {
 	if uncovered > 0 {
 		t.Errorf("%d times an attempt started beyond the slots held for the worker", uncovered)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e := l.hooks["w"]; e.inFlight != 0 || len(e.waiters) != 0 {
-		t.Errorf("after the last release: %d in flight, %d waiters; want none", e.inFlight, len(e.waiters))
-	}
+	wantUse(t, l, "w", 0, 0, "after the last release")
 }
 
 func TestLimiterForgetsIdleWebhooks(t *testing.T) {
@@ -294,6 +286,16 @@ func TestLimiterForgetsIdleWebhooks(t *testing.T) {
 	defer l.mu.Unlock()
 	if _, ok := l.hooks["old"]; ok {
 		t.Error("an idle webhook's state was kept")
+	}
+}
+
+// wantUse checks a webhook's attempts in flight and tasks waiting.
+func wantUse(t *testing.T, l *limiter, id string, inFlight, waiters int, when string) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.hooks[id]; e.inFlight != inFlight || len(e.waiters) != waiters {
+		t.Errorf("%s: %d in flight, %d waiting; want %d and %d", when, e.inFlight, len(e.waiters), inFlight, waiters)
 	}
 }
 
