@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
 func TestV1RoutesRequireAPIKey(t *testing.T) {
@@ -14,7 +16,7 @@ func TestV1RoutesRequireAPIKey(t *testing.T) {
 	f := setup(t)
 	ws := f.mustCreateWorkspace(t, "Acme")
 	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
-	ev := f.mustPostEvent(t, ws.APIKey, `{"type":"post.created","data":{"n":1}}`)
+	ev := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", nil))
 	deliveryID := f.deliveryIDsOfEvent(t, ev.ID)[0]
 	enqueuedBefore := len(f.enq.Enqueued())
 

@@ -21,7 +21,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 	f := setup(t)
 	ws := f.mustCreateWorkspace(t, "Acme")
 	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
-	ev := f.mustPostEvent(t, ws.APIKey, `{"type":"post.created","data":{"n":1}}`)
+	ev := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", nil))
 	deliveryID := f.deliveryIDsOfEvent(t, ev.ID)[0]
 	unknown := uuid.NewString()
 
@@ -194,7 +194,7 @@ func TestDatabaseOutageAnswers503(t *testing.T) {
 	f.mustCreateHook(t, ws.APIKey, "post.created")
 	post := func() response {
 		return f.do(t, request{Method: http.MethodPost, Path: "/v1/events", Auth: bearer(ws.APIKey),
-			Body: `{"type":"post.created","data":{}}`, Header: map[string]string{"Idempotency-Key": "outage-1"}})
+			Body: testenv.EventBody(t, "post.created", nil), Header: map[string]string{"Idempotency-Key": "outage-1"}})
 	}
 
 	pg.Cut()

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-
-	"github.com/trackelio/webhooks/catalog"
 )
 
 const (
@@ -39,16 +37,6 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, maxEventBody, &in); err != nil {
 		return err
 	}
-	if in.Type == "" {
-		return invalid("type", "type is required")
-	}
-	if !catalog.Known(in.Type) {
-		return invalid("type", fmt.Sprintf("unknown event type %q; see GET /v1/event-types", in.Type))
-	}
-	if len(in.Data) == 0 || in.Data[0] != '{' {
-		return invalid("data", "data must be a JSON object")
-	}
-
 	ev, err := s.manage.NewEvent(workspaceID(r.Context()), in.Type, in.Data)
 	if err != nil {
 		return err

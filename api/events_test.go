@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/uuid"
+
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
 // storedEvent is an events row.
@@ -35,6 +37,19 @@ func (f *fixture) mustEvent(tb testing.TB, id string) storedEvent {
 		tb.Fatalf("load event %s: %v", id, err)
 	}
 	return ev
+}
+
+// requiredPost is the part of a post.created's data its schema requires.
+const requiredPost = `"post":{"id":"post_1","title":"Dark mode","status":"open","board":{"id":"board_1"},"author":{"id":"user_1"}},"source":"widget"`
+
+// withPost puts requiredPost before the members of the JSON object data,
+// so a test of how bytes are kept can send any members it likes.
+func withPost(data string) string {
+	rest := strings.TrimPrefix(data, "{")
+	if strings.TrimSpace(rest) == "}" {
+		return "{" + requiredPost + "}"
+	}
+	return "{" + requiredPost + "," + rest
 }
 
 // wantBody is the exact outgoing body for a stored event and its compacted data.
@@ -75,7 +90,7 @@ func TestCreateEventFansOutToActiveSubscribedWebhooks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.typ, func(t *testing.T) {
 			enqueuedBefore := f.enq.Enqueued()
-			res := f.call(t, "POST", "/v1/events", a.APIKey, `{"type":"`+tt.typ+`","data":{"x":1}}`)
+			res := f.call(t, "POST", "/v1/events", a.APIKey, testenv.EventBody(t, tt.typ, nil))
 			res.wantStatus(t, http.StatusAccepted)
 			if diff := cmp.Diff([]string{"deliveries", "id"}, res.keys(t)); diff != "" {
 				t.Errorf("answer keys (-want +got):\n%s", diff)
@@ -145,7 +160,7 @@ func TestCreateEventStoresExactBody(t *testing.T) {
 		data string // as sent
 		want string // as stored: compacted, nothing re-escaped
 	}{
-		{"empty object", `{}`, `{}`},
+		{"only the required fields", `{}`, `{}`},
 		{"whitespace removed", "{ \"a\" : 1 ,\n\t\"b\" : [ 1 , 2 , { } ] , \"c\" : { \"d\" : null } }",
 			`{"a":1,"b":[1,2,{}],"c":{"d":null}}`},
 		{"HTML kept as written", `{"title":"<b>Tom & Jerry</b>","url":"https://x.example/?a=1&b=2"}`,
@@ -158,9 +173,9 @@ func TestCreateEventStoresExactBody(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
-			got := f.mustPostEvent(t, ws.APIKey, `{"type":"post.created","data":`+tt.data+`}`)
+			got := f.mustPostEvent(t, ws.APIKey, `{"type":"post.created","data":`+withPost(tt.data)+`}`)
 			ev := f.mustEvent(t, got.ID)
-			if diff := cmp.Diff(wantBody(ev, tt.want), string(ev.Body)); diff != "" {
+			if diff := cmp.Diff(wantBody(ev, withPost(tt.want)), string(ev.Body)); diff != "" {
 				t.Errorf("stored body (-want +got):\n%s", diff)
 			}
 			if ev.ID != got.ID || ev.WorkspaceID != ws.ID {
@@ -173,20 +188,21 @@ func TestCreateEventStoresExactBody(t *testing.T) {
 	}
 
 	t.Run("fields in either order", func(t *testing.T) {
-		got := f.mustPostEvent(t, ws.APIKey, `{"data":{"k":"v"},"type":"post.created"}`)
+		got := f.mustPostEvent(t, ws.APIKey, `{"data":`+withPost(`{"k":"v"}`)+`,"type":"post.created"}`)
 		ev := f.mustEvent(t, got.ID)
-		if diff := cmp.Diff(wantBody(ev, `{"k":"v"}`), string(ev.Body)); diff != "" {
+		if diff := cmp.Diff(wantBody(ev, withPost(`{"k":"v"}`)), string(ev.Body)); diff != "" {
 			t.Errorf("stored body (-want +got):\n%s", diff)
 		}
 	})
 
 	t.Run("body of exactly 256 KiB", func(t *testing.T) {
-		const prefix, suffix = `{"type":"post.created","data":{"blob":"`, `"}}`
+		prefix, suffix := `{"type":"post.created","data":{`+requiredPost+`,"blob":"`, `"}}`
 		blob := strings.Repeat("x", 256<<10-len(prefix)-len(suffix))
 		got := f.mustPostEvent(t, ws.APIKey, prefix+blob+suffix)
 		ev := f.mustEvent(t, got.ID)
-		if diff := cmp.Diff(wantBody(ev, `{"blob":"`+blob+`"}`), string(ev.Body)); diff != "" {
-			t.Errorf("stored body differs (%d bytes, want %d)", len(ev.Body), len(wantBody(ev, `{"blob":"`+blob+`"}`)))
+		want := wantBody(ev, withPost(`{"blob":"`+blob+`"}`))
+		if diff := cmp.Diff(want, string(ev.Body)); diff != "" {
+			t.Errorf("stored body differs (%d bytes, want %d)", len(ev.Body), len(want))
 		}
 	})
 }
@@ -204,7 +220,7 @@ func TestCreateEventRefusesInvalidUTF8(t *testing.T) {
 
 	for _, data := range []string{"{\"s\":\"\xff\"}", "{\"s\":\"\xed\xa0\x80\"}", "{\"\xc3\":1}"} {
 		t.Run(strings.ToValidUTF8(data, "?"), func(t *testing.T) {
-			res := f.call(t, "POST", "/v1/events", ws.APIKey, `{"type":"post.created","data":`+data+`}`)
+			res := f.call(t, "POST", "/v1/events", ws.APIKey, `{"type":"post.created","data":`+withPost(data)+`}`)
 			switch res.Status {
 			case http.StatusBadRequest, http.StatusUnprocessableEntity:
 				return
@@ -239,7 +255,7 @@ func TestCreateEventIdempotency(t *testing.T) {
 		res.decodeStrict(t, &got)
 		return got, res
 	}
-	const body = `{"type":"post.created","data":{"order":42}}`
+	body := testenv.EventBody(t, "post.created", map[string]any{"order": 42})
 
 	first, res := post(t, a.APIKey, "order-42", body)
 	if h := res.Header.Get("Idempotent-Replayed"); h != "" {
@@ -372,7 +388,7 @@ func TestCreateEventOutlivesAHangUp(t *testing.T) {
 				return ctx.Err() // as asynq's client does with a cancelled context
 			})
 			f.do(t, request{Method: http.MethodPost, Path: "/v1/events", Auth: bearer(ws.APIKey),
-				Body: `{"type":"post.created","data":{}}`, Context: ctx})
+				Body: testenv.EventBody(t, "post.created", nil), Context: ctx})
 
 			var events []string
 			if err := f.db.Select(&events, `SELECT id FROM events WHERE workspace_id = $1`, ws.ID); err != nil {
@@ -418,7 +434,7 @@ func TestCreateEventAnswersBeforeTheEnqueue(t *testing.T) {
 	answered := make(chan int, 2)
 	go func() {
 		for range 2 {
-			req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/events", strings.NewReader(`{"type":"post.created","data":{}}`))
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/events", strings.NewReader(testenv.EventBody(t, "post.created", nil)))
 			if err != nil {
 				t.Error(err)
 				return
@@ -457,7 +473,7 @@ func TestCreateEventEnqueueFailureStillAccepted(t *testing.T) {
 	f.mustCreateHook(t, ws.APIKey, "post.created")
 	f.mustCreateHook(t, ws.APIKey, "post.created")
 
-	got := f.mustPostEvent(t, ws.APIKey, `{"type":"post.created","data":{}}`)
+	got := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", nil))
 	if got.Deliveries != 2 {
 		t.Errorf("deliveries = %d, want 2", got.Deliveries)
 	}
@@ -479,5 +495,47 @@ func TestCreateEventEnqueueFailureStillAccepted(t *testing.T) {
 	}
 	if len(pending) != 2 {
 		t.Errorf("%d deliveries stored, want 2", len(pending))
+	}
+}
+
+// TestCreateEventValidatesData: data its type's schema refuses is a 422
+// naming the JSON pointer of the first bad field, and nothing is stored,
+// enqueued or used up: the same key then takes the corrected event.
+func TestCreateEventValidatesData(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	f.mustCreateHook(t, ws.APIKey, "post.created", "nps.submitted", "conversation.completed")
+
+	tests := []struct {
+		name, body, field string
+	}{
+		{"post without an id", `{"type":"post.created","data":{"post":{"title":"T","status":"open","board":{"id":"b"},"author":{"id":"u"}},"source":"widget"}}`, "/data/post/id"},
+		{"unknown source", `{"type":"post.created","data":{` + requiredPost[:strings.LastIndex(requiredPost, ",")] + `,"source":"email"}}`, "/data/source"},
+		{"an empty data object", `{"type":"nps.submitted","data":{}}`, "/data/id"},
+		{"score out of range", `{"type":"nps.submitted","data":` + testenv.EventData(t, "nps.submitted", map[string]any{"score": 11}) + `}`, "/data/score"},
+		{"a score as a string", `{"type":"nps.submitted","data":` + testenv.EventData(t, "nps.submitted", map[string]any{"score": "9"}) + `}`, "/data/score"},
+		{"a time that is not RFC 3339", `{"type":"conversation.completed","data":` + testenv.EventData(t, "conversation.completed",
+			map[string]any{"timings": map[string]any{"started_at": "30/11/2026", "completed_at": "2026-11-30T16:58:12Z"}}) + `}`, "/data/timings/started_at"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, enqueued := f.rowCounts(t), len(f.enq.Enqueued())
+			res := f.do(t, request{Method: "POST", Path: "/v1/events", Auth: bearer(ws.APIKey), Body: tt.body,
+				Header: map[string]string{"Idempotency-Key": "k-" + tt.name}})
+			res.wantError(t, apiError{Status: 422, Code: "validation_failed", Field: tt.field})
+			if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
+				t.Errorf("a refused event stored rows (-before +after):\n%s", diff)
+			}
+			if n := len(f.enq.Enqueued()) - enqueued; n != 0 {
+				t.Errorf("a refused event enqueued %d deliveries", n)
+			}
+		})
+	}
+	res := f.do(t, request{Method: "POST", Path: "/v1/events", Auth: bearer(ws.APIKey), Body: testenv.EventBody(t, "nps.submitted", nil),
+		Header: map[string]string{"Idempotency-Key": "k-" + tests[2].name}})
+	res.wantStatus(t, http.StatusAccepted)
+	if h := res.Header.Get("Idempotent-Replayed"); h != "" {
+		t.Errorf("Idempotent-Replayed = %q after a refused first try", h)
 	}
 }

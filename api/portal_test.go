@@ -16,7 +16,10 @@ import (
 )
 
 // withDashboard mounts the real dashboard and lets it issue portal links.
-func withDashboard(c *api.Config, _ *manage.Config) {
+func withDashboard(c *api.Config, mc *manage.Config) {
+	// The dashboard shares the api's Service, so it is built here from the
+	// config as it stands; options that change it must come before this one.
+	c.Manage = manage.New(*mc)
 	d := dashboard.New(dashboard.Config{Store: c.Store.(dashboard.Store), Manage: c.Manage})
 	c.Dashboard, c.Portal = d, d
 }

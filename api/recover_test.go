@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -49,7 +50,7 @@ func (f *fixture) mustHealth(tb testing.TB, key, id string) webhookHealth {
 // delivery's id.
 func (f *fixture) mustEventDelivery(tb testing.TB, key, typ string) string {
 	tb.Helper()
-	ev := f.mustPostEvent(tb, key, fmt.Sprintf(`{"type":%q,"data":{}}`, typ))
+	ev := f.mustPostEvent(tb, key, testenv.EventBody(tb, typ, nil))
 	ids := f.deliveryIDsOfEvent(tb, ev.ID)
 	if len(ids) != 1 {
 		tb.Fatalf("event has %d deliveries, want 1", len(ids))

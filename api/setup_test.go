@@ -60,7 +60,9 @@ func setupOn(tb testing.TB, store *repo.Store, db *sqlx.DB, opts ...func(*api.Co
 	for _, o := range opts {
 		o(&cfg, &mcfg)
 	}
-	cfg.Manage = manage.New(mcfg)
+	if cfg.Manage == nil { // an option may have built it, to share it
+		cfg.Manage = manage.New(mcfg)
+	}
 	return &fixture{handler: api.New(cfg), manage: cfg.Manage, store: store, db: db, enq: enq}
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/uuid"
+
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
 // mustSecret checks the secret's form: "whsec_" and standard base64 of 32 bytes.
@@ -284,7 +286,7 @@ func TestDeleteWebhook(t *testing.T) {
 	ws := f.mustCreateWorkspace(t, "Acme")
 	keep := f.mustCreateHook(t, ws.APIKey, "post.created")
 	gone := f.mustCreateHook(t, ws.APIKey, "post.created")
-	ev := f.mustPostEvent(t, ws.APIKey, `{"type":"post.created","data":{}}`)
+	ev := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", nil))
 	var pending string
 	if err := f.db.Get(&pending, `SELECT id::text FROM deliveries WHERE event_id = $1 AND webhook_id = $2`, ev.ID, gone.ID); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/trackelio/webhooks/catalog"
 	"github.com/trackelio/webhooks/credential"
 )
 
@@ -36,6 +35,6 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listEventTypes(w http.ResponseWriter, _ *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]any{"data": catalog.All()})
+	writeJSON(w, http.StatusOK, map[string]any{"data": s.manage.Contracts()})
 	return nil
 }

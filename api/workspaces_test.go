@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -170,9 +171,29 @@ func TestListEventTypes(t *testing.T) {
 		Description string `json:"description"`
 	}
 	var got struct {
-		Data []eventType `json:"data"`
+		Data []struct {
+			eventType
+			Schema  json.RawMessage `json:"schema"`
+			Example json.RawMessage `json:"example"`
+		} `json:"data"`
 	}
 	res.decodeStrict(t, &got)
+	var types []eventType
+	for _, e := range got.Data {
+		types = append(types, e.eventType)
+		// Each type's schema and example are the catalog's, which its own
+		// tests check against each other.
+		var schema struct {
+			Schema string `json:"$schema"`
+			Title  string `json:"title"`
+		}
+		if err := json.Unmarshal(e.Schema, &schema); err != nil || schema.Title != e.Type || schema.Schema != "https://json-schema.org/draft/2020-12/schema" {
+			t.Errorf("%s: schema %.80s…, want a draft 2020-12 schema titled with the type", e.Type, e.Schema)
+		}
+		if ok := json.Valid(e.Example) && len(e.Example) > 2 && e.Example[0] == '{'; !ok {
+			t.Errorf("%s: example %s, want a data object", e.Type, e.Example)
+		}
+	}
 
 	// The table of the product documentation, in its order.
 	want := []eventType{
@@ -184,7 +205,7 @@ func TestListEventTypes(t *testing.T) {
 		{"csat.submitted", "Fired when a CSAT response is collected."},
 		{"conversation.completed", "Fired when a messenger conversation is resolved."},
 	}
-	if diff := cmp.Diff(want, got.Data); diff != "" {
+	if diff := cmp.Diff(want, types); diff != "" {
 		t.Errorf("event types (-spec +got):\n%s", diff)
 	}
 }

@@ -229,8 +229,7 @@ func naiveDeliver(ctx context.Context, client *http.Client, db *sql.DB, payload 
 	}
 	// A body of the size and shape the service sends.
 	body := []byte(`{"id":"` + p.DeliveryID + `","type":"post.created","created_at":"` + time.Now().UTC().Format(time.RFC3339Nano) +
-		`","workspace_id":"00000000-0000-7000-8000-000000000000","data":{"post_id":"1","title":"Benchmark post",` +
-		`"author":{"id":"u_bench","name":"Bench"},"board":"feature-requests"}}`)
+		`","workspace_id":"00000000-0000-7000-8000-000000000000","data":` + postData("1") + `}`)
 	req, err := http.NewRequestWithContext(ctx, "POST", p.URL, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("delivery %s: %w", p.DeliveryID, err)

@@ -84,6 +84,7 @@ type Dashboard struct {
 	csp       string
 	now       func() time.Time
 	pages     *pages
+	events    []eventInfo
 	mux       *http.ServeMux
 }
 
@@ -94,6 +95,7 @@ func New(cfg Config) *Dashboard {
 		store: cfg.Store, manage: cfg.Manage, log: cfg.Log, publicURL: cfg.PublicURL,
 		linkTTL: cfg.LinkTTL, sessTTL: cfg.SessionTTL, framed: len(cfg.FrameAncestors) > 0,
 		csp: contentSecurityPolicy(cfg.FrameAncestors), now: cfg.Now, pages: mustParsePages(),
+		events: newEventInfo(cfg.Manage.Contracts()),
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)

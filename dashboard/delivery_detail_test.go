@@ -21,7 +21,7 @@ func TestDeliveryPage(t *testing.T) {
 	second := answered200
 	second.ResponseTruncated = true
 	second.RequestHeaders = map[string]string{"X-Trackelio-Signature": "bbbb", "webhook-signature": "v1,c2ln", "webhook-timestamp": "2"}
-	id := f.mustDeliver(t, hook, "post.created", `{"post_id":"42","title":"Dark mode"}`, first, second)
+	id := f.mustDeliver(t, hook, "post.created", map[string]any{"post_id": "42", "title": "Dark mode"}, first, second)
 	v := f.signedIn(t, ws)
 	p := v.get(t, "/dashboard/deliveries/"+id)
 	p.wantStatus(t, http.StatusOK)
@@ -49,7 +49,7 @@ func TestRedeliver(t *testing.T) {
 	f := setup(t)
 	ws, _ := f.mustWorkspace(t, "Acme")
 	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
-	orig := f.mustDeliver(t, hook, "post.created", `{}`, answered500)
+	orig := f.mustDeliver(t, hook, "post.created", nil, answered500)
 	v := f.signedIn(t, ws)
 
 	p := v.post(t, "/dashboard/deliveries/"+orig+"/redeliver", v.form(t))

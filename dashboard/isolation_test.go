@@ -18,7 +18,7 @@ func TestWorkspaceIsolation(t *testing.T) {
 	a, _ := f.mustWorkspace(t, "A")
 	b, _ := f.mustWorkspace(t, "B")
 	hook := f.mustWebhook(t, a, "https://a.example/hook", "post.created")
-	del := f.mustDeliver(t, hook, "post.created", `{"secret":"of A"}`, answered500)
+	del := f.mustDeliver(t, hook, "post.created", map[string]any{"secret": "of A"}, answered500)
 	intruder := f.signedIn(t, b)
 	before, snapshot := f.rowCounts(t), f.webhookSnapshot(t, hook.ID)
 	for _, ids := range []struct{ name, hook, delivery string }{

@@ -39,7 +39,7 @@ func TestPagesNeedASession(t *testing.T) {
 	f := setup(t)
 	ws, _ := f.mustWorkspace(t, "Acme")
 	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
-	del := f.mustDeliver(t, hook, "post.created", `{}`)
+	del := f.mustDeliver(t, hook, "post.created", nil)
 	before := f.rowCounts(t)
 	strangers := map[string]*visitor{"no cookie": f.visitor(t), "a made-up cookie": f.visitor(t)}
 	u, _ := url.Parse(f.srv.URL + "/dashboard/")
@@ -68,7 +68,7 @@ func TestFormsNeedTheCSRFToken(t *testing.T) {
 	f := setup(t)
 	ws, _ := f.mustWorkspace(t, "Acme")
 	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
-	del := f.mustDeliver(t, hook, "post.created", `{}`, answered500)
+	del := f.mustDeliver(t, hook, "post.created", nil, answered500)
 	v := f.signedIn(t, ws)
 	// Another session's token is as wrong as none.
 	other := f.signedIn(t, ws).csrf(t)

@@ -83,14 +83,14 @@ func (f *fixture) mustWebhook(tb testing.TB, workspaceID, url string, events ...
 	return h
 }
 
-// mustDeliver stores an event of the given type with its deliveries and
-// records one attempt per result for the webhook's delivery; it returns
-// that delivery's id.
-func (f *fixture) mustDeliver(tb testing.TB, hook repo.Webhook, typ, data string, results ...repo.AttemptResult) string {
+// mustDeliver stores an event of the given type, its example data with
+// extra's keys added, with its deliveries, and records one attempt per
+// result for the webhook's delivery; it returns that delivery's id.
+func (f *fixture) mustDeliver(tb testing.TB, hook repo.Webhook, typ string, extra map[string]any, results ...repo.AttemptResult) string {
 	tb.Helper()
 	ctx := context.Background()
 	svc := manage.New(manage.Config{Store: f.store, Enqueuer: f.enq})
-	ev, err := svc.NewEvent(hook.WorkspaceID, typ, json.RawMessage(data))
+	ev, err := svc.NewEvent(hook.WorkspaceID, typ, json.RawMessage(testenv.EventData(tb, typ, extra)))
 	if err != nil {
 		tb.Fatal(err)
 	}

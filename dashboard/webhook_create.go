@@ -27,13 +27,13 @@ func (d *Dashboard) newView(v *visit, form webhookForm) webhookNewView {
 
 // webhookNew shows an empty Create Webhook form: Active on, no events.
 func (d *Dashboard) webhookNew(w http.ResponseWriter, r *http.Request, v *visit) error {
-	return d.render(w, r, http.StatusOK, "webhook_new", d.newView(v, newWebhookForm(pathWebhooks, v.CSRF, "", nil, true, "")))
+	return d.render(w, r, http.StatusOK, "webhook_new", d.newView(v, d.newWebhookForm(pathWebhooks, v.CSRF, "", nil, true, "")))
 }
 
 // webhookCreate saves a new webhook and shows its generated secret; a
 // refused form comes back with what was typed and a message per field.
 func (d *Dashboard) webhookCreate(w http.ResponseWriter, r *http.Request, v *visit) error {
-	in, form := readWebhookForm(r, pathWebhooks, v.CSRF)
+	in, form := d.readWebhookForm(r, pathWebhooks, v.CSRF)
 	hook, err := d.manage.CreateWebhook(r.Context(), v.WorkspaceID, in)
 	if errors.Is(err, repo.ErrLimitReached) {
 		view := d.newView(v, form)

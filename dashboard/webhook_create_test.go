@@ -1,6 +1,8 @@
 package dashboard_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
@@ -30,9 +32,17 @@ func TestCreateWebhookFormMatchesTheDocs(t *testing.T) {
 		`<label for="description">Description <span class="muted">(optional)</span></label>`,
 		`<button type="submit" class="button primary">Save</button>`,
 	)
-	for _, e := range catalog.All() {
-		p.wantHTML(t, `<input type="checkbox" name="events" value="`+e.Type+`">`)
-		p.wantText(t, e.Description)
+	// Each event with its description and, folded, an example of its data.
+	for _, c := range catalog.MustLoadSchemas().Contracts() {
+		p.wantHTML(t, `<input type="checkbox" name="events" value="`+c.Type+`">`)
+		var example bytes.Buffer
+		if err := json.Indent(&example, c.Example, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		p.wantText(t, c.Description, example.String())
+	}
+	if n := strings.Count(p.Body, `<summary>Example <code>data</code></summary>`); n != len(catalog.All()) {
+		t.Errorf("%d examples on the page, want one per event type (%d)", n, len(catalog.All()))
 	}
 }
 

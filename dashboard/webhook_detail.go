@@ -131,7 +131,7 @@ func (d *Dashboard) showWebhook(w http.ResponseWriter, r *http.Request, v *visit
 	if x.form != nil {
 		view.Form = *x.form
 	} else {
-		view.Form = storedWebhookForm(hook, v.CSRF)
+		view.Form = d.storedWebhookForm(hook, v.CSRF)
 	}
 	if x.rotation != nil {
 		view.Rotation = &rotationView{Secret: x.rotation.Webhook.Secret, PreviousExpiresAt: x.rotation.PreviousExpiresAt}

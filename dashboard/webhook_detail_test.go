@@ -1,7 +1,6 @@
 package dashboard_test
 
 import (
-	"fmt"
 	"html"
 	"net/http"
 	"regexp"
@@ -56,7 +55,7 @@ func TestWebhookDetailHistory(t *testing.T) {
 		default:
 			results = []repo.AttemptResult{answered200}
 		}
-		newestFirst = append([]string{f.mustDeliver(t, hook, typ, fmt.Sprintf(`{"i":%d}`, i), results...)}, newestFirst...)
+		newestFirst = append([]string{f.mustDeliver(t, hook, typ, map[string]any{"i": i}, results...)}, newestFirst...)
 	}
 	v := f.signedIn(t, ws)
 	p := v.get(t, "/dashboard/webhooks/"+hook.ID)
@@ -123,7 +122,7 @@ func TestWebhookDetailShowsResponsesAsText(t *testing.T) {
 	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
 	evil := answered500
 	evil.ResponseBody = []byte(`<script>document.title="pwned"</script><img src=x onerror=alert(1)>` + "\xff")
-	id := f.mustDeliver(t, hook, "post.created", `{"title":"<b>bold</b>"}`, evil)
+	id := f.mustDeliver(t, hook, "post.created", map[string]any{"title": "<b>bold</b>"}, evil)
 	v := f.signedIn(t, ws)
 	for _, path := range []string{"/dashboard/webhooks/" + hook.ID, "/dashboard/deliveries/" + id} {
 		p := v.get(t, path)

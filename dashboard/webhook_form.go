@@ -30,32 +30,45 @@ func (e formErrors) Any() bool { return e != formErrors{} }
 
 // eventChoice is one checkbox of the Events field.
 type eventChoice struct {
-	Type, Description string
-	Checked           bool
+	eventInfo
+	Checked bool
 }
 
-func newWebhookForm(action, csrf string, url string, events []string, active bool, description string) webhookForm {
+// eventInfo is a catalog type as the form shows it: its description and
+// an example of its data, pretty-printed once when the dashboard starts.
+type eventInfo struct {
+	Type, Description, Example string
+}
+
+func newEventInfo(contracts []catalog.Contract) []eventInfo {
+	out := make([]eventInfo, len(contracts))
+	for i, c := range contracts {
+		out[i] = eventInfo{Type: c.Type, Description: c.Description, Example: pretty(c.Example)}
+	}
+	return out
+}
+
+func (d *Dashboard) newWebhookForm(action, csrf string, url string, events []string, active bool, description string) webhookForm {
 	f := webhookForm{Action: action, CSRF: csrf, URL: url, Active: active, Description: description}
-	all := catalog.All()
-	f.AllEvents = len(all) > 0
-	for _, e := range all {
+	f.AllEvents = len(d.events) > 0
+	for _, e := range d.events {
 		checked := slices.Contains(events, e.Type)
 		f.AllEvents = f.AllEvents && checked
-		f.Events = append(f.Events, eventChoice{Type: e.Type, Description: e.Description, Checked: checked})
+		f.Events = append(f.Events, eventChoice{eventInfo: e, Checked: checked})
 	}
 	return f
 }
 
 // storedWebhookForm is the form filled with a webhook as stored.
-func storedWebhookForm(h repo.Webhook, csrf string) webhookForm {
-	return newWebhookForm(webhookPath(h.ID), csrf, h.URL, h.Events, h.Active, h.Description)
+func (d *Dashboard) storedWebhookForm(h repo.Webhook, csrf string) webhookForm {
+	return d.newWebhookForm(webhookPath(h.ID), csrf, h.URL, h.Events, h.Active, h.Description)
 }
 
 // readWebhookForm reads a submitted settings form: the input for manage
 // and the form to show again if it is refused. A form always sends every
 // field, so an unticked box is false and no ticked event is an empty list.
 // "Select all" stands for every event type, so it works without script.
-func readWebhookForm(r *http.Request, action, csrf string) (manage.WebhookInput, webhookForm) {
+func (d *Dashboard) readWebhookForm(r *http.Request, action, csrf string) (manage.WebhookInput, webhookForm) {
 	url, description := r.PostForm.Get("url"), r.PostForm.Get("description")
 	events := append([]string{}, r.PostForm["events"]...)
 	if r.PostForm.Get("all_events") == "on" {
@@ -66,7 +79,7 @@ func readWebhookForm(r *http.Request, action, csrf string) (manage.WebhookInput,
 	}
 	active := r.PostForm.Get("active") == "on"
 	in := manage.WebhookInput{URL: &url, Events: events, Active: &active, Description: &description}
-	return in, newWebhookForm(action, csrf, url, events, active, description)
+	return in, d.newWebhookForm(action, csrf, url, events, active, description)
 }
 
 // withErrors puts each refused field's message on the form; an error that

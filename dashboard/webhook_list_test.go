@@ -29,12 +29,12 @@ func TestWebhookListShowsHealth(t *testing.T) {
 	failing := f.mustWebhook(t, ws, "https://flaky.example/hook", "post.created", "nps.submitted")
 	gone := f.mustWebhook(t, ws, "https://gone.example/hook", "comment.created")
 	quiet := f.mustWebhook(t, ws, "https://quiet.example/hook", "csat.submitted")
-	f.mustDeliver(t, healthy, "post.created", `{}`, answered200)
-	f.mustDeliver(t, failing, "post.created", `{}`, answered200)
+	f.mustDeliver(t, healthy, "post.created", nil, answered200)
+	f.mustDeliver(t, failing, "post.created", nil, answered200)
 	pending := answered500
 	pending.NewStatus, pending.NextAttemptAt = repo.StatusPending, time.Now().Add(time.Hour)
-	f.mustDeliver(t, failing, "post.created", `{}`, pending)
-	f.mustDeliver(t, failing, "post.created", `{}`, pending)
+	f.mustDeliver(t, failing, "post.created", nil, pending)
+	f.mustDeliver(t, failing, "post.created", nil, pending)
 	if _, err := f.db.Exec(`UPDATE webhooks SET active = false, disabled_reason = 'gone', disabled_at = now() WHERE id = $1`, gone.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func (d *Dashboard) webhookUpdate(w http.ResponseWriter, r *http.Request, v *vis
 		in.Active = &on
 	} else {
 		var f webhookForm
-		in, f = readWebhookForm(r, webhookPath(hook.ID), v.CSRF)
+		in, f = d.readWebhookForm(r, webhookPath(hook.ID), v.CSRF)
 		form = &f
 	}
 	upd, err := d.manage.UpdateWebhook(r.Context(), v.WorkspaceID, hook.ID, in)

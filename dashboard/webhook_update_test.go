@@ -49,8 +49,8 @@ func TestReenableOffersRecovery(t *testing.T) {
 	ws, _ := f.mustWorkspace(t, "Acme")
 	hook := f.mustWebhook(t, ws, "https://flaky.example/hook", "post.created")
 	failed := []string{
-		f.mustDeliver(t, hook, "post.created", `{"n":1}`, answered500),
-		f.mustDeliver(t, hook, "post.created", `{"n":2}`, answered500),
+		f.mustDeliver(t, hook, "post.created", map[string]any{"n": 1}, answered500),
+		f.mustDeliver(t, hook, "post.created", map[string]any{"n": 2}, answered500),
 	}
 	// The worker disabled it after the streak.
 	if _, err := f.db.Exec(`UPDATE webhooks SET active = false, disabled_reason = 'failing', disabled_at = now() WHERE id = $1`, hook.ID); err != nil {
@@ -98,7 +98,7 @@ func TestRecoverNeedsAnActiveWebhook(t *testing.T) {
 	f := setup(t)
 	ws, _ := f.mustWorkspace(t, "Acme")
 	hook := f.mustWebhook(t, ws, "https://flaky.example/hook", "post.created")
-	f.mustDeliver(t, hook, "post.created", `{}`, answered500)
+	f.mustDeliver(t, hook, "post.created", nil, answered500)
 	off := false
 	if _, err := f.store.UpdateWebhook(t.Context(), ws, hook.ID, repo.WebhookPatch{Active: &off}); err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestDeleteWebhook(t *testing.T) {
 	f := setup(t)
 	ws, _ := f.mustWorkspace(t, "Acme")
 	hook := f.mustWebhook(t, ws, "https://bye.example/hook", "post.created")
-	pending := f.mustDeliver(t, hook, "post.created", `{}`)
+	pending := f.mustDeliver(t, hook, "post.created", nil)
 	v := f.signedIn(t, ws)
 	path := "/dashboard/webhooks/" + hook.ID
 

@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
 // This file tests how the service treats struggling receivers (Retry-After,
@@ -38,6 +40,7 @@ type answer struct {
 // and on how many requests of the same delivery came before. It also
 // tracks how many requests it holds at once.
 type endpoint struct {
+	t   testing.TB
 	srv *httptest.Server
 	// handle picks the answer to a request; k is its 1-based position among
 	// the requests carrying the same X-Trackelio-Delivery. It runs under mu.
@@ -55,7 +58,7 @@ type endpoint struct {
 // before the system, so the processes stop first.
 func newEndpoint(t testing.TB, handle func(r received, k int) answer) *endpoint {
 	t.Helper()
-	e := &endpoint{handle: handle, done: make(chan struct{}), perDelivery: map[string]int{}}
+	e := &endpoint{t: t, handle: handle, done: make(chan struct{}), perDelivery: map[string]int{}}
 	e.srv = httptest.NewServer(http.HandlerFunc(e.serveHTTP))
 	t.Cleanup(func() {
 		close(e.done)
@@ -71,6 +74,7 @@ func (e *endpoint) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	got := received{Method: req.Method, URI: req.RequestURI, Header: req.Header.Clone(), Body: body, At: time.Now()}
+	checkPayload(e.t, body)
 	e.mu.Lock()
 	e.got = append(e.got, got)
 	e.perDelivery[got.delivery()]++
@@ -261,7 +265,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	for _, c := range cases {
 		hooks[c.name] = ws.createWebhook(t, map[string]any{"url": c.e.url("/" + c.name), "events": []string{"post.created"}})
 	}
-	a := ws.postEvent(t, "post.created", `{"post":{"id":"post_ra"}}`)
+	a := ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": "retry-after"}))
 	if a.Deliveries != len(cases) {
 		t.Fatalf("event answered %d deliveries, want %d", a.Deliveries, len(cases))
 	}
@@ -360,7 +364,7 @@ func TestGoneDisablesWebhook(t *testing.T) {
 	wh := ws.createWebhook(t, map[string]any{"url": rcv.url("/gone"), "events": []string{"post.created"}})
 
 	before := time.Now()
-	ws.postEvent(t, "post.created", `{"post":{"id":"post_gone"}}`)
+	ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": "gone"}))
 	id := rcv.waitRequests(t, sys, 1)[0].delivery()
 	d := ws.waitFinished(t, id)
 	if diff := cmp.Diff([]attemptRow{{1, intp(410), "gone"}}, attemptRows(d.Attempts)); d.Status != "failed" || diff != "" {
@@ -392,7 +396,7 @@ func TestGoneDisablesWebhook(t *testing.T) {
 		t.Errorf("disabled_at %s is not when the 410 came", h.DisabledAt)
 	}
 
-	if a := ws.postEvent(t, "post.created", `{"post":{"id":"post_after_gone"}}`); a.Deliveries != 0 {
+	if a := ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": "after gone"})); a.Deliveries != 0 {
 		t.Errorf("event for a gone webhook: %d deliveries, want 0", a.Deliveries)
 	}
 
@@ -512,7 +516,7 @@ func TestInFlightCapKeepsHealthyLatency(t *testing.T) {
 		start := time.Now()
 		for i := range events {
 			time.Sleep(time.Until(start.Add(time.Duration(i) * pace)))
-			a := ws.postEvent(t, "comment.created", fmt.Sprintf(`{"comment":{"id":"%s_%d"}}`, name, i))
+			a := ws.postEvent(t, "comment.created", testenv.EventData(t, "comment.created", map[string]any{"case": fmt.Sprintf("%s_%d", name, i)}))
 			posted[a.ID] = time.Now()
 			if a.Deliveries != wantDeliveries {
 				t.Fatalf("%s: event %d answered %d deliveries, want %d", name, i, a.Deliveries, wantDeliveries)
@@ -592,7 +596,7 @@ func TestBreakerProbesDeadEndpoint(t *testing.T) {
 	ws := sys.newWorkspace(t)
 	wh := ws.createWebhook(t, map[string]any{"url": dead.url("/dead"), "events": []string{"csat.submitted"}})
 	for i := range events {
-		ws.postEvent(t, "csat.submitted", fmt.Sprintf(`{"response":{"id":"csat_%d"}}`, i))
+		ws.postEvent(t, "csat.submitted", testenv.EventData(t, "csat.submitted", map[string]any{"id": fmt.Sprintf("csat_%d", i)}))
 	}
 
 	// The breaker opens after 3 consecutive failures; deliveries already
@@ -685,7 +689,7 @@ func TestRecoverResendsFailed(t *testing.T) {
 
 	var failedIDs []string // oldest first
 	post := func(i int) {
-		ws.postEvent(t, "post.status_changed", fmt.Sprintf(`{"post":{"id":"post_%d"},"from":"open","to":"closed"}`, i))
+		ws.postEvent(t, "post.status_changed", testenv.EventData(t, "post.status_changed", map[string]any{"case": i}))
 	}
 	post(1)
 	post(2)
@@ -934,7 +938,7 @@ func TestSecretRotation(t *testing.T) {
 	}
 	deliver := func(n int) received {
 		t.Helper()
-		ws.postEvent(t, "post.assigned", fmt.Sprintf(`{"post":{"id":"post_%d"}}`, n))
+		ws.postEvent(t, "post.assigned", testenv.EventData(t, "post.assigned", map[string]any{"case": n}))
 		return rcv.waitRequests(t, sys, n)[n-1]
 	}
 	type check struct {

@@ -129,7 +129,7 @@ func flood(t *testing.T, c *chaosRun) {
 	var wg sync.WaitGroup
 	tick := time.NewTicker(time.Second / time.Duration(perReplica*len(c.apis)))
 	defer tick.Stop()
-	body := `{"type":"post.created","data":{"post":{"id":"noise"}}}`
+	body := chaosEvent("noise")
 	answers := map[int]int{}
 	var mu sync.Mutex
 	for n := 0; ; n++ {
@@ -421,7 +421,7 @@ func hangUps(t *testing.T, c *chaosRun) {
 	sent := map[string]time.Time{}
 	for i := range n {
 		key := fmt.Sprintf("hangup-%d", i)
-		body := fmt.Sprintf(`{"type":"post.created","data":{"post":{"id":"hangup_%d"}}}`, i)
+		body := chaosEvent(fmt.Sprintf("hangup_%d", i))
 		u, _ := url.Parse(c.api(i))
 		conn, err := net.Dial("tcp", u.Host)
 		if err != nil {

@@ -205,11 +205,18 @@ func (c *chaosRun) load(ctx context.Context, t *testing.T, rate int) func() {
 	return wg.Wait
 }
 
+// chaosEvent is the body of a post.created event about post id, valid
+// under the type's schema.
+func chaosEvent(id string) string {
+	return `{"type":"post.created","data":{"post":{"id":"` + id + `","title":"chaos ` + id +
+		`","status":"open","board":{"id":"board_chaos"},"author":{"id":"user_chaos"}},"source":"widget"}}`
+}
+
 // publish posts event i as a careful producer does: with an idempotency
 // key, retrying network errors, 429 and 5xx (after Retry-After) and
 // spreading the retries over the api replicas, until it is answered 202.
 func (c *chaosRun) publish(t *testing.T, i int64) {
-	body := fmt.Sprintf(`{"type":"post.created","data":{"post":{"id":"post_%d","title":"chaos %d"}}}`, i, i)
+	body := chaosEvent(fmt.Sprintf("post_%d", i))
 	key := fmt.Sprintf("chaos-%d", i)
 	deadline := time.Now().Add(publishPatience)
 	for n := 0; ; n++ {

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/signature"
 )
 
@@ -77,9 +78,9 @@ func TestDashboardInABrowser(t *testing.T) {
 
 	// Events reported through the API arrive signed with that secret and
 	// show in the history with their status code.
-	ws.postEvent(t, "post.created", `{"post_id":"1","title":"Dark mode"}`)
-	ws.postEvent(t, "comment.created", `{"comment_id":"7","body":"+1"}`)
-	ws.postEvent(t, "nps.submitted", `{"score":9}`) // not subscribed
+	ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": 1}))
+	ws.postEvent(t, "comment.created", testenv.EventData(t, "comment.created", map[string]any{"comment_id": "7"}))
+	ws.postEvent(t, "nps.submitted", testenv.EventData(t, "nps.submitted", nil)) // not subscribed
 	for _, r := range rc.waitRequests(t, sys, 2) {
 		if !signature.Verify(secret, r.Body, r.Header.Get(signature.Header)) {
 			t.Errorf("delivery %s does not verify with the secret the page showed", r.delivery())
@@ -99,7 +100,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	// The receiver fails: the failed attempts show with their status code,
 	// and the failure count rises.
 	failing.Store(true)
-	ws.postEvent(t, "post.created", `{"post_id":"2","title":"Export"}`)
+	ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": 2}))
 	b.open(hookPath)
 	b.reloadUntil(`table.history .outcome-fail`, 1)
 	b.wantText("500")
@@ -140,7 +141,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	b.follow(byText("button", "Save"))
 	b.wantText("Your changes were saved.", "Inactive")
 	received := len(rc.requests())
-	if acc := ws.postEvent(t, "post.created", `{"post_id":"3"}`); acc.Deliveries != 0 {
+	if acc := ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": 3})); acc.Deliveries != 0 {
 		t.Errorf("an event for the inactive webhook made %d deliveries", acc.Deliveries)
 	}
 	if got := len(rc.requests()); got != received {

@@ -23,6 +23,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
 // eventType is an entry of GET /v1/event-types.
@@ -61,32 +63,35 @@ var eventData = map[string]string{
 			"id": "post_01",
 			"title": "Dark mode <please> & thanks",
 			"body": "Ça marche très bien — 日本語のテキスト 🚀",
-			"source": "widget",
+			"status": "open",
+			"board": {"id": "board_1", "name": "Ideas & <wishes>"},
+			"author": {"id": "user_3", "name": "Zoë", "email": "zoe@example.com"},
 			"tags": ["ui", "a&b", "<script>alert(1)</script>"],
-			"author": {"name": "Zoë", "email": "zoe@example.com"},
 			"votes": 12345678901234567890,
 			"score": 1.50,
 			"ratio": 1e3,
 			"pinned": false,
-			"board": null
-		}
+			"merged_into": null
+		},
+		"source": "widget"
 	}`,
-	"post.status_changed": `{"post": {"id": "post_01", "title": "Ünïcödé"}, "from": "open", "to": "planned",
+	"post.status_changed": `{"post": {"id": "post_01", "title": "Ünïcödé"}, "previous_status": "open", "new_status": "planned",
 		"changed_by": {"id": "user_7", "name": "Ana <ana@example.com>"}}`,
 	"post.assigned": `{
-		"post": {"id": "post_02"},
+		"post": {"id": "post_02", "title": "Export"},
 		"assignee": {"id": "user_9", "name": "Björn & co"},
+		"assigned_by": {"id": "user_7", "email": null},
 		"previous_assignee": null
 	}`,
-	"comment.created": `{"comment": {"id": "cmt_1", "post_id": "post_01",
-		"text": "quote \" backslash \\ newline \n tab \t escaped \u00e9 slash \/ and raw é",
+	"comment.created": `{"comment": {"id": "cmt_1", "author": {"id": "user_7"},
+		"body": "quote \" backslash \\ newline \n tab \t escaped \u00e9 slash \/ and raw é",
 		"line_separator": "a` + "\u2028" + `b",
-		"mentions": [{"id": "user_7"}, {"id": "user_9"}]}}`,
-	"nps.submitted": `{"response": {"id": "nps_1", "score": 9, "comment": "Great > good", "weights": [0.1, 2.50, -3]}}`,
-	"csat.submitted": `{"response": {"id": "csat_1", "rating": 4, "max": 5, "comment": "",
-		"meta": {"locale": "pt-BR", "nested": {"deeper": {"deepest": [true, false, null]}}}}}`,
-	"conversation.completed": `{"conversation": {"id": "conv_1", "resolved_by": "агент Мария",
-		"duration_seconds": 3600, "tags": [], "csat": {}}}`,
+		"mentions": [{"id": "user_7"}, {"id": "user_9"}]}, "post": {"id": "post_01", "title": "Dark mode"}}`,
+	"nps.submitted": `{"id": "nps_1", "score": 9, "comment": "Great > good", "respondent": {"id": "user_1"}, "weights": [0.1, 2.50, -3]}`,
+	"csat.submitted": `{"id": "csat_1", "rating": 4, "max": 5, "comment": "", "respondent": {"id": "user_2"}, "conversation": {"id": "conv_1"},
+		"meta": {"locale": "pt-BR", "nested": {"deeper": {"deepest": [true, false, null]}}}}`,
+	"conversation.completed": `{"conversation": {"id": "conv_1", "tags": [], "csat": {}}, "resolved_by": {"id": "agent_1", "name": "агент Мария"},
+		"timings": {"started_at": "2026-11-30T16:40:00Z", "completed_at": "2026-11-30T17:40:00.5+01:00", "resolution_seconds": 3600}}`,
 }
 
 // sentEvent is what the test posted and the 202 answer it got.
@@ -378,7 +383,7 @@ func TestRetriesThenSucceeds(t *testing.T) {
 	sys := startSystem(t, options{retrySchedule: "200ms,200ms,200ms"})
 	ws := sys.newWorkspace(t)
 	wh := ws.createWebhook(t, map[string]any{"url": rcv.url("/retry"), "events": []string{"post.assigned"}})
-	ev := ws.postEvent(t, "post.assigned", `{"post":{"id":"post_retry"},"assignee":{"id":"user_1"}}`)
+	ev := ws.postEvent(t, "post.assigned", testenv.EventData(t, "post.assigned", map[string]any{"case": "retry"}))
 
 	reqs := rcv.waitRequests(t, sys, 3)
 	d := ws.waitFinished(t, reqs[0].delivery())
@@ -423,7 +428,7 @@ func TestRetriesExhausted(t *testing.T) {
 	sys := startSystem(t, options{retrySchedule: "100ms,100ms"})
 	ws := sys.newWorkspace(t)
 	wh := ws.createWebhook(t, map[string]any{"url": rcv.url("/down"), "events": []string{"post.status_changed"}})
-	ws.postEvent(t, "post.status_changed", `{"post":{"id":"post_down"},"from":"open","to":"closed"}`)
+	ws.postEvent(t, "post.status_changed", testenv.EventData(t, "post.status_changed", map[string]any{"case": "down"}))
 
 	id := rcv.waitRequests(t, sys, 1)[0].delivery()
 	d := ws.waitFinished(t, id)
@@ -493,7 +498,7 @@ func TestOutboxRecoversAfterRedisLoss(t *testing.T) {
 	const n = 20
 	events := map[string]bool{}
 	for i := range n {
-		a := ws.postEvent(t, "comment.created", fmt.Sprintf(`{"comment":{"id":"cmt_%d"}}`, i))
+		a := ws.postEvent(t, "comment.created", testenv.EventData(t, "comment.created", map[string]any{"case": i}))
 		if a.Deliveries != 1 {
 			t.Fatalf("event %d: %d deliveries, want 1", i, a.Deliveries)
 		}
@@ -560,7 +565,7 @@ func TestIdempotencyAndRedeliver(t *testing.T) {
 	ws := sys.newWorkspace(t)
 	wh := ws.createWebhook(t, map[string]any{"url": rcv.url("/idem"), "events": []string{"nps.submitted"}})
 
-	const data = `{"response":{"id":"nps_42","score":10}}`
+	data := testenv.EventData(t, "nps.submitted", map[string]any{"id": "nps_42", "score": 10})
 	first := ws.postEvent(t, "nps.submitted", data, "Idempotency-Key", "nps-42")
 	again := ws.postEvent(t, "nps.submitted", data, "Idempotency-Key", "nps-42")
 	if diff := cmp.Diff(accepted{first.ID, 1}, again); diff != "" {
@@ -624,7 +629,7 @@ func TestInactiveAndDeletedWebhooks(t *testing.T) {
 	if patched.ID != switchedOff.ID || patched.Active {
 		t.Errorf("PATCH {\"active\": false} answered %+v", patched)
 	}
-	a := ws.postEvent(t, "csat.submitted", `{"response":{"id":"csat_2","rating":2}}`)
+	a := ws.postEvent(t, "csat.submitted", testenv.EventData(t, "csat.submitted", map[string]any{"id": "csat_2", "rating": 2}))
 	type inactive struct {
 		Active  bool
 		History int
@@ -640,7 +645,7 @@ func TestInactiveAndDeletedWebhooks(t *testing.T) {
 
 	// A webhook deleted while its delivery waits for a retry ends it.
 	doomed := ws.createWebhook(t, map[string]any{"url": down.url("/deleted"), "events": []string{"conversation.completed"}})
-	ws.postEvent(t, "conversation.completed", `{"conversation":{"id":"conv_9"}}`)
+	ws.postEvent(t, "conversation.completed", testenv.EventData(t, "conversation.completed", nil))
 	id := down.waitRequests(t, sys, 1)[0].delivery()
 	ws.call(t, "DELETE", "/v1/webhooks/"+doomed.ID, nil, http.StatusNoContent, nil)
 	atDelete := len(down.requests())

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -8,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
 // received is one request a receiver got, as it arrived.
@@ -42,6 +46,7 @@ func statuses(codes ...int) reply {
 
 // receiver is a webhook endpoint on loopback that records every request.
 type receiver struct {
+	t     testing.TB
 	srv   *httptest.Server
 	reply reply
 	// latency delays every answer; set it before the first request.
@@ -55,7 +60,7 @@ type receiver struct {
 // before the system, so the processes stop first.
 func newReceiver(t testing.TB, rep reply) *receiver {
 	t.Helper()
-	r := &receiver{reply: rep}
+	r := &receiver{t: t, reply: rep}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serveHTTP))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -69,6 +74,7 @@ func (r *receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	got := received{Method: req.Method, URI: req.RequestURI, Header: req.Header.Clone(), Body: body, At: time.Now()}
+	checkPayload(r.t, body)
 	r.mu.Lock()
 	status, answer := r.reply(len(r.got)+1, got)
 	got.Status = status
@@ -77,6 +83,27 @@ func (r *receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	io.WriteString(w, answer)
+}
+
+// checkPayload fails the test unless body is a delivery whose data its
+// type's published schema accepts: every delivery of these tests is held
+// to the contract receivers are promised. Test events are not in the
+// catalog and have no schema.
+func checkPayload(t testing.TB, body []byte) {
+	var ev struct {
+		Type string          `json:"type"`
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		t.Errorf("a delivery's body is not JSON: %v\n%s", err, body)
+		return
+	}
+	if ev.Type == catalog.TestType {
+		return
+	}
+	if err := testenv.Schemas().Validate(ev.Type, ev.Data); err != nil {
+		t.Errorf("a %s delivery breaks its schema: %v\n%s", ev.Type, err, body)
+	}
 }
 
 // url returns the receiver's URL for a path (which may carry a query).

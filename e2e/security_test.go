@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
 // rssKB reads a process's resident set size from /proc.
@@ -65,12 +67,12 @@ func TestHugeResponseIsBounded(t *testing.T) {
 
 	// Warm up the worker's paths with a small delivery before measuring.
 	ws.createWebhook(t, map[string]any{"url": small.url("/warm"), "events": []string{"nps.submitted"}})
-	ws.postEvent(t, "nps.submitted", `{"score":9}`)
+	ws.postEvent(t, "nps.submitted", testenv.EventData(t, "nps.submitted", nil))
 	small.waitRequests(t, sys, 1)
 	before := rssKB(t, worker.cmd.Process.Pid)
 
 	wh := ws.createWebhook(t, map[string]any{"url": big.URL + "/huge", "events": []string{"csat.submitted"}})
-	ws.postEvent(t, "csat.submitted", `{"score":5}`)
+	ws.postEvent(t, "csat.submitted", testenv.EventData(t, "csat.submitted", nil))
 	ds := ws.waitHistory(t, wh.ID, 1)
 	d := ws.waitFinished(t, ds[0].ID)
 	after := rssKB(t, worker.cmd.Process.Pid)
@@ -111,7 +113,7 @@ func TestBlockedDestinationIsNeverDialled(t *testing.T) {
 	// A name is resolved only when dialling, and refused then.
 	port := rcv.srv.Listener.Addr().(*net.TCPAddr).Port
 	wh := ws.createWebhook(t, map[string]any{"url": fmt.Sprintf("http://localhost:%d/hook", port), "events": []string{"post.created"}})
-	ws.postEvent(t, "post.created", `{"title":"to loopback"}`)
+	ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": "to loopback"}))
 	ds := ws.waitHistory(t, wh.ID, 1)
 	d := ws.waitFinished(t, ds[0].ID)
 	if d.Status != "failed" || len(d.Attempts) != 2 {

@@ -113,7 +113,7 @@ func (s *Service) SendTest(ctx context.Context, hook repo.Webhook) (TestResult, 
 	if err != nil {
 		return TestResult{}, err
 	}
-	ev, err := s.NewEvent(hook.WorkspaceID, catalog.TestType, data)
+	ev, err := s.newEvent(hook.WorkspaceID, catalog.TestType, data)
 	if err != nil {
 		return TestResult{}, err
 	}

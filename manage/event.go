@@ -3,11 +3,13 @@ package manage
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/catalog"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -33,8 +35,35 @@ func renderBody(b outgoingBody) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// NewEvent gives an event its id and time and renders its outgoing body.
+// Contracts lists the catalog's event types with the schema and an example
+// of each one's data.
+func (s *Service) Contracts() []catalog.Contract { return s.schemas.Contracts() }
+
+// NewEvent checks a producer's event, a catalog type whose data its schema
+// accepts, then gives it its id and time and renders its outgoing body. A
+// refused field is named by its JSON pointer into the request body, such
+// as /data/post/id.
 func (s *Service) NewEvent(workspaceID, typ string, data json.RawMessage) (repo.NewEvent, error) {
+	if typ == "" {
+		return repo.NewEvent{}, invalid("type", "type is required")
+	}
+	if !catalog.Known(typ) {
+		return repo.NewEvent{}, invalid("type", "unknown event type %q; see GET /v1/event-types", typ)
+	}
+	if len(data) == 0 || data[0] != '{' {
+		return repo.NewEvent{}, invalid("data", "data must be a JSON object")
+	}
+	var de *catalog.DataError
+	if err := s.schemas.Validate(typ, data); errors.As(err, &de) {
+		return repo.NewEvent{}, invalid("/data"+de.Pointer, "%s (see the %s schema in GET /v1/event-types)", de.Message, typ)
+	} else if err != nil {
+		return repo.NewEvent{}, err
+	}
+	return s.newEvent(workspaceID, typ, data)
+}
+
+// newEvent gives an event its id and time and renders its outgoing body.
+func (s *Service) newEvent(workspaceID, typ string, data json.RawMessage) (repo.NewEvent, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return repo.NewEvent{}, fmt.Errorf("event id: %w", err)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trackelio/webhooks/catalog"
 	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -69,6 +70,7 @@ type Service struct {
 	maxHooks int
 	testWait time.Duration
 	now      func() time.Time
+	schemas  *catalog.Schemas
 
 	// soon bounds the enqueues EnqueueSoon runs in the background; soonWG
 	// is what Wait waits for.
@@ -85,7 +87,7 @@ func New(cfg Config) *Service {
 	s := &Service{
 		store: cfg.Store, enqueuer: cfg.Enqueuer, log: cfg.Log, checkURL: cfg.CheckURL,
 		maxHooks: cfg.MaxWebhooks, testWait: cfg.TestWait, now: cfg.Now,
-		soon: make(chan struct{}, maxEnqueuesSoon),
+		schemas: catalog.MustLoadSchemas(), soon: make(chan struct{}, maxEnqueuesSoon),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
