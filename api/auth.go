@@ -28,13 +28,20 @@ type workspaceKey struct{}
 
 func workspaceID(ctx context.Context) string { return ctx.Value(workspaceKey{}).(string) }
 
+// unauthorized answers a request without a valid API key, naming the
+// scheme it needs as HTTP requires of a 401.
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="Trackelio Webhooks"`)
+	writeError(w, r, s.log, errUnauthorized)
+}
+
 // authed resolves the API key to its workspace; every handler behind it sees
 // only that workspace's rows.
 func (s *Server) authed(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, ok := bearer(r)
 		if !ok {
-			writeError(w, r, s.log, errUnauthorized)
+			s.unauthorized(w, r)
 			return
 		}
 		digest := credential.Digest(key)
@@ -43,7 +50,7 @@ func (s *Server) authed(h handlerFunc) http.Handler {
 			var err error
 			ws, err = s.store.WorkspaceByKeyHash(r.Context(), digest)
 			if errors.Is(err, repo.ErrNotFound) {
-				writeError(w, r, s.log, errUnauthorized)
+				s.unauthorized(w, r)
 				return
 			}
 			if err != nil {

@@ -54,6 +54,9 @@ func TestV1RoutesRequireAPIKey(t *testing.T) {
 			t.Run(rt.method+" "+rt.path+"/"+a.name, func(t *testing.T) {
 				res := f.do(t, request{Method: rt.method, Path: rt.path, Auth: a.header, Body: rt.body})
 				res.wantError(t, apiError{Status: http.StatusUnauthorized, Code: "unauthorized"})
+				if got := res.Header.Get("WWW-Authenticate"); got != `Bearer realm="Trackelio Webhooks"` {
+					t.Errorf("WWW-Authenticate = %q, want the Bearer challenge", got)
+				}
 			})
 		}
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -21,11 +22,21 @@ func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request) error
 	if err := decodeJSON(w, r, maxJSONBody, &in); err != nil {
 		return err
 	}
+	// A mistyped dry run must not re-send: only true and false (or none)
+	// are understood.
+	var dryRun bool
+	switch v := r.URL.Query().Get("dry_run"); v {
+	case "true":
+		dryRun = true
+	case "", "false":
+	default:
+		return invalid("dry_run", fmt.Sprintf("dry_run must be true or false, not %q", v))
+	}
 	win, err := s.manage.RecoverWindow(in.Since, in.Until)
 	if err != nil {
 		return err
 	}
-	if r.URL.Query().Get("dry_run") == "true" {
+	if dryRun {
 		n, err := s.manage.CountRecoverable(r.Context(), hook, win)
 		if err != nil {
 			return err

@@ -420,6 +420,8 @@ func TestRecoverRefusals(t *testing.T) {
 		{"until equal to since", ws.APIKey, path, fmt.Sprintf(`{"since":%q,"until":%q}`, hourAgo, hourAgo), apiError{Status: 422, Code: "validation_failed", Field: "until"}},
 		{"until before since", ws.APIKey, path, fmt.Sprintf(`{"since":%q,"until":%q}`, ts(-time.Hour), ts(-2*time.Hour)), apiError{Status: 422, Code: "validation_failed", Field: "until"}},
 		{"unknown field", ws.APIKey, path, fmt.Sprintf(`{"since":%q,"limit":5}`, ts(-time.Hour)), apiError{Status: 422, Code: "validation_failed", Field: "limit"}},
+		{"dry_run=1", ws.APIKey, path + "?dry_run=1", fmt.Sprintf(`{"since":%q}`, hourAgo), apiError{Status: 422, Code: "validation_failed", Field: "dry_run"}},
+		{"dry_run=True", ws.APIKey, path + "?dry_run=True", fmt.Sprintf(`{"since":%q}`, hourAgo), apiError{Status: 422, Code: "validation_failed", Field: "dry_run"}},
 		{"empty body", ws.APIKey, path, ``, apiError{Status: 400, Code: "invalid_json"}},
 		{"not an object", ws.APIKey, path, `[]`, apiError{Status: 400, Code: "invalid_json"}},
 		{"unknown webhook", ws.APIKey, "/v1/webhooks/" + uuid.NewString() + "/recover", fmt.Sprintf(`{"since":%q}`, ts(-time.Hour)), apiError{Status: 404, Code: "not_found"}},

@@ -81,28 +81,7 @@ func New(cfg Config) http.Handler {
 		adminToken: []byte(cfg.AdminToken), ready: cfg.Ready, keys: newKeyCache(time.Minute, 10000),
 		limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
 	}
-	routes := []route{
-		{"GET", "/healthz", http.HandlerFunc(s.healthz)},
-		{"GET", "/readyz", http.HandlerFunc(s.readyz)},
-		{"POST", "/v1/admin/workspaces", s.admin(s.createWorkspace)},
-		{"GET", "/v1/event-types", s.authed(s.listEventTypes)},
-		{"POST", "/v1/events", s.authed(s.createEvent)},
-		{"POST", "/v1/webhooks", s.authed(s.createWebhook)},
-		{"GET", "/v1/webhooks", s.authed(s.listWebhooks)},
-		{"GET", "/v1/webhooks/{id}", s.authed(s.getWebhook)},
-		{"PATCH", "/v1/webhooks/{id}", s.authed(s.updateWebhook)},
-		{"DELETE", "/v1/webhooks/{id}", s.authed(s.deleteWebhook)},
-		{"GET", "/v1/webhooks/{id}/secret", s.authed(s.getWebhookSecret)},
-		{"GET", "/v1/webhooks/{id}/deliveries", s.authed(s.listDeliveries)},
-		{"POST", "/v1/webhooks/{id}/recover", s.authed(s.recoverDeliveries)},
-		{"POST", "/v1/webhooks/{id}/test", s.authed(s.testWebhook)},
-		{"POST", "/v1/webhooks/{id}/rotate-secret", s.authed(s.rotateSecret)},
-		{"GET", "/v1/deliveries/{id}", s.authed(s.getDelivery)},
-		{"POST", "/v1/deliveries/{id}/redeliver", s.authed(s.redeliver)},
-	}
-	if cfg.Portal != nil {
-		routes = append(routes, route{"POST", "/v1/portal-sessions", s.authed(s.createPortalSession)})
-	}
+	routes := s.routes(cfg)
 	mux := http.NewServeMux()
 	allowed := map[string][]string{}
 	for _, rt := range routes {
@@ -129,6 +108,35 @@ func New(cfg Config) http.Handler {
 		writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no route for " + r.Method + " " + r.URL.Path})
 	})
 	return s.instrument(mux)
+}
+
+// routes is the route table: every method and path the server answers
+// besides the dashboard, the monitoring UI and the catch-all 404.
+func (s *Server) routes(cfg Config) []route {
+	routes := []route{
+		{"GET", "/healthz", http.HandlerFunc(s.healthz)},
+		{"GET", "/readyz", http.HandlerFunc(s.readyz)},
+		{"GET", "/v1/openapi.json", http.HandlerFunc(serveOpenAPI)},
+		{"POST", "/v1/admin/workspaces", s.admin(s.createWorkspace)},
+		{"GET", "/v1/event-types", s.authed(s.listEventTypes)},
+		{"POST", "/v1/events", s.authed(s.createEvent)},
+		{"POST", "/v1/webhooks", s.authed(s.createWebhook)},
+		{"GET", "/v1/webhooks", s.authed(s.listWebhooks)},
+		{"GET", "/v1/webhooks/{id}", s.authed(s.getWebhook)},
+		{"PATCH", "/v1/webhooks/{id}", s.authed(s.updateWebhook)},
+		{"DELETE", "/v1/webhooks/{id}", s.authed(s.deleteWebhook)},
+		{"GET", "/v1/webhooks/{id}/secret", s.authed(s.getWebhookSecret)},
+		{"GET", "/v1/webhooks/{id}/deliveries", s.authed(s.listDeliveries)},
+		{"POST", "/v1/webhooks/{id}/recover", s.authed(s.recoverDeliveries)},
+		{"POST", "/v1/webhooks/{id}/test", s.authed(s.testWebhook)},
+		{"POST", "/v1/webhooks/{id}/rotate-secret", s.authed(s.rotateSecret)},
+		{"GET", "/v1/deliveries/{id}", s.authed(s.getDelivery)},
+		{"POST", "/v1/deliveries/{id}/redeliver", s.authed(s.redeliver)},
+	}
+	if cfg.Portal != nil {
+		routes = append(routes, route{"POST", "/v1/portal-sessions", s.authed(s.createPortalSession)})
+	}
+	return routes
 }
 
 // route is one method and path pattern with its handler.

@@ -71,6 +71,8 @@ type response struct {
 	Status int
 	Header http.Header
 	Body   []byte
+	// Pattern is the mux pattern of the route that served the request.
+	Pattern string
 }
 
 // request describes one call; Auth is the whole Authorization header value.
@@ -84,8 +86,27 @@ type request struct {
 	Context context.Context
 }
 
+// do serves one request and checks the answer against api/openapi.json
+// (see contract.problems); a breach fails the test.
 func (f *fixture) do(tb testing.TB, req request) response {
 	tb.Helper()
+	r := req.http()
+	if req.Context != nil {
+		r = r.WithContext(req.Context)
+	}
+	w := httptest.NewRecorder()
+	f.handler.ServeHTTP(w, r)
+	f.manage.Wait()
+	// The mux records on the request the pattern it routed it by.
+	if problems := mustContract(tb).problems(req.http(), r.Pattern, w.Result()); len(problems) > 0 {
+		tb.Errorf("%s %s answered %d, which api/openapi.json does not allow:\n%s\nbody: %s",
+			req.Method, req.Path, w.Code, strings.Join(problems, "\n"), w.Body)
+	}
+	return response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes(), Pattern: r.Pattern}
+}
+
+// http builds the request, with a body of its own each time.
+func (req request) http() *http.Request {
 	var body io.Reader = http.NoBody
 	if req.Body != "" {
 		body = strings.NewReader(req.Body)
@@ -100,13 +121,7 @@ func (f *fixture) do(tb testing.TB, req request) response {
 	for k, v := range req.Header {
 		r.Header[http.CanonicalHeaderKey(k)] = []string{v}
 	}
-	if req.Context != nil {
-		r = r.WithContext(req.Context)
-	}
-	w := httptest.NewRecorder()
-	f.handler.ServeHTTP(w, r)
-	f.manage.Wait()
-	return response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
+	return r
 }
 
 // call makes a request authenticated with an API key.

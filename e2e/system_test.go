@@ -406,7 +406,8 @@ type client struct {
 
 // do sends a request and returns the status and body. in is sent as is
 // when it is a []byte, otherwise encoded as JSON; nil sends no body.
-// Extra headers come as name, value pairs.
+// Extra headers come as name, value pairs. An answer api/openapi.json does
+// not describe fails the test.
 func (c client) do(t testing.TB, method, path string, in any, headers ...string) (int, []byte) {
 	t.Helper()
 	var body io.Reader
@@ -443,6 +444,7 @@ func (c client) do(t testing.TB, method, path string, in any, headers ...string)
 	if err != nil {
 		t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
+	checkAnswer(t, req, resp, b)
 	return resp.StatusCode, b
 }
 
