@@ -1,0 +1,133 @@
+package client_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/repo"
+)
+
+// TestWebhooks: create, list, get, update and delete against the api, each
+// answer decoded whole.
+func TestWebhooks(t *testing.T) {
+	t.Parallel()
+	_, c, rec := setup(t)
+	ctx := context.Background()
+
+	created, err := c.CreateWebhook(ctx, client.CreateWebhookParams{
+		URL: "https://hooks.acme.example/trackelio", Events: []string{"post.created", "comment.created"}, Description: "CRM sync",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFields(t, rec.last(t).Body, client.Webhook{}, "recovery")
+	if created.ID == "" || created.Secret == "" || !created.Active || created.CreatedAt.IsZero() {
+		t.Errorf("created %+v, want an active webhook with its id, secret and time", created)
+	}
+	want := created
+	want.Secret = ""
+
+	list, err := c.ListWebhooks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFields(t, first(t, member(t, rec.last(t).Body, "data")), client.Webhook{}, "secret", "recovery")
+	if diff := cmp.Diff([]client.Webhook{want}, list); diff != "" {
+		t.Errorf("list (-want +got):\n%s", diff)
+	}
+	got, err := c.GetWebhook(ctx, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("get (-want +got):\n%s", diff)
+	}
+
+	updated, err := c.UpdateWebhook(ctx, created.ID, client.UpdateWebhookParams{Events: []string{"post.assigned"}, Active: new(false), Description: new("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Events, want.Active, want.Description = []string{"post.assigned"}, false, ""
+	if diff := cmp.Diff(want, updated, cmpopts.IgnoreFields(client.Webhook{}, "UpdatedAt")); diff != "" {
+		t.Errorf("updated (-want +got):\n%s", diff)
+	}
+	// Events given empty are sent, and refused; nil leaves them.
+	_, err = c.UpdateWebhook(ctx, created.ID, client.UpdateWebhookParams{Events: []string{}})
+	wantError(t, err, client.Error{Status: 422, Code: client.CodeValidationFailed, Field: "events"})
+	if got, err := c.UpdateWebhook(ctx, created.ID, client.UpdateWebhookParams{URL: new("https://hooks.acme.example/v2")}); err != nil || !cmp.Equal(got.Events, want.Events) {
+		t.Errorf("url update = %+v, %v; want the events left", got, err)
+	}
+
+	if err := c.DeleteWebhook(ctx, created.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetWebhook(ctx, created.ID)
+	wantError(t, err, client.Error{Status: 404, Code: client.CodeNotFound})
+	_, err = c.CreateWebhook(ctx, client.CreateWebhookParams{URL: "ftp://hooks.acme.example", Events: []string{"post.created"}})
+	wantError(t, err, client.Error{Status: 422, Code: client.CodeValidationFailed, Field: "url"})
+}
+
+func TestWebhookSecrets(t *testing.T) {
+	t.Parallel()
+	_, c, rec := setup(t)
+	ctx := context.Background()
+	hook := mustWebhook(t, c, "post.created")
+	if secret, err := c.GetWebhookSecret(ctx, hook.ID); err != nil || secret != hook.Secret {
+		t.Errorf("GetWebhookSecret = %q, %v; want the secret given on creation", secret, err)
+	}
+
+	before := time.Now()
+	rot, err := c.RotateWebhookSecret(ctx, hook.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFields(t, rec.last(t).Body, client.SecretRotation{})
+	if rot.Secret == "" || rot.Secret == hook.Secret {
+		t.Errorf("rotated secret %q, want a new one", rot.Secret)
+	}
+	if d := rot.PreviousSecretExpiresAt.Sub(before); d < time.Hour-time.Second || d > time.Hour+time.Minute {
+		t.Errorf("previous secret expires %v from now, want an hour", d)
+	}
+	if secret, err := c.GetWebhookSecret(ctx, hook.ID); err != nil || secret != rot.Secret {
+		t.Errorf("GetWebhookSecret after rotation = %q, %v; want the new secret", secret, err)
+	}
+	_, err = c.RotateWebhookSecret(ctx, hook.ID, 200*time.Hour)
+	wantError(t, err, client.Error{Status: 422, Code: client.CodeValidationFailed, Field: "grace_period"})
+}
+
+func TestSendTestEvent(t *testing.T) {
+	t.Parallel()
+	a, c, rec := setup(t)
+	ctx := context.Background()
+	hook := mustWebhook(t, c, "post.created")
+	// The worker, played here, makes the attempt at once.
+	a.enq.Then(func(ctx context.Context, id string) error {
+		stored, err := a.store.RecordAttempt(ctx, repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 200, ResponseBody: []byte("ok"),
+			Duration: 12 * time.Millisecond, At: time.Now(), Succeeded: true, NewStatus: repo.StatusSucceeded})
+		if err != nil || !stored.Stored {
+			t.Errorf("worker RecordAttempt = %+v, %v", stored, err) // not Fatal: this is the api's goroutine
+		}
+		return nil
+	})
+	res, err := c.SendTestEvent(ctx, hook.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFields(t, rec.last(t).Body, client.TestResult{})
+	want := client.TestResult{DeliveryID: res.DeliveryID, EventID: res.EventID, Status: client.DeliverySucceeded, Succeeded: true,
+		StatusCode: new(200), ResponseBody: "ok", DurationMS: 12}
+	if diff := cmp.Diff(want, res); diff != "" || res.DeliveryID == "" || res.EventID == "" {
+		t.Errorf("test result (-want +got):\n%s", diff)
+	}
+
+	if _, err := c.UpdateWebhook(ctx, hook.ID, client.UpdateWebhookParams{Active: new(false)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.SendTestEvent(ctx, hook.ID)
+	wantError(t, err, client.Error{Status: 409, Code: client.CodeWebhookInactive})
+}

@@ -1,0 +1,93 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// Main runs a package's tests after setup has built fixtures they all share,
+// which is what Example functions need: they get no *testing.T of their own.
+// setup receives a testing.TB whose Cleanup functions run, last first, once
+// the tests are over, and whose Fatal ends setup and fails the run, so the
+// helpers of this package (NewStoreAndDB, NewRedis, ...) work in it. Call it
+// from TestMain as os.Exit(testenv.Main(m, setup)).
+func Main(m *testing.M, setup func(tb testing.TB)) int {
+	tb := &mainTB{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		setup(tb) // Fatal ends this goroutine with runtime.Goexit
+	}()
+	<-done
+	code := 1
+	if !tb.Failed() {
+		code = m.Run()
+	}
+	tb.runCleanups()
+	if tb.Failed() {
+		code = 1
+	}
+	return code
+}
+
+// mainTB is the testing.TB Main hands to setup. testing.TB cannot be
+// implemented outside package testing, so it embeds a nil one: a method
+// not defined here panics, and the helpers of this package call none.
+type mainTB struct {
+	testing.TB
+
+	mu       sync.Mutex
+	failed   bool
+	cleanups []func()
+}
+
+func (t *mainTB) Helper()      {}
+func (t *mainTB) Name() string { return "TestMain" }
+
+func (t *mainTB) Cleanup(f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cleanups = append(t.cleanups, f)
+}
+
+func (t *mainTB) Logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "TestMain: "+format+"\n", args...)
+}
+
+func (t *mainTB) Log(args ...any) { t.Logf("%s", fmt.Sprint(args...)) }
+
+func (t *mainTB) Errorf(format string, args ...any) {
+	t.Logf(format, args...)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.failed = true
+}
+
+func (t *mainTB) Error(args ...any) { t.Errorf("%s", fmt.Sprint(args...)) }
+
+func (t *mainTB) Fatalf(format string, args ...any) {
+	t.Errorf(format, args...)
+	runtime.Goexit()
+}
+
+func (t *mainTB) Fatal(args ...any) { t.Fatalf("%s", fmt.Sprint(args...)) }
+
+func (t *mainTB) Failed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.failed
+}
+
+func (t *mainTB) runCleanups() {
+	t.mu.Lock()
+	fns := slices.Clone(t.cleanups)
+	t.cleanups = nil
+	t.mu.Unlock()
+	for _, f := range slices.Backward(fns) {
+		f()
+	}
+}
