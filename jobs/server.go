@@ -52,8 +52,9 @@ func NewServer(redis asynq.RedisConnOpt, cfg ServerConfig, m *metrics.Metrics, l
 
 // Handlers are the task handlers a worker serves.
 type Handlers struct {
-	Deliver asynq.Handler
-	Sweep   asynq.Handler
+	Deliver   asynq.Handler
+	Sweep     asynq.Handler
+	Retention asynq.Handler
 }
 
 // NewMux routes task types to handlers, turning a handler panic into an
@@ -73,6 +74,7 @@ func NewMux(h Handlers, log *slog.Logger) *asynq.ServeMux {
 	})
 	mux.Handle(TypeDeliver, h.Deliver)
 	mux.Handle(TypeOutboxSweep, h.Sweep)
+	mux.Handle(TypeRetention, h.Retention)
 	return mux
 }
 

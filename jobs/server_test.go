@@ -71,8 +71,9 @@ func startWorker(tb testing.TB, f *fixture, redisOpt asynq.RedisConnOpt, pol job
 	snd := sender.New(sender.Config{Timeout: 5 * time.Second, MaxConnsPerHost: 4, UserAgent: "Trackelio-Webhooks/test"})
 	deliver := jobs.NewDeliverHandler(jobs.DeliverConfig{Store: f.store, Poster: snd, Policy: pol, Metrics: f.metrics, Log: discardLog})
 	handlers := jobs.Handlers{
-		Deliver: deliver,
-		Sweep:   jobs.NewSweepHandler(f.store, newClient(tb, redisOpt), newInspector(tb, redisOpt), f.metrics, discardLog),
+		Deliver:   deliver,
+		Sweep:     jobs.NewSweepHandler(f.store, newClient(tb, redisOpt), newInspector(tb, redisOpt), f.metrics, discardLog),
+		Retention: jobs.NewRetentionHandler(jobs.RetentionConfig{Store: f.store, Metrics: f.metrics, Log: discardLog}),
 	}
 	if err := srv.Start(jobs.NewMux(handlers, discardLog)); err != nil {
 		tb.Fatalf("start asynq server: %v", err)
@@ -274,9 +275,11 @@ func TestEnqueueDeliveryErrors(t *testing.T) {
 
 func TestMuxRecoversPanics(t *testing.T) {
 	t.Parallel()
+	retained := errors.New("retention ran")
 	mux := jobs.NewMux(jobs.Handlers{
-		Deliver: asynq.HandlerFunc(func(context.Context, *asynq.Task) error { panic("boom") }),
-		Sweep:   asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }),
+		Deliver:   asynq.HandlerFunc(func(context.Context, *asynq.Task) error { panic("boom") }),
+		Sweep:     asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }),
+		Retention: asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return retained }),
 	}, discardLog)
 
 	err := mux.ProcessTask(context.Background(), asynq.NewTask(jobs.TypeDeliver, nil))
@@ -285,6 +288,9 @@ func TestMuxRecoversPanics(t *testing.T) {
 	}
 	if err := mux.ProcessTask(context.Background(), asynq.NewTask(jobs.TypeOutboxSweep, nil)); err != nil {
 		t.Errorf("sweep route = %v, want nil", err)
+	}
+	if err := mux.ProcessTask(context.Background(), asynq.NewTask(jobs.TypeRetention, nil)); !errors.Is(err, retained) {
+		t.Errorf("retention route = %v, want the retention handler's error", err)
 	}
 	if err := mux.ProcessTask(context.Background(), asynq.NewTask("unknown:type", nil)); err == nil {
 		t.Error("unknown task type was accepted")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
+	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trackelio/webhooks/internal/testenv"
@@ -70,9 +71,10 @@ func (e *fakeEnqueuer) EnqueueContext(ctx context.Context, task *asynq.Task, opt
 }
 
 // fixture is a workspace with one active webhook subscribed to eventType on a
-// fresh database.
+// fresh database, and a second pool for looking at raw rows.
 type fixture struct {
 	store   *repo.Store
+	db      *sqlx.DB
 	ws      repo.Workspace
 	hook    repo.Webhook
 	metrics *metrics.Metrics
@@ -87,12 +89,12 @@ func setup(tb testing.TB) *fixture {
 func setupWithURL(tb testing.TB, url string) *fixture {
 	tb.Helper()
 	ctx := context.Background()
-	store, _ := testenv.NewStore(tb)
+	store, db := testenv.NewStoreAndDB(tb)
 	ws, err := store.CreateWorkspace(ctx, "acme", []byte("hash-"+uuid.NewString()))
 	if err != nil {
 		tb.Fatalf("CreateWorkspace: %v", err)
 	}
-	f := &fixture{store: store, ws: ws, metrics: metrics.New(prometheus.NewRegistry())}
+	f := &fixture{store: store, db: db, ws: ws, metrics: metrics.New(prometheus.NewRegistry())}
 	f.hook = f.mustWebhook(tb, url)
 	return f
 }
@@ -210,3 +212,28 @@ func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool
 }
 
 func setupMetrics() *metrics.Metrics { return metrics.New(prometheus.NewRegistry()) }
+
+// holdLock holds a lock of the store's (WithSweepLock, WithRetentionLock)
+// in the background until the returned release is called, as a concurrent
+// run of that task would.
+func holdLock(tb testing.TB, with func(context.Context, func(context.Context) error) (bool, error)) (release func()) {
+	tb.Helper()
+	holding, done, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		ran, err := with(context.Background(), func(context.Context) error {
+			close(holding)
+			<-done
+			return nil
+		})
+		if !ran || err != nil {
+			tb.Errorf("holding the lock = %v, %v; want true, nil", ran, err)
+		}
+	}()
+	select {
+	case <-holding:
+	case <-finished:
+		tb.Fatal("the lock was not taken")
+	}
+	return func() { close(done); <-finished }
+}

@@ -138,19 +138,7 @@ func TestSweepSkipsWhileAnotherSweepHoldsTheLock(t *testing.T) {
 		ids = append(ids, sf.mustDelivery(t, time.Now().Add(-time.Hour)))
 	}
 
-	holding, release := make(chan struct{}), make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		ran, err := sf.store.WithSweepLock(ctx, func(context.Context) error {
-			close(holding)
-			<-release
-			return nil
-		})
-		if !ran || err != nil {
-			t.Errorf("holding WithSweepLock = %v, %v", ran, err)
-		}
-	})
-	<-holding
+	release := holdLock(t, sf.store.WithSweepLock)
 	sf.sweep(t, time.Minute)
 	for _, id := range ids {
 		if s := sf.state(t, id); s != "absent" {
@@ -160,8 +148,7 @@ func TestSweepSkipsWhileAnotherSweepHoldsTheLock(t *testing.T) {
 	if n := testutil.ToFloat64(sf.metrics.OutboxRequeued); n != 0 {
 		t.Errorf("outbox requeued = %v, want 0", n)
 	}
-	close(release)
-	wg.Wait()
+	release()
 
 	// Two ticks racing: each delivery is enqueued once in total.
 	var sweeps sync.WaitGroup

@@ -1,6 +1,6 @@
 // Package jobs owns everything asynq: task types and payloads, the handlers
-// that deliver webhooks and sweep the outbox, the retry policy, and the
-// server and mux wiring.
+// that deliver webhooks, sweep the outbox and delete expired history, the
+// retry policy, and the server and mux wiring.
 package jobs
 
 import (
@@ -16,6 +16,7 @@ import (
 const (
 	TypeDeliver     = "webhook:deliver"
 	TypeOutboxSweep = "outbox:sweep"
+	TypeRetention   = "retention:prune"
 )
 
 // Queues. First attempts and retries have their own queues, weighted so a
@@ -88,9 +89,30 @@ type SweepPayload struct {
 
 // NewOutboxSweepTask builds the periodic sweep task.
 func NewOutboxSweepTask(grace time.Duration) (*asynq.Task, error) {
-	payload, err := json.Marshal(SweepPayload{GraceMS: grace.Milliseconds()})
+	return newMaintenanceTask(TypeOutboxSweep, SweepPayload{GraceMS: grace.Milliseconds()}, 5*time.Minute)
+}
+
+// newMaintenanceTask builds a periodic task of the maintenance queue. It is
+// never retried: the scheduler's next tick runs it again.
+func newMaintenanceTask(typ string, payload any, timeout time.Duration) (*asynq.Task, error) {
+	b, err := json.Marshal(payload)
 	if err != nil {
-		return nil, fmt.Errorf("encode sweep payload: %w", err)
+		return nil, fmt.Errorf("encode %s payload: %w", typ, err)
 	}
-	return asynq.NewTask(TypeOutboxSweep, payload, asynq.Queue(QueueMaintenance), asynq.MaxRetry(0), asynq.Timeout(5*time.Minute)), nil
+	return asynq.NewTask(typ, b, asynq.Queue(QueueMaintenance), asynq.MaxRetry(0), asynq.Timeout(timeout)), nil
+}
+
+// RetentionPayload configures one data retention run.
+type RetentionPayload struct {
+	// PeriodMS is how long finished history is kept; 0 keeps everything.
+	PeriodMS int64 `json:"period_ms"`
+}
+
+// retentionTaskTimeout leaves a run that used its whole budget
+// (retentionBudget) time to finish its last batch.
+const retentionTaskTimeout = retentionBudget + 5*time.Minute
+
+// NewRetentionTask builds the periodic data retention task.
+func NewRetentionTask(period time.Duration) (*asynq.Task, error) {
+	return newMaintenanceTask(TypeRetention, RetentionPayload{PeriodMS: period.Milliseconds()}, retentionTaskTimeout)
 }

@@ -29,7 +29,21 @@ type Metrics struct {
 	TaskErrors      *prometheus.CounterVec
 	Waits           *prometheus.CounterVec
 	Disabled        prometheus.Counter
+	// RetentionDeleted counts the rows data retention deleted, by table
+	// (one of RetentionTables).
+	RetentionDeleted *prometheus.CounterVec
 }
+
+// The tables data retention deletes from: the values of
+// trackelio_retention_deleted_total's table label.
+const (
+	TableDeliveries = "deliveries"
+	TableAttempts   = "delivery_attempts"
+	TableEvents     = "events"
+)
+
+// RetentionTables lists the table label's values.
+var RetentionTables = []string{TableDeliveries, TableAttempts, TableEvents}
 
 // latencyBuckets spans fast local receivers to the 10 s timeout.
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
@@ -83,11 +97,19 @@ func New(reg prometheus.Registerer) *Metrics {
 		Disabled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "trackelio_webhooks_disabled_total", Help: "Webhooks disabled by the service (410 Gone or a long failure streak).",
 		}),
+		RetentionDeleted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trackelio_retention_deleted_total", Help: "Rows data retention deleted (finished deliveries, their attempts, events with no delivery left), by table.",
+		}, []string{"table"}),
+	}
+	// Every table's series exists from the start, so a rate over it is 0
+	// rather than absent before the first deletion.
+	for _, t := range RetentionTables {
+		m.RetentionDeleted.WithLabelValues(t)
 	}
 	reg.MustRegister(
 		m.EventsAccepted, m.DeliveriesCreated, m.EnqueueDuration, m.EnqueueErrors, m.HTTPRequests, m.HTTPDuration,
 		m.Attempts, m.AttemptDuration, m.Finished, m.DeliveryLatency, m.OutboxRequeued, m.TaskErrors,
-		m.Waits, m.Disabled,
+		m.Waits, m.Disabled, m.RetentionDeleted,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // Delivery statuses.
@@ -143,7 +145,10 @@ func (s *Store) Redeliver(ctx context.Context, workspaceID, id string) (string, 
 		FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.deleted_at IS NULL
 		WHERE d.id = $1 AND d.workspace_id = $2
 		RETURNING id`, id, workspaceID)
-	if errors.Is(err, sql.ErrNoRows) {
+	// A foreign-key violation: data retention deleted the delivery (and
+	// with it, perhaps, its event) after this statement read it.
+	var pqErr *pq.Error
+	if errors.Is(err, sql.ErrNoRows) || errors.As(err, &pqErr) && pqErr.Code == "23503" {
 		return "", ErrNotFound
 	}
 	if err != nil {

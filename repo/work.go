@@ -411,19 +411,27 @@ const sweepLockID = 0x7377_6565_70 // "sweep"
 // WithSweepLock runs fn while holding the outbox sweep's advisory lock. It
 // returns false without running fn when another sweep holds the lock.
 func (s *Store) WithSweepLock(ctx context.Context, fn func(context.Context) error) (bool, error) {
+	return s.withTryLock(ctx, sweepLockID, "sweep", fn)
+}
+
+// withTryLock runs fn while holding the session advisory lock key on a
+// connection of its own, or returns false without running fn when another
+// session holds it. The lock is released when fn returns, or with the
+// session if the connection dies.
+func (s *Store) withTryLock(ctx context.Context, key int64, name string, fn func(context.Context) error) (bool, error) {
 	conn, err := s.db.Connx(ctx)
 	if err != nil {
-		return false, fmt.Errorf("sweep lock: get connection: %w", err)
+		return false, fmt.Errorf("%s lock: get connection: %w", name, err)
 	}
 	defer conn.Close()
 	var got bool
-	if err := conn.GetContext(ctx, &got, `SELECT pg_try_advisory_lock($1)`, sweepLockID); err != nil {
-		return false, fmt.Errorf("sweep lock: %w", err)
+	if err := conn.GetContext(ctx, &got, `SELECT pg_try_advisory_lock($1)`, key); err != nil {
+		return false, fmt.Errorf("%s lock: %w", name, err)
 	}
 	if !got {
 		return false, nil
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, sweepLockID) //nolint:errcheck // released with the session on failure
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key) //nolint:errcheck // released with the session on failure
 	return true, fn(ctx)
 }
 

@@ -1,7 +1,7 @@
-// Command scheduler enqueues periodic maintenance (the outbox sweep), gives
-// the tasks of workers that died back to their queues, and exports queue
-// depth and webhook health on SCHEDULER_ADDR. Running two replicas is safe:
-// a duplicate tick is deduplicated or harmless.
+// Command scheduler enqueues periodic maintenance (the outbox sweep and data
+// retention), gives the tasks of workers that died back to their queues,
+// and exports queue depth and webhook health on SCHEDULER_ADDR. Running two
+// replicas is safe: a duplicate tick is deduplicated or harmless.
 package main
 
 import (
@@ -46,21 +46,16 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	inspector := asynq.NewInspector(redisOpt)
 	defer inspector.Close()
 
-	sweep, err := jobs.NewOutboxSweepTask(cfg.OutboxGrace)
-	if err != nil {
-		return err
-	}
 	sched := asynq.NewScheduler(redisOpt, &asynq.SchedulerOpts{Logger: jobs.NewLogger(log), Location: time.UTC})
-	// Unique keeps two replicas ticking together from queueing two sweeps;
-	// a sweep that still slips through finds the advisory lock taken.
-	if _, err := sched.Register("@every "+cfg.SweepInterval.String(), sweep, asynq.Unique(max(cfg.SweepInterval, time.Second))); err != nil {
-		return fmt.Errorf("register outbox sweep: %w", err)
+	if err := schedule(sched, cfg); err != nil {
+		return err
 	}
 	if err := sched.Start(); err != nil {
 		return fmt.Errorf("start scheduler: %w", err)
 	}
 	defer sched.Shutdown()
-	log.Info("scheduler started", "sweep_interval", cfg.SweepInterval.String(), "outbox_grace", cfg.OutboxGrace.String())
+	log.Info("scheduler started", "sweep_interval", cfg.SweepInterval.String(), "outbox_grace", cfg.OutboxGrace.String(),
+		"retention_period", cfg.RetentionPeriod.String(), "retention_interval", cfg.RetentionInterval.String())
 
 	reg := prometheus.NewRegistry()
 	m := metrics.NewScheduler(reg)
@@ -78,4 +73,36 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	defer stop()
 	wg.Go(func() { orphans.Run(runCtx) })
 	return boot.Serve(ctx, log, cfg.Addr, boot.AdminHandler(reg, sched.Ping), 5*time.Second)
+}
+
+// registrar is the part of *asynq.Scheduler that registers periodic tasks.
+type registrar interface {
+	Register(cronspec string, task *asynq.Task, opts ...asynq.Option) (string, error)
+}
+
+// schedule registers the periodic maintenance tasks.
+func schedule(r registrar, cfg config) error {
+	sweep, err := jobs.NewOutboxSweepTask(cfg.OutboxGrace)
+	if err != nil {
+		return err
+	}
+	// Unique keeps two replicas ticking together from queueing two sweeps;
+	// a sweep that still slips through finds the advisory lock taken.
+	if _, err := r.Register("@every "+cfg.SweepInterval.String(), sweep, asynq.Unique(max(cfg.SweepInterval, time.Second))); err != nil {
+		return fmt.Errorf("register outbox sweep: %w", err)
+	}
+	// Retention the same way; a run that outlasts its interval also makes
+	// the next one find the retention lock taken. A period of 0 keeps
+	// everything, so nothing is scheduled.
+	if cfg.RetentionPeriod == 0 {
+		return nil
+	}
+	retention, err := jobs.NewRetentionTask(cfg.RetentionPeriod)
+	if err != nil {
+		return err
+	}
+	if _, err := r.Register("@every "+cfg.RetentionInterval.String(), retention, asynq.Unique(cfg.RetentionInterval)); err != nil {
+		return fmt.Errorf("register retention: %w", err)
+	}
+	return nil
 }

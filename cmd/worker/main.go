@@ -84,8 +84,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		Retries:     client,
 	})
 	mux := jobs.NewMux(jobs.Handlers{
-		Deliver: deliver,
-		Sweep:   jobs.NewSweepHandler(store, client, inspector, m, log),
+		Deliver:   deliver,
+		Sweep:     jobs.NewSweepHandler(store, client, inspector, m, log),
+		Retention: jobs.NewRetentionHandler(jobs.RetentionConfig{Store: store, Metrics: m, Log: log}),
 	}, log)
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)

@@ -1,0 +1,311 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/jobs"
+	"github.com/trackelio/webhooks/metrics"
+	"github.com/trackelio/webhooks/repo"
+)
+
+const month = 30 * 24 * time.Hour
+
+func TestRetentionCutoff(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		period time.Duration
+		want   time.Time
+		ok     bool
+	}{
+		{0, time.Time{}, false},
+		{-time.Hour, time.Time{}, false},
+		{month, time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC), true},
+		{14 * 24 * time.Hour, time.Date(2026, 4, 17, 12, 0, 0, 0, time.UTC), true},
+	}
+	for _, tt := range tests {
+		got, ok := jobs.RetentionCutoff(now, tt.period)
+		if !got.Equal(tt.want) || ok != tt.ok {
+			t.Errorf("RetentionCutoff(%v, %v) = %v, %v; want %v, %v", now, tt.period, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// retentionFixture is a fixture with history in every state a delivery
+// ends in, one pending delivery, and an event nobody subscribed to, all
+// made now through the store.
+type retentionFixture struct {
+	*fixture
+	ids map[string]string // name → delivery id
+}
+
+func setupRetention(tb testing.TB) *retentionFixture {
+	tb.Helper()
+	ctx := context.Background()
+	rf := &retentionFixture{fixture: setup(tb), ids: map[string]string{}}
+	now := time.Now()
+	record := func(id string, attempt int, status string) {
+		tb.Helper()
+		r := repo.AttemptResult{DeliveryID: id, Attempt: attempt, StatusCode: 500, Error: "500", At: now, NewStatus: status}
+		switch status {
+		case repo.StatusSucceeded:
+			r.StatusCode, r.Error, r.Succeeded = 200, "", true
+		case repo.StatusPending:
+			r.NextAttemptAt = now.Add(time.Minute)
+		}
+		if rec, err := rf.store.RecordAttempt(ctx, r); err != nil || !rec.Stored {
+			tb.Fatalf("RecordAttempt = %+v, %v", rec, err)
+		}
+	}
+	rf.ids["succeeded"] = rf.mustDelivery(tb, now)
+	record(rf.ids["succeeded"], 1, repo.StatusSucceeded)
+	rf.ids["failed"] = rf.mustDelivery(tb, now)
+	record(rf.ids["failed"], 1, repo.StatusPending)
+	record(rf.ids["failed"], 2, repo.StatusFailed)
+	rf.ids["cancelled"] = rf.mustDelivery(tb, now)
+	if err := rf.store.CancelDelivery(ctx, rf.ids["cancelled"]); err != nil {
+		tb.Fatal(err)
+	}
+	rf.ids["pending"] = rf.mustDelivery(tb, now)
+	record(rf.ids["pending"], 1, repo.StatusPending)
+	id := uuid.NewString()
+	acc, err := rf.store.CreateEvent(ctx, repo.NewEvent{ID: id, WorkspaceID: rf.ws.ID, Type: "comment.created",
+		Body: fmt.Appendf(nil, `{"id":%q}`, id), CreatedAt: now})
+	if err != nil || len(acc.DeliveryIDs) != 0 {
+		tb.Fatalf("CreateEvent without subscribers = %+v, %v", acc, err)
+	}
+	return rf
+}
+
+// left is each delivery left, by name with its number of attempts, and
+// the number of events left.
+func (rf *retentionFixture) left(tb testing.TB) (map[string]int, int) {
+	tb.Helper()
+	deliveries := map[string]int{}
+	for name, id := range rf.ids {
+		if _, err := rf.store.Delivery(context.Background(), rf.ws.ID, id); errors.Is(err, repo.ErrNotFound) {
+			continue
+		} else if err != nil {
+			tb.Fatalf("Delivery %s: %v", name, err)
+		}
+		deliveries[name] = len(rf.mustAttempts(tb, id))
+	}
+	var events int
+	if err := rf.db.Get(&events, `SELECT count(*) FROM events`); err != nil {
+		tb.Fatal(err)
+	}
+	return deliveries, events
+}
+
+// deleted reads trackelio_retention_deleted_total per table.
+func deleted(m *metrics.Metrics) map[string]float64 {
+	out := map[string]float64{}
+	for _, table := range metrics.RetentionTables {
+		out[table] = testutil.ToFloat64(m.RetentionDeleted.WithLabelValues(table))
+	}
+	return out
+}
+
+func counted(deliveries, attempts, events float64) map[string]float64 {
+	return map[string]float64{metrics.TableDeliveries: deliveries, metrics.TableAttempts: attempts, metrics.TableEvents: events}
+}
+
+func mustRetentionTask(tb testing.TB, period time.Duration) *asynq.Task {
+	tb.Helper()
+	task, err := jobs.NewRetentionTask(period)
+	if err != nil {
+		tb.Fatalf("NewRetentionTask: %v", err)
+	}
+	return task
+}
+
+func (rf *retentionFixture) handler(clock *testenv.Clock) *jobs.RetentionHandler {
+	return jobs.NewRetentionHandler(jobs.RetentionConfig{
+		Store: rf.store, Metrics: rf.metrics, Log: discardLog, Now: clock.Now, BatchSize: 2,
+	})
+}
+
+func TestRetentionDeletesFinishedHistory(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rf := setupRetention(t)
+	clock := testenv.NewClock(time.Now())
+	h := rf.handler(clock)
+	all := map[string]int{"succeeded": 1, "failed": 2, "cancelled": 0, "pending": 1}
+
+	// Everything is recent: nothing goes, and the series read 0.
+	if err := h.ProcessTask(ctx, mustRetentionTask(t, month)); err != nil {
+		t.Fatalf("retention: %v", err)
+	}
+	deliveries, events := rf.left(t)
+	if diff := cmp.Diff([]any{all, 5}, []any{deliveries, events}); diff != "" {
+		t.Errorf("left by a run over recent history (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(counted(0, 0, 0), deleted(rf.metrics)); diff != "" {
+		t.Errorf("counted by a run over recent history (-want +got):\n%s", diff)
+	}
+
+	// A month and an hour later the finished deliveries, their attempts
+	// and their events are gone, and so is the event nobody subscribed to;
+	// the pending delivery stays with its attempt and its event.
+	clock.Advance(month + time.Hour)
+	if err := h.ProcessTask(ctx, mustRetentionTask(t, month)); err != nil {
+		t.Fatalf("retention: %v", err)
+	}
+	deliveries, events = rf.left(t)
+	if diff := cmp.Diff([]any{map[string]int{"pending": 1}, 1}, []any{deliveries, events}); diff != "" {
+		t.Errorf("left a month later (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(counted(3, 3, 4), deleted(rf.metrics)); diff != "" {
+		t.Errorf("counted a month later (-want +got):\n%s", diff)
+	}
+
+	// A duplicate tick deletes and counts nothing more.
+	if err := h.ProcessTask(ctx, mustRetentionTask(t, month)); err != nil {
+		t.Fatalf("retention: %v", err)
+	}
+	if diff := cmp.Diff(counted(3, 3, 4), deleted(rf.metrics)); diff != "" {
+		t.Errorf("counted after a duplicate tick (-want +got):\n%s", diff)
+	}
+	if n := testutil.ToFloat64(rf.metrics.TaskErrors.WithLabelValues(jobs.TypeRetention)); n != 0 {
+		t.Errorf("task errors = %v, want 0", n)
+	}
+}
+
+func TestRetentionPeriodZeroKeepsEverything(t *testing.T) {
+	t.Parallel()
+	rf := setupRetention(t)
+	clock := testenv.NewClock(time.Now().Add(10 * 365 * 24 * time.Hour))
+	if err := rf.handler(clock).ProcessTask(context.Background(), mustRetentionTask(t, 0)); err != nil {
+		t.Fatalf("retention: %v", err)
+	}
+	deliveries, events := rf.left(t)
+	if diff := cmp.Diff([]any{map[string]int{"succeeded": 1, "failed": 2, "cancelled": 0, "pending": 1}, 5}, []any{deliveries, events}); diff != "" {
+		t.Errorf("left with period 0 (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(counted(0, 0, 0), deleted(rf.metrics)); diff != "" {
+		t.Errorf("counted with period 0 (-want +got):\n%s", diff)
+	}
+}
+
+func TestRetentionSkipsWhileAnotherRunHoldsTheLock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rf := setupRetention(t)
+	clock := testenv.NewClock(time.Now().Add(month + time.Hour))
+	h := rf.handler(clock)
+
+	release := holdLock(t, rf.store.WithRetentionLock)
+	if err := h.ProcessTask(ctx, mustRetentionTask(t, month)); err != nil {
+		t.Errorf("retention while another run holds the lock = %v, want nil", err)
+	}
+	if deliveries, _ := rf.left(t); len(deliveries) != 4 {
+		t.Errorf("deliveries left while another run holds the lock = %v, want all four", deliveries)
+	}
+	release()
+
+	if err := h.ProcessTask(ctx, mustRetentionTask(t, month)); err != nil {
+		t.Fatalf("retention: %v", err)
+	}
+	if diff := cmp.Diff(counted(3, 3, 4), deleted(rf.metrics)); diff != "" {
+		t.Errorf("counted after the lock was released (-want +got):\n%s", diff)
+	}
+}
+
+// TestRetentionStopsAtItsBudget: a run out of time stops between batches
+// (or in one, which rolls back), succeeds, and counts what it committed;
+// the next run deletes the rest.
+func TestRetentionStopsAtItsBudget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rf := setupRetention(t)
+	clock := testenv.NewClock(time.Now().Add(month + time.Hour))
+	short := jobs.NewRetentionHandler(jobs.RetentionConfig{
+		Store: rf.store, Metrics: rf.metrics, Log: discardLog, Now: clock.Now, BatchSize: 1, Budget: time.Nanosecond,
+	})
+	if err := short.ProcessTask(ctx, mustRetentionTask(t, month)); err != nil {
+		t.Fatalf("retention out of budget = %v, want nil", err)
+	}
+	// Three finished deliveries need three batches of one; a nanosecond
+	// is not enough for the first round trip.
+	deliveries, _ := rf.left(t)
+	gone := deleted(rf.metrics)[metrics.TableDeliveries]
+	if len(deliveries) < 3 || float64(4-len(deliveries)) != gone {
+		t.Errorf("after a run out of budget: left %v, counted %v deleted; want at most one gone, and counted", deliveries, gone)
+	}
+
+	if err := rf.handler(clock).ProcessTask(ctx, mustRetentionTask(t, month)); err != nil {
+		t.Fatalf("retention: %v", err)
+	}
+	if diff := cmp.Diff(counted(3, 3, 4), deleted(rf.metrics)); diff != "" {
+		t.Errorf("counted after the next run (-want +got):\n%s", diff)
+	}
+}
+
+func TestRetentionFailsWhenCancelled(t *testing.T) {
+	t.Parallel()
+	rf := setupRetention(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := rf.handler(testenv.NewClock(time.Now())).ProcessTask(ctx, mustRetentionTask(t, month))
+	if err == nil || errors.Is(err, asynq.SkipRetry) {
+		t.Errorf("retention on a cancelled context = %v, want an error to retry on the next tick", err)
+	}
+}
+
+func TestRetentionBadPayload(t *testing.T) {
+	t.Parallel()
+	h := jobs.NewRetentionHandler(jobs.RetentionConfig{Metrics: setupMetrics(), Log: discardLog})
+	for _, payload := range []string{`not json`, `{"period_ms":-1}`, `{"period_ms":"30d"}`} {
+		err := h.ProcessTask(context.Background(), asynq.NewTask(jobs.TypeRetention, []byte(payload)))
+		if !errors.Is(err, asynq.SkipRetry) {
+			t.Errorf("ProcessTask(%q) = %v, want an error wrapping asynq.SkipRetry", payload, err)
+		}
+	}
+}
+
+// TestWorkerRunsRetention: a retention task enqueued as the scheduler does
+// is run by a worker from the maintenance queue, on the real clock.
+func TestWorkerRunsRetention(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	redisOpt := newRedis(t)
+	startWorker(t, f, redisOpt, jobs.RetryPolicy{Schedule: []time.Duration{time.Minute}})
+	old := time.Now().Add(-month - time.Hour)
+	id := f.mustDelivery(t, old)
+	if rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+		DeliveryID: id, Attempt: 1, StatusCode: 200, At: old, Succeeded: true, NewStatus: repo.StatusSucceeded,
+	}); err != nil || !rec.Stored {
+		t.Fatalf("RecordAttempt = %+v, %v", rec, err)
+	}
+	recent := f.mustDelivery(t, time.Now())
+	info, err := newClient(t, redisOpt).EnqueueContext(ctx, mustRetentionTask(t, month))
+	if err != nil {
+		t.Fatalf("enqueue retention: %v", err)
+	}
+	if info.Queue != jobs.QueueMaintenance {
+		t.Errorf("retention task queue = %q, want %q", info.Queue, jobs.QueueMaintenance)
+	}
+	waitFor(t, 30*time.Second, "the worker to run retention and count what it deleted", func() bool {
+		return cmp.Equal(counted(1, 1, 1), deleted(f.metrics))
+	})
+	var ids []string
+	if err := f.db.Select(&ids, `SELECT id FROM deliveries`); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids, []string{recent}) {
+		t.Errorf("deliveries left = %v, want only the recent one %s", ids, recent)
+	}
+}
