@@ -18,20 +18,28 @@ export DATABASE_URL REDIS_URL API_ADDR WORKER_ADDR SCHEDULER_ADDR ADMIN_TOKEN DE
 state=.run
 mkdir -p "$state"
 
-need() { command -v "$1" >/dev/null || { echo "run: $1 is required ($2)" >&2; exit 1; }; }
-need psql "apt-get install postgresql-client"
+say() { echo "run: $*"; }
+die() { echo "run: $*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null || die "$1 is required ($2)"; }
 need curl "apt-get install curl"
-need python3 "it reads the JSON answers"
+need python3 "it reads the URLs and the JSON answers"
+
+# Local PostgreSQL and Redis are started when installed but stopped (the
+# same code as CI's); remote ones must already be up.
+. deploy/services.sh
+url_part() { python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(getattr(p, sys.argv[2]) or sys.argv[3])' "$@"; }
+pg_host=$(url_part "$DATABASE_URL" hostname 127.0.0.1) pg_port=$(url_part "$DATABASE_URL" port 5432)
+redis_host=$(url_part "$REDIS_URL" hostname 127.0.0.1) redis_port=$(url_part "$REDIS_URL" port 6379)
+if is_loopback "$pg_host"; then ensure_postgres "$pg_host" "$pg_port"; fi
+if is_loopback "$redis_host"; then ensure_redis "$redis_host" "$redis_port"; fi
 
 # Create the database named in DATABASE_URL if it does not exist.
+need psql "apt-get install postgresql-client"
 dbname=$(python3 -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).path.lstrip("/"))' "$DATABASE_URL")
 admin_url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/postgres").geturl())' "$DATABASE_URL")
-if ! psql "$admin_url" -tAc "SELECT 1" >/dev/null 2>&1; then
-  echo "run: PostgreSQL is not reachable at $admin_url (start it: see README)" >&2
-  exit 1
-fi
+psql "$admin_url" -tAc "SELECT 1" >/dev/null 2>&1 || die "PostgreSQL is not reachable at $admin_url"
 if [ "$(psql "$admin_url" -tAc "SELECT 1 FROM pg_database WHERE datname = '$dbname'")" != "1" ]; then
-  psql "$admin_url" -qc "CREATE DATABASE \"$dbname\"" && echo "run: created database $dbname"
+  psql "$admin_url" -qc "CREATE DATABASE \"$dbname\"" && say "created database $dbname"
 fi
 
 # `make run` builds bin/ first (its build target).
