@@ -51,6 +51,10 @@ func TestDashboardInABrowser(t *testing.T) {
 	b.follow(byText("a", "Create Webhook"))
 	b.wantText("URL", "Events", "Active", "Select which events should trigger a delivery.")
 	b.check("create-webhook")
+	// Each event unfolds an example of its data.
+	b.do(chromedp.Click(`//li[.//code[text()="post.created"]]//summary`, chromedp.NodeVisible))
+	b.wantText(`"source": "widget"`)
+	b.check("create-webhook-example")
 
 	// "Provide the URL, the Events, Active/Inactive. Save the webhook."
 	b.do(chromedp.SendKeys(inputLabelled("URL"), rc.url("/hooks/trackelio")),
