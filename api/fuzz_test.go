@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
 // FuzzCreateEvent posts arbitrary bodies to POST /v1/events. Whatever the
@@ -24,6 +26,10 @@ func FuzzCreateEvent(f *testing.F) {
 
 	f.Add([]byte(`{"type":"post.created","data":{"id":"p_1","title":"Dark mode","votes":3}}`))
 	f.Add([]byte(`{"type":"conversation.completed","data":{"nested":{"deep":[1,2,{"x":null}]}}}`))
+	// Valid events, so mutations also explore what the schemas accept.
+	for _, typ := range []string{"post.created", "nps.submitted", "conversation.completed"} {
+		f.Add([]byte(testenv.EventBody(f, typ, map[string]any{"nested": map[string]any{"deep": []any{1, "é", nil}}})))
+	}
 
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res := fx.do(t, request{Method: "POST", Path: "/v1/events", Auth: bearer(ws.APIKey), Body: string(body)})
