@@ -21,7 +21,8 @@ migrate: ## Apply database migrations to DATABASE_URL
 	$(GO) run ./cmd/api migrate
 
 .PHONY: test
-test: ## Run every test with the race detector (needs PostgreSQL and Redis)
+test: ## Run every test with the race detector (starts local PostgreSQL and Redis, installs missing test tools)
+	./deploy/test-setup.sh
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 8m ./...
 	$(MAKE) test-deploy
