@@ -61,7 +61,7 @@ func (s *Server) authed(h handlerFunc) http.Handler {
 		}
 		if wait, ok := s.limiter.allow(ws); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			writeError(w, r, s.log, &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests for this workspace; retry after the Retry-After delay"})
+			writeError(w, r, s.log, &Error{Status: http.StatusTooManyRequests, Code: codeRateLimited, Message: "too many requests for this workspace; retry after the Retry-After delay"})
 			return
 		}
 		ctx := context.WithValue(r.Context(), workspaceKey{}, ws)
@@ -86,13 +86,13 @@ func adminCredential(r *http.Request) (string, bool) {
 func (s *Server) admin(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(s.adminToken) == 0 {
-			writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "admin routes are disabled: set ADMIN_TOKEN"})
+			writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: codeNotFound, Message: "admin routes are disabled: set ADMIN_TOKEN"})
 			return
 		}
 		token, ok := adminCredential(r)
 		if !ok || subtle.ConstantTimeCompare([]byte(token), s.adminToken) != 1 {
 			w.Header().Set("WWW-Authenticate", `Basic realm="Trackelio Webhooks admin"`)
-			writeError(w, r, s.log, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or invalid admin token"})
+			writeError(w, r, s.log, &Error{Status: http.StatusUnauthorized, Code: codeUnauthorized, Message: "missing or invalid admin token"})
 			return
 		}
 		if err := h(w, r); err != nil {

@@ -10,6 +10,24 @@ import (
 	"github.com/trackelio/webhooks/repo"
 )
 
+// The error codes the API answers with, in error.code: clients branch on
+// them, so they are written once, here. A refusal by manage carries its own
+// code (webhook_inactive, …). The OpenAPI document's Error schema lists them.
+const (
+	codeValidationFailed = "validation_failed"
+	codeUnauthorized     = "unauthorized"
+	codeNotFound         = "not_found"
+	codeRateLimited      = "rate_limited"
+	codeMethodNotAllowed = "method_not_allowed"
+	codeInvalidJSON      = "invalid_json"
+	codePayloadTooLarge  = "payload_too_large"
+	codeConflict         = "conflict"
+	codeLimitExceeded    = "limit_exceeded"
+	codeTestTimeout      = "test_timeout"
+	codeUnavailable      = "unavailable"
+	codeInternal         = "internal"
+)
+
 // Error is an API error with the status and JSON body it answers.
 type Error struct {
 	Status  int    `json:"-"`
@@ -21,12 +39,12 @@ type Error struct {
 func (e *Error) Error() string { return e.Message }
 
 func invalid(field, message string) *Error {
-	return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Field: field, Message: message}
+	return &Error{Status: http.StatusUnprocessableEntity, Code: codeValidationFailed, Field: field, Message: message}
 }
 
 var (
-	errUnauthorized = &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or invalid API key: send Authorization: Bearer <key>"}
-	errNotFound     = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such resource"}
+	errUnauthorized = &Error{Status: http.StatusUnauthorized, Code: codeUnauthorized, Message: "missing or invalid API key: send Authorization: Bearer <key>"}
+	errNotFound     = &Error{Status: http.StatusNotFound, Code: codeNotFound, Message: "no such resource"}
 )
 
 // retryAfterUnavailable is the Retry-After, in seconds, of a 503 while the
@@ -49,23 +67,23 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case errors.As(err, &refusal):
 		apiErr = &Error{Status: http.StatusConflict, Code: refusal.Code, Message: refusal.Message}
 	case errors.As(err, &timeout):
-		apiErr = &Error{Status: http.StatusGatewayTimeout, Code: "test_timeout", Message: timeout.Error()}
+		apiErr = &Error{Status: http.StatusGatewayTimeout, Code: codeTestTimeout, Message: timeout.Error()}
 	case errors.Is(err, repo.ErrNotFound):
 		apiErr = errNotFound
 	case errors.Is(err, repo.ErrLimitReached):
-		apiErr = &Error{Status: http.StatusUnprocessableEntity, Code: "limit_exceeded", Message: err.Error()}
+		apiErr = &Error{Status: http.StatusUnprocessableEntity, Code: codeLimitExceeded, Message: err.Error()}
 	case errors.Is(err, repo.ErrConflict):
-		apiErr = &Error{Status: http.StatusConflict, Code: "conflict", Message: "the request conflicts with existing data"}
+		apiErr = &Error{Status: http.StatusConflict, Code: codeConflict, Message: "the request conflicts with existing data"}
 	case repo.Unavailable(err):
 		// Nothing was accepted; the same request may succeed in a moment.
 		// A POST /v1/events whose commit was cut short may still have been
 		// stored: retried with its Idempotency-Key it answers the same event.
 		log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterUnavailable))
-		apiErr = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the service cannot reach its database; retry after the Retry-After seconds"}
+		apiErr = &Error{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "the service cannot reach its database; retry after the Retry-After seconds"}
 	default:
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-		apiErr = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; it has been logged"}
+		apiErr = &Error{Status: http.StatusInternalServerError, Code: codeInternal, Message: "internal error; it has been logged"}
 	}
 	writeJSON(w, apiErr.Status, struct {
 		Error *Error `json:"error"`

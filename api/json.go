@@ -43,10 +43,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, opti
 		return nil
 	}
 	if len(trimmed) > 0 && trimmed[0] != '{' {
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body must be a JSON object"}
+		return &Error{Status: http.StatusBadRequest, Code: codeInvalidJSON, Message: "request body must be a JSON object"}
 	}
 	if !utf8.Valid(body) {
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body is not valid UTF-8"}
+		return &Error{Status: http.StatusBadRequest, Code: codeInvalidJSON, Message: "request body is not valid UTF-8"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -54,7 +54,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, opti
 		return decodeError(err, limit)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body must hold a single JSON object and nothing after it"}
+		return &Error{Status: http.StatusBadRequest, Code: codeInvalidJSON, Message: "request body must hold a single JSON object and nothing after it"}
 	}
 	return nil
 }
@@ -67,21 +67,21 @@ func decodeError(err error, limit int64) error {
 	)
 	switch {
 	case errors.As(err, &maxErr):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large", Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: codePayloadTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body is not valid JSON: " + err.Error()}
+		return &Error{Status: http.StatusBadRequest, Code: codeInvalidJSON, Message: "request body is not valid JSON: " + err.Error()}
 	case errors.Is(err, io.EOF):
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body is empty; a JSON object is required"}
+		return &Error{Status: http.StatusBadRequest, Code: codeInvalidJSON, Message: "request body is empty; a JSON object is required"}
 	case errors.As(err, &typeErr):
 		if typeErr.Field == "" {
-			return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body must be a JSON object"}
+			return &Error{Status: http.StatusBadRequest, Code: codeInvalidJSON, Message: "request body must be a JSON object"}
 		}
 		return invalid(typeErr.Field, fmt.Sprintf("%s must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String())))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return invalid(field, fmt.Sprintf("unknown field %q", field))
 	default:
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body is not valid JSON: " + err.Error()}
+		return &Error{Status: http.StatusBadRequest, Code: codeInvalidJSON, Message: "request body is not valid JSON: " + err.Error()}
 	}
 }
 

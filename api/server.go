@@ -105,7 +105,7 @@ func New(cfg Config) http.Handler {
 		}))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no route for " + r.Method + " " + r.URL.Path})
+		writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: codeNotFound, Message: "no route for " + r.Method + " " + r.URL.Path})
 	})
 	return s.instrument(mux)
 }
@@ -149,7 +149,7 @@ func (s *Server) methodNotAllowed(methods []string) http.Handler {
 	allow := strings.Join(methods, ", ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
-		writeError(w, r, s.log, &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: r.Method + " is not allowed here; use " + allow})
+		writeError(w, r, s.log, &Error{Status: http.StatusMethodNotAllowed, Code: codeMethodNotAllowed, Message: r.Method + " is not allowed here; use " + allow})
 	})
 }
 

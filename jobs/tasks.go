@@ -28,7 +28,7 @@ const (
 	QueueMaintenance = "maintenance"
 )
 
-// Queues lists every queue a worker serves, with its weight.
+// queueWeights lists every queue a worker serves, with its weight.
 var queueWeights = map[string]int{QueueDeliveries: 6, QueueRetries: 3, QueueMaintenance: 1}
 
 const (

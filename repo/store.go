@@ -37,7 +37,9 @@ type Options struct {
 	MaxConns int
 }
 
-// Store is the sqlx handle plus the statements prepared once for the hot path.
+// Store is the sqlx handle plus the hot path's statements, each prepared on
+// first use and then once per connection that runs it (see prepared), and
+// the batcher that coalesces concurrent CreateEvent calls.
 type Store struct {
 	db *sqlx.DB
 	// The hot statements: parsed and planned once per connection instead
