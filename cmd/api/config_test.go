@@ -6,15 +6,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-func env(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
-}
+	"github.com/trackelio/webhooks/internal/testenv"
+)
 
 func TestLoadConfigDashboard(t *testing.T) {
 	t.Parallel()
-	c, err := loadConfig(env(nil))
+	c, err := loadConfig(testenv.Getenv(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +20,7 @@ func TestLoadConfigDashboard(t *testing.T) {
 		[]any{c.PublicURL, c.LinkTTL, c.SessionTTL, c.FrameAncestors}); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
-	c, err = loadConfig(env(map[string]string{
+	c, err = loadConfig(testenv.Getenv(map[string]string{
 		"PUBLIC_URL": "https://webhooks.trackelio.com/", "DASHBOARD_LINK_TTL": "2m", "DASHBOARD_SESSION_TTL": "8h",
 		"DASHBOARD_FRAME_ANCESTORS": "https://app.trackelio.com, https://*.trackelio.com",
 	}))
@@ -53,7 +51,7 @@ func TestLoadConfigRefusesBadDashboardSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
-			_, err := loadConfig(env(map[string]string{tt.key: tt.value}))
+			_, err := loadConfig(testenv.Getenv(map[string]string{tt.key: tt.value}))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("loadConfig error = %v, want one containing %q", err, tt.want)
 			}

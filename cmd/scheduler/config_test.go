@@ -6,11 +6,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-func env(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
-}
+	"github.com/trackelio/webhooks/internal/testenv"
+)
 
 func TestLoadConfigRetention(t *testing.T) {
 	t.Parallel()
@@ -27,7 +25,7 @@ func TestLoadConfigRetention(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := loadConfig(env(tt.vars))
+			c, err := loadConfig(testenv.Getenv(tt.vars))
 			if err != nil {
 				t.Fatalf("loadConfig: %v", err)
 			}
@@ -55,7 +53,7 @@ func TestLoadConfigRefusesBadRetentionSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
-			_, err := loadConfig(env(map[string]string{tt.key: tt.value}))
+			_, err := loadConfig(testenv.Getenv(map[string]string{tt.key: tt.value}))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("loadConfig error = %v, want one containing %q", err, tt.want)
 			}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackelio/webhooks/internal/testenv"
+)
+
+func TestLoadConfigDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(testenv.Getenv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []any{c.Addr, c.Concurrency, c.DatabaseMaxConns, c.PollInterval, c.DeliveryTimeout, len(c.Retry.Schedule) + 1,
+		c.Retry.Jitter, c.Retry.MinAfterThrottle, c.Fairness.MaxInFlight, c.Fairness.BreakerThreshold,
+		c.Fairness.ProbeInterval, c.AutoDisable.After, c.AutoDisable.MinFailures, c.Proxy == nil}
+	want := []any{":9090", 64, 32, 10 * time.Millisecond, 10 * time.Second, 10,
+		0.2, time.Minute, 10, 10,
+		30 * time.Second, 120 * time.Hour, 20, true}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+	// The pool follows the concurrency: half of it, within 4 to 32.
+	for conc, pool := range map[string]int{"1": 4, "20": 10, "200": 32} {
+		c, err := loadConfig(testenv.Getenv(map[string]string{"WORKER_CONCURRENCY": conc}))
+		if err != nil || c.DatabaseMaxConns != pool {
+			t.Errorf("WORKER_CONCURRENCY=%s: pool %d (%v), want %d", conc, c.DatabaseMaxConns, err, pool)
+		}
+	}
+}
+
+// TestLoadConfigRefusesBadValues: every value the worker cannot run with
+// stops it at start with the variable's name in the error.
+func TestLoadConfigRefusesBadValues(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		key, value, want string
+	}{
+		{"WORKER_CONCURRENCY", "0", "WORKER_CONCURRENCY: must be at least 1"},
+		{"WORKER_CONCURRENCY", "many", "WORKER_CONCURRENCY"},
+		{"DATABASE_MAX_CONNS", "0", "DATABASE_MAX_CONNS: must be at least 1"},
+		{"WORKER_POLL_INTERVAL", "0s", "WORKER_POLL_INTERVAL: must be positive"},
+		{"WORKER_POLL_INTERVAL", "often", "WORKER_POLL_INTERVAL"},
+		{"DELIVERY_TIMEOUT", "0s", "DELIVERY_TIMEOUT: must be between 0 and 5m"},
+		{"DELIVERY_TIMEOUT", "6m", "DELIVERY_TIMEOUT: must be between 0 and 5m"},
+		{"DELIVERY_ALLOW_CIDRS", "10.0.0.0/33", "DELIVERY_ALLOW_CIDRS"},
+		{"DELIVERY_HTTPS_ONLY", "maybe", "DELIVERY_HTTPS_ONLY"},
+		{"DELIVERY_PROXY", "proxy:3128", "DELIVERY_PROXY"},
+		{"DELIVERY_PROXY", "http://", "DELIVERY_PROXY"},
+		{"RETRY_SCHEDULE", "5s,soon", "RETRY_SCHEDULE"},
+		{"RETRY_JITTER", "1", "RETRY_JITTER: must be a fraction from 0 to below 1"},
+		{"RETRY_JITTER", "-0.1", "RETRY_JITTER"},
+		{"RETRY_MIN_AFTER_THROTTLE", "a while", "RETRY_MIN_AFTER_THROTTLE"},
+		{"WEBHOOK_MAX_IN_FLIGHT", "0", "WEBHOOK_MAX_IN_FLIGHT: must be at least 1"},
+		{"BREAKER_THRESHOLD", "-1", "BREAKER_THRESHOLD"},
+		{"BREAKER_PROBE_INTERVAL", "10ms", "BREAKER_PROBE_INTERVAL must be at least 100ms"},
+		{"WEBHOOK_DISABLE_MIN_FAILURES", "0", "WEBHOOK_DISABLE_MIN_FAILURES must be at least 1"},
+		{"WEBHOOK_DISABLE_AFTER", "-1h", "WEBHOOK_DISABLE_AFTER not negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadConfig(testenv.Getenv(map[string]string{tt.key: tt.value}))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("loadConfig error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
