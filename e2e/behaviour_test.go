@@ -288,8 +288,10 @@ func TestRetryAfterHonoured(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
+		// It waits out its Retry-After (2 s) as a scheduled task; the
+		// request count above rules out it having run already.
 		if info.State != asynq.TaskStateScheduled {
-			t.Logf("retry task %s is %s", retryID, info.State)
+			t.Errorf("retry task %s is %s, want scheduled until its Retry-After has passed", retryID, info.State)
 		}
 		return true, ""
 	})
