@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -30,29 +31,22 @@ type FleetCollector struct {
 	health HealthSource
 	log    *slog.Logger
 
-	queueTasks *prometheus.Desc
-	failing    *prometheus.Desc
-	disabled   *prometheus.Desc
-	outboxLag  *prometheus.Desc
+	desc metrics.Fleet
 }
 
 // NewFleetCollector builds the scheduler's collector.
 func NewFleetCollector(queues QueueSource, health HealthSource, log *slog.Logger) *FleetCollector {
 	return &FleetCollector{
-		queues: queues, health: health, log: log,
-		queueTasks: prometheus.NewDesc("trackelio_queue_tasks", "Tasks in each asynq queue by state.", []string{"queue", "state"}, nil),
-		failing:    prometheus.NewDesc("trackelio_webhooks_failing", "Active webhooks whose latest attempt failed.", nil, nil),
-		disabled:   prometheus.NewDesc("trackelio_webhooks_disabled", "Webhooks disabled with a reason.", nil, nil),
-		outboxLag:  prometheus.NewDesc("trackelio_outbox_lag_seconds", "How overdue the oldest pending delivery is.", nil, nil),
+		queues: queues, health: health, log: log, desc: metrics.NewFleet(),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *FleetCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.queueTasks
-	ch <- c.failing
-	ch <- c.disabled
-	ch <- c.outboxLag
+	ch <- c.desc.QueueTasks
+	ch <- c.desc.WebhooksFailing
+	ch <- c.desc.WebhooksDisabled
+	ch <- c.desc.OutboxLag
 }
 
 // Collect implements prometheus.Collector.
@@ -78,7 +72,7 @@ func (c *FleetCollector) Collect(ch chan<- prometheus.Metric) {
 			"pending": info.Pending, "active": info.Active, "scheduled": info.Scheduled,
 			"retry": info.Retry, "archived": info.Archived, "completed": info.Completed,
 		} {
-			ch <- prometheus.MustNewConstMetric(c.queueTasks, prometheus.GaugeValue, float64(n), q, state)
+			ch <- prometheus.MustNewConstMetric(c.desc.QueueTasks, prometheus.GaugeValue, float64(n), q, state)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -88,7 +82,7 @@ func (c *FleetCollector) Collect(ch chan<- prometheus.Metric) {
 		c.log.Warn("fleet health unavailable", "error", err)
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, float64(h.FailingWebhooks))
-	ch <- prometheus.MustNewConstMetric(c.disabled, prometheus.GaugeValue, float64(h.DisabledWebhooks))
-	ch <- prometheus.MustNewConstMetric(c.outboxLag, prometheus.GaugeValue, h.OutboxLag.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.desc.WebhooksFailing, prometheus.GaugeValue, float64(h.FailingWebhooks))
+	ch <- prometheus.MustNewConstMetric(c.desc.WebhooksDisabled, prometheus.GaugeValue, float64(h.DisabledWebhooks))
+	ch <- prometheus.MustNewConstMetric(c.desc.OutboxLag, prometheus.GaugeValue, h.OutboxLag.Seconds())
 }

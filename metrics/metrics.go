@@ -141,3 +141,20 @@ func NewScheduler(reg prometheus.Registerer) *Scheduler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s
 }
+
+// Fleet describes the gauges the scheduler's fleet collector computes at
+// each scrape (queue depths and webhook health); they are read, not
+// counted, so they are descriptions rather than registered series.
+type Fleet struct {
+	QueueTasks, WebhooksFailing, WebhooksDisabled, OutboxLag *prometheus.Desc
+}
+
+// NewFleet returns the fleet gauges' descriptions.
+func NewFleet() Fleet {
+	return Fleet{
+		QueueTasks:       prometheus.NewDesc("trackelio_queue_tasks", "Tasks in each asynq queue by state.", []string{"queue", "state"}, nil),
+		WebhooksFailing:  prometheus.NewDesc("trackelio_webhooks_failing", "Active webhooks whose latest attempt failed.", nil, nil),
+		WebhooksDisabled: prometheus.NewDesc("trackelio_webhooks_disabled", "Webhooks disabled with a reason.", nil, nil),
+		OutboxLag:        prometheus.NewDesc("trackelio_outbox_lag_seconds", "How overdue the oldest pending delivery is.", nil, nil),
+	}
+}
