@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -46,6 +48,12 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	// The harness runs receivers, proxies and process watchers in this
+	// process; a test that leaves one running fails the package.
+	if err := goleak.Find(); code == 0 && err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: goroutines left running: %v\n", err)
+		code = 1
+	}
 	os.Exit(code)
 }
 

@@ -7,10 +7,13 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // Main runs a package's tests after setup has built fixtures they all share,
 // which is what Example functions need: they get no *testing.T of their own.
+// Once the tests and cleanups are done, a goroutine left running fails the run.
 // setup receives a testing.TB whose Cleanup functions run, last first, once
 // the tests are over, and whose Fatal ends setup and fails the run, so the
 // helpers of this package (NewStoreAndDB, NewRedis, ...) work in it. Call it
@@ -29,6 +32,12 @@ func Main(m *testing.M, setup func(tb testing.TB)) int {
 	}
 	tb.runCleanups()
 	if tb.Failed() {
+		code = 1
+	}
+	// As goleak.VerifyTestMain does: a goroutine left running by a test or
+	// by setup's fixtures fails the run.
+	if err := goleak.Find(); code == 0 && err != nil {
+		fmt.Fprintf(os.Stderr, "TestMain: goroutines left running: %v\n", err)
 		code = 1
 	}
 	return code
