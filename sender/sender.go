@@ -60,6 +60,8 @@ type Config struct {
 	// proxy's address, so the proxy must do its own filtering. Environment
 	// proxy variables are ignored.
 	Proxy *url.URL
+	// Now is the clock that stamps webhook-timestamp (time.Now).
+	Now func() time.Time
 }
 
 // Sender posts webhook bodies. It is safe for concurrent use.
@@ -67,6 +69,7 @@ type Sender struct {
 	client  *http.Client
 	timeout time.Duration
 	ua      []string
+	now     func() time.Time
 }
 
 // New builds a Sender with a transport tuned for many receivers.
@@ -91,6 +94,9 @@ func New(cfg Config) *Sender {
 		// Compressed responses could expand past the capture bound.
 		DisableCompression: true,
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Sender{
 		client: &http.Client{
 			Transport: tr,
@@ -99,6 +105,7 @@ func New(cfg Config) *Sender {
 		},
 		timeout: cfg.Timeout,
 		ua:      []string{cfg.UserAgent},
+		now:     cfg.Now,
 	}
 }
 
@@ -166,7 +173,7 @@ func (s *Sender) sign(req *http.Request, r Request) map[string]string {
 	if r.PreviousSecret != "" {
 		secrets = append(secrets, r.PreviousSecret)
 	}
-	now := time.Now()
+	now := s.now()
 	// Every secret the service generates is a Standard Webhooks secret; one
 	// that is not (imported by hand) still gets the spec's signature.
 	if std, err := signature.StandardSignatures(secrets, r.DeliveryID, now, r.Body); err == nil {
