@@ -26,8 +26,8 @@ type DeliveryStore interface {
 	CancelDelivery(ctx context.Context, deliveryID string) error
 }
 
-// Poster makes one HTTP attempt.
-type Poster interface {
+// Sender makes one HTTP attempt (a *sender.Sender in the worker).
+type Sender interface {
 	Send(ctx context.Context, r sender.Request) sender.Result
 }
 
@@ -39,7 +39,7 @@ const recordTimeout = 10 * time.Second
 // the tests build the same one.
 type DeliverConfig struct {
 	Store   DeliveryStore
-	Poster  Poster
+	Sender  Sender
 	Policy  RetryPolicy
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
@@ -197,7 +197,7 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // HTTP attempt only, not while the result waits for its batch's commit.
 func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work, release Release) error {
 	n := w.Attempts + 1
-	res := h.cfg.Poster.Send(ctx, sender.Request{
+	res := h.cfg.Sender.Send(ctx, sender.Request{
 		URL: w.WebhookURL, Body: w.Body, Secret: w.Secret, PreviousSecret: w.PreviousSecret,
 		EventType: w.EventType, DeliveryID: w.DeliveryID,
 	})

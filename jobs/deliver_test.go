@@ -23,9 +23,9 @@ var policy = jobs.RetryPolicy{Schedule: []time.Duration{time.Minute, 5 * time.Mi
 
 // handler is the production handler around p and pol; each set adjusts
 // its config first, as the worker's configuration would.
-func (f *fixture) handler(tb testing.TB, p *fakePoster, pol jobs.RetryPolicy, set ...func(*jobs.DeliverConfig)) *jobs.DeliverHandler {
+func (f *fixture) handler(tb testing.TB, p *fakeSender, pol jobs.RetryPolicy, set ...func(*jobs.DeliverConfig)) *jobs.DeliverHandler {
 	tb.Helper()
-	cfg := jobs.DeliverConfig{Store: f.store, Poster: p, Policy: pol, Metrics: f.metrics, Log: discardLog}
+	cfg := jobs.DeliverConfig{Store: f.store, Sender: p, Policy: pol, Metrics: f.metrics, Log: discardLog}
 	for _, s := range set {
 		s(&cfg)
 	}
@@ -87,7 +87,7 @@ func TestDeliverSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &fakePoster{SendFunc: answer(sender.Result{
+	p := &fakeSender{SendFunc: answer(sender.Result{
 		Outcome: sender.Success, StatusCode: 200, Body: []byte(`{"ok":true}`), Duration: 7 * time.Millisecond,
 		Headers: map[string]string{"X-Request-Id": "req-1"},
 	})}
@@ -133,7 +133,7 @@ func TestDeliverFailureSchedulesRetry(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t)
 	id := f.mustDelivery(t, time.Now())
-	p := &fakePoster{SendFunc: answer(sender.Result{
+	p := &fakeSender{SendFunc: answer(sender.Result{
 		Outcome: sender.HTTPError, StatusCode: 500, Body: []byte("boom"),
 		Error: "receiver answered 500 Internal Server Error", Duration: 3 * time.Millisecond,
 	})}
@@ -175,7 +175,7 @@ func TestDeliverLastAttemptFails(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t)
 	id := f.mustDelivery(t, time.Now())
-	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.Timeout, Error: "timed out after 10s", Duration: 10 * time.Second})}
+	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.Timeout, Error: "timed out after 10s", Duration: 10 * time.Second})}
 	// Two attempts; the second is due at once.
 	h := f.handler(t, p, jobs.RetryPolicy{Schedule: []time.Duration{time.Millisecond}})
 
@@ -196,7 +196,7 @@ func TestDeliverLastAttemptFails(t *testing.T) {
 		t.Errorf("delivery = %+v, want failed after 2 attempts, finished, no next attempt", d)
 	}
 	if n := len(p.requests()); n != 2 {
-		t.Errorf("poster called %d times, want 2", n)
+		t.Errorf("sender called %d times, want 2", n)
 	}
 	f.wantCounts(t, counts{
 		Attempts: map[sender.Outcome]float64{sender.Timeout: 2},
@@ -208,7 +208,7 @@ func TestDeliverLastAttemptFails(t *testing.T) {
 		t.Errorf("rerun after failure = %v, want nil", err)
 	}
 	if n := len(p.requests()); n != 2 {
-		t.Errorf("poster called %d times after a rerun, want 2", n)
+		t.Errorf("sender called %d times after a rerun, want 2", n)
 	}
 }
 
@@ -223,13 +223,13 @@ func TestDeliverAlreadyFinished(t *testing.T) {
 	if err != nil || !rec.Stored {
 		t.Fatalf("RecordAttempt = %+v, %v", rec, err)
 	}
-	p := &fakePoster{}
+	p := &fakeSender{}
 
 	if err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
 		t.Errorf("ProcessTask = %v, want nil", err)
 	}
 	if n := len(p.requests()); n != 0 {
-		t.Errorf("poster called %d times for a finished delivery", n)
+		t.Errorf("sender called %d times for a finished delivery", n)
 	}
 	if n := len(f.mustAttempts(t, id)); n != 1 {
 		t.Errorf("attempts = %d, want 1", n)
@@ -245,13 +245,13 @@ func TestDeliverDeletedWebhook(t *testing.T) {
 	if err := f.store.DeleteWebhook(ctx, f.ws.ID, f.hook.ID); err != nil {
 		t.Fatal(err)
 	}
-	p := &fakePoster{}
+	p := &fakeSender{}
 
 	if err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
 		t.Errorf("ProcessTask = %v, want nil", err)
 	}
 	if n := len(p.requests()); n != 0 {
-		t.Errorf("poster called %d times for a deleted webhook", n)
+		t.Errorf("sender called %d times for a deleted webhook", n)
 	}
 	if d := f.mustGetDelivery(t, id); d.Status != repo.StatusCancelled || d.Attempts != 0 {
 		t.Errorf("delivery = %s after %d attempts, want cancelled after 0", d.Status, d.Attempts)
@@ -267,13 +267,13 @@ func TestDeliverInactiveWebhook(t *testing.T) {
 	if _, err := f.store.UpdateWebhook(ctx, f.ws.ID, f.hook.ID, repo.WebhookPatch{Active: &inactive}); err != nil {
 		t.Fatal(err)
 	}
-	p := &fakePoster{}
+	p := &fakeSender{}
 
 	if err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
 		t.Errorf("ProcessTask = %v, want nil", err)
 	}
 	if n := len(p.requests()); n != 0 {
-		t.Errorf("poster called %d times for an inactive webhook", n)
+		t.Errorf("sender called %d times for an inactive webhook", n)
 	}
 	d := f.mustGetDelivery(t, id)
 	if d.Status != repo.StatusCancelled || d.Attempts != 0 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
@@ -287,7 +287,7 @@ func TestDeliverNotYetDue(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t)
 	id := f.mustDelivery(t, time.Now().Add(time.Hour))
-	p := &fakePoster{}
+	p := &fakeSender{}
 
 	err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id))
 
@@ -302,7 +302,7 @@ func TestDeliverNotYetDue(t *testing.T) {
 		t.Errorf("Delay = %v, want the time until the attempt is due (about 1h)", ra.Delay)
 	}
 	if n := len(p.requests()); n != 0 {
-		t.Errorf("poster called %d times before the attempt was due", n)
+		t.Errorf("sender called %d times before the attempt was due", n)
 	}
 	if d := f.mustGetDelivery(t, id); d.Status != repo.StatusPending || d.Attempts != 0 {
 		t.Errorf("delivery = %s after %d attempts, want pending after 0", d.Status, d.Attempts)
@@ -313,19 +313,19 @@ func TestDeliverNotYetDue(t *testing.T) {
 func TestDeliverUnknownDelivery(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	p := &fakePoster{}
+	p := &fakeSender{}
 	if err := f.handler(t, p, policy).ProcessTask(context.Background(), mustDeliverTask(t, uuid.NewString())); err != nil {
 		t.Errorf("ProcessTask = %v, want nil", err)
 	}
 	if n := len(p.requests()); n != 0 {
-		t.Errorf("poster called %d times for an unknown delivery", n)
+		t.Errorf("sender called %d times for an unknown delivery", n)
 	}
 }
 
 func TestDeliverBadPayload(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	p := &fakePoster{}
+	p := &fakeSender{}
 	h := f.handler(t, p, policy)
 	for _, payload := range []string{``, `not json`, `{}`, `{"delivery_id":""}`, `{"delivery_id":42}`} {
 		err := h.ProcessTask(context.Background(), asynq.NewTask(jobs.TypeDeliver, []byte(payload)))
@@ -334,7 +334,7 @@ func TestDeliverBadPayload(t *testing.T) {
 		}
 	}
 	if n := len(p.requests()); n != 0 {
-		t.Errorf("poster called %d times", n)
+		t.Errorf("sender called %d times", n)
 	}
 }
 
@@ -345,7 +345,7 @@ func TestDeliverAttemptRecordedByAnotherRun(t *testing.T) {
 	id := f.mustDelivery(t, time.Now())
 	// While this run posts, a run that lost its lease records the same
 	// attempt first.
-	p := &fakePoster{SendFunc: func(ctx context.Context, r sender.Request) sender.Result {
+	p := &fakeSender{SendFunc: func(ctx context.Context, r sender.Request) sender.Result {
 		rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
 			DeliveryID: r.DeliveryID, Attempt: 1, StatusCode: 200, At: time.Now(), Succeeded: true, NewStatus: repo.StatusSucceeded,
 		})
@@ -381,7 +381,7 @@ func TestDeliverOutcomeLabels(t *testing.T) {
 	for _, res := range results {
 		id := f.mustDelivery(t, time.Now())
 		// Errors are checked by the tests above; here only the labels matter.
-		f.handler(t, &fakePoster{SendFunc: answer(res)}, policy).ProcessTask(ctx, mustDeliverTask(t, id)) //nolint:errcheck
+		f.handler(t, &fakeSender{SendFunc: answer(res)}, policy).ProcessTask(ctx, mustDeliverTask(t, id)) //nolint:errcheck
 	}
 	f.wantCounts(t, counts{
 		Attempts: map[sender.Outcome]float64{sender.HTTPError: 1, sender.Timeout: 1, sender.ConnectionError: 1, sender.Success: 1},
@@ -400,7 +400,7 @@ func TestDeliverStoreUnavailable(t *testing.T) {
 	id := f.mustDelivery(t, time.Now())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	p := &fakePoster{}
+	p := &fakeSender{}
 	// A load that fails for reasons other than "not found" is retried by
 	// asynq with the short fallback backoff, not dropped.
 	err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id))
@@ -409,6 +409,6 @@ func TestDeliverStoreUnavailable(t *testing.T) {
 		t.Errorf("ProcessTask with the store unreachable = %v, want a plain retryable error", err)
 	}
 	if n := len(p.requests()); n != 0 {
-		t.Errorf("poster called %d times", n)
+		t.Errorf("sender called %d times", n)
 	}
 }

@@ -182,7 +182,7 @@ func TestDeliverHonoursRetryAfter(t *testing.T) {
 			id := f.mustDelivery(t, time.Now())
 			res := tt.res
 			res.Error = "failed: " + tt.name
-			err := f.handler(t, &fakePoster{SendFunc: answer(res)}, etiquettePolicy).ProcessTask(ctx, mustDeliverTask(t, id))
+			err := f.handler(t, &fakeSender{SendFunc: answer(res)}, etiquettePolicy).ProcessTask(ctx, mustDeliverTask(t, id))
 			var ra *jobs.RetryAfterError
 			if !errors.As(err, &ra) || !ra.Failure {
 				t.Fatalf("ProcessTask = %v, want a failed attempt's *RetryAfterError", err)
@@ -207,7 +207,7 @@ func TestDeliverGoneDisablesWebhook(t *testing.T) {
 		t.Error("a retry task was enqueued after a 410")
 		return nil, nil
 	}}
-	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: http.StatusGone, Error: "receiver answered 410 Gone"})}
+	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: http.StatusGone, Error: "receiver answered 410 Gone"})}
 	h := f.handler(t, p, etiquettePolicy, retriesVia(enq), autoDisable(repo.AutoDisable{After: time.Hour, MinFailures: 100}))
 
 	before := time.Now()
@@ -255,7 +255,7 @@ func TestDeliverAutoDisable(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t)
 	ids := []string{f.mustDelivery(t, time.Now()), f.mustDelivery(t, time.Now()), f.mustDelivery(t, time.Now())}
-	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
+	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
 	h := f.handler(t, p, etiquettePolicy, autoDisable(repo.AutoDisable{MinFailures: 2}))
 
 	for i, id := range ids[:2] {
@@ -317,7 +317,7 @@ func TestDeliverRetryQueueSchedulesNextTask(t *testing.T) {
 	ctx := context.Background()
 	rf := setupRetry(t)
 	id := rf.mustDelivery(t, time.Now())
-	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 429, RetryAfter: 5 * time.Minute, Error: "receiver answered 429"})}
+	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 429, RetryAfter: 5 * time.Minute, Error: "receiver answered 429"})}
 	h := rf.handler(t, p, etiquettePolicy, retriesVia(rf.client))
 
 	if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
@@ -353,7 +353,7 @@ func TestDeliverRetryQueueChain(t *testing.T) {
 	ctx := context.Background()
 	rf := setupRetry(t)
 	id := rf.mustDelivery(t, time.Now())
-	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
+	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
 	pol := jobs.RetryPolicy{Schedule: []time.Duration{time.Millisecond, time.Millisecond}}
 	h := rf.handler(t, p, pol, retriesVia(rf.client))
 
@@ -389,7 +389,7 @@ func TestDeliverRetryQueueEnqueueErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := setup(t)
-	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
+	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
 
 	t.Run("a task already there is fine", func(t *testing.T) {
 		t.Parallel()
@@ -435,7 +435,7 @@ func TestDeliverRetryQueueEnqueueErrors(t *testing.T) {
 			t.Error("a task was enqueued after a success")
 			return nil, nil
 		}}
-		if err := f.handler(t, &fakePoster{}, etiquettePolicy, retriesVia(enq)).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+		if err := f.handler(t, &fakeSender{}, etiquettePolicy, retriesVia(enq)).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
 			t.Errorf("ProcessTask = %v, want nil", err)
 		}
 	})

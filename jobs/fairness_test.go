@@ -374,7 +374,7 @@ func setupFair(tb testing.TB, cfg jobs.FairnessConfig) *fairFixture {
 	return &fairFixture{fixture: setup(tb), fair: newFairness(tb, newGoRedis(tb), cfg)}
 }
 
-func (f *fairFixture) handler(tb testing.TB, p *fakePoster, pol jobs.RetryPolicy) *jobs.DeliverHandler {
+func (f *fairFixture) handler(tb testing.TB, p *fakeSender, pol jobs.RetryPolicy) *jobs.DeliverHandler {
 	tb.Helper()
 	return f.fixture.handler(tb, p, pol, func(c *jobs.DeliverConfig) { c.Fairness = f.fair })
 }
@@ -404,7 +404,7 @@ func TestDeliverInFlightCapFull(t *testing.T) {
 	ctx := context.Background()
 	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute})
 	id := f.mustDelivery(t, time.Now())
-	p := &fakePoster{}
+	p := &fakeSender{}
 	h := f.handler(t, p, policy)
 
 	// Another worker holds the webhook's only slot.
@@ -444,7 +444,7 @@ func TestDeliverReleasesSlotAfterFailure(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute})
-	p := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
+	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
 	h := f.handler(t, p, policy)
 	for i := range 3 {
 		id := f.mustDelivery(t, time.Now())
@@ -463,7 +463,7 @@ func TestDeliverBreaker(t *testing.T) {
 	ctx := context.Background()
 	const interval = 300 * time.Millisecond
 	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 10, LeaseTTL: time.Minute, BreakerThreshold: 2, ProbeInterval: interval})
-	failing := &fakePoster{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 503, Error: "receiver answered 503"})}
+	failing := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 503, Error: "receiver answered 503"})}
 	h := f.handler(t, failing, policy)
 
 	// Two failures open the breaker.
@@ -515,7 +515,7 @@ func TestDeliverBreaker(t *testing.T) {
 			rest = append(rest, id)
 		}
 	}
-	ok := &fakePoster{}
+	ok := &fakeSender{}
 	h = f.handler(t, ok, policy)
 	waitFor(t, 5*time.Second, "the next probe", func() bool {
 		err := h.ProcessTask(ctx, mustDeliverTask(t, rest[0]))

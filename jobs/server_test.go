@@ -69,7 +69,7 @@ func startWorker(tb testing.TB, f *fixture, redisOpt asynq.RedisConnOpt, pol job
 		Concurrency: 4, PollInterval: 10 * time.Millisecond, ShutdownTimeout: time.Second,
 	}, f.metrics, discardLog)
 	snd := sender.New(sender.Config{Timeout: 5 * time.Second, MaxConnsPerHost: 4, UserAgent: "Trackelio-Webhooks/test"})
-	deliver := jobs.NewDeliverHandler(jobs.DeliverConfig{Store: f.store, Poster: snd, Policy: pol, Metrics: f.metrics, Log: discardLog})
+	deliver := jobs.NewDeliverHandler(jobs.DeliverConfig{Store: f.store, Sender: snd, Policy: pol, Metrics: f.metrics, Log: discardLog})
 	handlers := jobs.Handlers{
 		Deliver:   deliver,
 		Sweep:     jobs.NewSweepHandler(f.store, newClient(tb, redisOpt), newInspector(tb, redisOpt), f.metrics, discardLog),

@@ -26,18 +26,18 @@ var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 const eventType = "post.created"
 
-// fakePoster records every request; SendFunc decides the result (a 204
+// fakeSender records every request; SendFunc decides the result (a 204
 // success when nil).
-type fakePoster struct {
+type fakeSender struct {
 	SendFunc func(ctx context.Context, r sender.Request) sender.Result
 
 	mu   sync.Mutex
 	reqs []sender.Request
 }
 
-var _ jobs.Poster = (*fakePoster)(nil)
+var _ jobs.Sender = (*fakeSender)(nil)
 
-func (p *fakePoster) Send(ctx context.Context, r sender.Request) sender.Result {
+func (p *fakeSender) Send(ctx context.Context, r sender.Request) sender.Result {
 	p.mu.Lock()
 	p.reqs = append(p.reqs, r)
 	fn := p.SendFunc
@@ -48,7 +48,7 @@ func (p *fakePoster) Send(ctx context.Context, r sender.Request) sender.Result {
 	return fn(ctx, r)
 }
 
-func (p *fakePoster) requests() []sender.Request {
+func (p *fakeSender) requests() []sender.Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Clone(p.reqs)

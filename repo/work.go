@@ -386,15 +386,15 @@ type Overdue struct {
 // OverdueDeliveries pages through pending deliveries due before the given
 // time, in due order, after the given position (nil for the start).
 func (s *Store) OverdueDeliveries(ctx context.Context, dueBefore time.Time, after *Overdue, limit int) ([]Overdue, error) {
-	os := []Overdue{}
+	overdue := []Overdue{}
 	var err error
 	if after == nil {
-		err = s.db.SelectContext(ctx, &os, `
+		err = s.db.SelectContext(ctx, &overdue, `
 			SELECT id, attempts, next_attempt_at FROM deliveries
 			WHERE status = 'pending' AND next_attempt_at < $1
 			ORDER BY next_attempt_at, id LIMIT $2`, dueBefore, limit)
 	} else {
-		err = s.db.SelectContext(ctx, &os, `
+		err = s.db.SelectContext(ctx, &overdue, `
 			SELECT id, attempts, next_attempt_at FROM deliveries
 			WHERE status = 'pending' AND next_attempt_at < $1 AND (next_attempt_at, id) > ($2, $3)
 			ORDER BY next_attempt_at, id LIMIT $4`, dueBefore, after.NextAttemptAt, after.ID, limit)
@@ -402,7 +402,7 @@ func (s *Store) OverdueDeliveries(ctx context.Context, dueBefore time.Time, afte
 	if err != nil {
 		return nil, fmt.Errorf("list overdue deliveries: %w", err)
 	}
-	return os, nil
+	return overdue, nil
 }
 
 // sweepLockID keeps two outbox sweeps from running at once.

@@ -52,7 +52,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	guard := destination.New(cfg.Guard)
-	poster := sender.New(sender.Config{
+	snd := sender.New(sender.Config{
 		Timeout:         cfg.DeliveryTimeout,
 		MaxConnsPerHost: cfg.Concurrency,
 		UserAgent:       "Trackelio-Webhooks/" + boot.Version(),
@@ -75,7 +75,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	fairness := jobs.NewFairness(rdb, cfg.Fairness)
 	deliver := jobs.NewDeliverHandler(jobs.DeliverConfig{
 		Store:       store,
-		Poster:      poster,
+		Sender:      snd,
 		Policy:      cfg.Retry,
 		Metrics:     m,
 		Log:         log,
