@@ -33,7 +33,7 @@ type fixture struct {
 	manage  *manage.Service // its background enqueues are waited for after each request
 	store   *repo.Store
 	db      *sqlx.DB // a separate connection for assertions on raw rows
-	enq     *testenv.Enqueuer
+	enq     *testenv.RecordingQueue
 }
 
 // setup builds the API on a fresh migrated database. Options adjust the
@@ -48,7 +48,7 @@ func setup(tb testing.TB, opts ...func(*api.Config, *manage.Config)) *fixture {
 // its database.
 func setupOn(tb testing.TB, store *repo.Store, db *sqlx.DB, opts ...func(*api.Config, *manage.Config)) *fixture {
 	tb.Helper()
-	enq := &testenv.Enqueuer{}
+	enq := &testenv.RecordingQueue{}
 	log := slog.New(slog.DiscardHandler)
 	cfg := api.Config{
 		Store:      store,

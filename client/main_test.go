@@ -51,7 +51,7 @@ type realAPI struct {
 	URL    string
 	store  *repo.Store
 	db     *sqlx.DB // a direct pool, for looking at rows
-	enq    *testenv.Enqueuer
+	enq    *testenv.RecordingQueue
 	manage *manage.Service
 }
 
@@ -67,7 +67,7 @@ func startAPI(tb testing.TB, opts ...func(*api.Config)) *realAPI {
 func startAPIOn(tb testing.TB, store *repo.Store, db *sqlx.DB, opts ...func(*api.Config)) *realAPI {
 	tb.Helper()
 	log := slog.New(slog.DiscardHandler)
-	enq := &testenv.Enqueuer{}
+	enq := &testenv.RecordingQueue{}
 	svc := manage.New(manage.Config{Store: store, Enqueuer: enq, Log: log})
 	dash := dashboard.New(dashboard.Config{Store: store, Manage: svc, Log: log})
 	cfg := api.Config{

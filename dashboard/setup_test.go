@@ -29,7 +29,7 @@ type fixture struct {
 	srv   *httptest.Server
 	store *repo.Store
 	db    *sqlx.DB // for assertions on raw rows
-	enq   *testenv.Enqueuer
+	enq   *testenv.RecordingQueue
 	clock *testenv.Clock
 }
 
@@ -44,7 +44,7 @@ func setup(tb testing.TB, opts ...func(*dashboard.Config)) *fixture {
 // on its database.
 func setupOn(tb testing.TB, store *repo.Store, db *sqlx.DB, opts ...func(*dashboard.Config)) *fixture {
 	tb.Helper()
-	f := &fixture{store: store, db: db, enq: &testenv.Enqueuer{}, clock: testenv.NewClock(time.Now())}
+	f := &fixture{store: store, db: db, enq: &testenv.RecordingQueue{}, clock: testenv.NewClock(time.Now())}
 	cfg := dashboard.Config{
 		Store: store,
 		// The clock moves sessions and links; deliveries keep real times.

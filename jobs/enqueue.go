@@ -11,20 +11,21 @@ import (
 	"github.com/trackelio/webhooks/metrics"
 )
 
-// Enqueuer puts delivery tasks into Redis for the api.
-type Enqueuer struct {
+// DeliveryQueue puts delivery tasks into Redis for the api: it is the
+// manage.Enqueuer of a running api.
+type DeliveryQueue struct {
 	client  TaskEnqueuer
 	metrics *metrics.Metrics
 }
 
-// NewEnqueuer wraps an asynq client.
-func NewEnqueuer(client TaskEnqueuer, m *metrics.Metrics) *Enqueuer {
-	return &Enqueuer{client: client, metrics: m}
+// NewDeliveryQueue wraps an asynq client.
+func NewDeliveryQueue(client TaskEnqueuer, m *metrics.Metrics) *DeliveryQueue {
+	return &DeliveryQueue{client: client, metrics: m}
 }
 
 // EnqueueDelivery enqueues the task of one delivery, due now. A task that is
 // already in Redis counts as enqueued.
-func (e *Enqueuer) EnqueueDelivery(ctx context.Context, deliveryID string) error {
+func (e *DeliveryQueue) EnqueueDelivery(ctx context.Context, deliveryID string) error {
 	task, err := NewDeliverTask(deliveryID, 0, time.Time{})
 	if err != nil {
 		return err

@@ -144,7 +144,7 @@ func TestFleetCollectorWithRedisAndPostgres(t *testing.T) {
 	redisOpt := newRedis(t)
 	insp := newInspector(t, redisOpt)
 	id := f.mustDelivery(t, time.Now())
-	if err := jobs.NewEnqueuer(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
+	if err := jobs.NewDeliveryQueue(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{

@@ -93,7 +93,7 @@ func TestWorkerRetriesUntilSuccess(t *testing.T) {
 	startWorker(t, f, redisOpt, jobs.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}})
 
 	id := f.mustDelivery(t, time.Now())
-	if err := jobs.NewEnqueuer(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
+	if err := jobs.NewDeliveryQueue(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
 		t.Fatalf("EnqueueDelivery: %v", err)
 	}
 
@@ -149,7 +149,7 @@ func TestWorkerArchivesExhaustedDelivery(t *testing.T) {
 	startWorker(t, f, redisOpt, jobs.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond}})
 
 	id := f.mustDelivery(t, time.Now())
-	if err := jobs.NewEnqueuer(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
+	if err := jobs.NewDeliveryQueue(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
 		t.Fatalf("EnqueueDelivery: %v", err)
 	}
 
@@ -191,7 +191,7 @@ func TestEnqueueDelivery(t *testing.T) {
 	f := setup(t)
 	redisOpt := newRedis(t)
 	insp := newInspector(t, redisOpt)
-	enq := jobs.NewEnqueuer(newClient(t, redisOpt), f.metrics)
+	enq := jobs.NewDeliveryQueue(newClient(t, redisOpt), f.metrics)
 	id := f.mustDelivery(t, time.Now())
 
 	// A task already in Redis counts as enqueued.
@@ -260,7 +260,7 @@ func TestEnqueueDeliveryErrors(t *testing.T) {
 		{"ok", nil, false, 1},
 	}
 	for _, tt := range tests {
-		enq := jobs.NewEnqueuer(&fakeEnqueuer{EnqueueContextFunc: func(context.Context, *asynq.Task, ...asynq.Option) (*asynq.TaskInfo, error) {
+		enq := jobs.NewDeliveryQueue(&fakeEnqueuer{EnqueueContextFunc: func(context.Context, *asynq.Task, ...asynq.Option) (*asynq.TaskInfo, error) {
 			return &asynq.TaskInfo{}, tt.err
 		}}, m)
 		err := enq.EnqueueDelivery(context.Background(), "0190a3b4-0000-7000-8000-000000000001")

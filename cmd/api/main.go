@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	m := metrics.New(reg)
 	svc := manage.New(manage.Config{
 		Store:       store,
-		Enqueuer:    jobs.NewEnqueuer(client, m),
+		Enqueuer:    jobs.NewDeliveryQueue(client, m),
 		Log:         log,
 		CheckURL:    destination.New(cfg.Guard).CheckURL,
 		MaxWebhooks: cfg.MaxWebhooks,

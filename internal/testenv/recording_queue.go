@@ -8,9 +8,9 @@ import (
 	"github.com/trackelio/webhooks/manage"
 )
 
-// Enqueuer stands in for the worker queue in tests of the api and the
-// dashboard: it records every delivery id handed to it.
-type Enqueuer struct {
+// RecordingQueue is the manage.Enqueuer of tests of the api and the
+// dashboard: it records every delivery id handed to it instead of queueing.
+type RecordingQueue struct {
 	mu   sync.Mutex
 	ids  []string
 	then func(ctx context.Context, deliveryID string) error
@@ -19,16 +19,16 @@ type Enqueuer struct {
 // Then sets what runs after each id is recorded and decides the error
 // returned (nil: none): a test can make it fail like Redis, or record an
 // attempt as the worker would.
-func (f *Enqueuer) Then(fn func(ctx context.Context, deliveryID string) error) {
+func (f *RecordingQueue) Then(fn func(ctx context.Context, deliveryID string) error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.then = fn
 }
 
-var _ manage.Enqueuer = (*Enqueuer)(nil)
+var _ manage.Enqueuer = (*RecordingQueue)(nil)
 
 // EnqueueDelivery records the id.
-func (f *Enqueuer) EnqueueDelivery(ctx context.Context, deliveryID string) error {
+func (f *RecordingQueue) EnqueueDelivery(ctx context.Context, deliveryID string) error {
 	f.mu.Lock()
 	f.ids = append(f.ids, deliveryID)
 	fn := f.then
@@ -40,7 +40,7 @@ func (f *Enqueuer) EnqueueDelivery(ctx context.Context, deliveryID string) error
 }
 
 // Enqueued returns the ids enqueued so far, in order.
-func (f *Enqueuer) Enqueued() []string {
+func (f *RecordingQueue) Enqueued() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.ids)
