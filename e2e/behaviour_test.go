@@ -584,7 +584,7 @@ func TestBreakerProbesDeadEndpoint(t *testing.T) {
 	dead := newEndpoint(t, func(received, int) answer { return answer{status: http.StatusInternalServerError, body: "dead"} })
 	const (
 		events   = 20
-		window   = 6 * time.Second
+		probes   = 4
 		interval = time.Second
 		attempts = 11 // 10 schedule entries + 1
 	)
@@ -615,28 +615,35 @@ func TestBreakerProbesDeadEndpoint(t *testing.T) {
 		return quiet >= 300*time.Millisecond, fmt.Sprintf("last request %v ago", quiet)
 	})
 	burst := dead.count()
-	start := time.Now()
-	time.Sleep(window) // a fixed window to count the probes in
-	inWindow := 0
-	for _, r := range dead.requests() {
-		if !r.At.Before(start) && r.At.Before(start.Add(window)) {
-			inWindow++
+
+	// With the breaker open only probes arrive: wait for a few of them (no
+	// fixed sleep) and check their spacing. At most one per interval; at
+	// least one per interval plus the scheduling lag: asynq keeps due
+	// times in whole seconds (up to 1 s of rounding) and forwards them
+	// every 250 ms.
+	sys.waitFor(t, fmt.Sprintf("%d probes after the burst", probes), func() (bool, string) {
+		n := dead.count() - burst
+		return n >= probes, fmt.Sprintf("%d probes", n)
+	})
+	reqs := dead.requests()[burst-1 : burst+probes]
+	most := interval + time.Second + 250*time.Millisecond
+	for i := 1; i < len(reqs); i++ {
+		gap := reqs[i].At.Sub(reqs[i-1].At)
+		t.Logf("FIGURE breaker_probe_gap_%d_ms=%d", i, gap.Milliseconds())
+		// The first gap starts at the burst's last request, not a probe.
+		if i > 1 && gap < interval-100*time.Millisecond {
+			t.Errorf("probe %d came %v after the one before, want at most one per %v", i, gap.Round(time.Millisecond), interval)
+		}
+		if gap > most {
+			t.Errorf("probe %d came %v after the request before, want at most %v (probes continue)", i, gap.Round(time.Millisecond), most)
 		}
 	}
-	storm := events * int(window/(100*time.Millisecond))
+	// Without the breaker the same time would have seen every delivery
+	// retried ten times a second.
+	span := reqs[len(reqs)-1].At.Sub(reqs[0].At)
+	storm := events * int(span/(100*time.Millisecond))
 	t.Logf("FIGURE breaker_burst_requests=%d", burst)
-	t.Logf("FIGURE breaker_requests_in_%s=%d without_breaker_about=%d (%d deliveries x 10 attempts/s)", window, inWindow, storm, events)
-	// At most one probe per interval. At least one per interval plus the
-	// scheduling lag: asynq keeps due times in whole seconds (up to 1 s of
-	// rounding) and forwards them every 250 ms.
-	most := int(window/interval) + 1
-	least := int(window / (interval + time.Second + 250*time.Millisecond))
-	if inWindow > most {
-		t.Errorf("%d requests in %v with the breaker open, want at most %d (one probe per %v)", inWindow, window, most, interval)
-	}
-	if inWindow < least {
-		t.Errorf("%d requests in %v with the breaker open, want at least %d (probes continue)", inWindow, window, least)
-	}
+	t.Logf("FIGURE breaker_requests_in_%s=%d without_breaker_about=%d (%d deliveries x 10 attempts/s)", span.Round(time.Millisecond), probes, storm, events)
 
 	// Breaker waits are not attempts: every delivery's attempts are exactly
 	// the requests the endpoint got for it, numbered 1..n, all 500.
