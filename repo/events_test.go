@@ -312,3 +312,62 @@ func TestCreateWebhookLimit(t *testing.T) {
 		t.Errorf("CreateWebhook in another workspace: %v", err)
 	}
 }
+
+func TestCreateTestEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	other := f.mustWorkspace(t, "other")
+	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	// A sibling subscribed to the test type still gets nothing.
+	sibling := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created", "webhook.test"}, Active: true})
+
+	ev := newEvent(ws.ID, "webhook.test")
+	id, err := f.store.CreateTestEvent(ctx, ev, hook.ID)
+	if err != nil {
+		t.Fatalf("CreateTestEvent: %v", err)
+	}
+	want := repo.Delivery{
+		ID: id, EventID: ev.ID, EventType: "webhook.test", WebhookID: hook.ID, Status: repo.StatusPending,
+		ResponseBody: []byte{}, NextAttemptAt: validTime(ev.CreatedAt), CreatedAt: ev.CreatedAt,
+	}
+	if diff := cmp.Diff(want, f.mustGetDelivery(t, ws.ID, id)); diff != "" {
+		t.Errorf("test delivery (-want +got):\n%s", diff)
+	}
+	if n := f.mustCount(t, `SELECT count(*) FROM deliveries WHERE event_id = $1`, ev.ID); n != 1 {
+		t.Errorf("test event has %d deliveries, want 1", n)
+	}
+	if n := f.mustCount(t, `SELECT count(*) FROM deliveries WHERE webhook_id = $1`, sibling.ID); n != 0 {
+		t.Errorf("sibling webhook got %d deliveries", n)
+	}
+	work, err := f.store.Work(ctx, id)
+	if err != nil || string(work.Body) != string(ev.Body) {
+		t.Errorf("Work body = %q, %v; want the test event's body", work.Body, err)
+	}
+
+	deleted := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	if err := f.store.DeleteWebhook(ctx, ws.ID, deleted.ID); err != nil {
+		t.Fatal(err)
+	}
+	otherHook := f.mustWebhook(t, other.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	events := f.mustCount(t, `SELECT count(*) FROM events`)
+	deliveries := f.mustCount(t, `SELECT count(*) FROM deliveries`)
+	for name, tc := range map[string]struct{ workspaceID, webhookID string }{
+		"another workspace's webhook": {ws.ID, otherHook.ID},
+		"a webhook from another key":  {other.ID, hook.ID},
+		"a deleted webhook":           {ws.ID, deleted.ID},
+		"an unknown webhook":          {ws.ID, uuid.NewString()},
+	} {
+		ev := newEvent(tc.workspaceID, "webhook.test")
+		if _, err := f.store.CreateTestEvent(ctx, ev, tc.webhookID); !errors.Is(err, repo.ErrNotFound) {
+			t.Errorf("CreateTestEvent for %s = %v, want ErrNotFound", name, err)
+		}
+	}
+	if n := f.mustCount(t, `SELECT count(*) FROM events`); n != events {
+		t.Errorf("refused test events stored %d events", n-events)
+	}
+	if n := f.mustCount(t, `SELECT count(*) FROM deliveries`); n != deliveries {
+		t.Errorf("refused test events stored %d deliveries", n-deliveries)
+	}
+}

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
@@ -149,5 +151,117 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 	// The migrated schema is usable.
 	if _, err := st.CreateWorkspace(ctx, "after migrate", []byte("k")); err != nil {
 		t.Errorf("CreateWorkspace on migrated database: %v", err)
+	}
+}
+
+func TestMigration0003Schema(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	type column struct {
+		Name     string `db:"column_name"`
+		Type     string `db:"data_type"`
+		Nullable string `db:"is_nullable"`
+	}
+	var got []column
+	err := f.db.Select(&got, `SELECT column_name, data_type, is_nullable FROM information_schema.columns
+		WHERE table_name = 'webhooks' AND column_name::text = ANY($1::text[]) ORDER BY column_name`,
+		"{last_success_at,last_failure_at,failing_since,disabled_at,previous_secret,previous_secret_expires_at}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []column{
+		{"disabled_at", "timestamp with time zone", "YES"},
+		{"failing_since", "timestamp with time zone", "YES"},
+		{"last_failure_at", "timestamp with time zone", "YES"},
+		{"last_success_at", "timestamp with time zone", "YES"},
+		{"previous_secret", "text", "YES"},
+		{"previous_secret_expires_at", "timestamp with time zone", "YES"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("webhooks columns added by 0003 (-want +got):\n%s", diff)
+	}
+
+	var def string
+	if err := f.db.Get(&def, `SELECT indexdef FROM pg_indexes WHERE indexname = 'deliveries_webhook_ended'`); err != nil {
+		t.Fatalf("index deliveries_webhook_ended: %v", err)
+	}
+	for _, part := range []string{"ON public.deliveries", "(webhook_id, created_at)", "WHERE", "'failed'", "'cancelled'"} {
+		if !strings.Contains(def, part) {
+			t.Errorf("index definition %q lacks %q", def, part)
+		}
+	}
+}
+
+// TestMigration0003UpgradesPopulatedDatabase applies 0003 to a database at
+// version 2 that already holds webhooks and deliveries.
+func TestMigration0003UpgradesPopulatedDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dbURL := newEmptyDatabase(t)
+	raw, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	if _, err := raw.Exec(`CREATE TABLE schema_migrations (
+		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"0001_init.sql", "0002_response_headers.sql"}
+	for i, sqlText := range repo.MigrationSQL()[:2] {
+		if _, err := raw.Exec(sqlText); err != nil {
+			t.Fatalf("apply %s: %v", names[i], err)
+		}
+		if _, err := raw.Exec(`INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, i+1, names[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ws, hook, ev, del string
+	if err := raw.Get(&ws, `INSERT INTO workspaces (name) VALUES ('old') RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Get(&hook, `INSERT INTO webhooks (workspace_id, url, events, secret, consecutive_failures, failure_count)
+		VALUES ($1, 'https://receiver.example/hook', '{post.created}', 'whsec_old', 2, 5) RETURNING id`, ws); err != nil {
+		t.Fatal(err)
+	}
+	ev = uuid.NewString()
+	if _, err := raw.Exec(`INSERT INTO events (id, workspace_id, type, body, created_at) VALUES ($1, $2, 'post.created', '{}', now())`, ev, ws); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Get(&del, `INSERT INTO deliveries (workspace_id, event_id, webhook_id, status, attempts, finished_at)
+		VALUES ($1, $2, $3, 'failed', 1, now()) RETURNING id`, ws, ev, hook); err != nil {
+		t.Fatal(err)
+	}
+
+	st := mustOpen(t, dbURL)
+	if err := st.CheckSchema(ctx); !errors.Is(err, repo.ErrSchemaBehind) {
+		t.Fatalf("CheckSchema at version 2 = %v, want ErrSchemaBehind", err)
+	}
+	if err := st.Migrate(ctx, discardLog); err != nil {
+		t.Fatalf("Migrate from version 2: %v", err)
+	}
+	if v, err := st.SchemaVersion(ctx); err != nil || v != repo.LatestVersion() {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, repo.LatestVersion())
+	}
+
+	w, err := st.Webhook(ctx, ws, hook)
+	if err != nil {
+		t.Fatalf("Webhook after upgrade: %v", err)
+	}
+	got := health{w.Active, w.FailureCount, w.ConsecutiveFailures, w.LastSuccessAt, w.LastFailureAt, w.FailingSince, w.DisabledReason, w.DisabledAt}
+	if diff := cmp.Diff(health{Active: true, FailureCount: 5, ConsecutiveFailures: 2}, got); diff != "" {
+		t.Errorf("existing webhook after upgrade (-want +got):\n%s", diff)
+	}
+	work, err := st.Work(ctx, del)
+	if err != nil || work.Secret != "whsec_old" || work.PreviousSecret != "" {
+		t.Errorf("Work after upgrade = secret %q previous %v, %v; want the old secret and no previous one", work.Secret, work.PreviousSecret, err)
+	}
+	n, err := st.CountRecoverable(ctx, ws, hook, repo.RecoverWindow{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Minute), Limit: 10})
+	if err != nil || n != 1 {
+		t.Errorf("CountRecoverable after upgrade = %d, %v; want the existing failed delivery", n, err)
+	}
+	// 0004 copies each delivery's event type onto it.
+	if d, err := st.Delivery(ctx, ws, del); err != nil || d.EventType != "post.created" {
+		t.Errorf("Delivery after upgrade = type %q, %v; want post.created", d.EventType, err)
 	}
 }
