@@ -186,3 +186,56 @@ func TestRetryAfterErrorMessage(t *testing.T) {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
+
+func TestRetryPolicyCap(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		schedule []time.Duration
+		want     time.Duration
+	}{
+		{[]time.Duration{time.Second}, time.Second},
+		{[]time.Duration{time.Minute, 10 * time.Minute, 5 * time.Minute}, 10 * time.Minute},
+		{[]time.Duration{24 * time.Hour, time.Hour}, 24 * time.Hour},
+	}
+	for _, tt := range tests {
+		if got := (jobs.RetryPolicy{Schedule: tt.schedule}).Cap(); got != tt.want {
+			t.Errorf("Cap of %v = %v, want %v", tt.schedule, got, tt.want)
+		}
+	}
+	def, err := jobs.ParseSchedule(jobs.DefaultSchedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := (jobs.RetryPolicy{Schedule: def}).Cap(); got != 24*time.Hour {
+		t.Errorf("Cap of the default schedule = %v, want 24h", got)
+	}
+}
+
+func TestRetryPolicyAfter(t *testing.T) {
+	t.Parallel()
+	p := jobs.RetryPolicy{Schedule: []time.Duration{time.Minute, 10 * time.Minute, 5 * time.Minute}, MinAfterThrottle: 3 * time.Minute}
+	tests := []struct {
+		name       string
+		n          int
+		retryAfter time.Duration
+		throttled  bool
+		want       time.Duration
+	}{
+		{"schedule alone", 1, 0, false, time.Minute},
+		{"schedule alone, later attempt", 2, 0, false, 10 * time.Minute},
+		{"Retry-After shorter than the schedule", 2, time.Minute, false, 10 * time.Minute},
+		{"Retry-After longer than the schedule", 1, 7 * time.Minute, false, 7 * time.Minute},
+		{"Retry-After capped at the longest delay", 1, time.Hour, false, 10 * time.Minute},
+		{"Retry-After exactly the cap", 1, 10 * time.Minute, false, 10 * time.Minute},
+		{"throttled waits at least MinAfterThrottle", 1, 0, true, 3 * time.Minute},
+		{"throttled with a longer Retry-After", 1, 4 * time.Minute, true, 4 * time.Minute},
+		{"throttled with a shorter Retry-After", 1, 30 * time.Second, true, 3 * time.Minute},
+		{"throttled on a longer scheduled delay", 2, 0, true, 10 * time.Minute},
+		{"MinAfterThrottle ignored unless throttled", 1, 30 * time.Second, false, time.Minute},
+	}
+	for _, tt := range tests {
+		if got := p.After(tt.n, tt.retryAfter, tt.throttled); got != tt.want {
+			t.Errorf("%s: After(%d, %v, %v) = %v, want %v", tt.name, tt.n, tt.retryAfter, tt.throttled, got, tt.want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/trackelio/webhooks/jobs"
+	"github.com/trackelio/webhooks/repo"
 )
 
 // sweepFixture is a fixture with a sweep handler on its own Redis database.
@@ -214,5 +215,79 @@ func TestSweepBadPayload(t *testing.T) {
 		if !errors.Is(err, asynq.SkipRetry) {
 			t.Errorf("ProcessTask(%q) = %v, want an error wrapping asynq.SkipRetry", payload, err)
 		}
+	}
+}
+
+// TestSweepUsesTaskLocation: a delivery that has made attempts has its task
+// on the retries queue under "<id>:<attempt>", and the sweep looks there.
+func TestSweepUsesTaskLocation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sf := setupSweep(t)
+	hourAgo := time.Now().Add(-time.Hour)
+	// retrying makes a delivery that failed attempts times and was due an hour ago.
+	retrying := func(attempts int) string {
+		id := sf.mustDelivery(t, hourAgo.Add(-time.Hour))
+		for n := 1; n <= attempts; n++ {
+			rec, err := sf.store.RecordAttempt(ctx, repo.AttemptResult{
+				DeliveryID: id, Attempt: n, StatusCode: 500, Error: "boom", At: hourAgo.Add(-time.Hour),
+				NewStatus: repo.StatusPending, NextAttemptAt: hourAgo,
+			})
+			if err != nil || !rec.Stored {
+				t.Fatalf("RecordAttempt: %+v, %v", rec, err)
+			}
+		}
+		return id
+	}
+	missing := retrying(1)
+	scheduled := retrying(2)
+	archived := retrying(1)
+
+	enqueue := func(id string, attempts int, at time.Time) {
+		task, err := jobs.NewDeliverTask(id, attempts, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sf.client.EnqueueContext(ctx, task); err != nil {
+			t.Fatalf("enqueue: %v", err)
+		}
+	}
+	enqueue(scheduled, 2, time.Now().Add(time.Hour))
+	enqueue(archived, 1, time.Time{})
+	if err := sf.insp.ArchiveTask(jobs.QueueRetries, archived+":2"); err != nil {
+		t.Fatalf("ArchiveTask: %v", err)
+	}
+
+	sf.sweep(t, time.Minute)
+
+	state := func(queue, id string) string {
+		info, err := sf.insp.GetTaskInfo(queue, id)
+		if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+			return "absent"
+		}
+		if err != nil {
+			t.Fatalf("GetTaskInfo(%s, %s): %v", queue, id, err)
+		}
+		return info.State.String()
+	}
+	got := map[string]string{
+		"missing on retries":     state(jobs.QueueRetries, missing+":2"),
+		"missing on deliveries":  state(jobs.QueueDeliveries, missing),
+		"scheduled on retries":   state(jobs.QueueRetries, scheduled+":3"),
+		"archived on retries":    state(jobs.QueueRetries, archived+":2"),
+		"archived on deliveries": state(jobs.QueueDeliveries, archived),
+	}
+	want := map[string]string{
+		"missing on retries":     "pending",
+		"missing on deliveries":  "absent",
+		"scheduled on retries":   "scheduled",
+		"archived on retries":    "pending",
+		"archived on deliveries": "absent",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("task states after the sweep (-want +got):\n%s", diff)
+	}
+	if n := testutil.ToFloat64(sf.metrics.OutboxRequeued); n != 2 {
+		t.Errorf("outbox requeued = %v, want 2 (the missing and the archived task)", n)
 	}
 }
