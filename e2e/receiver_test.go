@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -136,6 +137,112 @@ func (r *receiver) waitRequests(t testing.TB, s *system, n int) []received {
 	var got []received
 	s.waitFor(t, fmt.Sprintf("%d requests at the receiver", n), func() (bool, string) {
 		got = r.requests()
+		return len(got) >= n, fmt.Sprintf("%d requests", len(got))
+	})
+	return got
+}
+
+// answer is what an endpoint replies to one request.
+type answer struct {
+	status int
+	body   string
+	header map[string]string
+	// hang holds the request until the client gives up (or the test ends)
+	// and answers nothing.
+	hang bool
+}
+
+// endpoint is a loopback receiver whose answers can depend on the request
+// and on how many requests of the same delivery came before. It also
+// tracks how many requests it holds at once.
+type endpoint struct {
+	t   testing.TB
+	srv *httptest.Server
+	// handle picks the answer to a request; k is its 1-based position among
+	// the requests carrying the same X-Trackelio-Delivery. It runs under mu.
+	handle func(r received, k int) answer
+	done   chan struct{}
+
+	mu          sync.Mutex
+	got         []received
+	perDelivery map[string]int
+	inFlight    int
+	maxInFlight int
+}
+
+// newEndpoint starts an endpoint; it closes when the test ends. Create it
+// before the system, so the processes stop first.
+func newEndpoint(t testing.TB, handle func(r received, k int) answer) *endpoint {
+	t.Helper()
+	e := &endpoint{t: t, handle: handle, done: make(chan struct{}), perDelivery: map[string]int{}}
+	e.srv = httptest.NewServer(http.HandlerFunc(e.serveHTTP))
+	t.Cleanup(func() {
+		close(e.done)
+		e.srv.Close()
+	})
+	return e
+}
+
+func (e *endpoint) serveHTTP(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	got := received{Method: req.Method, URI: req.RequestURI, Header: req.Header.Clone(), Body: body, At: time.Now()}
+	checkPayload(e.t, body)
+	e.mu.Lock()
+	e.got = append(e.got, got)
+	e.perDelivery[got.delivery()]++
+	a := e.handle(got, e.perDelivery[got.delivery()])
+	e.inFlight++
+	e.maxInFlight = max(e.maxInFlight, e.inFlight)
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.inFlight--
+		e.mu.Unlock()
+	}()
+	if a.hang {
+		select {
+		case <-req.Context().Done():
+		case <-e.done:
+		}
+		return
+	}
+	for k, v := range a.header {
+		w.Header().Set(k, v)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(a.status)
+	io.WriteString(w, a.body)
+}
+
+func (e *endpoint) url(path string) string { return e.srv.URL + path }
+
+func (e *endpoint) requests() []received {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.got)
+}
+
+func (e *endpoint) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.got)
+}
+
+func (e *endpoint) peakInFlight() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.maxInFlight
+}
+
+func (e *endpoint) waitRequests(t testing.TB, s *system, n int) []received {
+	t.Helper()
+	var got []received
+	s.waitFor(t, fmt.Sprintf("%d requests at %s", n, e.srv.URL), func() (bool, string) {
+		got = e.requests()
 		return len(got) >= n, fmt.Sprintf("%d requests", len(got))
 	})
 	return got

@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// testAnswer is the answer to POST /v1/webhooks/{id}/test.
+type testAnswer struct {
+	DeliveryID        string  `json:"delivery_id"`
+	EventID           string  `json:"event_id"`
+	Succeeded         bool    `json:"succeeded"`
+	StatusCode        *int    `json:"status_code"`
+	ResponseBody      string  `json:"response_body"`
+	ResponseTruncated bool    `json:"response_truncated"`
+	Error             *string `json:"error"`
+	DurationMS        *int    `json:"duration_ms"`
+}
+
+func TestTestEventAnswersLiveResponse(t *testing.T) {
+	t.Parallel()
+	pong := newEndpoint(t, func(received, int) answer { return answer{status: http.StatusCreated, body: "pong"} })
+	broken := newEndpoint(t, func(received, int) answer { return answer{status: http.StatusInternalServerError, body: "boom"} })
+	stuck := newEndpoint(t, func(received, int) answer { return answer{hang: true} })
+	const timeout = time.Second
+	sys := startSystem(t, options{env: map[string]string{"DELIVERY_TIMEOUT": timeout.String()}})
+	ws := sys.newWorkspace(t)
+	good := ws.createWebhook(t, map[string]any{"url": pong.url("/pong"), "events": []string{"nps.submitted"}})
+	bad := ws.createWebhook(t, map[string]any{"url": broken.url("/boom"), "events": []string{"nps.submitted"}})
+	slow := ws.createWebhook(t, map[string]any{"url": stuck.url("/stuck"), "events": []string{"nps.submitted"}})
+
+	var got testAnswer
+	ws.call(t, "POST", "/v1/webhooks/"+good.ID+"/test", nil, http.StatusOK, &got)
+	t.Logf("FIGURE test_event_duration_ms=%v", deref(got.DurationMS))
+	if got.DeliveryID == "" || got.EventID == "" || got.DurationMS == nil {
+		t.Errorf("POST /test answered %+v, want delivery_id, event_id and duration_ms", got)
+	}
+	type view struct {
+		Succeeded    bool
+		StatusCode   any
+		ResponseBody string
+		Truncated    bool
+		Error        any
+	}
+	if diff := cmp.Diff(view{true, 201, "pong", false, nil},
+		view{got.Succeeded, deref(got.StatusCode), got.ResponseBody, got.ResponseTruncated, deref(got.Error)}); diff != "" {
+		t.Errorf("POST /test to a 201 endpoint mismatch (-want +got):\n%s", diff)
+	}
+	reqs := pong.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("endpoint got %d requests, want 1", len(reqs))
+	}
+	r := reqs[0]
+	var body struct {
+		ID          string          `json:"id"`
+		Type        string          `json:"type"`
+		WorkspaceID string          `json:"workspace_id"`
+		Data        json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatalf("test event body is not JSON: %v\n%s", err, r.Body)
+	}
+	type head struct{ Event, Delivery, Signature, Type, ID, Workspace string }
+	if diff := cmp.Diff(head{"webhook.test", got.DeliveryID, sign(good.Secret, r.Body), "webhook.test", got.EventID, ws.ID},
+		head{r.Header.Get("X-Trackelio-Event"), r.delivery(), r.Header.Get("X-Trackelio-Signature"), body.Type, body.ID, body.WorkspaceID}); diff != "" {
+		t.Errorf("test event request mismatch (-want +got):\n%s", diff)
+	}
+	if err := verifyStandard(t, good.Secret, r); err != nil {
+		t.Errorf("standardwebhooks rejected the test event: %v", err)
+	}
+	hist := ws.rows(t, good.ID)
+	if len(hist) != 1 || hist[0].ID != got.DeliveryID || hist[0].EventType != "webhook.test" || hist[0].Status != "succeeded" ||
+		deref(hist[0].StatusCode) != any(201) {
+		t.Errorf("history after the test: %+v, want the succeeded webhook.test delivery %s", hist, got.DeliveryID)
+	}
+	h := ws.health(t, good.ID)
+	if h.LastSuccessAt == nil || h.SuccessRate24h == nil || *h.SuccessRate24h != 1 {
+		t.Errorf("health after a successful test: last_success_at %v success_rate_24h %v, want set and 1", deref(h.LastSuccessAt), deref(h.SuccessRate24h))
+	}
+	// The test reached that webhook only.
+	for _, other := range []webhook{bad, slow} {
+		if n := len(ws.rows(t, other.ID)); n != 0 {
+			t.Errorf("webhook %s got %d deliveries from another webhook's test", other.URL, n)
+		}
+	}
+
+	ws.call(t, "POST", "/v1/webhooks/"+bad.ID+"/test", map[string]any{}, http.StatusOK, &got)
+	if diff := cmp.Diff(view{false, 500, "boom", false, "receiver answered 500 Internal Server Error"},
+		view{got.Succeeded, deref(got.StatusCode), got.ResponseBody, got.ResponseTruncated, deref(got.Error)}); diff != "" {
+		t.Errorf("POST /test to a 500 endpoint mismatch (-want +got):\n%s", diff)
+	}
+
+	// A timeout is answered once DELIVERY_TIMEOUT has passed.
+	start := time.Now()
+	ws.call(t, "POST", "/v1/webhooks/"+slow.ID+"/test", nil, http.StatusOK, &got)
+	took := time.Since(start)
+	t.Logf("FIGURE test_event_timeout_answer_ms=%d delivery_timeout_ms=%d", took.Milliseconds(), timeout.Milliseconds())
+	if got.Succeeded || got.StatusCode != nil || got.Error == nil || took < timeout || took > timeout+5*time.Second {
+		t.Errorf("POST /test to a hanging endpoint answered %+v (error %v) after %v, want a failure without status and an error after about %v",
+			got, deref(got.Error), took, timeout)
+	}
+
+	ws.call(t, "PATCH", "/v1/webhooks/"+bad.ID, map[string]any{"active": false}, http.StatusOK, nil)
+	before := broken.count()
+	status, answerBody := ws.do(t, "POST", "/v1/webhooks/"+bad.ID+"/test", nil)
+	if status != http.StatusConflict {
+		t.Errorf("POST /test to an inactive webhook: %d %s, want 409", status, answerBody)
+	}
+	if n := broken.count(); n != before {
+		t.Errorf("inactive webhook's endpoint got %d requests from a refused test", n-before)
+	}
+}
