@@ -43,9 +43,9 @@ type DeliverConfig struct {
 	Policy  RetryPolicy
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
-	// Fairness caps in-flight attempts per webhook and adds the circuit
+	// Limits caps in-flight attempts per webhook and adds the circuit
 	// breaker; nil turns both off.
-	Fairness *Fairness
+	Limits *WebhookLimits
 	// AutoDisable disables webhooks that keep failing; zero never does.
 	AutoDisable repo.AutoDisable
 	// Retries, when set, schedules each retry as a task on the retries
@@ -171,8 +171,8 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	release := Release(func(time.Duration, bool) {})
-	if f := h.cfg.Fairness; f != nil {
-		wait, err := f.Probe(ctx, w.WebhookID, w.ConsecutiveFailures)
+	if f := h.cfg.Limits; f != nil {
+		wait, err := f.BreakerWait(ctx, w.WebhookID, w.ConsecutiveFailures)
 		if err != nil {
 			return err
 		}

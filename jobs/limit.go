@@ -8,7 +8,7 @@ import (
 
 // limiter is a worker's in-process, adaptive limit on concurrent attempts
 // per webhook, within the share of the webhook's cap this worker leases
-// (see Fairness). A healthy endpoint keeps the whole cap; a struggling one
+// (see WebhookLimits). A healthy endpoint keeps the whole cap; a struggling one
 // (timeouts, 429s, 5xx) has its limit halved, at most once per round trip,
 // and regains one slot per limit's worth of good answers (AIMD, as TCP
 // does). While an endpoint answers fast a task waits here for a slot for a

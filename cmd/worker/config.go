@@ -23,7 +23,7 @@ type config struct {
 	LogLevel         string
 	Guard            destination.Config
 	Proxy            *url.URL
-	Fairness         jobs.FairnessConfig
+	Limits           jobs.WebhookLimitsConfig
 	AutoDisable      repo.AutoDisable
 }
 
@@ -61,7 +61,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Jitter:           env.Float("RETRY_JITTER", 0.2),
 		MinAfterThrottle: env.Duration("RETRY_MIN_AFTER_THROTTLE", time.Minute),
 	}
-	c.Fairness = jobs.FairnessConfig{
+	c.Limits = jobs.WebhookLimitsConfig{
 		MaxInFlight:      env.Int("WEBHOOK_MAX_IN_FLIGHT", 10),
 		BreakerThreshold: env.Int("BREAKER_THRESHOLD", 10),
 		ProbeInterval:    env.Duration("BREAKER_PROBE_INTERVAL", 30*time.Second),
@@ -70,10 +70,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		After:       env.Duration("WEBHOOK_DISABLE_AFTER", 5*24*time.Hour),
 		MinFailures: env.Int("WEBHOOK_DISABLE_MIN_FAILURES", 20),
 	}
-	if c.Fairness.MaxInFlight < 1 {
+	if c.Limits.MaxInFlight < 1 {
 		env.Check("WEBHOOK_MAX_IN_FLIGHT", fmt.Errorf("must be at least 1"))
 	}
-	if c.Fairness.BreakerThreshold < 0 || c.Fairness.ProbeInterval < 100*time.Millisecond {
+	if c.Limits.BreakerThreshold < 0 || c.Limits.ProbeInterval < 100*time.Millisecond {
 		env.Check("BREAKER_THRESHOLD", fmt.Errorf("BREAKER_THRESHOLD must not be negative (0 turns the breaker off) and BREAKER_PROBE_INTERVAL must be at least 100ms"))
 	}
 	if c.AutoDisable.MinFailures < 1 || c.AutoDisable.After < 0 {

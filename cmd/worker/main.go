@@ -72,14 +72,14 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return err
 	}
 	defer rdb.Close()
-	fairness := jobs.NewFairness(rdb, cfg.Fairness)
+	fairness := jobs.NewWebhookLimits(rdb, cfg.Limits)
 	deliver := jobs.NewDeliverHandler(jobs.DeliverConfig{
 		Store:       store,
 		Sender:      snd,
 		Policy:      cfg.Retry,
 		Metrics:     m,
 		Log:         log,
-		Fairness:    fairness,
+		Limits:      fairness,
 		AutoDisable: cfg.AutoDisable,
 		Retries:     client,
 	})

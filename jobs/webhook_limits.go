@@ -12,8 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// FairnessConfig sets the per-webhook limits shared by every worker replica.
-type FairnessConfig struct {
+// WebhookLimitsConfig sets the per-webhook limits shared by every worker replica.
+type WebhookLimitsConfig struct {
 	// MaxInFlight caps concurrent attempts to one webhook across all
 	// workers, so one slow endpoint cannot hold every worker slot.
 	MaxInFlight int
@@ -28,29 +28,29 @@ type FairnessConfig struct {
 	ProbeInterval time.Duration
 }
 
-// Fairness limits attempts per webhook. Each worker keeps an adaptive limit
+// WebhookLimits limits attempts per webhook. Each worker keeps an adaptive limit
 // per webhook and leases a share of the webhook's cap from Redis, renewing
 // it in the background: attempts themselves touch no shared state, and the
 // shares never add up to more than the cap. The circuit breaker's probes
 // are in Redis too. Close it to return the shares.
-type Fairness struct {
+type WebhookLimits struct {
 	rdb    redis.UniversalClient
-	cfg    FairnessConfig
+	cfg    WebhookLimitsConfig
 	worker string // this process's name in the leases
 	local  *limiter
 	stop   chan struct{}
 	done   chan struct{}
 }
 
-// NewFairness builds the limits on a go-redis client and starts renewing
+// NewWebhookLimits builds the limits on a go-redis client and starts renewing
 // the shares.
-func NewFairness(rdb redis.UniversalClient, cfg FairnessConfig) *Fairness {
+func NewWebhookLimits(rdb redis.UniversalClient, cfg WebhookLimitsConfig) *WebhookLimits {
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = 3 * time.Second
 	}
 	b := make([]byte, 8)
 	crand.Read(b)
-	f := &Fairness{rdb: rdb, cfg: cfg, worker: hex.EncodeToString(b), stop: make(chan struct{}), done: make(chan struct{})}
+	f := &WebhookLimits{rdb: rdb, cfg: cfg, worker: hex.EncodeToString(b), stop: make(chan struct{}), done: make(chan struct{})}
 	f.local = newLimiter(cfg.MaxInFlight, time.Now)
 	f.local.share = f.lease
 	go f.renew()
@@ -58,7 +58,7 @@ func NewFairness(rdb redis.UniversalClient, cfg FairnessConfig) *Fairness {
 }
 
 // Close stops renewing and returns this worker's shares.
-func (f *Fairness) Close() {
+func (f *WebhookLimits) Close() {
 	select {
 	case <-f.stop:
 	default:
@@ -108,7 +108,7 @@ func probeKey(webhookID string) string { return "trackelio:probe:{" + webhookID 
 // lease asks Redis for a share of the webhook's cap big enough for demand
 // attempts, keeping holding slots whatever the grant, and returns the share
 // granted.
-func (f *Fairness) lease(ctx context.Context, webhookID string, demand, holding int) (int, error) {
+func (f *WebhookLimits) lease(ctx context.Context, webhookID string, demand, holding int) (int, error) {
 	got, err := leaseShare.Run(ctx, f.rdb, []string{leaseKey(webhookID)},
 		f.worker, time.Now().UnixMilli(), f.cfg.LeaseTTL.Milliseconds(), f.cfg.MaxInFlight, demand, holding).Int()
 	if err != nil {
@@ -118,8 +118,8 @@ func (f *Fairness) lease(ctx context.Context, webhookID string, demand, holding 
 }
 
 // renew keeps the shares of the webhooks in use, sized to what they need,
-// and returns them when they fall idle or the Fairness closes.
-func (f *Fairness) renew() {
+// and returns them when they fall idle or the WebhookLimits closes.
+func (f *WebhookLimits) renew() {
 	defer close(f.done)
 	tick := time.NewTicker(f.cfg.LeaseTTL / 3)
 	defer tick.Stop()
@@ -146,7 +146,7 @@ type Release func(d time.Duration, congested bool)
 // answers fast. Without a free slot it returns ok=false and the caller
 // reschedules the task shortly. The slot is for the HTTP attempt only:
 // release it as soon as the answer is in.
-func (f *Fairness) Acquire(ctx context.Context, webhookID string) (release Release, ok bool, err error) {
+func (f *WebhookLimits) Acquire(ctx context.Context, webhookID string) (release Release, ok bool, err error) {
 	ok, err = f.local.acquire(ctx, webhookID)
 	if err != nil || !ok {
 		return nil, false, err
@@ -157,10 +157,11 @@ func (f *Fairness) Acquire(ctx context.Context, webhookID string) (release Relea
 	}, true, nil
 }
 
-// Probe decides whether a delivery to a webhook with this many consecutive
-// failures may go ahead. With the breaker open, one delivery per probe
-// interval goes ahead; the others get how long to wait.
-func (f *Fairness) Probe(ctx context.Context, webhookID string, consecutiveFailures int) (time.Duration, error) {
+// BreakerWait is how long a delivery to a webhook with this many
+// consecutive failures must wait before its attempt: 0 while the breaker is
+// closed, and with it open 0 for the one delivery per probe interval that
+// probes the endpoint, the time until the next probe for the others.
+func (f *WebhookLimits) BreakerWait(ctx context.Context, webhookID string, consecutiveFailures int) (time.Duration, error) {
 	if f.cfg.BreakerThreshold <= 0 || consecutiveFailures < f.cfg.BreakerThreshold {
 		return 0, nil
 	}

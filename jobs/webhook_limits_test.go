@@ -40,15 +40,15 @@ func dbSize(tb testing.TB, rdb *redis.Client) int64 {
 	return n
 }
 
-// newFairness builds a Fairness that is closed when the test ends.
-func newFairness(tb testing.TB, rdb redis.UniversalClient, cfg jobs.FairnessConfig) *jobs.Fairness {
+// newWebhookLimits builds a WebhookLimits that is closed when the test ends.
+func newWebhookLimits(tb testing.TB, rdb redis.UniversalClient, cfg jobs.WebhookLimitsConfig) *jobs.WebhookLimits {
 	tb.Helper()
-	f := jobs.NewFairness(rdb, cfg)
+	f := jobs.NewWebhookLimits(rdb, cfg)
 	tb.Cleanup(f.Close)
 	return f
 }
 
-func mustAcquire(tb testing.TB, f *jobs.Fairness, webhookID string) (release func(), ok bool) {
+func mustAcquire(tb testing.TB, f *jobs.WebhookLimits, webhookID string) (release func(), ok bool) {
 	tb.Helper()
 	r, ok, err := f.Acquire(context.Background(), webhookID)
 	if err != nil {
@@ -64,19 +64,19 @@ func mustAcquire(tb testing.TB, f *jobs.Fairness, webhookID string) (release fun
 	return func() { r(time.Millisecond, false) }, true
 }
 
-func mustProbe(tb testing.TB, f *jobs.Fairness, webhookID string, consecutiveFailures int) time.Duration {
+func mustBreakerWait(tb testing.TB, f *jobs.WebhookLimits, webhookID string, consecutiveFailures int) time.Duration {
 	tb.Helper()
-	wait, err := f.Probe(context.Background(), webhookID, consecutiveFailures)
+	wait, err := f.BreakerWait(context.Background(), webhookID, consecutiveFailures)
 	if err != nil {
-		tb.Fatalf("Probe(%s, %d): %v", webhookID, consecutiveFailures, err)
+		tb.Fatalf("BreakerWait(%s, %d): %v", webhookID, consecutiveFailures, err)
 	}
 	return wait
 }
 
-func TestFairnessAcquireCapsInFlight(t *testing.T) {
+func TestWebhookLimitsAcquireCapsInFlight(t *testing.T) {
 	t.Parallel()
 	rdb := newGoRedis(t)
-	f := newFairness(t, rdb, jobs.FairnessConfig{MaxInFlight: 3, LeaseTTL: time.Minute})
+	f := newWebhookLimits(t, rdb, jobs.WebhookLimitsConfig{MaxInFlight: 3, LeaseTTL: time.Minute})
 	hook, other := uuid.NewString(), uuid.NewString()
 
 	var releases []func()
@@ -120,9 +120,9 @@ func TestFairnessAcquireCapsInFlight(t *testing.T) {
 	}
 }
 
-func TestFairnessAcquireConcurrent(t *testing.T) {
+func TestWebhookLimitsAcquireConcurrent(t *testing.T) {
 	t.Parallel()
-	f := newFairness(t, newGoRedis(t), jobs.FairnessConfig{MaxInFlight: 3, LeaseTTL: time.Minute})
+	f := newWebhookLimits(t, newGoRedis(t), jobs.WebhookLimitsConfig{MaxInFlight: 3, LeaseTTL: time.Minute})
 	hook := uuid.NewString()
 	const workers = 20
 	granted := make([]bool, workers)
@@ -148,15 +148,15 @@ func TestFairnessAcquireConcurrent(t *testing.T) {
 	}
 }
 
-// TestFairnessSlotsExpire: a worker that dies mid-attempt never returns its
+// TestWebhookLimitsSlotsExpire: a worker that dies mid-attempt never returns its
 // share of the cap; the share frees itself after LeaseTTL for the other
 // workers, and Redis is left clean.
-func TestFairnessSlotsExpire(t *testing.T) {
+func TestWebhookLimitsSlotsExpire(t *testing.T) {
 	t.Parallel()
 	const ttl = 500 * time.Millisecond
 	rdb := newGoRedis(t)
-	cfg := jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: ttl}
-	dead, alive := jobs.NewFairness(rdb, cfg), newFairness(t, rdb, cfg)
+	cfg := jobs.WebhookLimitsConfig{MaxInFlight: 1, LeaseTTL: ttl}
+	dead, alive := jobs.NewWebhookLimits(rdb, cfg), newWebhookLimits(t, rdb, cfg)
 	hook := uuid.NewString()
 
 	taken := time.Now()
@@ -186,14 +186,14 @@ func TestFairnessSlotsExpire(t *testing.T) {
 	}
 }
 
-// TestFairnessSharesTheCap: two workers busy on one webhook run at most
+// TestWebhookLimitsSharesTheCap: two workers busy on one webhook run at most
 // the cap between them, and the second gets its even share once the
 // first's attempts above that share have ended.
-func TestFairnessSharesTheCap(t *testing.T) {
+func TestWebhookLimitsSharesTheCap(t *testing.T) {
 	t.Parallel()
 	rdb := newGoRedis(t)
-	cfg := jobs.FairnessConfig{MaxInFlight: 4, LeaseTTL: 300 * time.Millisecond}
-	a, b := newFairness(t, rdb, cfg), newFairness(t, rdb, cfg)
+	cfg := jobs.WebhookLimitsConfig{MaxInFlight: 4, LeaseTTL: 300 * time.Millisecond}
+	a, b := newWebhookLimits(t, rdb, cfg), newWebhookLimits(t, rdb, cfg)
 	hook := uuid.NewString()
 	var held []func()
 	for range 4 {
@@ -225,18 +225,18 @@ func TestFairnessSharesTheCap(t *testing.T) {
 		}
 		return got == 2
 	})
-	for name, f := range map[string]*jobs.Fairness{"first": a, "second": b} {
+	for name, f := range map[string]*jobs.WebhookLimits{"first": a, "second": b} {
 		if _, ok := mustAcquire(t, f, hook); ok {
 			t.Errorf("the %s worker got a fifth slot of a cap of 4", name)
 		}
 	}
 }
 
-// TestFairnessReleaseAfterCancel: the task's context is often done by the
+// TestWebhookLimitsReleaseAfterCancel: the task's context is often done by the
 // time the attempt ends; the slot is released all the same.
-func TestFairnessReleaseAfterCancel(t *testing.T) {
+func TestWebhookLimitsReleaseAfterCancel(t *testing.T) {
 	t.Parallel()
-	f := newFairness(t, newGoRedis(t), jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute})
+	f := newWebhookLimits(t, newGoRedis(t), jobs.WebhookLimitsConfig{MaxInFlight: 1, LeaseTTL: time.Minute})
 	hook := uuid.NewString()
 	ctx, cancel := context.WithCancel(context.Background())
 	release, ok, err := f.Acquire(ctx, hook)
@@ -250,16 +250,16 @@ func TestFairnessReleaseAfterCancel(t *testing.T) {
 	}
 }
 
-func TestFairnessProbe(t *testing.T) {
+func TestWebhookLimitsBreakerWait(t *testing.T) {
 	t.Parallel()
 	const interval = 300 * time.Millisecond
 	rdb := newGoRedis(t)
-	f := newFairness(t, rdb, jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: 3, ProbeInterval: interval})
+	f := newWebhookLimits(t, rdb, jobs.WebhookLimitsConfig{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: 3, ProbeInterval: interval})
 	hook, other := uuid.NewString(), uuid.NewString()
 
 	// Below the threshold every delivery goes ahead and Redis is not touched.
 	for range 3 {
-		if w := mustProbe(t, f, hook, 2); w != 0 {
+		if w := mustBreakerWait(t, f, hook, 2); w != 0 {
 			t.Fatalf("Probe below the threshold = %v, want 0", w)
 		}
 	}
@@ -268,36 +268,36 @@ func TestFairnessProbe(t *testing.T) {
 	}
 
 	probed := time.Now()
-	if w := mustProbe(t, f, hook, 3); w != 0 {
+	if w := mustBreakerWait(t, f, hook, 3); w != 0 {
 		t.Fatalf("first Probe at the threshold = %v, want 0 (the probe)", w)
 	}
 	for _, failures := range []int{3, 10, 1000} {
-		w := mustProbe(t, f, hook, failures)
+		w := mustBreakerWait(t, f, hook, failures)
 		if w <= 0 || w > interval+interval/10 {
-			t.Errorf("Probe(%d failures) during the interval = %v, want a wait in (0, %v]", failures, w, interval+interval/10)
+			t.Errorf("BreakerWait(%d failures) during the interval = %v, want a wait in (0, %v]", failures, w, interval+interval/10)
 		}
 	}
-	if w := mustProbe(t, f, other, 5); w != 0 {
+	if w := mustBreakerWait(t, f, other, 5); w != 0 {
 		t.Errorf("Probe of another webhook = %v, want 0: breakers are per webhook", w)
 	}
-	if w := mustProbe(t, f, hook, 0); w != 0 {
+	if w := mustBreakerWait(t, f, hook, 0); w != 0 {
 		t.Errorf("Probe after the streak ended = %v, want 0: the breaker is closed", w)
 	}
 
 	// The next probe is allowed once the interval has passed, not before.
-	waitFor(t, 5*time.Second, "the next probe", func() bool { return mustProbe(t, f, hook, 3) == 0 })
+	waitFor(t, 5*time.Second, "the next probe", func() bool { return mustBreakerWait(t, f, hook, 3) == 0 })
 	if waited := time.Since(probed); waited < interval-50*time.Millisecond {
 		t.Errorf("the next probe came %v after the last, before ProbeInterval %v", waited, interval)
 	}
 }
 
-func TestFairnessProbeOff(t *testing.T) {
+func TestWebhookLimitsBreakerWaitOff(t *testing.T) {
 	t.Parallel()
 	rdb := newGoRedis(t)
-	f := newFairness(t, rdb, jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute, ProbeInterval: time.Hour})
+	f := newWebhookLimits(t, rdb, jobs.WebhookLimitsConfig{MaxInFlight: 1, LeaseTTL: time.Minute, ProbeInterval: time.Hour})
 	hook := uuid.NewString()
 	for range 3 {
-		if w := mustProbe(t, f, hook, 1000); w != 0 {
+		if w := mustBreakerWait(t, f, hook, 1000); w != 0 {
 			t.Fatalf("Probe with BreakerThreshold 0 = %v, want 0", w)
 		}
 	}
@@ -306,16 +306,16 @@ func TestFairnessProbeOff(t *testing.T) {
 	}
 }
 
-func TestFairnessProbeConcurrent(t *testing.T) {
+func TestWebhookLimitsBreakerWaitConcurrent(t *testing.T) {
 	t.Parallel()
-	f := newFairness(t, newGoRedis(t), jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: 1, ProbeInterval: time.Minute})
+	f := newWebhookLimits(t, newGoRedis(t), jobs.WebhookLimitsConfig{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: 1, ProbeInterval: time.Minute})
 	hook := uuid.NewString()
 	const workers = 10
 	waits := make([]time.Duration, workers)
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Go(func() {
-			w, err := f.Probe(context.Background(), hook, 5)
+			w, err := f.BreakerWait(context.Background(), hook, 5)
 			if err != nil {
 				t.Errorf("Probe: %v", err)
 			}
@@ -334,15 +334,15 @@ func TestFairnessProbeConcurrent(t *testing.T) {
 	}
 }
 
-func TestFairnessRedisUnavailable(t *testing.T) {
+func TestWebhookLimitsRedisUnavailable(t *testing.T) {
 	t.Parallel()
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
 	t.Cleanup(func() { rdb.Close() })
-	f := newFairness(t, rdb, jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: 1, ProbeInterval: time.Minute})
+	f := newWebhookLimits(t, rdb, jobs.WebhookLimitsConfig{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: 1, ProbeInterval: time.Minute})
 	if release, ok, err := f.Acquire(context.Background(), uuid.NewString()); err == nil || ok || release != nil {
 		t.Errorf("Acquire without Redis = %v, %v, %v; want an error", release != nil, ok, err)
 	}
-	if _, err := f.Probe(context.Background(), uuid.NewString(), 5); err == nil {
+	if _, err := f.BreakerWait(context.Background(), uuid.NewString(), 5); err == nil {
 		t.Error("Probe without Redis = nil error, want an error")
 	}
 }
@@ -366,17 +366,17 @@ func TestSlotWait(t *testing.T) {
 // breaker on a private Redis database.
 type fairFixture struct {
 	*fixture
-	fair *jobs.Fairness
+	fair *jobs.WebhookLimits
 }
 
-func setupFair(tb testing.TB, cfg jobs.FairnessConfig) *fairFixture {
+func setupFair(tb testing.TB, cfg jobs.WebhookLimitsConfig) *fairFixture {
 	tb.Helper()
-	return &fairFixture{fixture: setup(tb), fair: newFairness(tb, newGoRedis(tb), cfg)}
+	return &fairFixture{fixture: setup(tb), fair: newWebhookLimits(tb, newGoRedis(tb), cfg)}
 }
 
 func (f *fairFixture) handler(tb testing.TB, p *fakeSender, pol jobs.RetryPolicy) *jobs.DeliverHandler {
 	tb.Helper()
-	return f.fixture.handler(tb, p, pol, func(c *jobs.DeliverConfig) { c.Fairness = f.fair })
+	return f.fixture.handler(tb, p, pol, func(c *jobs.DeliverConfig) { c.Limits = f.fair })
 }
 
 func (f *fairFixture) waits(reason string) float64 {
@@ -402,7 +402,7 @@ func wantWait(tb testing.TB, err error, maxDelay time.Duration) *jobs.RetryAfter
 func TestDeliverInFlightCapFull(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute})
+	f := setupFair(t, jobs.WebhookLimitsConfig{MaxInFlight: 1, LeaseTTL: time.Minute})
 	id := f.mustDelivery(t, time.Now())
 	p := &fakeSender{}
 	h := f.handler(t, p, policy)
@@ -443,7 +443,7 @@ func TestDeliverInFlightCapFull(t *testing.T) {
 func TestDeliverReleasesSlotAfterFailure(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 1, LeaseTTL: time.Minute})
+	f := setupFair(t, jobs.WebhookLimitsConfig{MaxInFlight: 1, LeaseTTL: time.Minute})
 	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
 	h := f.handler(t, p, policy)
 	for i := range 3 {
@@ -462,7 +462,7 @@ func TestDeliverBreaker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	const interval = 300 * time.Millisecond
-	f := setupFair(t, jobs.FairnessConfig{MaxInFlight: 10, LeaseTTL: time.Minute, BreakerThreshold: 2, ProbeInterval: interval})
+	f := setupFair(t, jobs.WebhookLimitsConfig{MaxInFlight: 10, LeaseTTL: time.Minute, BreakerThreshold: 2, ProbeInterval: interval})
 	failing := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 503, Error: "receiver answered 503"})}
 	h := f.handler(t, failing, policy)
 
