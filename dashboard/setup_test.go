@@ -16,7 +16,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/trackelio/webhooks/credential"
 	"github.com/trackelio/webhooks/dashboard"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/manage"
@@ -63,24 +62,16 @@ func setupOn(tb testing.TB, store *repo.Store, db *sqlx.DB, opts ...func(*dashbo
 // mustWorkspace creates a workspace and returns its id and API key.
 func (f *fixture) mustWorkspace(tb testing.TB, name string) (string, string) {
 	tb.Helper()
-	key, digest := credential.New(credential.APIKeyPrefix)
-	ws, err := f.store.CreateWorkspace(context.Background(), name, digest)
-	if err != nil {
-		tb.Fatalf("CreateWorkspace: %v", err)
-	}
+	ws, key := testenv.WorkspaceWithKey(tb, f.store, name)
 	return ws.ID, key
 }
 
 // mustWebhook creates an active webhook subscribed to the given events.
 func (f *fixture) mustWebhook(tb testing.TB, workspaceID, url string, events ...string) repo.Webhook {
 	tb.Helper()
-	h, err := f.store.CreateWebhook(context.Background(), workspaceID, repo.NewWebhook{
+	return testenv.Webhook(tb, f.store, workspaceID, repo.NewWebhook{
 		URL: url, Events: events, Active: true, Secret: "whsec_dGVzdCBzZWNyZXQgb2YgdGhpcyB3ZWJob29rIQ==",
-	}, 100)
-	if err != nil {
-		tb.Fatalf("CreateWebhook: %v", err)
-	}
-	return h
+	})
 }
 
 // mustDeliver stores an event of the given type, its example data with
@@ -94,10 +85,7 @@ func (f *fixture) mustDeliver(tb testing.TB, hook repo.Webhook, typ string, extr
 	if err != nil {
 		tb.Fatal(err)
 	}
-	acc, err := f.store.CreateEvent(ctx, ev)
-	if err != nil {
-		tb.Fatalf("CreateEvent: %v", err)
-	}
+	acc := testenv.Event(tb, f.store, ev, "")
 	var id string
 	if err := f.db.Get(&id, `SELECT id FROM deliveries WHERE event_id = $1 AND webhook_id = $2`, acc.EventID, hook.ID); err != nil {
 		tb.Fatalf("delivery of event %s: %v", acc.EventID, err)

@@ -2,7 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,41 +86,22 @@ func setup(tb testing.TB) *fixture {
 // setupWithURL is setup with the webhook pointing at url.
 func setupWithURL(tb testing.TB, url string) *fixture {
 	tb.Helper()
-	ctx := context.Background()
 	store, db := testenv.NewStoreAndDB(tb)
-	ws, err := store.CreateWorkspace(ctx, "acme", []byte("hash-"+uuid.NewString()))
-	if err != nil {
-		tb.Fatalf("CreateWorkspace: %v", err)
-	}
-	f := &fixture{store: store, db: db, ws: ws, metrics: metrics.New(prometheus.NewRegistry())}
+	f := &fixture{store: store, db: db, ws: testenv.Workspace(tb, store, "acme"), metrics: metrics.New(prometheus.NewRegistry())}
 	f.hook = f.mustWebhook(tb, url)
 	return f
 }
 
 func (f *fixture) mustWebhook(tb testing.TB, url string) repo.Webhook {
 	tb.Helper()
-	hook, err := f.store.CreateWebhook(context.Background(), f.ws.ID, repo.NewWebhook{
-		URL: url, Events: []string{eventType}, Active: true, Secret: "whsec_" + uuid.NewString(),
-	}, 1000)
-	if err != nil {
-		tb.Fatalf("CreateWebhook: %v", err)
-	}
-	return hook
+	return testenv.Webhook(tb, f.store, f.ws.ID, repo.NewWebhook{URL: url, Events: []string{eventType}, Active: true})
 }
 
 // mustEvent accepts an event created at the given time (its deliveries are
 // due then) and returns its delivery ids, one per active webhook.
 func (f *fixture) mustEvent(tb testing.TB, createdAt time.Time) []string {
 	tb.Helper()
-	id := uuid.NewString()
-	acc, err := f.store.CreateEvent(context.Background(), repo.NewEvent{
-		ID: id, WorkspaceID: f.ws.ID, Type: eventType,
-		Body:      fmt.Appendf(nil, `{"id":%q,"type":%q,"data":{"title":"hello"}}`, id, eventType),
-		CreatedAt: createdAt,
-	})
-	if err != nil {
-		tb.Fatalf("CreateEvent: %v", err)
-	}
+	acc := testenv.Event(tb, f.store, repo.NewEvent{WorkspaceID: f.ws.ID, Type: eventType, CreatedAt: createdAt}, `{"title":"hello"}`)
 	return acc.DeliveryIDs
 }
 
@@ -130,11 +109,7 @@ func (f *fixture) mustEvent(tb testing.TB, createdAt time.Time) []string {
 // its single delivery.
 func (f *fixture) mustDelivery(tb testing.TB, due time.Time) string {
 	tb.Helper()
-	ids := f.mustEvent(tb, due)
-	if len(ids) != 1 {
-		tb.Fatalf("event fanned out to %d deliveries, want 1", len(ids))
-	}
-	return ids[0]
+	return testenv.Delivery(tb, f.store, repo.NewEvent{WorkspaceID: f.ws.ID, Type: eventType, CreatedAt: due}, `{"title":"hello"}`)
 }
 
 func (f *fixture) mustGetDelivery(tb testing.TB, id string) repo.Delivery {

@@ -32,30 +32,13 @@ func pgTime(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
 
 func (f *fixture) mustWorkspace(tb testing.TB, name string) repo.Workspace {
 	tb.Helper()
-	ws, err := f.store.CreateWorkspace(context.Background(), name, []byte("hash-"+uuid.NewString()))
-	if err != nil {
-		tb.Fatalf("CreateWorkspace: %v", err)
-	}
-	return ws
+	return testenv.Workspace(tb, f.store, name)
 }
 
-// maxWebhooks is a per-workspace limit no test reaches unless it means to.
-const maxWebhooks = 100
-
-// mustWebhook creates an active webhook on a dummy URL unless in says otherwise.
+// mustWebhook creates a webhook as in says, on a dummy URL unless given.
 func (f *fixture) mustWebhook(tb testing.TB, workspaceID string, in repo.NewWebhook) repo.Webhook {
 	tb.Helper()
-	if in.URL == "" {
-		in.URL = "https://receiver.example/hook"
-	}
-	if in.Secret == "" {
-		in.Secret = "whsec_" + uuid.NewString()
-	}
-	w, err := f.store.CreateWebhook(context.Background(), workspaceID, in, maxWebhooks)
-	if err != nil {
-		tb.Fatalf("CreateWebhook: %v", err)
-	}
-	return w
+	return testenv.Webhook(tb, f.store, workspaceID, in)
 }
 
 // newEvent is an event of the given type created now, without an idempotency key.
@@ -72,22 +55,14 @@ func newEvent(workspaceID, typ string) repo.NewEvent {
 
 func (f *fixture) mustEvent(tb testing.TB, ev repo.NewEvent) repo.AcceptedEvent {
 	tb.Helper()
-	acc, err := f.store.CreateEvent(context.Background(), ev)
-	if err != nil {
-		tb.Fatalf("CreateEvent: %v", err)
-	}
-	return acc
+	return testenv.Event(tb, f.store, ev, "")
 }
 
 // mustDelivery creates an event for a workspace with exactly one matching
 // webhook and returns the id of its single delivery.
 func (f *fixture) mustDelivery(tb testing.TB, ev repo.NewEvent) string {
 	tb.Helper()
-	acc := f.mustEvent(tb, ev)
-	if len(acc.DeliveryIDs) != 1 {
-		tb.Fatalf("CreateEvent made %d deliveries, want 1", len(acc.DeliveryIDs))
-	}
-	return acc.DeliveryIDs[0]
+	return testenv.Delivery(tb, f.store, ev, "")
 }
 
 func (f *fixture) mustGetDelivery(tb testing.TB, workspaceID, id string) repo.Delivery {
