@@ -36,7 +36,7 @@ func TestInFlightCapKeepsHealthyLatency(t *testing.T) {
 	)
 	// arrivals[i] maps an event id to when healthy endpoint i received it.
 	arrivals := make([]map[string]time.Time, healthyCount)
-	var healthy []*endpoint
+	var healthy []*receiver
 	for i := range healthyCount {
 		arrivals[i] = map[string]time.Time{}
 		e := newEndpoint(t, func(r received, _ int) answer {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -45,25 +44,63 @@ func statuses(codes ...int) reply {
 	}
 }
 
-// receiver is a webhook endpoint on loopback that records every request.
-type receiver struct {
-	t     testing.TB
-	srv   *httptest.Server
-	reply reply
-	// latency delays every answer; set it before the first request.
-	latency time.Duration
-
-	mu  sync.Mutex
-	got []received
+// answer is what a receiver replies to one request.
+type answer struct {
+	status int
+	body   string
+	header map[string]string
+	// hang holds the request until the client gives up (or the test ends)
+	// and answers nothing.
+	hang bool
 }
 
-// newReceiver starts a receiver; it closes when the test ends. Create it
-// before the system, so the processes stop first.
+// receiver is a webhook endpoint on loopback that records every request
+// and what it answered, checks each delivery against its schema, and
+// tracks how many requests it holds at once.
+type receiver struct {
+	t   testing.TB
+	srv *httptest.Server
+	// handle picks the answer to a request: n is its 1-based position among
+	// all requests, k among those carrying the same X-Trackelio-Delivery.
+	// It runs under mu.
+	handle func(r received, n, k int) answer
+	// latency delays every answer; set it before the first request.
+	latency time.Duration
+	done    chan struct{}
+
+	mu          sync.Mutex
+	got         []received
+	perDelivery map[string]int
+	inFlight    int
+	maxInFlight int
+}
+
+// newReceiver starts a receiver whose answers rep picks by the request's
+// position; it closes when the test ends. Create it before the system, so
+// the processes stop first.
 func newReceiver(t testing.TB, rep reply) *receiver {
 	t.Helper()
-	r := &receiver{t: t, reply: rep}
+	return startReceiver(t, func(r received, n, _ int) answer {
+		status, body := rep(n, r)
+		return answer{status: status, body: body}
+	})
+}
+
+// newEndpoint starts a receiver whose answers depend on the request and on
+// how many requests of the same delivery came before (k, 1-based).
+func newEndpoint(t testing.TB, handle func(r received, k int) answer) *receiver {
+	t.Helper()
+	return startReceiver(t, func(r received, _, k int) answer { return handle(r, k) })
+}
+
+func startReceiver(t testing.TB, handle func(r received, n, k int) answer) *receiver {
+	t.Helper()
+	r := &receiver{t: t, handle: handle, done: make(chan struct{}), perDelivery: map[string]int{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serveHTTP))
-	t.Cleanup(r.srv.Close)
+	t.Cleanup(func() {
+		close(r.done)
+		r.srv.Close()
+	})
 	return r
 }
 
@@ -77,13 +114,31 @@ func (r *receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	got := received{Method: req.Method, URI: req.RequestURI, Header: req.Header.Clone(), Body: body, At: time.Now()}
 	checkPayload(r.t, body)
 	r.mu.Lock()
-	status, answer := r.reply(len(r.got)+1, got)
-	got.Status = status
+	r.perDelivery[got.delivery()]++
+	a := r.handle(got, len(r.got)+1, r.perDelivery[got.delivery()])
+	got.Status = a.status
 	r.got = append(r.got, got)
+	r.inFlight++
+	r.maxInFlight = max(r.maxInFlight, r.inFlight)
 	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.inFlight--
+		r.mu.Unlock()
+	}()
+	if a.hang {
+		select {
+		case <-req.Context().Done():
+		case <-r.done:
+		}
+		return
+	}
+	for k, v := range a.header {
+		w.Header().Set(k, v)
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(status)
-	io.WriteString(w, answer)
+	w.WriteHeader(a.status)
+	io.WriteString(w, a.body)
 }
 
 // checkPayload fails the test unless body is a delivery whose data its
@@ -135,115 +190,23 @@ func (r *receiver) request(t testing.TB, deliveryID string) received {
 func (r *receiver) waitRequests(t testing.TB, s *system, n int) []received {
 	t.Helper()
 	var got []received
-	s.waitFor(t, fmt.Sprintf("%d requests at the receiver", n), func() (bool, string) {
+	s.waitFor(t, fmt.Sprintf("%d requests at %s", n, r.srv.URL), func() (bool, string) {
 		got = r.requests()
 		return len(got) >= n, fmt.Sprintf("%d requests", len(got))
 	})
 	return got
 }
 
-// answer is what an endpoint replies to one request.
-type answer struct {
-	status int
-	body   string
-	header map[string]string
-	// hang holds the request until the client gives up (or the test ends)
-	// and answers nothing.
-	hang bool
+// count is how many requests arrived so far.
+func (r *receiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got)
 }
 
-// endpoint is a loopback receiver whose answers can depend on the request
-// and on how many requests of the same delivery came before. It also
-// tracks how many requests it holds at once.
-type endpoint struct {
-	t   testing.TB
-	srv *httptest.Server
-	// handle picks the answer to a request; k is its 1-based position among
-	// the requests carrying the same X-Trackelio-Delivery. It runs under mu.
-	handle func(r received, k int) answer
-	done   chan struct{}
-
-	mu          sync.Mutex
-	got         []received
-	perDelivery map[string]int
-	inFlight    int
-	maxInFlight int
-}
-
-// newEndpoint starts an endpoint; it closes when the test ends. Create it
-// before the system, so the processes stop first.
-func newEndpoint(t testing.TB, handle func(r received, k int) answer) *endpoint {
-	t.Helper()
-	e := &endpoint{t: t, handle: handle, done: make(chan struct{}), perDelivery: map[string]int{}}
-	e.srv = httptest.NewServer(http.HandlerFunc(e.serveHTTP))
-	t.Cleanup(func() {
-		close(e.done)
-		e.srv.Close()
-	})
-	return e
-}
-
-func (e *endpoint) serveHTTP(w http.ResponseWriter, req *http.Request) {
-	body, err := io.ReadAll(req.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	got := received{Method: req.Method, URI: req.RequestURI, Header: req.Header.Clone(), Body: body, At: time.Now()}
-	checkPayload(e.t, body)
-	e.mu.Lock()
-	e.got = append(e.got, got)
-	e.perDelivery[got.delivery()]++
-	a := e.handle(got, e.perDelivery[got.delivery()])
-	e.inFlight++
-	e.maxInFlight = max(e.maxInFlight, e.inFlight)
-	e.mu.Unlock()
-	defer func() {
-		e.mu.Lock()
-		e.inFlight--
-		e.mu.Unlock()
-	}()
-	if a.hang {
-		select {
-		case <-req.Context().Done():
-		case <-e.done:
-		}
-		return
-	}
-	for k, v := range a.header {
-		w.Header().Set(k, v)
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(a.status)
-	io.WriteString(w, a.body)
-}
-
-func (e *endpoint) url(path string) string { return e.srv.URL + path }
-
-func (e *endpoint) requests() []received {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.Clone(e.got)
-}
-
-func (e *endpoint) count() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.got)
-}
-
-func (e *endpoint) peakInFlight() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.maxInFlight
-}
-
-func (e *endpoint) waitRequests(t testing.TB, s *system, n int) []received {
-	t.Helper()
-	var got []received
-	s.waitFor(t, fmt.Sprintf("%d requests at %s", n, e.srv.URL), func() (bool, string) {
-		got = e.requests()
-		return len(got) >= n, fmt.Sprintf("%d requests", len(got))
-	})
-	return got
+// peakInFlight is the most requests the receiver held at once.
+func (r *receiver) peakInFlight() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.maxInFlight
 }

@@ -52,7 +52,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	ws := sys.newWorkspace(t)
 	type tc struct {
 		name    string
-		e       *endpoint
+		e       *receiver
 		code    int
 		atLeast func(first received) time.Duration
 		below   time.Duration
