@@ -27,11 +27,7 @@ need python3 "it reads the URLs and the JSON answers"
 # Local PostgreSQL and Redis are started when installed but stopped (the
 # same code as CI's); remote ones must already be up.
 . deploy/services.sh
-url_part() { python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(getattr(p, sys.argv[2]) or sys.argv[3])' "$@"; }
-pg_host=$(url_part "$DATABASE_URL" hostname 127.0.0.1) pg_port=$(url_part "$DATABASE_URL" port 5432)
-redis_host=$(url_part "$REDIS_URL" hostname 127.0.0.1) redis_port=$(url_part "$REDIS_URL" port 6379)
-if is_loopback "$pg_host"; then ensure_postgres "$pg_host" "$pg_port"; fi
-if is_loopback "$redis_host"; then ensure_redis "$redis_host" "$redis_port"; fi
+ensure_local_services "$DATABASE_URL" "$REDIS_URL"
 
 # Create the database named in DATABASE_URL if it does not exist.
 need psql "apt-get install postgresql-client"

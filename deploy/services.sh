@@ -52,3 +52,19 @@ ensure_redis() {
 is_loopback() {
   case $1 in 127.*|localhost|::1|'[::1]') return 0 ;; *) return 1 ;; esac
 }
+
+# url_part URL FIELD DEFAULT: the hostname or port of URL, or DEFAULT.
+url_part() {
+  python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(getattr(p, sys.argv[2]) or sys.argv[3])' "$@"
+}
+
+# ensure_local_services POSTGRES_URL REDIS_URL: ensure_postgres and
+# ensure_redis for whichever of the two points at loopback; remote ones
+# must already be up.
+ensure_local_services() {
+  local pg_host pg_port redis_host redis_port
+  pg_host=$(url_part "$1" hostname 127.0.0.1) pg_port=$(url_part "$1" port 5432)
+  redis_host=$(url_part "$2" hostname 127.0.0.1) redis_port=$(url_part "$2" port 6379)
+  if is_loopback "$pg_host"; then ensure_postgres "$pg_host" "$pg_port"; fi
+  if is_loopback "$redis_host"; then ensure_redis "$redis_host" "$redis_port"; fi
+}

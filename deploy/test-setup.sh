@@ -21,14 +21,8 @@ apt_install() {
 # The servers the tests talk to: TEST_DATABASE_URL and TEST_REDIS_URL, or
 # the local defaults; only local ones are started here.
 . deploy/services.sh
-url_part() { python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(getattr(p, sys.argv[2]) or sys.argv[3])' "$@"; }
 command -v python3 >/dev/null || apt_install python3
-pg_url=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-redis_url=${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
-pg_host=$(url_part "$pg_url" hostname 127.0.0.1) pg_port=$(url_part "$pg_url" port 5432)
-redis_host=$(url_part "$redis_url" hostname 127.0.0.1) redis_port=$(url_part "$redis_url" port 6379)
-if is_loopback "$pg_host"; then ensure_postgres "$pg_host" "$pg_port"; fi
-if is_loopback "$redis_host"; then ensure_redis "$redis_host" "$redis_port"; fi
+ensure_local_services "${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}" "${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
 
 # The end-to-end test runs the spec's Node.js and Python verifiers.
 command -v node >/dev/null || apt_install nodejs
