@@ -209,15 +209,15 @@ func runNaive(t *testing.T, n int) baseline {
 	if err != nil {
 		t.Fatalf("naive baseline: %v", err)
 	}
-	if err := rcv.check(); err != nil {
+	if err := rcv.Err(); err != nil {
 		t.Fatalf("naive baseline: %v", err)
 	}
 	var stored int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM naive_attempts`).Scan(&stored); err != nil {
 		t.Fatalf("naive baseline: count attempts: %v", err)
 	}
-	if stored != n || rcv.unique() != n {
-		t.Fatalf("naive baseline: %d attempts stored and %d deliveries received, want %d", stored, rcv.unique(), n)
+	if stored != n || rcv.Deliveries() != n {
+		t.Fatalf("naive baseline: %d attempts stored and %d deliveries received, want %d", stored, rcv.Deliveries(), n)
 	}
 	return b
 }

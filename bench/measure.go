@@ -32,7 +32,7 @@ func waitDelivered(ctx context.Context, s *system, r *receiver, hooks []string, 
 	defer tick.Stop()
 	for {
 		now := time.Now()
-		n := r.unique()
+		n := r.Deliveries()
 		if n != received {
 			received, lastProgress = n, now
 		}
@@ -53,7 +53,7 @@ func waitDelivered(ctx context.Context, s *system, r *receiver, hooks []string, 
 				return time.Now(), nil
 			}
 		}
-		if err := r.check(); err != nil {
+		if err := r.Err(); err != nil {
 			return time.Time{}, err
 		}
 		if err := s.dead(); err != nil {

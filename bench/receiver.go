@@ -4,31 +4,25 @@ package bench
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/signature"
 )
 
-// receiver is the customers' endpoint: it verifies every delivery's
-// signature, records when each delivery first arrived, and answers 204 at
-// once so the figures are the sender's, not the receiver's.
+// receiver is the customers' endpoint: the tests' recording receiver, which
+// here verifies every delivery's signature with its webhook's secret and
+// answers 204 at once, so the figures are the sender's, not the receiver's.
 type receiver struct {
-	base     string
-	verified atomic.Int64
-	failed   atomic.Int64 // bad or missing signature, unknown hook, unreadable body
+	*testenv.Receiver
 
-	mu         sync.Mutex
-	secrets    map[string]string // hook name (the URL's last segment) → secret
-	receipts   map[string]receipt
-	duplicates int
-	firstErr   string
+	mu      sync.Mutex
+	secrets map[string]string // hook name (the URL's last segment) → secret
 }
 
 // receipt is the first arrival of one delivery.
@@ -40,22 +34,14 @@ type receipt struct {
 // startReceiver listens on loopback until the (sub)test ends.
 func startReceiver(t *testing.T) *receiver {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("receiver: listen: %v", err)
-	}
-	r := &receiver{base: "http://" + ln.Addr().String(), secrets: map[string]string{}, receipts: map[string]receipt{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /hooks/{hook}", r.serve)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	r := &receiver{secrets: map[string]string{}}
+	r.Receiver = testenv.NewReceiver(t, testenv.ReceiverConfig{Check: r.verify})
 	return r
 }
 
 // url is the endpoint of one webhook; its secret is set once the service
 // has generated it, before any event is sent.
-func (r *receiver) url(hook string) string { return r.base + "/hooks/" + hook }
+func (r *receiver) url(hook string) string { return r.URL("/hooks/" + hook) }
 
 func (r *receiver) setSecret(hook, secret string) {
 	r.mu.Lock()
@@ -63,77 +49,40 @@ func (r *receiver) setSecret(hook, secret string) {
 	r.mu.Unlock()
 }
 
-func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
-	at := time.Now()
-	body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
-	if err != nil {
-		r.fail(w, fmt.Sprintf("read body: %v", err))
-		return
-	}
+// verify refuses a request to an unknown hook or without a valid signature.
+func (r *receiver) verify(got testenv.Received) error {
+	hook, _ := strings.CutPrefix(got.URI, "/hooks/")
 	r.mu.Lock()
-	secret, ok := r.secrets[req.PathValue("hook")]
+	secret, ok := r.secrets[hook]
 	r.mu.Unlock()
 	if !ok {
-		r.fail(w, "delivery to unknown hook "+req.URL.Path)
-		return
+		return fmt.Errorf("delivery to unknown hook %s", got.URI)
 	}
-	if !signature.Verify(secret, body, req.Header.Get(signature.Header)) {
-		r.fail(w, fmt.Sprintf("bad %s on delivery %s", signature.Header, req.Header.Get("X-Trackelio-Delivery")))
-		return
-	}
-	var ev struct {
-		ID string `json:"id"`
-	}
-	if err := json.Unmarshal(body, &ev); err != nil || ev.ID == "" {
-		r.fail(w, fmt.Sprintf("body without an event id: %.200s", body))
-		return
-	}
-	r.verified.Add(1)
-	id := req.Header.Get("X-Trackelio-Delivery")
-	r.mu.Lock()
-	if _, seen := r.receipts[id]; seen {
-		r.duplicates++ // at-least-once: a retry after a lost answer
-	} else {
-		r.receipts[id] = receipt{eventID: ev.ID, at: at}
-	}
-	r.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (r *receiver) fail(w http.ResponseWriter, why string) {
-	r.failed.Add(1)
-	r.mu.Lock()
-	if r.firstErr == "" {
-		r.firstErr = why
-	}
-	r.mu.Unlock()
-	http.Error(w, why, http.StatusUnauthorized)
-}
-
-// unique is the number of distinct deliveries received and verified.
-func (r *receiver) unique() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.receipts)
-}
-
-// check fails when any delivery did not verify.
-func (r *receiver) check() error {
-	if n := r.failed.Load(); n > 0 {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return fmt.Errorf("receiver refused %d deliveries; first: %s", n, r.firstErr)
+	if !signature.Verify(secret, got.Body, got.Header.Get(signature.Header)) {
+		return fmt.Errorf("bad %s on delivery %s", signature.Header, got.Delivery())
 	}
 	return nil
 }
 
-// snapshot copies the receipts, for computing latencies after a run.
-func (r *receiver) snapshot() (map[string]receipt, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[string]receipt, len(r.receipts))
-	for k, v := range r.receipts {
-		out[k] = v
+// receipts returns the first arrival of each delivery, for latencies after
+// a run, and how many requests repeated a delivery already received
+// (at-least-once: a retry after a lost answer).
+func (r *receiver) receipts() (map[string]receipt, int, error) {
+	reqs := r.Requests()
+	out := make(map[string]receipt, len(reqs))
+	duplicates := 0
+	for _, got := range reqs {
+		if _, seen := out[got.Delivery()]; seen {
+			duplicates++
+			continue
+		}
+		var ev struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(got.Body, &ev); err != nil || ev.ID == "" {
+			return nil, 0, errors.Join(fmt.Errorf("delivery %s has a body without an event id: %.200s", got.Delivery(), got.Body), err)
+		}
+		out[got.Delivery()] = receipt{eventID: ev.ID, at: got.At}
 	}
-	return out, r.duplicates
+	return out, duplicates, nil
 }

@@ -123,7 +123,10 @@ func runService(t *testing.T, binDir string, spec runSpec) serviceRun {
 	}
 	run.waits = workerWaits(ctx, sys.worker.addr)
 
-	receipts, dups := rcv.snapshot()
+	receipts, dups, err := rcv.receipts()
+	if err != nil {
+		t.Fatal(err)
+	}
 	run.duplicates = dups
 	if run.latency, err = acceptToReceipt(accepts, receipts); err != nil {
 		t.Fatal(err)

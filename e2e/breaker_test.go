@@ -13,7 +13,9 @@ import (
 
 func TestBreakerProbesDeadEndpoint(t *testing.T) {
 	t.Parallel()
-	dead := newEndpoint(t, func(received, int) answer { return answer{status: http.StatusInternalServerError, body: "dead"} })
+	dead := newReceiver(t, func(testenv.Received, int, int) testenv.Answer {
+		return testenv.Answer{Status: http.StatusInternalServerError, Body: "dead"}
+	})
 	const (
 		events   = 20
 		probes   = 4
@@ -28,7 +30,7 @@ func TestBreakerProbesDeadEndpoint(t *testing.T) {
 		},
 	})
 	ws := sys.newWorkspace(t)
-	wh := ws.createWebhook(t, map[string]any{"url": dead.url("/dead"), "events": []string{"csat.submitted"}})
+	wh := ws.createWebhook(t, map[string]any{"url": dead.URL("/dead"), "events": []string{"csat.submitted"}})
 	for i := range events {
 		ws.postEvent(t, "csat.submitted", testenv.EventData(t, "csat.submitted", map[string]any{"id": fmt.Sprintf("csat_%d", i)}))
 	}
@@ -42,11 +44,11 @@ func TestBreakerProbesDeadEndpoint(t *testing.T) {
 		return h.ConsecutiveFailures >= 3, fmt.Sprintf("%d consecutive failures", h.ConsecutiveFailures)
 	})
 	sys.waitFor(t, "the first burst to end", func() (bool, string) {
-		reqs := dead.requests()
+		reqs := dead.Requests()
 		quiet := time.Since(reqs[len(reqs)-1].At)
 		return quiet >= 300*time.Millisecond, fmt.Sprintf("last request %v ago", quiet)
 	})
-	burst := dead.count()
+	burst := dead.Count()
 
 	// With the breaker open only probes arrive: wait for a few of them (no
 	// fixed sleep) and check their spacing. At most one per interval; at
@@ -54,10 +56,10 @@ func TestBreakerProbesDeadEndpoint(t *testing.T) {
 	// times in whole seconds (up to 1 s of rounding) and forwards them
 	// every 250 ms.
 	sys.waitFor(t, fmt.Sprintf("%d probes after the burst", probes), func() (bool, string) {
-		n := dead.count() - burst
+		n := dead.Count() - burst
 		return n >= probes, fmt.Sprintf("%d probes", n)
 	})
-	reqs := dead.requests()[burst-1 : burst+probes]
+	reqs := dead.Requests()[burst-1 : burst+probes]
 	most := interval + time.Second + 250*time.Millisecond
 	for i := 1; i < len(reqs); i++ {
 		gap := reqs[i].At.Sub(reqs[i-1].At)
@@ -82,8 +84,8 @@ func TestBreakerProbesDeadEndpoint(t *testing.T) {
 	var hist []deliveryRow
 	sys.waitFor(t, "recorded attempts to match the requests", func() (bool, string) {
 		perDelivery := map[string]int{}
-		for _, r := range dead.requests() {
-			perDelivery[r.delivery()]++
+		for _, r := range dead.Requests() {
+			perDelivery[r.Delivery()]++
 		}
 		hist = ws.rows(t, wh.ID)
 		recorded := map[string]int{}
@@ -111,5 +113,5 @@ func TestBreakerProbesDeadEndpoint(t *testing.T) {
 			t.Errorf("delivery %s: attempt_count %d, %d attempts listed", d.ID, d.AttemptCount, len(d.Attempts))
 		}
 	}
-	t.Logf("FIGURE breaker_recorded_attempts=%d endpoint_requests=%d", total, dead.count())
+	t.Logf("FIGURE breaker_recorded_attempts=%d endpoint_requests=%d", total, dead.Count())
 }

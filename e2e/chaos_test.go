@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,13 +114,12 @@ const settleTimeout = 4 * time.Minute
 func runScenario(t *testing.T, sc scenario) chaosResult {
 	c := &chaosRun{accepted: map[string]time.Time{}, retried: map[string]int{},
 		client: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}}
-	c.rcv = newReceiver(t, func(int, received) (int, string) {
+	c.rcv = newSlowReceiver(t, func(testenv.Received, int, int) testenv.Answer {
 		if c.failing.Load() {
-			return http.StatusInternalServerError, "failing on purpose"
+			return testenv.Answer{Status: http.StatusInternalServerError, Body: "failing on purpose"}
 		}
-		return http.StatusOK, "ok"
-	})
-	c.rcv.latency = sc.size.latency
+		return testenv.Answer{Status: http.StatusOK, Body: "ok"}
+	}, sc.size.latency)
 	c.sys = newSystem(t, sc.opts)
 	c.redisURL = c.sys.redisURL
 	if u, ok := sc.opts.env["REDIS_URL"]; ok {
@@ -147,7 +145,7 @@ func runScenario(t *testing.T, sc scenario) chaosResult {
 	t.Cleanup(func() { c.rdb.Close() })
 
 	c.ws = c.sys.newWorkspace(t)
-	base := c.rcv.url("")
+	base := c.rcv.URL("")
 	if sc.proxied {
 		base, c.rcvProxy = testenv.ProxyURL(t, base)
 	}
@@ -156,7 +154,7 @@ func runScenario(t *testing.T, sc scenario) chaosResult {
 			"url": fmt.Sprintf("%s/hook/%d", base, i), "events": []string{"post.created"}}))
 	}
 	if sc.hanging {
-		c.ws.createWebhook(t, map[string]any{"url": newHangingEndpoint(t) + "/hangs", "events": []string{"post.created"}})
+		c.ws.createWebhook(t, map[string]any{"url": newReceiver(t, testenv.Hangs()).URL("/hangs"), "events": []string{"post.created"}})
 	}
 
 	ctx, stopLoad := context.WithCancel(context.Background())
@@ -342,11 +340,11 @@ func (c *chaosRun) settle(t *testing.T, healed time.Time) chaosResult {
 		}
 		clear(first)
 		clear(sends)
-		for _, got := range c.rcv.requests() {
+		for _, got := range c.rcv.Requests() {
 			if got.Status/100 != 2 {
 				continue // a failed attempt, retried later: not a delivery
 			}
-			d := got.delivery()
+			d := got.Delivery()
 			sends[d]++
 			if _, ok := first[d]; !ok {
 				first[d] = got.At
@@ -392,21 +390,6 @@ func (c *chaosRun) settle(t *testing.T, healed time.Time) chaosResult {
 	r.recovery = max(0, last.Sub(healed))
 	r.deliveryP99 = percentile(latencies, 0.99)
 	return r
-}
-
-// newHangingEndpoint starts an endpoint that holds every request until the
-// client gives up, and returns its URL.
-func newHangingEndpoint(t *testing.T) string {
-	stop := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-stop:
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(stop) }) // first: Close waits for the handlers
-	return srv.URL
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -459,7 +442,7 @@ func (c *chaosRun) checkSignatures(t *testing.T) {
 		secrets[fmt.Sprintf("/hook/%d", i)] = h.Secret
 	}
 	bad := 0
-	for _, got := range c.rcv.requests() {
+	for _, got := range c.rcv.Requests() {
 		if got.Header.Get("X-Trackelio-Signature") != sign(secrets[got.URI], got.Body) {
 			bad++
 		}

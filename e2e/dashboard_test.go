@@ -23,11 +23,11 @@ import (
 func TestDashboardInABrowser(t *testing.T) {
 	t.Parallel()
 	var failing atomic.Bool
-	rc := newReceiver(t, func(int, received) (int, string) {
+	rc := newReceiver(t, func(testenv.Received, int, int) testenv.Answer {
 		if failing.Load() {
-			return http.StatusInternalServerError, `<script>document.title="pwned";window.pwned=1</script> database down`
+			return testenv.Answer{Status: http.StatusInternalServerError, Body: `<script>document.title="pwned";window.pwned=1</script> database down`}
 		}
-		return http.StatusOK, `{"received":true}`
+		return testenv.Answer{Status: http.StatusOK, Body: `{"received":true}`}
 	})
 	sys := startSystem(t, options{})
 	ws := sys.newWorkspace(t)
@@ -57,7 +57,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	b.check("create-webhook-example")
 
 	// "Provide the URL, the Events, Active/Inactive. Save the webhook."
-	b.do(chromedp.SendKeys(inputLabelled("URL"), rc.url("/hooks/trackelio")),
+	b.do(chromedp.SendKeys(inputLabelled("URL"), rc.URL("/hooks/trackelio")),
 		chromedp.Click(`//label[.//code[text()="post.created"]]/input`),
 		chromedp.Click(`//label[.//code[text()="comment.created"]]/input`))
 	if on, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.querySelector('input[role="switch"][aria-label="Active"]').checked`)); err != nil || !on {
@@ -87,7 +87,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	ws.postEvent(t, "nps.submitted", testenv.EventData(t, "nps.submitted", nil)) // not subscribed
 	for _, r := range rc.waitRequests(t, sys, 2) {
 		if !signature.Verify(secret, r.Body, r.Header.Get(signature.Header)) {
-			t.Errorf("delivery %s does not verify with the secret the page showed", r.delivery())
+			t.Errorf("delivery %s does not verify with the secret the page showed", r.Delivery())
 		}
 	}
 	b.reloadUntil(`table.history td[data-label="Status code"] .code.ok`, 2)
@@ -96,7 +96,7 @@ func TestDashboardInABrowser(t *testing.T) {
 
 	// A delivery shows the exact request and the response.
 	b.follow(`(//table[contains(@class,"history")]//td[@data-label="Timestamp"]/a)[1]`)
-	newest := rc.request(t, strings.TrimPrefix(b.path(), "/dashboard/deliveries/"))
+	newest := rc.Request(t, strings.TrimPrefix(b.path(), "/dashboard/deliveries/"))
 	b.wantText("Request", "X-Trackelio-Signature", newest.Header.Get(signature.Header), newest.Header.Get("webhook-signature"),
 		"Attempt 1", `{"received":true}`, `"comment_id": "7"`)
 	b.check("delivery")
@@ -122,7 +122,7 @@ func TestDashboardInABrowser(t *testing.T) {
 
 	// Redeliver once the receiver is fixed.
 	failing.Store(false)
-	before := len(rc.requests())
+	before := len(rc.Requests())
 	b.follow(byText("button", "Redeliver"))
 	b.wantText("A new delivery of the same event was created")
 	b.reloadUntil(`.stats .outcome-ok`, 1)
@@ -144,11 +144,11 @@ func TestDashboardInABrowser(t *testing.T) {
 	b.do(chromedp.Click(`//label[contains(@class,"switch")]/input[@aria-label="Active"]`))
 	b.follow(byText("button", "Save"))
 	b.wantText("Your changes were saved.", "Inactive")
-	received := len(rc.requests())
+	received := len(rc.Requests())
 	if acc := ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": 3})); acc.Deliveries != 0 {
 		t.Errorf("an event for the inactive webhook made %d deliveries", acc.Deliveries)
 	}
-	if got := len(rc.requests()); got != received {
+	if got := len(rc.Requests()); got != received {
 		t.Errorf("the receiver got %d more requests after the webhook went inactive", got-received)
 	}
 
@@ -167,7 +167,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	if got := b.path(); got != "/dashboard/webhooks" {
 		t.Fatalf("signing in led to %s", got)
 	}
-	b.wantText(rc.url("/hooks/trackelio"), "Inactive")
+	b.wantText(rc.URL("/hooks/trackelio"), "Inactive")
 	b.check("webhooks")
 	b.open("/dashboard/webhooks/" + uuid.NewString())
 	b.wantText("Not found")

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
 // eventType is an entry of GET /v1/event-types.
@@ -126,7 +128,7 @@ type requestHead struct {
 // checkRequest checks a received request against the event it should
 // carry, rebuilding the expected body byte for byte. createdAfter and
 // createdBefore bound the event's creation time.
-func checkRequest(t testing.TB, r received, uri, secret, workspaceID string, ev sentEvent, createdAfter, createdBefore time.Time) {
+func checkRequest(t testing.TB, r testenv.Received, uri, secret, workspaceID string, ev sentEvent, createdAfter, createdBefore time.Time) {
 	t.Helper()
 	var head struct {
 		CreatedAt string `json:"created_at"`
@@ -158,7 +160,7 @@ func checkRequest(t testing.TB, r received, uri, secret, workspaceID string, ev 
 		UserAgent:   r.Header.Get("User-Agent"),
 		Event:       r.Header.Get("X-Trackelio-Event"),
 		Signature:   r.Header.Get("X-Trackelio-Signature"),
-		Delivery:    r.delivery(),
+		Delivery:    r.Delivery(),
 	}
 	want := requestHead{
 		Method:      http.MethodPost,
@@ -218,8 +220,8 @@ func runVerifier(t testing.TB, interpreter, script string, cases []verifierCase)
 
 func TestDeliversEveryEventType(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, func(_ int, r received) (int, string) {
-		return http.StatusOK, `{"received":"` + r.delivery() + `"}`
+	rcv := newReceiver(t, func(r testenv.Received, _, _ int) testenv.Answer {
+		return testenv.Answer{Status: http.StatusOK, Body: `{"received":"` + r.Delivery() + `"}`}
 	})
 	sys := startSystem(t, options{})
 	ws := sys.newWorkspace(t)
@@ -247,12 +249,12 @@ func TestDeliversEveryEventType(t *testing.T) {
 
 	const path = "/hooks/trackelio?source=e2e"
 	wh := ws.createWebhook(t, map[string]any{
-		"url":         rcv.url(path),
+		"url":         rcv.URL(path),
 		"events":      allTypes(),
 		"description": "every type",
 	})
 	wantWebhook := webhook{
-		ID: wh.ID, URL: rcv.url(path), Events: allTypes(), Active: true, Description: "every type",
+		ID: wh.ID, URL: rcv.URL(path), Events: allTypes(), Active: true, Description: "every type",
 		Secret: wh.Secret, CreatedAt: wh.CreatedAt, UpdatedAt: wh.UpdatedAt,
 	}
 	if diff := cmp.Diff(wantWebhook, wh); diff != "" {
@@ -290,10 +292,10 @@ func TestDeliversEveryEventType(t *testing.T) {
 			continue
 		}
 		checkRequest(t, r, path, wh.Secret, ws.ID, ev, postedAfter, postedBefore)
-		if seen[r.delivery()] {
-			t.Logf("delivery %s arrived more than once", r.delivery())
+		if seen[r.Delivery()] {
+			t.Logf("delivery %s arrived more than once", r.Delivery())
 		}
-		seen[r.delivery()] = true
+		seen[r.Delivery()] = true
 	}
 
 	// The history lists every delivery newest first, that is in reverse

@@ -14,24 +14,24 @@ import (
 func TestGoneDisablesWebhook(t *testing.T) {
 	t.Parallel()
 	var healed atomic.Bool
-	rcv := newEndpoint(t, func(received, int) answer {
+	rcv := newReceiver(t, func(testenv.Received, int, int) testenv.Answer {
 		if healed.Load() {
-			return answer{status: http.StatusOK, body: "back"}
+			return testenv.Answer{Status: http.StatusOK, Body: "back"}
 		}
-		return answer{status: http.StatusGone, body: "gone"}
+		return testenv.Answer{Status: http.StatusGone, Body: "gone"}
 	})
 	sys := startSystem(t, options{})
 	ws := sys.newWorkspace(t)
-	wh := ws.createWebhook(t, map[string]any{"url": rcv.url("/gone"), "events": []string{"post.created"}})
+	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/gone"), "events": []string{"post.created"}})
 
 	before := time.Now()
 	ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": "gone"}))
-	id := rcv.waitRequests(t, sys, 1)[0].delivery()
+	id := rcv.waitRequests(t, sys, 1)[0].Delivery()
 	d := ws.waitFinished(t, id)
 	if diff := cmp.Diff([]attemptRow{{1, intp(410), "gone"}}, attemptRows(d.Attempts)); d.Status != "failed" || diff != "" {
 		t.Errorf("delivery after a 410 is %s; attempts mismatch (-want +got):\n%s", d.Status, diff)
 	}
-	if n := rcv.count(); n != 1 {
+	if n := rcv.Count(); n != 1 {
 		t.Errorf("receiver got %d requests, want exactly 1", n)
 	}
 
@@ -113,10 +113,10 @@ func TestGoneDisablesWebhook(t *testing.T) {
 		t.Errorf("recover answered %+v, want 1 delivery, not a dry run", rec)
 	}
 	reqs := rcv.waitRequests(t, sys, 2)
-	ws.waitFinished(t, reqs[1].delivery())
+	ws.waitFinished(t, reqs[1].Delivery())
 	h = ws.health(t, wh.ID)
 	if diff := cmp.Diff(state{true, nil, false, true, true, 0.5, 1, 0}, view(h)); diff != "" {
 		t.Errorf("webhook after a recovered success mismatch (-want +got):\n%s", diff)
 	}
-	t.Logf("FIGURE gone_requests=%d", rcv.count())
+	t.Logf("FIGURE gone_requests=%d", rcv.Count())
 }

@@ -11,10 +11,10 @@ import (
 
 func TestIdempotencyAndRedeliver(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, always(http.StatusOK, "ok"))
+	rcv := newReceiver(t, testenv.Always(http.StatusOK, "ok"))
 	sys := startSystem(t, options{})
 	ws := sys.newWorkspace(t)
-	wh := ws.createWebhook(t, map[string]any{"url": rcv.url("/idem"), "events": []string{"nps.submitted"}})
+	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/idem"), "events": []string{"nps.submitted"}})
 
 	data := testenv.EventData(t, "nps.submitted", map[string]any{"id": "nps_42", "score": 10})
 	first := ws.postEvent(t, "nps.submitted", data, "Idempotency-Key", "nps-42")
@@ -24,8 +24,8 @@ func TestIdempotencyAndRedeliver(t *testing.T) {
 	}
 	history := ws.waitHistory(t, wh.ID, 1)
 	original := rcv.waitRequests(t, sys, 1)[0]
-	if original.delivery() != history[0].ID {
-		t.Errorf("receiver got delivery %s, history has %s", original.delivery(), history[0].ID)
+	if original.Delivery() != history[0].ID {
+		t.Errorf("receiver got delivery %s, history has %s", original.Delivery(), history[0].ID)
 	}
 
 	var redelivered delivery
@@ -37,7 +37,7 @@ func TestIdempotencyAndRedeliver(t *testing.T) {
 	type head struct{ Body, Delivery, Signature string }
 	if diff := cmp.Diff(
 		head{string(original.Body), redelivered.ID, original.Header.Get("X-Trackelio-Signature")},
-		head{string(reqs[1].Body), reqs[1].delivery(), reqs[1].Header.Get("X-Trackelio-Signature")}); diff != "" {
+		head{string(reqs[1].Body), reqs[1].Delivery(), reqs[1].Header.Get("X-Trackelio-Signature")}); diff != "" {
 		t.Errorf("redelivered request mismatch (-want +got):\n%s", diff)
 	}
 
@@ -51,7 +51,7 @@ func TestIdempotencyAndRedeliver(t *testing.T) {
 	wantRows := []row{
 		{history[0].ID, other.ID, "succeeded"},
 		{redelivered.ID, first.ID, "succeeded"},
-		{original.delivery(), first.ID, "succeeded"},
+		{original.Delivery(), first.ID, "succeeded"},
 	}
 	var gotRows []row
 	for _, d := range history {
@@ -60,7 +60,7 @@ func TestIdempotencyAndRedeliver(t *testing.T) {
 	if diff := cmp.Diff(wantRows, gotRows); diff != "" {
 		t.Errorf("history mismatch (-want +got):\n%s", diff)
 	}
-	if n := len(rcv.requests()); n != 3 {
+	if n := len(rcv.Requests()); n != 3 {
 		t.Errorf("receiver got %d requests, want 3 (original, redelivery, new key)", n)
 	}
 }

@@ -15,14 +15,14 @@ import (
 
 func TestInactiveAndDeletedWebhooks(t *testing.T) {
 	t.Parallel()
-	idle := newReceiver(t, always(http.StatusOK, "ok"))
-	down := newReceiver(t, always(http.StatusServiceUnavailable, "down"))
+	idle := newReceiver(t, testenv.Always(http.StatusOK, "ok"))
+	down := newReceiver(t, testenv.Always(http.StatusServiceUnavailable, "down"))
 	sys := startSystem(t, options{retrySchedule: "1s,1s,1s,1s"})
 	ws := sys.newWorkspace(t)
 
 	// Inactive webhooks, whether created so or switched off, get nothing.
-	createdOff := ws.createWebhook(t, map[string]any{"url": idle.url("/created-off"), "events": []string{"csat.submitted"}, "active": false})
-	switchedOff := ws.createWebhook(t, map[string]any{"url": idle.url("/switched-off"), "events": []string{"csat.submitted"}})
+	createdOff := ws.createWebhook(t, map[string]any{"url": idle.URL("/created-off"), "events": []string{"csat.submitted"}, "active": false})
+	switchedOff := ws.createWebhook(t, map[string]any{"url": idle.URL("/switched-off"), "events": []string{"csat.submitted"}})
 	var patched webhook
 	ws.call(t, "PATCH", "/v1/webhooks/"+switchedOff.ID, map[string]any{"active": false}, http.StatusOK, &patched)
 	if patched.ID != switchedOff.ID || patched.Active {
@@ -43,11 +43,11 @@ func TestInactiveAndDeletedWebhooks(t *testing.T) {
 	}
 
 	// A webhook deleted while its delivery waits for a retry ends it.
-	doomed := ws.createWebhook(t, map[string]any{"url": down.url("/deleted"), "events": []string{"conversation.completed"}})
+	doomed := ws.createWebhook(t, map[string]any{"url": down.URL("/deleted"), "events": []string{"conversation.completed"}})
 	ws.postEvent(t, "conversation.completed", testenv.EventData(t, "conversation.completed", nil))
-	id := down.waitRequests(t, sys, 1)[0].delivery()
+	id := down.waitRequests(t, sys, 1)[0].Delivery()
 	ws.call(t, "DELETE", "/v1/webhooks/"+doomed.ID, nil, http.StatusNoContent, nil)
-	atDelete := len(down.requests())
+	atDelete := len(down.Requests())
 	ws.call(t, "GET", "/v1/webhooks/"+doomed.ID, nil, http.StatusNotFound, nil)
 	var list struct {
 		Data []webhook `json:"data"`
@@ -102,7 +102,7 @@ func TestInactiveAndDeletedWebhooks(t *testing.T) {
 	// The delete cancels the pending delivery in the transaction that
 	// tombstones the webhook, so only an attempt already in flight then
 	// may still reach the URL.
-	if late := len(down.requests()) - atDelete; late > 1 {
+	if late := len(down.Requests()) - atDelete; late > 1 {
 		t.Errorf("%d requests reached the deleted webhook's URL after the delete, want at most the one in flight", late)
 	}
 }

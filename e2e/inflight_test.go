@@ -34,22 +34,11 @@ func TestInFlightCapKeepsHealthyLatency(t *testing.T) {
 		maxInFlight  = 2
 		timeout      = 3 * time.Second
 	)
-	// arrivals[i] maps an event id to when healthy endpoint i received it.
-	arrivals := make([]map[string]time.Time, healthyCount)
 	var healthy []*receiver
-	for i := range healthyCount {
-		arrivals[i] = map[string]time.Time{}
-		e := newEndpoint(t, func(r received, _ int) answer {
-			var b struct {
-				ID string `json:"id"`
-			}
-			json.Unmarshal(r.Body, &b)
-			arrivals[i][b.ID] = r.At // under e.mu
-			return answer{status: http.StatusOK, body: "ok"}
-		})
-		healthy = append(healthy, e)
+	for range healthyCount {
+		healthy = append(healthy, newReceiver(t, testenv.Always(http.StatusOK, "ok")))
 	}
-	bad := newEndpoint(t, func(received, int) answer { return answer{hang: true} })
+	bad := newReceiver(t, testenv.Hangs())
 
 	sys := startSystem(t, options{retrySchedule: "10s", env: map[string]string{
 		"WORKER_CONCURRENCY":    "10",
@@ -58,7 +47,7 @@ func TestInFlightCapKeepsHealthyLatency(t *testing.T) {
 	}})
 	ws := sys.newWorkspace(t)
 	for i, e := range healthy {
-		ws.createWebhook(t, map[string]any{"url": e.url(fmt.Sprintf("/healthy-%d", i)), "events": []string{"comment.created"}})
+		ws.createWebhook(t, map[string]any{"url": e.URL(fmt.Sprintf("/healthy-%d", i)), "events": []string{"comment.created"}})
 	}
 
 	// phase posts the events at a steady pace and returns every healthy
@@ -77,14 +66,18 @@ func TestInFlightCapKeepsHealthyLatency(t *testing.T) {
 		var lat []time.Duration
 		sys.waitFor(t, name+": every healthy delivery", func() (bool, string) {
 			lat = lat[:0]
-			for i, e := range healthy {
-				e.mu.Lock()
-				for id, postedAt := range posted {
-					if at, ok := arrivals[i][id]; ok {
-						lat = append(lat, at.Sub(postedAt))
+			for _, e := range healthy {
+				seen := map[string]bool{} // a redelivery counts once, by its first arrival
+				for _, r := range e.Requests() {
+					var ev struct {
+						ID string `json:"id"`
+					}
+					json.Unmarshal(r.Body, &ev)
+					if postedAt, ok := posted[ev.ID]; ok && !seen[ev.ID] {
+						seen[ev.ID] = true
+						lat = append(lat, r.At.Sub(postedAt))
 					}
 				}
-				e.mu.Unlock()
 			}
 			return len(lat) == healthyCount*events, fmt.Sprintf("%d of %d", len(lat), healthyCount*events)
 		})
@@ -92,8 +85,8 @@ func TestInFlightCapKeepsHealthyLatency(t *testing.T) {
 	}
 
 	latA := phase("phase_a", healthyCount)
-	badHook := ws.createWebhook(t, map[string]any{"url": bad.url("/hangs"), "events": []string{"comment.created"}})
-	badBefore := bad.count()
+	badHook := ws.createWebhook(t, map[string]any{"url": bad.URL("/hangs"), "events": []string{"comment.created"}})
+	badBefore := bad.Count()
 	latB := phase("phase_b", healthyCount+1)
 
 	p50A, p99A := percentile(latA, 0.5), percentile(latA, 0.99)
@@ -109,8 +102,8 @@ func TestInFlightCapKeepsHealthyLatency(t *testing.T) {
 
 	// The hanging endpoint was reached and never held more than the cap.
 	bad.waitRequests(t, sys, badBefore+1)
-	peak := bad.peakInFlight()
-	t.Logf("FIGURE inflight_bad_peak_concurrent=%d cap=%d bad_requests=%d", peak, maxInFlight, bad.count())
+	peak := bad.PeakInFlight()
+	t.Logf("FIGURE inflight_bad_peak_concurrent=%d cap=%d bad_requests=%d", peak, maxInFlight, bad.Count())
 	if peak > maxInFlight {
 		t.Errorf("the hanging endpoint held %d requests at once, want at most %d", peak, maxInFlight)
 	}
@@ -124,7 +117,7 @@ func TestInFlightCapKeepsHealthyLatency(t *testing.T) {
 		for _, d := range ws.rows(t, badHook.ID) {
 			recorded += d.Attempts
 		}
-		got := bad.count()
+		got := bad.Count()
 		return recorded == got, fmt.Sprintf("%d attempts recorded, %d requests received", recorded, got)
 	})
 }

@@ -15,11 +15,11 @@ import (
 
 func TestOutboxRecoversAfterRedisLoss(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, always(http.StatusOK, "ok"))
+	rcv := newReceiver(t, testenv.Always(http.StatusOK, "ok"))
 	sys := newSystem(t, options{sweepInterval: "500ms", outboxGrace: "200ms"})
 	sys.startAPI(t)
 	ws := sys.newWorkspace(t)
-	wh := ws.createWebhook(t, map[string]any{"url": rcv.url("/outbox"), "events": []string{"comment.created"}})
+	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/outbox"), "events": []string{"comment.created"}})
 
 	const n = 20
 	events := map[string]bool{}
@@ -49,8 +49,8 @@ func TestOutboxRecoversAfterRedisLoss(t *testing.T) {
 	sys.waitFor(t, fmt.Sprintf("%d distinct deliveries at the receiver", n), func() (bool, string) {
 		clear(delivered)
 		clear(gotEvents)
-		for _, r := range rcv.requests() {
-			delivered[r.delivery()]++
+		for _, r := range rcv.Requests() {
+			delivered[r.Delivery()]++
 			var body struct {
 				ID string `json:"id"`
 			}

@@ -17,15 +17,15 @@ import (
 func TestRecoverResendsFailed(t *testing.T) {
 	t.Parallel()
 	var up atomic.Bool
-	rcv := newEndpoint(t, func(received, int) answer {
+	rcv := newReceiver(t, func(testenv.Received, int, int) testenv.Answer {
 		if up.Load() {
-			return answer{status: http.StatusOK, body: "ok"}
+			return testenv.Answer{Status: http.StatusOK, Body: "ok"}
 		}
-		return answer{status: http.StatusInternalServerError, body: "down"}
+		return testenv.Answer{Status: http.StatusInternalServerError, Body: "down"}
 	})
 	sys := startSystem(t, options{retrySchedule: "100ms"})
 	ws := sys.newWorkspace(t)
-	wh := ws.createWebhook(t, map[string]any{"url": rcv.url("/recover"), "events": []string{"post.status_changed"}})
+	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/recover"), "events": []string{"post.status_changed"}})
 	recoverPath := "/v1/webhooks/" + wh.ID + "/recover"
 
 	var failedIDs []string // oldest first
@@ -44,8 +44,8 @@ func TestRecoverResendsFailed(t *testing.T) {
 		failedIDs = append([]string{d.ID}, failedIDs...)
 	}
 	bodies := map[string][]byte{} // delivery id -> body sent
-	for _, r := range rcv.requests() {
-		bodies[r.delivery()] = r.Body
+	for _, r := range rcv.Requests() {
+		bodies[r.Delivery()] = r.Body
 	}
 	up.Store(true)
 
@@ -100,8 +100,8 @@ func TestRecoverResendsFailed(t *testing.T) {
 			t.Errorf("recovered delivery %s is %s, redelivery_of %v; want succeeded, redelivery_of %s", d.ID, d.Status, deref(d.RedeliveryOf), of)
 		}
 		var got []byte
-		for _, r := range rcv.requests() {
-			if r.delivery() == d.ID {
+		for _, r := range rcv.Requests() {
+			if r.Delivery() == d.ID {
 				got = r.Body
 			}
 		}
@@ -140,5 +140,5 @@ func TestRecoverResendsFailed(t *testing.T) {
 	var after result
 	ws.call(t, "POST", recoverPath+"?dry_run=true", map[string]any{"since": hourAgo}, http.StatusOK, &after)
 	t.Logf("FIGURE recover_dry_run_after_two_recoveries=%d", after.Deliveries)
-	t.Logf("FIGURE recover_requests_total=%d", rcv.count())
+	t.Logf("FIGURE recover_requests_total=%d", rcv.Count())
 }

@@ -33,12 +33,12 @@ type counters struct{ FailureCount, ConsecutiveFailures int }
 
 // checkSameDelivery checks that requests are attempts of one delivery:
 // identical bodies, the same delivery id, each validly signed.
-func checkSameDelivery(t testing.TB, reqs []received, secret string) {
+func checkSameDelivery(t testing.TB, reqs []testenv.Received, secret string) {
 	t.Helper()
 	for i, r := range reqs {
 		type attemptHead struct{ Body, Delivery, Signature string }
-		want := attemptHead{string(reqs[0].Body), reqs[0].delivery(), sign(secret, reqs[0].Body)}
-		got := attemptHead{string(r.Body), r.delivery(), r.Header.Get("X-Trackelio-Signature")}
+		want := attemptHead{string(reqs[0].Body), reqs[0].Delivery(), sign(secret, reqs[0].Body)}
+		got := attemptHead{string(r.Body), r.Delivery(), r.Header.Get("X-Trackelio-Signature")}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("request %d differs from the first (-want +got):\n%s", i+1, diff)
 		}
@@ -47,15 +47,15 @@ func checkSameDelivery(t testing.TB, reqs []received, secret string) {
 
 func TestRetriesThenSucceeds(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, statuses(500, 500, 200))
+	rcv := newReceiver(t, testenv.Statuses(500, 500, 200))
 	const delay = 200 * time.Millisecond
 	sys := startSystem(t, options{retrySchedule: "200ms,200ms,200ms"})
 	ws := sys.newWorkspace(t)
-	wh := ws.createWebhook(t, map[string]any{"url": rcv.url("/retry"), "events": []string{"post.assigned"}})
+	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/retry"), "events": []string{"post.assigned"}})
 	ev := ws.postEvent(t, "post.assigned", testenv.EventData(t, "post.assigned", map[string]any{"case": "retry"}))
 
 	reqs := rcv.waitRequests(t, sys, 3)
-	d := ws.waitFinished(t, reqs[0].delivery())
+	d := ws.waitFinished(t, reqs[0].Delivery())
 	want := []attemptRow{
 		{1, intp(500), "answer 1: 500"},
 		{2, intp(500), "answer 2: 500"},
@@ -79,7 +79,7 @@ func TestRetriesThenSucceeds(t *testing.T) {
 		t.Errorf("webhook counters mismatch (-want +got):\n%s", diff)
 	}
 
-	reqs = rcv.requests()
+	reqs = rcv.Requests()
 	if len(reqs) != 3 {
 		t.Errorf("receiver got %d requests, want 3", len(reqs))
 	}
@@ -93,13 +93,13 @@ func TestRetriesThenSucceeds(t *testing.T) {
 
 func TestRetriesExhausted(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, always(http.StatusInternalServerError, "down"))
+	rcv := newReceiver(t, testenv.Always(http.StatusInternalServerError, "down"))
 	sys := startSystem(t, options{retrySchedule: "100ms,100ms"})
 	ws := sys.newWorkspace(t)
-	wh := ws.createWebhook(t, map[string]any{"url": rcv.url("/down"), "events": []string{"post.status_changed"}})
+	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/down"), "events": []string{"post.status_changed"}})
 	ws.postEvent(t, "post.status_changed", testenv.EventData(t, "post.status_changed", map[string]any{"case": "down"}))
 
-	id := rcv.waitRequests(t, sys, 1)[0].delivery()
+	id := rcv.waitRequests(t, sys, 1)[0].Delivery()
 	d := ws.waitFinished(t, id)
 	want := []attemptRow{{1, intp(500), "down"}, {2, intp(500), "down"}, {3, intp(500), "down"}}
 	if diff := cmp.Diff(want, attemptRows(d.Attempts)); diff != "" {
@@ -145,7 +145,7 @@ func TestRetriesExhausted(t *testing.T) {
 		t.Errorf("archived task mismatch (-want +got):\n%s", diff)
 	}
 
-	reqs := rcv.requests()
+	reqs := rcv.Requests()
 	if len(reqs) != 3 {
 		t.Errorf("receiver got %d requests, want exactly 3", len(reqs))
 	}

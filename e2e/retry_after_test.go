@@ -16,29 +16,29 @@ func TestRetryAfterHonoured(t *testing.T) {
 	t.Parallel()
 	// One endpoint per way of pushing back; each answers the first request
 	// of a delivery with it and the second with 200.
-	first := func(a answer) func(received, int) answer {
-		return func(_ received, k int) answer {
+	first := func(a testenv.Answer) testenv.Reply {
+		return func(_ testenv.Received, _, k int) testenv.Answer {
 			if k == 1 {
 				return a
 			}
-			return answer{status: http.StatusOK, body: "ok"}
+			return testenv.Answer{Status: http.StatusOK, Body: "ok"}
 		}
 	}
-	seconds := newEndpoint(t, first(answer{status: http.StatusTooManyRequests, body: "slow down",
-		header: map[string]string{"Retry-After": "2"}}))
+	seconds := newReceiver(t, first(testenv.Answer{Status: http.StatusTooManyRequests, Body: "slow down",
+		Header: map[string]string{"Retry-After": "2"}}))
 	// The HTTP date is computed from the receive time, 2 to 3 s ahead
 	// (the format has whole seconds).
-	dateOf := func(r received) time.Time { return r.At.Add(3 * time.Second).Truncate(time.Second) }
-	date := newEndpoint(t, func(r received, k int) answer {
+	dateOf := func(r testenv.Received) time.Time { return r.At.Add(3 * time.Second).Truncate(time.Second) }
+	date := newReceiver(t, func(r testenv.Received, _, k int) testenv.Answer {
 		if k == 1 {
-			return answer{status: http.StatusServiceUnavailable, body: "maintenance",
-				header: map[string]string{"Retry-After": dateOf(r).UTC().Format(http.TimeFormat)}}
+			return testenv.Answer{Status: http.StatusServiceUnavailable, Body: "maintenance",
+				Header: map[string]string{"Retry-After": dateOf(r).UTC().Format(http.TimeFormat)}}
 		}
-		return answer{status: http.StatusOK, body: "ok"}
+		return testenv.Answer{Status: http.StatusOK, Body: "ok"}
 	})
-	capped := newEndpoint(t, first(answer{status: http.StatusTooManyRequests, body: "slow down",
-		header: map[string]string{"Retry-After": "30"}}))
-	bare := newEndpoint(t, first(answer{status: http.StatusTooManyRequests, body: "slow down"}))
+	capped := newReceiver(t, first(testenv.Answer{Status: http.StatusTooManyRequests, Body: "slow down",
+		Header: map[string]string{"Retry-After": "30"}}))
+	bare := newReceiver(t, first(testenv.Answer{Status: http.StatusTooManyRequests, Body: "slow down"}))
 
 	// The schedule's longest delay (3s) caps Retry-After, so the first
 	// delay is short and the 2 s asked for stay under the cap. (With a
@@ -54,18 +54,18 @@ func TestRetryAfterHonoured(t *testing.T) {
 		name    string
 		e       *receiver
 		code    int
-		atLeast func(first received) time.Duration
+		atLeast func(first testenv.Received) time.Duration
 		below   time.Duration
 	}
 	cases := []tc{
-		{"retry_after_seconds", seconds, 429, func(received) time.Duration { return 2 * time.Second }, scheduleCap + 2*time.Second},
-		{"retry_after_http_date", date, 503, func(r received) time.Duration { return dateOf(r).Sub(r.At) }, scheduleCap + 2*time.Second},
-		{"retry_after_capped", capped, 429, func(received) time.Duration { return scheduleCap }, 10 * time.Second},
-		{"throttled_without_retry_after", bare, 429, func(received) time.Duration { return minAfterThrottle }, 3 * time.Second},
+		{"retry_after_seconds", seconds, 429, func(testenv.Received) time.Duration { return 2 * time.Second }, scheduleCap + 2*time.Second},
+		{"retry_after_http_date", date, 503, func(r testenv.Received) time.Duration { return dateOf(r).Sub(r.At) }, scheduleCap + 2*time.Second},
+		{"retry_after_capped", capped, 429, func(testenv.Received) time.Duration { return scheduleCap }, 10 * time.Second},
+		{"throttled_without_retry_after", bare, 429, func(testenv.Received) time.Duration { return minAfterThrottle }, 3 * time.Second},
 	}
 	hooks := map[string]webhook{}
 	for _, c := range cases {
-		hooks[c.name] = ws.createWebhook(t, map[string]any{"url": c.e.url("/" + c.name), "events": []string{"post.created"}})
+		hooks[c.name] = ws.createWebhook(t, map[string]any{"url": c.e.URL("/" + c.name), "events": []string{"post.created"}})
 	}
 	a := ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": "retry-after"}))
 	if a.Deliveries != len(cases) {
@@ -80,9 +80,9 @@ func TestRetryAfterHonoured(t *testing.T) {
 	}
 	insp := asynq.NewInspector(opt)
 	defer insp.Close()
-	retryID := firstReq.delivery() + ":2"
+	retryID := firstReq.Delivery() + ":2"
 	sys.waitFor(t, "the retry task on the retries queue", func() (bool, string) {
-		if seconds.count() > 1 {
+		if seconds.Count() > 1 {
 			t.Errorf("retry ran before its task %s was seen on the retries queue", retryID)
 			return true, ""
 		}
@@ -101,7 +101,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	// When the worker stored the next attempt as due, read while it waits.
 	due := map[string]time.Time{}
 	for _, c := range cases {
-		id := c.e.waitRequests(t, sys, 1)[0].delivery()
+		id := c.e.waitRequests(t, sys, 1)[0].Delivery()
 		sys.waitFor(t, "the first attempt of "+c.name+" to be recorded", func() (bool, string) {
 			d := ws.delivery(t, id)
 			if d.AttemptCount == 1 && d.Status == "pending" && d.NextAttemptAt != nil {
@@ -117,7 +117,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 			t.Logf("FIGURE %s_stored_wait_ms=%d second_request_minus_next_attempt_at_ms=%d",
 				c.name, at.Sub(reqs[0].At).Milliseconds(), reqs[1].At.Sub(at).Milliseconds())
 		}
-		d := ws.waitFinished(t, reqs[0].delivery())
+		d := ws.waitFinished(t, reqs[0].Delivery())
 		gap := reqs[1].At.Sub(reqs[0].At)
 		want := c.atLeast(reqs[0])
 		t.Logf("FIGURE %s_gap_ms=%d want_at_least_ms=%d", c.name, gap.Milliseconds(), want.Milliseconds())
@@ -140,7 +140,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 			}
 			codes = append(codes, code)
 		}
-		if diff := cmp.Diff(outcome{"succeeded", []int{c.code, 200}, 2}, outcome{d.Status, codes, len(c.e.requests())}); diff != "" {
+		if diff := cmp.Diff(outcome{"succeeded", []int{c.code, 200}, 2}, outcome{d.Status, codes, len(c.e.Requests())}); diff != "" {
 			t.Errorf("%s: delivery mismatch (-want +got):\n%s", c.name, diff)
 		}
 		checkSameDelivery(t, reqs, hooks[c.name].Secret)

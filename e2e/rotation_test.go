@@ -22,14 +22,18 @@ func (s *system) rememberSecret(secret string) {
 }
 
 // signatures returns the entries of a webhook-signature header.
-func signatures(r received) []string { return strings.Fields(r.Header.Get("webhook-signature")) }
+func signatures(r testenv.Received) []string {
+	return strings.Fields(r.Header.Get("webhook-signature"))
+}
 
 func TestSecretRotation(t *testing.T) {
 	t.Parallel()
-	rcv := newEndpoint(t, func(received, int) answer { return answer{status: http.StatusOK, body: "ok"} })
+	rcv := newReceiver(t, func(testenv.Received, int, int) testenv.Answer {
+		return testenv.Answer{Status: http.StatusOK, Body: "ok"}
+	})
 	sys := startSystem(t, options{})
 	ws := sys.newWorkspace(t)
-	wh := ws.createWebhook(t, map[string]any{"url": rcv.url("/rotate"), "events": []string{"post.assigned"}})
+	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/rotate"), "events": []string{"post.assigned"}})
 	s1 := wh.Secret
 	rotatePath := "/v1/webhooks/" + wh.ID + "/rotate-secret"
 
@@ -49,7 +53,7 @@ func TestSecretRotation(t *testing.T) {
 		t.Logf("rotated at %s; previous secret expires %s", start.Format(time.RFC3339), out.Expires.Format(time.RFC3339))
 		return out
 	}
-	deliver := func(n int) received {
+	deliver := func(n int) testenv.Received {
 		t.Helper()
 		ws.postEvent(t, "post.assigned", testenv.EventData(t, "post.assigned", map[string]any{"case": n}))
 		return rcv.waitRequests(t, sys, n)[n-1]
@@ -59,7 +63,7 @@ func TestSecretRotation(t *testing.T) {
 		Entries       int
 		StdVerifies   map[string]bool
 	}
-	inspect := func(r received, secrets map[string]string) check {
+	inspect := func(r testenv.Received, secrets map[string]string) check {
 		t.Helper()
 		c := check{Entries: len(signatures(r)), StdVerifies: map[string]bool{}}
 		for name, s := range secrets {

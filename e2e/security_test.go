@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -46,7 +45,7 @@ func TestHugeResponseIsBounded(t *testing.T) {
 	const size = 1 << 30
 	var served atomic.Int64
 	chunk := bytes.Repeat([]byte("x"), 64<<10)
-	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	big := newReceiver(t, testenv.Writes(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(size))
 		w.WriteHeader(http.StatusOK)
 		for sent := 0; sent < size; sent += len(chunk) {
@@ -57,8 +56,7 @@ func TestHugeResponseIsBounded(t *testing.T) {
 			}
 		}
 	}))
-	t.Cleanup(big.Close)
-	small := newReceiver(t, always(http.StatusOK, "ok"))
+	small := newReceiver(t, testenv.Always(http.StatusOK, "ok"))
 
 	sys := newSystem(t, options{})
 	sys.startAPI(t)
@@ -66,12 +64,12 @@ func TestHugeResponseIsBounded(t *testing.T) {
 	ws := sys.newWorkspace(t)
 
 	// Warm up the worker's paths with a small delivery before measuring.
-	ws.createWebhook(t, map[string]any{"url": small.url("/warm"), "events": []string{"nps.submitted"}})
+	ws.createWebhook(t, map[string]any{"url": small.URL("/warm"), "events": []string{"nps.submitted"}})
 	ws.postEvent(t, "nps.submitted", testenv.EventData(t, "nps.submitted", nil))
 	small.waitRequests(t, sys, 1)
 	before := rssKB(t, worker.cmd.Process.Pid)
 
-	wh := ws.createWebhook(t, map[string]any{"url": big.URL + "/huge", "events": []string{"csat.submitted"}})
+	wh := ws.createWebhook(t, map[string]any{"url": big.URL("/huge"), "events": []string{"csat.submitted"}})
 	ws.postEvent(t, "csat.submitted", testenv.EventData(t, "csat.submitted", nil))
 	ds := ws.waitHistory(t, wh.ID, 1)
 	d := ws.waitFinished(t, ds[0].ID)
@@ -100,19 +98,19 @@ func TestHugeResponseIsBounded(t *testing.T) {
 // attempt is logged as blocked, and the receiver gets nothing.
 func TestBlockedDestinationIsNeverDialled(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, always(http.StatusOK, "ok"))
+	rcv := newReceiver(t, testenv.Always(http.StatusOK, "ok"))
 	sys := startSystem(t, options{blockLoopback: true, retrySchedule: "100ms"})
 	ws := sys.newWorkspace(t)
 
 	// A literal loopback address is refused when the webhook is created.
-	status, body := ws.do(t, "POST", "/v1/webhooks", map[string]any{"url": rcv.url("/hook"), "events": []string{"post.created"}})
+	status, body := ws.do(t, "POST", "/v1/webhooks", map[string]any{"url": rcv.URL("/hook"), "events": []string{"post.created"}})
 	if status != http.StatusUnprocessableEntity || !strings.Contains(string(body), `"field":"url"`) {
-		t.Errorf("creating a webhook on %s answered %d %s, want 422 naming url", rcv.url("/hook"), status, body)
+		t.Errorf("creating a webhook on %s answered %d %s, want 422 naming url", rcv.URL("/hook"), status, body)
 	}
 
 	// A name is resolved only when dialling, and refused then.
-	port := rcv.srv.Listener.Addr().(*net.TCPAddr).Port
-	wh := ws.createWebhook(t, map[string]any{"url": fmt.Sprintf("http://localhost:%d/hook", port), "events": []string{"post.created"}})
+	_, port, _ := net.SplitHostPort(rcv.Addr())
+	wh := ws.createWebhook(t, map[string]any{"url": "http://localhost:" + port + "/hook", "events": []string{"post.created"}})
 	ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": "to loopback"}))
 	ds := ws.waitHistory(t, wh.ID, 1)
 	d := ws.waitFinished(t, ds[0].ID)
@@ -124,7 +122,7 @@ func TestBlockedDestinationIsNeverDialled(t *testing.T) {
 			t.Errorf("attempt %d: status %v error %v, want no status and a blocked error", a.Attempt, a.StatusCode, a.Error)
 		}
 	}
-	if n := len(rcv.requests()); n != 0 {
+	if n := len(rcv.Requests()); n != 0 {
 		t.Errorf("receiver got %d requests from a blocked destination", n)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
 // eventID returns the "id" of a delivered body.
@@ -25,7 +27,7 @@ func eventID(t testing.TB, body []byte) string {
 
 // verifyStandard checks a request's Standard Webhooks headers with the
 // published library and the given secret.
-func verifyStandard(t testing.TB, secret string, r received) error {
+func verifyStandard(t testing.TB, secret string, r testenv.Received) error {
 	t.Helper()
 	wh, err := standardwebhooks.NewWebhook(secret)
 	if err != nil {
@@ -37,22 +39,22 @@ func verifyStandard(t testing.TB, secret string, r received) error {
 func TestStandardWebhooksAcceptsEveryDelivery(t *testing.T) {
 	t.Parallel()
 	// Every delivery fails once, then succeeds.
-	rcv := newEndpoint(t, func(_ received, k int) answer {
+	rcv := newReceiver(t, func(_ testenv.Received, _, k int) testenv.Answer {
 		if k == 1 {
-			return answer{status: http.StatusInternalServerError, body: "not yet"}
+			return testenv.Answer{Status: http.StatusInternalServerError, Body: "not yet"}
 		}
-		return answer{status: http.StatusOK, body: "ok"}
+		return testenv.Answer{Status: http.StatusOK, Body: "ok"}
 	})
 	sys := startSystem(t, options{retrySchedule: "100ms,100ms"})
 	ws := sys.newWorkspace(t)
-	wh := ws.createWebhook(t, map[string]any{"url": rcv.url("/std"), "events": allTypes()})
+	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/std"), "events": allTypes()})
 	const n = 5
 	types := allTypes()[:n]
 	for _, typ := range types {
 		ws.postEvent(t, typ, eventData[typ])
 	}
 	ws.waitHistory(t, wh.ID, n)
-	reqs := rcv.requests()
+	reqs := rcv.Requests()
 	if len(reqs) != 2*n {
 		t.Errorf("endpoint got %d requests, want %d (each delivery twice)", len(reqs), 2*n)
 	}
@@ -67,8 +69,8 @@ func TestStandardWebhooksAcceptsEveryDelivery(t *testing.T) {
 			t.Errorf("request %d: bad X-Trackelio-Signature", i+1)
 		}
 		id := r.Header.Get("webhook-id")
-		if id == "" || id != r.delivery() {
-			t.Errorf("request %d: webhook-id %q, X-Trackelio-Delivery %q; want equal", i+1, id, r.delivery())
+		if id == "" || id != r.Delivery() {
+			t.Errorf("request %d: webhook-id %q, X-Trackelio-Delivery %q; want equal", i+1, id, r.Delivery())
 		}
 		ev := eventID(t, r.Body)
 		if idsByEvent[ev] == nil {

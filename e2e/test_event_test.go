@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackelio/webhooks/internal/testenv"
 )
 
 // testAnswer is the answer to POST /v1/webhooks/{id}/test.
@@ -23,15 +25,19 @@ type testAnswer struct {
 
 func TestTestEventAnswersLiveResponse(t *testing.T) {
 	t.Parallel()
-	pong := newEndpoint(t, func(received, int) answer { return answer{status: http.StatusCreated, body: "pong"} })
-	broken := newEndpoint(t, func(received, int) answer { return answer{status: http.StatusInternalServerError, body: "boom"} })
-	stuck := newEndpoint(t, func(received, int) answer { return answer{hang: true} })
+	pong := newReceiver(t, func(testenv.Received, int, int) testenv.Answer {
+		return testenv.Answer{Status: http.StatusCreated, Body: "pong"}
+	})
+	broken := newReceiver(t, func(testenv.Received, int, int) testenv.Answer {
+		return testenv.Answer{Status: http.StatusInternalServerError, Body: "boom"}
+	})
+	stuck := newReceiver(t, testenv.Hangs())
 	const timeout = time.Second
 	sys := startSystem(t, options{env: map[string]string{"DELIVERY_TIMEOUT": timeout.String()}})
 	ws := sys.newWorkspace(t)
-	good := ws.createWebhook(t, map[string]any{"url": pong.url("/pong"), "events": []string{"nps.submitted"}})
-	bad := ws.createWebhook(t, map[string]any{"url": broken.url("/boom"), "events": []string{"nps.submitted"}})
-	slow := ws.createWebhook(t, map[string]any{"url": stuck.url("/stuck"), "events": []string{"nps.submitted"}})
+	good := ws.createWebhook(t, map[string]any{"url": pong.URL("/pong"), "events": []string{"nps.submitted"}})
+	bad := ws.createWebhook(t, map[string]any{"url": broken.URL("/boom"), "events": []string{"nps.submitted"}})
+	slow := ws.createWebhook(t, map[string]any{"url": stuck.URL("/stuck"), "events": []string{"nps.submitted"}})
 
 	var got testAnswer
 	ws.call(t, "POST", "/v1/webhooks/"+good.ID+"/test", nil, http.StatusOK, &got)
@@ -50,7 +56,7 @@ func TestTestEventAnswersLiveResponse(t *testing.T) {
 		view{got.Succeeded, deref(got.StatusCode), got.ResponseBody, got.ResponseTruncated, deref(got.Error)}); diff != "" {
 		t.Errorf("POST /test to a 201 endpoint mismatch (-want +got):\n%s", diff)
 	}
-	reqs := pong.requests()
+	reqs := pong.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("endpoint got %d requests, want 1", len(reqs))
 	}
@@ -66,7 +72,7 @@ func TestTestEventAnswersLiveResponse(t *testing.T) {
 	}
 	type head struct{ Event, Delivery, Signature, Type, ID, Workspace string }
 	if diff := cmp.Diff(head{"webhook.test", got.DeliveryID, sign(good.Secret, r.Body), "webhook.test", got.EventID, ws.ID},
-		head{r.Header.Get("X-Trackelio-Event"), r.delivery(), r.Header.Get("X-Trackelio-Signature"), body.Type, body.ID, body.WorkspaceID}); diff != "" {
+		head{r.Header.Get("X-Trackelio-Event"), r.Delivery(), r.Header.Get("X-Trackelio-Signature"), body.Type, body.ID, body.WorkspaceID}); diff != "" {
 		t.Errorf("test event request mismatch (-want +got):\n%s", diff)
 	}
 	if err := verifyStandard(t, good.Secret, r); err != nil {
@@ -105,12 +111,12 @@ func TestTestEventAnswersLiveResponse(t *testing.T) {
 	}
 
 	ws.call(t, "PATCH", "/v1/webhooks/"+bad.ID, map[string]any{"active": false}, http.StatusOK, nil)
-	before := broken.count()
+	before := broken.Count()
 	status, answerBody := ws.do(t, "POST", "/v1/webhooks/"+bad.ID+"/test", nil)
 	if status != http.StatusConflict {
 		t.Errorf("POST /test to an inactive webhook: %d %s, want 409", status, answerBody)
 	}
-	if n := broken.count(); n != before {
+	if n := broken.Count(); n != before {
 		t.Errorf("inactive webhook's endpoint got %d requests from a refused test", n-before)
 	}
 }

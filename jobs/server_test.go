@@ -3,11 +3,7 @@ package jobs_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,49 +11,12 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/repo"
 	"github.com/trackelio/webhooks/sender"
 	"github.com/trackelio/webhooks/signature"
 )
-
-// scriptedReceiver answers the statuses in turn (the last one forever) and
-// records what it received.
-type scriptedReceiver struct {
-	*httptest.Server
-	statuses []int
-
-	mu     sync.Mutex
-	hits   int
-	bodies []string
-	ids    []string
-	sigOK  []bool
-	secret string
-}
-
-func newScriptedReceiver(tb testing.TB, statuses ...int) *scriptedReceiver {
-	tb.Helper()
-	rc := &scriptedReceiver{statuses: statuses}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		status := rc.statuses[min(rc.hits, len(rc.statuses)-1)]
-		rc.hits++
-		rc.bodies = append(rc.bodies, string(body))
-		rc.ids = append(rc.ids, r.Header.Get("X-Trackelio-Delivery"))
-		rc.sigOK = append(rc.sigOK, signature.Verify(rc.secret, body, r.Header.Get(signature.Header)))
-		rc.mu.Unlock()
-		w.WriteHeader(status)
-	}))
-	tb.Cleanup(rc.Close)
-	return rc
-}
-
-func (rc *scriptedReceiver) snapshot() (hits int, bodies, ids []string, sigOK []bool) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return rc.hits, append([]string(nil), rc.bodies...), append([]string(nil), rc.ids...), append([]bool(nil), rc.sigOK...)
-}
 
 // startWorker runs a real asynq server with the production mux, handlers and
 // sender, until the test ends.
@@ -82,11 +41,8 @@ func startWorker(tb testing.TB, f *fixture, redisOpt asynq.RedisConnOpt, pol job
 func TestWorkerRetriesUntilSuccess(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rc := newScriptedReceiver(t, 500, 500, 200)
-	f := setupWithURL(t, rc.URL)
-	rc.mu.Lock()
-	rc.secret = f.hook.Secret
-	rc.mu.Unlock()
+	rc := testenv.NewReceiver(t, testenv.ReceiverConfig{Reply: testenv.Statuses(500, 500, 200)})
+	f := setupWithURL(t, rc.URL(""))
 	redisOpt := newRedis(t)
 	startWorker(t, f, redisOpt, jobs.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}})
 
@@ -109,9 +65,12 @@ func TestWorkerRetriesUntilSuccess(t *testing.T) {
 	if diff := cmp.Diff([]int32{500, 500, 200}, codes); diff != "" {
 		t.Errorf("attempt status codes (-want +got):\n%s", diff)
 	}
-	hits, bodies, ids, sigOK := rc.snapshot()
-	if hits != 3 {
-		t.Errorf("receiver got %d requests, want 3", hits)
+	var bodies, ids []string
+	var sigOK []bool
+	for _, r := range rc.Requests() {
+		bodies = append(bodies, string(r.Body))
+		ids = append(ids, r.Delivery())
+		sigOK = append(sigOK, signature.Verify(f.hook.Secret, r.Body, r.Header.Get(signature.Header)))
 	}
 	// Every attempt carries the same bytes, the same delivery id and a valid signature.
 	work, err := f.store.Work(ctx, id)
@@ -140,8 +99,8 @@ func TestWorkerRetriesUntilSuccess(t *testing.T) {
 func TestWorkerArchivesExhaustedDelivery(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rc := newScriptedReceiver(t, 500)
-	f := setupWithURL(t, rc.URL)
+	rc := testenv.NewReceiver(t, testenv.ReceiverConfig{Reply: testenv.Always(500, "down")})
+	f := setupWithURL(t, rc.URL(""))
 	redisOpt := newRedis(t)
 	insp := newInspector(t, redisOpt)
 	startWorker(t, f, redisOpt, jobs.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond}})
@@ -167,7 +126,7 @@ func TestWorkerArchivesExhaustedDelivery(t *testing.T) {
 	if d.Status != repo.StatusFailed || d.Attempts != 3 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
 		t.Errorf("delivery = %+v, want failed after 3 attempts", d)
 	}
-	if hits, _, _, _ := rc.snapshot(); hits != 3 {
+	if hits := rc.Count(); hits != 3 {
 		t.Errorf("receiver got %d requests, want 3", hits)
 	}
 	info, err := insp.GetTaskInfo(jobs.QueueDeliveries, id)

@@ -21,55 +21,22 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/trackelio/webhooks/destination"
+	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/sender"
 	"github.com/trackelio/webhooks/signature"
 )
 
 const testUserAgent = "Trackelio-Webhooks/test"
 
-// captured is what a receiver saw of one request.
-type captured struct {
-	Method string
-	Path   string
-	Header http.Header
-	Body   []byte
-}
-
-// receiver is a loopback HTTP server that records every request and answers
-// with Handle (204 when nil).
-type receiver struct {
-	*httptest.Server
-	Handle func(w http.ResponseWriter, r *http.Request)
-
-	mu   sync.Mutex
-	reqs []captured
-}
-
-func newReceiver(tb testing.TB, handle func(w http.ResponseWriter, r *http.Request)) *receiver {
+// newReceiver starts a loopback receiver that records every request and
+// answers with handle (204 when nil).
+func newReceiver(tb testing.TB, handle http.HandlerFunc) *testenv.Receiver {
 	tb.Helper()
-	rc := &receiver{Handle: handle}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			tb.Errorf("receiver: read body: %v", err)
-		}
-		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, captured{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-		rc.mu.Unlock()
-		if rc.Handle == nil {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		rc.Handle(w, r)
-	}))
-	tb.Cleanup(rc.Close)
-	return rc
-}
-
-func (rc *receiver) requests() []captured {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]captured(nil), rc.reqs...)
+	cfg := testenv.ReceiverConfig{}
+	if handle != nil {
+		cfg.Reply = testenv.Writes(handle)
+	}
+	return testenv.NewReceiver(tb, cfg)
 }
 
 func newSender(timeout time.Duration) *sender.Sender {
@@ -98,7 +65,7 @@ var resultOpts = cmp.Options{
 func TestSendHeadersAndBodyExact(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t, nil)
-	req := request(rc.URL + "/hooks/in")
+	req := request(rc.URL("/hooks/in"))
 
 	res := newSender(5*time.Second).Send(context.Background(), req)
 
@@ -110,7 +77,7 @@ func TestSendHeadersAndBodyExact(t *testing.T) {
 		t.Errorf("Duration = %v, want > 0", res.Duration)
 	}
 	// The Standard Webhooks signature covers the attempt's own timestamp.
-	ts := rc.requests()[0].Header.Get(signature.HeaderTimestamp)
+	ts := rc.Requests()[0].Header.Get(signature.HeaderTimestamp)
 	secs, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil || time.Since(time.Unix(secs, 0)).Abs() > time.Minute {
 		t.Fatalf("webhook-timestamp %q is not the current unix time", ts)
@@ -119,9 +86,10 @@ func TestSendHeadersAndBodyExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantReqs := []captured{{
+	wantReqs := []testenv.Received{{
 		Method: http.MethodPost,
-		Path:   "/hooks/in",
+		URI:    "/hooks/in",
+		Status: http.StatusNoContent,
 		Header: http.Header{
 			"Webhook-Id":            {req.DeliveryID},
 			"Webhook-Timestamp":     {ts},
@@ -136,10 +104,10 @@ func TestSendHeadersAndBodyExact(t *testing.T) {
 		},
 		Body: req.Body,
 	}}
-	if diff := cmp.Diff(wantReqs, rc.requests()); diff != "" {
+	if diff := cmp.Diff(wantReqs, rc.Requests(), cmpopts.IgnoreFields(testenv.Received{}, "At")); diff != "" {
 		t.Errorf("received request mismatch (-want +got):\n%s", diff)
 	}
-	if got := rc.requests()[0].Header.Get(signature.Header); !signature.Verify(req.Secret, req.Body, got) {
+	if got := rc.Requests()[0].Header.Get(signature.Header); !signature.Verify(req.Secret, req.Body, got) {
 		t.Errorf("signature %q does not verify", got)
 	}
 	// The result records exactly the headers the receiver got.
@@ -188,7 +156,7 @@ func TestSendStatusOutcomes(t *testing.T) {
 				w.WriteHeader(tt.status)
 				io.WriteString(w, tt.body)
 			})
-			res := s.Send(context.Background(), request(rc.URL))
+			res := s.Send(context.Background(), request(rc.URL("")))
 			if diff := cmp.Diff(tt.want, res, resultOpts); diff != "" {
 				t.Errorf("Result mismatch (-want +got):\n%s", diff)
 			}
@@ -203,12 +171,12 @@ func TestSendDoesNotFollowRedirects(t *testing.T) {
 			t.Parallel()
 			target := newReceiver(t, nil)
 			origin := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Location", target.URL+"/elsewhere")
+				w.Header().Set("Location", target.URL("/elsewhere"))
 				w.WriteHeader(status)
 				io.WriteString(w, "moved")
 			})
 
-			res := newSender(5*time.Second).Send(context.Background(), request(origin.URL))
+			res := newSender(5*time.Second).Send(context.Background(), request(origin.URL("")))
 
 			want := sender.Result{
 				Outcome: sender.HTTPError, StatusCode: status, Body: []byte("moved"),
@@ -217,10 +185,10 @@ func TestSendDoesNotFollowRedirects(t *testing.T) {
 			if diff := cmp.Diff(want, res, resultOpts); diff != "" {
 				t.Errorf("Result mismatch (-want +got):\n%s", diff)
 			}
-			if n := len(origin.requests()); n != 1 {
+			if n := len(origin.Requests()); n != 1 {
 				t.Errorf("origin got %d requests, want 1", n)
 			}
-			if n := len(target.requests()); n != 0 {
+			if n := len(target.Requests()); n != 0 {
 				t.Errorf("redirect target got %d requests, want 0", n)
 			}
 		})
@@ -250,7 +218,7 @@ func TestSendTruncatesLargeBodies(t *testing.T) {
 				w.WriteHeader(http.StatusInternalServerError)
 				w.Write(body)
 			})
-			res := s.Send(context.Background(), request(rc.URL))
+			res := s.Send(context.Background(), request(rc.URL("")))
 			want := sender.Result{
 				Outcome: sender.HTTPError, StatusCode: 500, Body: body[:tt.wantLen], Truncated: tt.wantTruncated,
 				Error: "receiver answered 500 Internal Server Error",
@@ -276,7 +244,7 @@ func TestSendTimeout(t *testing.T) {
 
 	const timeout = 100 * time.Millisecond
 	start := time.Now()
-	res := newSender(timeout).Send(context.Background(), request(rc.URL))
+	res := newSender(timeout).Send(context.Background(), request(rc.URL("")))
 	elapsed := time.Since(start)
 
 	want := sender.Result{Outcome: sender.Timeout, Error: "timed out after 100ms"}
@@ -306,7 +274,7 @@ func TestSendSlowBodyTimesOut(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 
 	start := time.Now()
-	res := newSender(100*time.Millisecond).Send(context.Background(), request(rc.URL))
+	res := newSender(100*time.Millisecond).Send(context.Background(), request(rc.URL("")))
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Fatalf("Send took %v with a 100ms timeout", elapsed)
 	}
@@ -351,7 +319,7 @@ func TestSendCancelledContext(t *testing.T) {
 	rc := newReceiver(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res := newSender(5*time.Second).Send(ctx, request(rc.URL))
+	res := newSender(5*time.Second).Send(ctx, request(rc.URL("")))
 	if res.Outcome == sender.Success || res.Error == "" {
 		t.Errorf("Result = %+v, want a failure for a cancelled context", res)
 	}
@@ -405,12 +373,13 @@ func TestSendIgnoresEnvironmentProxy(t *testing.T) {
 		Timeout: 5 * time.Second, UserAgent: testUserAgent,
 		Dial: loopbackGuard().DialContext(&net.Dialer{Timeout: 5 * time.Second}),
 	})
-	res := s.Send(context.Background(), request("http://receiver.test:"+strconv.Itoa(rc.Listener.Addr().(*net.TCPAddr).Port)+"/hook"))
+	_, port, _ := net.SplitHostPort(rc.Addr())
+	res := s.Send(context.Background(), request("http://receiver.test:"+port+"/hook"))
 
 	if res.Outcome != sender.Success || res.StatusCode != http.StatusNoContent {
 		t.Errorf("Result = %+v, want Success 204 from the receiver", res)
 	}
-	if n := len(rc.requests()); n != 1 {
+	if n := len(rc.Requests()); n != 1 {
 		t.Errorf("receiver got %d requests, want 1", n)
 	}
 	if n := proxied.Load(); n != 0 {
@@ -428,7 +397,7 @@ func TestSendThroughConfiguredProxy(t *testing.T) {
 	rc := newReceiver(t, nil)
 	s := sender.New(sender.Config{Timeout: 5 * time.Second, UserAgent: testUserAgent, Proxy: proxyURL})
 
-	res := s.Send(context.Background(), request(rc.URL))
+	res := s.Send(context.Background(), request(rc.URL("")))
 
 	if res.Outcome != sender.Success || string(res.Body) != "via proxy" {
 		t.Errorf("Result = %+v, want the proxy's 200", res)
@@ -436,7 +405,7 @@ func TestSendThroughConfiguredProxy(t *testing.T) {
 	if n := proxied.Load(); n != 1 {
 		t.Errorf("proxy got %d requests, want 1", n)
 	}
-	if n := len(rc.requests()); n != 0 {
+	if n := len(rc.Requests()); n != 0 {
 		t.Errorf("receiver got %d direct requests, want 0", n)
 	}
 }
@@ -451,13 +420,13 @@ func TestSendBlockedDestination(t *testing.T) {
 		Dial: guard.DialContext(&net.Dialer{Timeout: 5 * time.Second}),
 	})
 
-	res := s.Send(context.Background(), request(rc.URL))
+	res := s.Send(context.Background(), request(rc.URL("")))
 
 	if res.Outcome != sender.Blocked || res.StatusCode != 0 || !strings.HasPrefix(res.Error, "blocked: ") ||
 		!strings.Contains(res.Error, "127.0.0.1") {
 		t.Errorf("Result = %+v, want Blocked with an error naming 127.0.0.1", res)
 	}
-	if n := len(rc.requests()); n != 0 {
+	if n := len(rc.Requests()); n != 0 {
 		t.Errorf("receiver got %d requests from a blocked send", n)
 	}
 
@@ -466,7 +435,7 @@ func TestSendBlockedDestination(t *testing.T) {
 		Timeout: 5 * time.Second, UserAgent: testUserAgent,
 		Dial: loopbackGuard().DialContext(&net.Dialer{Timeout: 5 * time.Second}),
 	})
-	if res := s.Send(context.Background(), request(rc.URL)); res.Outcome != sender.Success {
+	if res := s.Send(context.Background(), request(rc.URL(""))); res.Outcome != sender.Success {
 		t.Errorf("allowlisted Send = %+v, want Success", res)
 	}
 }
@@ -478,7 +447,7 @@ func TestSendCapturesResponseHeaders(t *testing.T) {
 		w.Header()["X-Multi"] = []string{"a", "b"}
 		w.WriteHeader(http.StatusServiceUnavailable)
 	})
-	res := newSender(5*time.Second).Send(context.Background(), request(rc.URL))
+	res := newSender(5*time.Second).Send(context.Background(), request(rc.URL("")))
 
 	got := map[string]string{}
 	for _, k := range []string{"Retry-After", "X-Multi", "Content-Length"} {
@@ -502,7 +471,7 @@ func TestSendBoundsResponseHeaders(t *testing.T) {
 		w.Header().Set("X-Huge", strings.Repeat("h", 5000))
 		w.WriteHeader(http.StatusOK)
 	})
-	res := newSender(5*time.Second).Send(context.Background(), request(rc.URL))
+	res := newSender(5*time.Second).Send(context.Background(), request(rc.URL("")))
 
 	if res.Outcome != sender.Success {
 		t.Fatalf("Result = %+v, want Success", res)
@@ -529,7 +498,7 @@ func TestSendConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
-			req := request(rc.URL)
+			req := request(rc.URL(""))
 			req.DeliveryID = strconv.Itoa(i)
 			if res := s.Send(context.Background(), req); res.Outcome != sender.Success {
 				t.Errorf("Send %d = %+v, want Success", i, res)
@@ -537,7 +506,7 @@ func TestSendConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(rc.requests()); n != 20 {
+	if n := len(rc.Requests()); n != 20 {
 		t.Errorf("receiver got %d requests, want 20", n)
 	}
 }
