@@ -6,6 +6,8 @@ import (
 	"time"
 )
 
+// healthz is the liveness probe: it answers while the process serves,
+// whatever its dependencies do (readyz is for those).
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

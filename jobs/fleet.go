@@ -13,9 +13,9 @@ import (
 	"github.com/trackelio/webhooks/repo"
 )
 
-// HealthSource reports fleet health from Postgres.
-type HealthSource interface {
-	Health(ctx context.Context) (repo.Health, error)
+// FleetSource reports the webhooks' fleet status from Postgres.
+type FleetSource interface {
+	FleetStatus(ctx context.Context) (repo.FleetStatus, error)
 }
 
 // QueueSource reports queue sizes; *asynq.Inspector implements it.
@@ -24,20 +24,20 @@ type QueueSource interface {
 	GetQueueInfo(queue string) (*asynq.QueueInfo, error)
 }
 
-// FleetCollector reads queue depths and webhook health when Prometheus
+// FleetCollector reads queue depths and the fleet status when Prometheus
 // scrapes, so the numbers are never staler than the scrape.
 type FleetCollector struct {
 	queues QueueSource
-	health HealthSource
+	fleet  FleetSource
 	log    *slog.Logger
 
 	desc metrics.Fleet
 }
 
 // NewFleetCollector builds the scheduler's collector.
-func NewFleetCollector(queues QueueSource, health HealthSource, log *slog.Logger) *FleetCollector {
+func NewFleetCollector(queues QueueSource, fleet FleetSource, log *slog.Logger) *FleetCollector {
 	return &FleetCollector{
-		queues: queues, health: health, log: log, desc: metrics.NewFleet(),
+		queues: queues, fleet: fleet, log: log, desc: metrics.NewFleet(),
 	}
 }
 
@@ -77,9 +77,9 @@ func (c *FleetCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	h, err := c.health.Health(ctx)
+	h, err := c.fleet.FleetStatus(ctx)
 	if err != nil {
-		c.log.Warn("fleet health unavailable", "error", err)
+		c.log.Warn("fleet status unavailable", "error", err)
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(c.desc.WebhooksFailing, prometheus.GaugeValue, float64(h.FailingWebhooks))

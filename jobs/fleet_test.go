@@ -30,13 +30,13 @@ func (q *fakeQueues) GetQueueInfo(queue string) (*asynq.QueueInfo, error) {
 	return q.GetQueueInfoFunc(queue)
 }
 
-type fakeHealth struct {
-	HealthFunc func(ctx context.Context) (repo.Health, error)
+type fakeFleet struct {
+	StatusFunc func(ctx context.Context) (repo.FleetStatus, error)
 }
 
-var _ jobs.HealthSource = (*fakeHealth)(nil)
+var _ jobs.FleetSource = (*fakeFleet)(nil)
 
-func (h *fakeHealth) Health(ctx context.Context) (repo.Health, error) { return h.HealthFunc(ctx) }
+func (f *fakeFleet) FleetStatus(ctx context.Context) (repo.FleetStatus, error) { return f.StatusFunc(ctx) }
 
 // queueTasks renders the trackelio_queue_tasks exposition for the queues'
 // counts, in the order pending, active, scheduled, retry, archived, completed.
@@ -55,7 +55,7 @@ func queueTasks(deliveries, retries, maintenance [6]int) string {
 	return b.String()
 }
 
-const healthHelp = `# HELP trackelio_outbox_lag_seconds How overdue the oldest pending delivery is.
+const fleetHelp = `# HELP trackelio_outbox_lag_seconds How overdue the oldest pending delivery is.
 # TYPE trackelio_outbox_lag_seconds gauge
 trackelio_outbox_lag_seconds %s
 # HELP trackelio_webhooks_disabled Webhooks disabled with a reason.
@@ -66,9 +66,9 @@ trackelio_webhooks_disabled %s
 trackelio_webhooks_failing %s
 `
 
-// healthText renders the health gauges' exposition.
-func healthText(lag, disabled, failing string) string {
-	return fmt.Sprintf(healthHelp, lag, disabled, failing)
+// fleetText renders the fleet status gauges' exposition.
+func fleetText(lag, disabled, failing string) string {
+	return fmt.Sprintf(fleetHelp, lag, disabled, failing)
 }
 
 var fleetNames = []string{"trackelio_queue_tasks", "trackelio_webhooks_failing", "trackelio_webhooks_disabled", "trackelio_outbox_lag_seconds"}
@@ -84,13 +84,13 @@ func TestFleetCollectorReportsQueuesAndHealth(t *testing.T) {
 			return nil, asynq.ErrQueueNotFound
 		}
 	}}
-	health := &fakeHealth{HealthFunc: func(context.Context) (repo.Health, error) {
-		return repo.Health{FailingWebhooks: 3, DisabledWebhooks: 2, OutboxLag: 90 * time.Second}, nil
+	fleet := &fakeFleet{StatusFunc: func(context.Context) (repo.FleetStatus, error) {
+		return repo.FleetStatus{FailingWebhooks: 3, DisabledWebhooks: 2, OutboxLag: 90 * time.Second}, nil
 	}}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(jobs.NewFleetCollector(queues, health, discardLog))
+	reg.MustRegister(jobs.NewFleetCollector(queues, fleet, discardLog))
 
-	want := queueTasks([6]int{7, 2, 30, 4, 5, 1}, [6]int{}, [6]int{}) + healthText("90", "2", "3")
+	want := queueTasks([6]int{7, 2, 30, 4, 5, 1}, [6]int{}, [6]int{}) + fleetText("90", "2", "3")
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), fleetNames...); err != nil {
 		t.Error(err)
 	}
@@ -107,10 +107,10 @@ func TestFleetCollectorSkipsUnavailableSources(t *testing.T) {
 		}
 		return &asynq.QueueInfo{Queue: q, Pending: 1}, nil
 	}}
-	health := &fakeHealth{HealthFunc: func(context.Context) (repo.Health, error) {
-		return repo.Health{}, errors.New("postgres down")
+	fleet := &fakeFleet{StatusFunc: func(context.Context) (repo.FleetStatus, error) {
+		return repo.FleetStatus{}, errors.New("postgres down")
 	}}
-	c := jobs.NewFleetCollector(queues, health, discardLog)
+	c := jobs.NewFleetCollector(queues, fleet, discardLog)
 
 	// No series for the queue that could not be read; the maintenance
 	// queue's counts, and zeros for the retries queue, which does not exist.
@@ -157,7 +157,7 @@ func TestFleetCollectorWithRedisAndPostgres(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(jobs.NewFleetCollector(insp, f.store, discardLog))
-	want := queueTasks([6]int{1, 0, 0, 0, 0, 0}, [6]int{}, [6]int{}) + healthText("0", "0", "1")
+	want := queueTasks([6]int{1, 0, 0, 0, 0, 0}, [6]int{}, [6]int{}) + fleetText("0", "0", "1")
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), fleetNames...); err != nil {
 		t.Error(err)
 	}

@@ -143,7 +143,7 @@ func NewScheduler(reg prometheus.Registerer) *Scheduler {
 }
 
 // Fleet describes the gauges the scheduler's fleet collector computes at
-// each scrape (queue depths and webhook health); they are read, not
+// each scrape (queue depths and the fleet status); they are read, not
 // counted, so they are descriptions rather than registered series.
 type Fleet struct {
 	QueueTasks, WebhooksFailing, WebhooksDisabled, OutboxLag *prometheus.Desc

@@ -434,32 +434,3 @@ func (s *Store) withTryLock(ctx context.Context, key int64, name string, fn func
 	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key) //nolint:errcheck // released with the session on failure
 	return true, fn(ctx)
 }
-
-// Health is a snapshot of fleet health for gauges.
-type Health struct {
-	FailingWebhooks  int           `db:"failing"`
-	DisabledWebhooks int           `db:"disabled"`
-	OutboxLag        time.Duration `db:"-"`
-}
-
-// Health counts failing and disabled webhooks and how overdue the oldest
-// pending delivery is.
-func (s *Store) Health(ctx context.Context) (Health, error) {
-	var h Health
-	err := s.db.GetContext(ctx, &h, `
-		SELECT count(*) FILTER (WHERE active AND consecutive_failures > 0) AS failing,
-		       count(*) FILTER (WHERE NOT active AND disabled_reason IS NOT NULL) AS disabled
-		FROM webhooks WHERE deleted_at IS NULL`)
-	if err != nil {
-		return Health{}, fmt.Errorf("webhook health: %w", err)
-	}
-	var lagSeconds float64
-	err = s.db.GetContext(ctx, &lagSeconds, `
-		SELECT coalesce(extract(epoch FROM now() - min(next_attempt_at)), 0)
-		FROM deliveries WHERE status = 'pending' AND next_attempt_at < now()`)
-	if err != nil {
-		return Health{}, fmt.Errorf("outbox lag: %w", err)
-	}
-	h.OutboxLag = time.Duration(lagSeconds * float64(time.Second))
-	return h, nil
-}
