@@ -188,7 +188,7 @@ func runNaive(t *testing.T, n int) baseline {
 	}
 
 	rcv := startReceiver(t)
-	secret := "whsec_" + randomHex(24)
+	secret := "whsec_" + testenv.RandomHex(24)
 	rcv.setSecret("naive", secret)
 	err = enqueueAll(ctx, redis, n, func(int) (*asynq.Task, error) {
 		p, err := json.Marshal(naiveTask{DeliveryID: uuid.NewString(), URL: rcv.url("naive"), Secret: secret})

@@ -112,7 +112,7 @@ func snapshotCPU(s *system) cpuSnapshot {
 	snap := cpuSnapshot{groups: map[string]time.Duration{}}
 	byPid := map[string]string{strconv.Itoa(os.Getpid()): "bench"}
 	for _, p := range s.all {
-		byPid[strconv.Itoa(p.cmd.Process.Pid)] = p.name
+		byPid[strconv.Itoa(p.Cmd.Process.Pid)] = p.Name
 	}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {

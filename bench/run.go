@@ -118,7 +118,7 @@ func runService(t *testing.T, binDir string, spec runSpec) serviceRun {
 	}
 	run.elapsed = end.Sub(start)
 	run.cpu = before.until(snapshotCPU(sys))
-	if run.workerRSS, err = peakRSSMB(sys.worker.cmd.Process.Pid); err != nil {
+	if run.workerRSS, err = peakRSSMB(sys.worker.Cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
 	run.waits = workerWaits(ctx, sys.worker.addr)

@@ -3,18 +3,11 @@
 package bench
 
 import (
-	"bufio"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,8 +22,8 @@ const (
 	// stopTimeout covers the worker's drain on SIGTERM (DELIVERY_TIMEOUT
 	// 10 s + 5 s by default) with some margin.
 	stopTimeout = 20 * time.Second
-	// logTail is how many lines of each process's output are kept for the
-	// failure report; at LOG_LEVEL=warn a healthy run writes almost none.
+	// logTail is how many lines of each process's output a failure report
+	// shows; at LOG_LEVEL=warn a healthy run writes almost none.
 	logTail = 200
 )
 
@@ -40,10 +33,8 @@ const (
 func buildBinaries(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/api", "./cmd/worker", "./cmd/scheduler")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build binaries: %v\n%s", err, out)
+	if err := testenv.BuildServices("..", dir, false); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
@@ -74,7 +65,7 @@ func startSystem(t *testing.T, binDir string) *system {
 	db.SetMaxOpenConns(4)
 	t.Cleanup(func() { db.Close() })
 
-	s := &system{adminToken: "bench_admin_" + randomHex(16), db: db}
+	s := &system{adminToken: "bench_admin_" + testenv.RandomHex(16), db: db}
 	var env []string
 	for k, v := range serviceEnv(dbURL, redisURL, s.adminToken) {
 		env = append(env, k+"="+v)
@@ -92,8 +83,8 @@ func startSystem(t *testing.T, binDir string) *system {
 // dead returns an error naming the first process that has exited.
 func (s *system) dead() error {
 	for _, p := range s.all {
-		if p.exited() {
-			return fmt.Errorf("%s exited: %v\n%s", p.name, p.err, p.tail())
+		if p.Exited() {
+			return fmt.Errorf("%s exited: %v\n%s", p.Name, p.Err(), p.Tail(logTail))
 		}
 	}
 	return nil
@@ -103,18 +94,19 @@ func (s *system) dead() error {
 // its health route to answer 200.
 func (s *system) start(t *testing.T, binDir, name string, env []string, health string) *process {
 	t.Helper()
-	p, err := startProcess(filepath.Join(binDir, name), name, env)
+	tp, err := testenv.StartProcess(filepath.Join(binDir, name), name, env)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := &process{Process: tp}
 	s.all = append(s.all, p) // stopped even when a wait below fails
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if p.exited() {
-			t.Fatalf("%s exited during start-up: %v\n%s", name, p.err, p.tail())
+		if p.Exited() {
+			t.Fatalf("%s exited during start-up: %v\n%s", name, p.Err(), p.Tail(logTail))
 		}
 		if p.addr == "" {
-			p.addr, err = listenAddr(p.cmd.Process.Pid)
+			p.addr, err = listenAddr(p.Cmd.Process.Pid)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -123,7 +115,7 @@ func (s *system) start(t *testing.T, binDir, name string, env []string, health s
 			return p
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not become healthy within %v (listening on %q)\n%s", name, startTimeout, p.addr, p.tail())
+			t.Fatalf("%s did not become healthy within %v (listening on %q)\n%s", name, startTimeout, p.addr, p.Tail(logTail))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -148,97 +140,25 @@ func healthy(u string) bool {
 func (s *system) stop(t *testing.T) {
 	var running []*process
 	for _, p := range s.all {
-		if p.exited() {
-			t.Errorf("%s exited before the end of the run: %v\n%s", p.name, p.err, p.tail())
+		if p.Exited() {
+			t.Errorf("%s exited before the end of the run: %v\n%s", p.Name, p.Err(), p.Tail(logTail))
 			continue
 		}
-		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.Cmd.Process.Signal(syscall.SIGTERM)
 		running = append(running, p)
 	}
 	for _, p := range running {
-		select {
-		case <-p.done:
-			if p.err != nil {
-				t.Errorf("%s did not exit cleanly on SIGTERM: %v\n%s", p.name, p.err, p.tail())
-			}
-		case <-time.After(stopTimeout):
-			p.cmd.Process.Kill()
-			<-p.done
-			t.Errorf("%s did not exit within %v of SIGTERM; killed\n%s", p.name, stopTimeout, p.tail())
+		switch {
+		case !p.WaitOrKill(stopTimeout):
+			t.Errorf("%s did not exit within %v of SIGTERM; killed\n%s", p.Name, stopTimeout, p.Tail(logTail))
+		case p.Err() != nil:
+			t.Errorf("%s did not exit cleanly on SIGTERM: %v\n%s", p.Name, p.Err(), p.Tail(logTail))
 		}
 	}
 }
 
-// process is one running binary with the tail of its output.
+// process is one running binary and the address it listens on.
 type process struct {
-	name string
+	*testenv.Process
 	addr string
-	cmd  *exec.Cmd
-	done chan struct{} // closed once the process has exited and err is set
-	err  error
-
-	mu    sync.Mutex
-	lines []string
-}
-
-func startProcess(path, name string, env []string) (*process, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &process{name: name, cmd: exec.Command(path), done: make(chan struct{})}
-	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = w, w
-	err = p.cmd.Start()
-	w.Close() // the child holds its own copy; EOF comes when it exits
-	if err != nil {
-		r.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	go func() {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			if len(p.lines) > 2*logTail {
-				p.lines = append(p.lines[:0], p.lines[len(p.lines)-logTail:]...)
-			}
-			p.mu.Unlock()
-		}
-		io.Copy(io.Discard, r) // a line over 1 MiB stops the scanner; keep the pipe drained
-		r.Close()
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// tail is the end of the process's output, for failure messages.
-func (p *process) tail() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	lines := p.lines
-	if len(lines) > logTail {
-		lines = lines[len(lines)-logTail:]
-	}
-	if len(lines) == 0 {
-		return "(" + p.name + " wrote no output)"
-	}
-	return "output of " + p.name + ":\n" + strings.Join(lines, "\n")
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -452,7 +452,7 @@ func (s *system) processAt(t *testing.T, u string) *process {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.procs {
-		if "http://"+p.addr == u && !p.exited() {
+		if "http://"+p.addr == u && !p.Exited() {
 			return p
 		}
 	}

@@ -67,13 +67,13 @@ func TestHugeResponseIsBounded(t *testing.T) {
 	ws.createWebhook(t, map[string]any{"url": small.URL("/warm"), "events": []string{"nps.submitted"}})
 	ws.postEvent(t, "nps.submitted", testenv.EventData(t, "nps.submitted", nil))
 	small.waitRequests(t, sys, 1)
-	before := rssKB(t, worker.cmd.Process.Pid)
+	before := rssKB(t, worker.Cmd.Process.Pid)
 
 	wh := ws.createWebhook(t, map[string]any{"url": big.URL("/huge"), "events": []string{"csat.submitted"}})
 	ws.postEvent(t, "csat.submitted", testenv.EventData(t, "csat.submitted", nil))
 	ds := ws.waitHistory(t, wh.ID, 1)
 	d := ws.waitFinished(t, ds[0].ID)
-	after := rssKB(t, worker.cmd.Process.Pid)
+	after := rssKB(t, worker.Cmd.Process.Pid)
 
 	if d.Status != "succeeded" || len(d.Attempts) != 1 {
 		t.Fatalf("delivery %s with %d attempts, want succeeded after 1", d.Status, len(d.Attempts))

@@ -1,15 +1,10 @@
 package e2e
 
 import (
-	"bytes"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -34,13 +29,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	// One go build for the three mains shares the race-instrumented
-	// dependencies; the module root is the parent of this directory.
-	build := exec.Command("go", "build", "-race", "-o", dir+string(filepath.Separator),
-		"./cmd/api", "./cmd/worker", "./cmd/scheduler")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: build binaries: %v\n%s", err, out)
+	// The module root is the parent of this directory.
+	if err := testenv.BuildServices("..", dir, true); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
@@ -110,7 +101,7 @@ func newSystem(t *testing.T, opts options) *system {
 	s := &system{
 		redisURL:    testenv.NewRedis(t),
 		databaseURL: testenv.NewDatabase(t),
-		adminToken:  "admin_" + randomHex(16),
+		adminToken:  "admin_" + testenv.RandomHex(16),
 		// The client talks to loopback only and never through a proxy.
 		http: &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second},
 	}
@@ -203,52 +194,29 @@ func (s *system) waitHealthy(t testing.TB, u string) {
 
 // process is one running binary.
 type process struct {
-	name string
+	*testenv.Process
 	addr string // the address it logged as listening on
-	cmd  *exec.Cmd
-	out  *logBuffer
-	done chan struct{} // closed once the process has exited and err is set
-	err  error
 	// stopped says the test ended the process itself (see system.signal),
 	// so its exit is not a failure.
 	stopped atomic.Bool
 }
 
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // start runs a binary and waits for it to log the address it listens on.
 func (s *system) start(t testing.TB, name string) *process {
 	t.Helper()
-	p := &process{
-		name: name,
-		cmd:  exec.Command(filepath.Join(binDir, name)),
-		out:  &logBuffer{listening: make(chan string, 1)},
-		done: make(chan struct{}),
+	tp, err := testenv.StartProcess(filepath.Join(binDir, name), name, s.env)
+	if err != nil {
+		t.Fatal(err)
 	}
-	p.cmd.Env = s.env
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
+	p := &process{Process: tp}
 	s.mu.Lock()
 	s.procs = append(s.procs, p)
 	s.mu.Unlock()
 	select {
-	case p.addr = <-p.out.listening:
+	case p.addr = <-p.Listening():
 		return p
-	case <-p.done:
-		t.Fatalf("%s exited before logging \"listening\": %v", name, p.err)
+	case <-p.Done():
+		t.Fatalf("%s exited before logging \"listening\": %v", name, p.Err())
 	case <-time.After(waitTimeout):
 		t.Fatalf("%s did not log \"listening\" within %v", name, waitTimeout)
 	}
@@ -260,18 +228,14 @@ func (s *system) start(t testing.TB, name string) *process {
 func (s *system) signal(t testing.TB, p *process, sig syscall.Signal) {
 	t.Helper()
 	p.stopped.Store(true)
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("signal %s: %v", p.name, err)
+	if err := p.Cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %s: %v", p.Name, err)
 	}
-	select {
-	case <-p.done:
-	case <-time.After(stopTimeout):
-		p.cmd.Process.Kill()
-		<-p.done
-		t.Fatalf("%s did not exit within %v of %v; killed", p.name, stopTimeout, sig)
+	if !p.WaitOrKill(stopTimeout) {
+		t.Fatalf("%s did not exit within %v of %v; killed", p.Name, stopTimeout, sig)
 	}
-	if sig == syscall.SIGTERM && p.err != nil {
-		t.Errorf("%s did not exit cleanly on SIGTERM: %v", p.name, p.err)
+	if sig == syscall.SIGTERM && p.Err() != nil {
+		t.Errorf("%s did not exit cleanly on SIGTERM: %v", p.Name, p.Err())
 	}
 }
 
@@ -284,47 +248,43 @@ func (s *system) stop(t *testing.T) {
 	secrets := s.secrets
 	s.mu.Unlock()
 	for _, p := range procs {
-		if p.exited() {
+		if p.Exited() {
 			if !p.stopped.Load() {
-				t.Errorf("%s exited during the test: %v", p.name, p.err)
+				t.Errorf("%s exited during the test: %v", p.Name, p.Err())
 			}
 			continue
 		}
-		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.Cmd.Process.Signal(syscall.SIGTERM)
 	}
 	for _, p := range procs {
-		if p.stopped.Load() && p.exited() {
+		if p.stopped.Load() && p.Exited() {
 			continue
 		}
-		select {
-		case <-p.done:
-			if p.err != nil {
-				t.Errorf("%s did not exit cleanly on SIGTERM: %v", p.name, p.err)
-			}
-		case <-time.After(stopTimeout):
-			p.cmd.Process.Kill()
-			<-p.done
-			t.Errorf("%s did not exit within %v of SIGTERM; killed", p.name, stopTimeout)
+		switch {
+		case !p.WaitOrKill(stopTimeout):
+			t.Errorf("%s did not exit within %v of SIGTERM; killed", p.Name, stopTimeout)
+		case p.Err() != nil:
+			t.Errorf("%s did not exit cleanly on SIGTERM: %v", p.Name, p.Err())
 		}
 	}
 	for _, p := range procs {
-		out := p.out.String()
+		out := p.Output()
 		if strings.Contains(out, "WARNING: DATA RACE") {
-			t.Errorf("%s reported a data race", p.name)
+			t.Errorf("%s reported a data race", p.Name)
 		}
 		for _, secret := range secrets {
 			if strings.Contains(out, secret) {
-				t.Errorf("%s logged a secret (webhook secret, API key or admin token)", p.name)
+				t.Errorf("%s logged a secret (webhook secret, API key or admin token)", p.Name)
 			}
 		}
 	}
 	if t.Failed() {
 		for _, p := range procs {
-			out := p.out.String()
+			out := p.Output()
 			if len(out) > maxLoggedOutput {
 				out = "[...]" + out[len(out)-maxLoggedOutput:]
 			}
-			t.Logf("output of %s:\n%s", p.name, out)
+			t.Logf("output of %s:\n%s", p.Name, out)
 		}
 	}
 }
@@ -344,8 +304,8 @@ func (s *system) waitFor(t testing.TB, what string, cond func() (bool, string)) 
 		procs := s.procs
 		s.mu.Unlock()
 		for _, p := range procs {
-			if p.exited() && !p.stopped.Load() {
-				t.Fatalf("waiting for %s: %s exited: %v (last state: %s)", what, p.name, p.err, state)
+			if p.Exited() && !p.stopped.Load() {
+				t.Fatalf("waiting for %s: %s exited: %v (last state: %s)", what, p.Name, p.Err(), state)
 			}
 		}
 		if time.Now().After(deadline) {
@@ -353,53 +313,4 @@ func (s *system) waitFor(t testing.TB, what string, cond func() (bool, string)) 
 		}
 		time.Sleep(pollInterval)
 	}
-}
-
-// logBuffer collects a process's output and reports the first
-// {"msg":"listening","addr":...} line it sees.
-type logBuffer struct {
-	listening chan string
-
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	partial []byte // output after the last newline, until "listening" is found
-	found   bool
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	if b.found {
-		return len(p), nil
-	}
-	b.partial = append(b.partial, p...)
-	for {
-		i := bytes.IndexByte(b.partial, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		var line struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
-		}
-		if json.Unmarshal(b.partial[:i], &line) == nil && line.Msg == "listening" && line.Addr != "" {
-			b.found, b.partial = true, nil
-			b.listening <- line.Addr
-			return len(p), nil
-		}
-		b.partial = b.partial[i+1:]
-	}
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

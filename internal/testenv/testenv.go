@@ -101,8 +101,12 @@ func ensureTemplate(ctx context.Context, admin *sqlx.DB, name string) error {
 	return nil
 }
 
-func randomSuffix() string {
-	b := make([]byte, 6)
+func randomSuffix() string { return RandomHex(6) }
+
+// RandomHex is n random bytes in hex: names, tokens and secrets that no
+// two tests share.
+func RandomHex(n int) string {
+	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
