@@ -109,7 +109,7 @@ func TestDeliverGoneDisablesWebhook(t *testing.T) {
 		t.Errorf("ProcessTask for the disabled webhook = %v, want nil", err)
 	}
 	if n := len(p.requests()); n != 1 {
-		t.Errorf("poster called %d times, want 1", n)
+		t.Errorf("sender called %d times, want 1", n)
 	}
 	if d := f.mustGetDelivery(t, second); d.Status != repo.StatusCancelled || d.Attempts != 0 {
 		t.Errorf("other delivery %s after %d attempts, want cancelled after 0", d.Status, d.Attempts)
@@ -144,7 +144,7 @@ func TestDeliverAutoDisable(t *testing.T) {
 		t.Errorf("ProcessTask for the disabled webhook = %v, want nil", err)
 	}
 	if n := len(p.requests()); n != 2 {
-		t.Errorf("poster called %d times, want 2", n)
+		t.Errorf("sender called %d times, want 2", n)
 	}
 	if d := f.mustGetDelivery(t, ids[2]); d.Status != repo.StatusCancelled {
 		t.Errorf("third delivery %s, want cancelled", d.Status)

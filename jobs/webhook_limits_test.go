@@ -417,7 +417,7 @@ func TestDeliverInFlightCapFull(t *testing.T) {
 		t.Errorf("wait delay = %v, want a SlotWait of at least 200ms", ra.Delay)
 	}
 	if n := len(p.requests()); n != 0 {
-		t.Errorf("poster called %d times while the webhook was at its cap", n)
+		t.Errorf("sender called %d times while the webhook was at its cap", n)
 	}
 	if d := f.mustGetDelivery(t, id); d.Status != repo.StatusPending || d.Attempts != 0 {
 		t.Errorf("delivery = %s after %d attempts, want pending after 0", d.Status, d.Attempts)
@@ -433,7 +433,7 @@ func TestDeliverInFlightCapFull(t *testing.T) {
 		t.Fatalf("ProcessTask with a free slot = %v", err)
 	}
 	if n := len(p.requests()); n != 1 {
-		t.Errorf("poster called %d times, want 1", n)
+		t.Errorf("sender called %d times, want 1", n)
 	}
 	if _, ok := mustAcquire(t, f.fair, f.hook.ID); !ok {
 		t.Error("the handler kept its slot after the attempt")
@@ -454,7 +454,7 @@ func TestDeliverReleasesSlotAfterFailure(t *testing.T) {
 		}
 	}
 	if n := len(p.requests()); n != 3 {
-		t.Errorf("poster called %d times, want 3: each failed attempt must release its slot", n)
+		t.Errorf("sender called %d times, want 3: each failed attempt must release its slot", n)
 	}
 }
 
@@ -485,7 +485,7 @@ func TestDeliverBreaker(t *testing.T) {
 	}
 	wg.Wait()
 	if n := len(failing.requests()); n != 3 {
-		t.Fatalf("poster called %d times, want 3: two before the breaker opened and one probe", n)
+		t.Fatalf("sender called %d times, want 3: two before the breaker opened and one probe", n)
 	}
 	var prober string
 	for i, err := range errs {
@@ -533,6 +533,6 @@ func TestDeliverBreaker(t *testing.T) {
 		}
 	}
 	if n := len(ok.requests()); n != len(rest) {
-		t.Errorf("poster called %d times after the breaker closed, want %d", n, len(rest))
+		t.Errorf("sender called %d times after the breaker closed, want %d", n, len(rest))
 	}
 }

@@ -37,22 +37,6 @@ func (f *fixture) health(tb testing.TB, webhookID string) health {
 	return h
 }
 
-// secrets is a webhook's current and previous secret as stored.
-type secrets struct {
-	Secret         string         `db:"secret"`
-	Previous       sql.NullString `db:"previous_secret"`
-	PreviousExpiry sql.NullTime   `db:"previous_secret_expires_at"`
-}
-
-func (f *fixture) secrets(tb testing.TB, webhookID string) secrets {
-	tb.Helper()
-	var s secrets
-	if err := f.db.Get(&s, `SELECT secret, previous_secret, previous_secret_expires_at FROM webhooks WHERE id = $1`, webhookID); err != nil {
-		tb.Fatalf("read webhook secrets %s: %v", webhookID, err)
-	}
-	return s
-}
-
 func mustRecorded(tb testing.TB, store *repo.Store, r repo.AttemptResult) repo.Recorded {
 	tb.Helper()
 	rec, err := store.RecordAttempt(context.Background(), r)
