@@ -1,7 +1,6 @@
 package dashboard_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -13,20 +12,6 @@ import (
 	"github.com/trackelio/webhooks/repo"
 )
 
-// workerAnswers makes the fixture's queue act as a worker that records the
-// given attempt at once.
-func (f *fixture) workerAnswers(tb testing.TB, r repo.AttemptResult) {
-	tb.Helper()
-	f.enq.Then(func(ctx context.Context, deliveryID string) error {
-		r := r
-		r.DeliveryID, r.Attempt, r.At = deliveryID, 1, time.Now()
-		if rec, err := f.store.RecordAttempt(ctx, r); err != nil || !rec.Stored {
-			tb.Errorf("worker RecordAttempt = %+v, %v", rec, err)
-		}
-		return nil
-	})
-}
-
 func TestSendTestEvent(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
@@ -35,7 +20,7 @@ func TestSendTestEvent(t *testing.T) {
 	answer := answered500
 	answer.ResponseBody, answer.Duration = []byte(`<script>alert("x")</script>`), 42*time.Millisecond
 	answer.NewStatus, answer.NextAttemptAt = repo.StatusPending, time.Now().Add(time.Minute)
-	f.workerAnswers(t, answer)
+	f.enq.WorkerRecords(t, f.store, answer)
 	v := f.signedIn(t, ws)
 	path := "/dashboard/webhooks/" + hook.ID + "/test"
 

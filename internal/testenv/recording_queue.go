@@ -4,8 +4,11 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"testing"
+	"time"
 
 	"github.com/trackelio/webhooks/manage"
+	"github.com/trackelio/webhooks/repo"
 )
 
 // RecordingQueue is the manage.Enqueuer of tests of the api and the
@@ -23,6 +26,20 @@ func (f *RecordingQueue) Then(fn func(ctx context.Context, deliveryID string) er
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.then = fn
+}
+
+// WorkerRecords makes the queue act as a worker that makes each enqueued
+// delivery's first attempt at once and records result for it in store.
+func (f *RecordingQueue) WorkerRecords(tb testing.TB, store *repo.Store, result repo.AttemptResult) {
+	tb.Helper()
+	f.Then(func(ctx context.Context, deliveryID string) error {
+		r := result
+		r.DeliveryID, r.Attempt, r.At = deliveryID, 1, time.Now()
+		if rec, err := store.RecordAttempt(ctx, r); err != nil || !rec.Stored {
+			tb.Errorf("testenv: the worker's RecordAttempt = %+v, %v", rec, err)
+		}
+		return nil
+	})
 }
 
 var _ manage.Enqueuer = (*RecordingQueue)(nil)
