@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -70,7 +71,7 @@ func TestV1RoutesRequireAPIKey(t *testing.T) {
 	// The webhook survived the unauthenticated PATCH and DELETE.
 	res := f.call(t, "GET", "/v1/webhooks/"+hook.ID, ws.APIKey, "")
 	res.wantStatus(t, http.StatusOK)
-	var got webhook
+	var got client.Webhook
 	res.decode(t, &got)
 	if !got.Active {
 		t.Errorf("webhook was deactivated by an unauthenticated PATCH")

@@ -12,45 +12,28 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/repo"
 )
 
-// attempt mirrors one entry of a delivery's attempts.
-type attempt struct {
-	Attempt           int               `json:"attempt"`
-	StatusCode        *int              `json:"status_code"`
-	ResponseBody      string            `json:"response_body"`
-	ResponseTruncated bool              `json:"response_truncated"`
-	ResponseHeaders   map[string]string `json:"response_headers"`
-	RequestHeaders    map[string]string `json:"request_headers"`
-	Error             *string           `json:"error"`
-	DurationMS        int               `json:"duration_ms"`
-	CreatedAt         time.Time         `json:"created_at"`
-}
-
-// deliveryDetail mirrors GET /v1/deliveries/{id}: the delivery with its
-// attempts listed in place of the attempt count.
-type deliveryDetail struct {
-	delivery
-	Attempts     []attempt `json:"attempts"`
-	AttemptCount int       `json:"attempt_count"`
-}
-
-// detailOpt lets cmp look into the embedded delivery.
-var detailOpt = cmp.AllowUnexported(deliveryDetail{})
-
 func ptr[T any](v T) *T { return &v }
 
 // listPage fetches one page of a webhook's delivery history.
-func (f *fixture) listPage(tb testing.TB, key, hookID, query string) deliveryPage {
+func (f *fixture) listPage(tb testing.TB, key, hookID, query string) client.DeliveryPage {
 	tb.Helper()
 	res := f.call(tb, "GET", "/v1/webhooks/"+hookID+"/deliveries"+query, key, "")
 	res.wantStatus(tb, http.StatusOK)
 	if diff := cmp.Diff([]string{"data", "next_cursor"}, res.keys(tb)); diff != "" {
 		tb.Errorf("page keys (-want +got):\n%s", diff)
 	}
-	var p deliveryPage
+	// The last page's next_cursor is null, which DeliveryPage reads as "":
+	// refusing a cursor written as "" keeps the two apart, so an empty
+	// NextCursor means null.
+	if raw := string(res.fields(tb)["next_cursor"]); raw == `""` {
+		tb.Errorf("next_cursor is %s, want a cursor or null", raw)
+	}
+	var p client.DeliveryPage
 	res.decode(tb, &p)
 	return p
 }
@@ -66,10 +49,10 @@ func (f *fixture) listAll(tb testing.TB, key, hookID string, limit int) (ids []s
 		for _, d := range p.Data {
 			ids = append(ids, d.ID)
 		}
-		if p.NextCursor == nil {
+		if p.NextCursor == "" {
 			return ids, sizes
 		}
-		q = fmt.Sprintf("?limit=%d&cursor=%s", limit, url.QueryEscape(*p.NextCursor))
+		q = fmt.Sprintf("?limit=%d&cursor=%s", limit, url.QueryEscape(p.NextCursor))
 	}
 	tb.Fatalf("pagination did not end after 100 pages")
 	return nil, nil
@@ -117,8 +100,8 @@ func TestListDeliveriesPagination(t *testing.T) {
 
 	t.Run("default limit is 20", func(t *testing.T) {
 		p := f.listPage(t, ws.APIKey, hook.ID, "")
-		if len(p.Data) != 20 || p.NextCursor == nil {
-			t.Errorf("got %d deliveries, next_cursor %v; want 20 and a cursor", len(p.Data), p.NextCursor)
+		if len(p.Data) != 20 || p.NextCursor == "" {
+			t.Errorf("got %d deliveries, next_cursor %q; want 20 and a cursor", len(p.Data), p.NextCursor)
 		}
 	})
 
@@ -132,7 +115,7 @@ func TestListDeliveriesPagination(t *testing.T) {
 		if got.NextAttemptAt == nil {
 			t.Fatalf("pending delivery has no next_attempt_at")
 		}
-		want := delivery{
+		want := client.Delivery{
 			ID: newestFirst[0], EventID: eventID, EventType: "post.created", WebhookID: hook.ID,
 			Status: "pending", NextAttemptAt: got.NextAttemptAt, CreatedAt: got.CreatedAt,
 		}
@@ -144,7 +127,7 @@ func TestListDeliveriesPagination(t *testing.T) {
 	t.Run("a cursor holds its place while new deliveries arrive", func(t *testing.T) {
 		first := f.listPage(t, ws.APIKey, hook.ID, "?limit=10")
 		f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", map[string]any{"late": true}))
-		second := f.listPage(t, ws.APIKey, hook.ID, "?limit=10&cursor="+url.QueryEscape(*first.NextCursor))
+		second := f.listPage(t, ws.APIKey, hook.ID, "?limit=10&cursor="+url.QueryEscape(first.NextCursor))
 		var ids []string
 		for _, d := range second.Data {
 			ids = append(ids, d.ID)
@@ -169,7 +152,7 @@ func TestListDeliveriesPagination(t *testing.T) {
 	t.Run("an empty history", func(t *testing.T) {
 		empty := f.mustCreateHook(t, ws.APIKey, "nps.submitted")
 		p := f.listPage(t, ws.APIKey, empty.ID, "")
-		if diff := cmp.Diff(deliveryPage{Data: []delivery{}}, p); diff != "" {
+		if diff := cmp.Diff(client.DeliveryPage{Data: []client.Delivery{}}, p); diff != "" {
 			t.Errorf("page (-want +got):\n%s", diff)
 		}
 	})
@@ -257,11 +240,11 @@ func TestListDeliveriesFilters(t *testing.T) {
 	}
 	t.Run("pages keep the filter", func(t *testing.T) {
 		first := f.listPage(t, ws.APIKey, hook.ID, "?status=pending&limit=3")
-		if len(first.Data) != 3 || first.NextCursor == nil {
-			t.Fatalf("first page: %d deliveries, next %v", len(first.Data), first.NextCursor)
+		if len(first.Data) != 3 || first.NextCursor == "" {
+			t.Fatalf("first page: %d deliveries, next %q", len(first.Data), first.NextCursor)
 		}
-		rest := f.listPage(t, ws.APIKey, hook.ID, "?status=pending&limit=3&cursor="+url.QueryEscape(*first.NextCursor))
-		if len(rest.Data) != 1 || rest.Data[0].ID != of(1)[0] || rest.NextCursor != nil {
+		rest := f.listPage(t, ws.APIKey, hook.ID, "?status=pending&limit=3&cursor="+url.QueryEscape(first.NextCursor))
+		if len(rest.Data) != 1 || rest.Data[0].ID != of(1)[0] || rest.NextCursor != "" {
 			t.Errorf("second page = %+v, want only event 1 and no cursor", rest)
 		}
 	})
@@ -284,11 +267,11 @@ func TestGetDeliveryWithAttempts(t *testing.T) {
 	ev := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "comment.created", nil))
 	id := f.deliveryIDsOfEvent(t, ev.ID)[0]
 
-	get := func(t *testing.T) deliveryDetail {
+	get := func(t *testing.T) client.DeliveryDetail {
 		t.Helper()
 		res := f.call(t, "GET", "/v1/deliveries/"+id, ws.APIKey, "")
 		res.wantStatus(t, http.StatusOK)
-		var d deliveryDetail
+		var d client.DeliveryDetail
 		res.decode(t, &d)
 		return d
 	}
@@ -297,14 +280,14 @@ func TestGetDeliveryWithAttempts(t *testing.T) {
 	if fresh.NextAttemptAt == nil {
 		t.Fatalf("fresh delivery has no next_attempt_at")
 	}
-	want := deliveryDetail{
-		delivery: delivery{
+	want := client.DeliveryDetail{
+		Delivery: client.Delivery{
 			ID: id, EventID: ev.ID, EventType: "comment.created", WebhookID: hook.ID, Status: "pending",
 			NextAttemptAt: fresh.NextAttemptAt, CreatedAt: fresh.CreatedAt,
 		},
-		Attempts: []attempt{},
+		Attempts: []client.Attempt{},
 	}
-	if diff := cmp.Diff(want, fresh, detailOpt); diff != "" {
+	if diff := cmp.Diff(want, fresh); diff != "" {
 		t.Errorf("fresh delivery (-want +got):\n%s", diff)
 	}
 	// No attempts yet is an empty list, not null.
@@ -327,7 +310,7 @@ func TestGetDeliveryWithAttempts(t *testing.T) {
 		{DeliveryID: id, Attempt: 3, StatusCode: 200, ResponseBody: []byte(`{"ok":true,"big":"...`), ResponseTruncated: true,
 			Duration: 45 * time.Millisecond, At: t3, Succeeded: true, NewStatus: repo.StatusSucceeded},
 	}
-	wantAttempts := []attempt{
+	wantAttempts := []client.Attempt{
 		{Attempt: 1, StatusCode: ptr(500), ResponseBody: "oops", Error: ptr("HTTP 500"), DurationMS: 120, CreatedAt: t1,
 			ResponseHeaders: map[string]string{"Content-Type": "text/plain", "Retry-After": "30"},
 			RequestHeaders:  map[string]string{"X-Trackelio-Delivery": id, "webhook-timestamp": "1796154985"}},
@@ -336,7 +319,7 @@ func TestGetDeliveryWithAttempts(t *testing.T) {
 		{Attempt: 3, StatusCode: ptr(200), ResponseBody: `{"ok":true,"big":"...`, ResponseTruncated: true, DurationMS: 45, CreatedAt: t3,
 			ResponseHeaders: map[string]string{}, RequestHeaders: map[string]string{}},
 	}
-	wantAfter := []delivery{
+	wantAfter := []client.Delivery{
 		{Status: "pending", Attempts: 1, StatusCode: ptr(500), ResponseBody: "oops", LastError: ptr("HTTP 500"),
 			LastAttemptAt: &t1, NextAttemptAt: &t2},
 		{Status: "pending", Attempts: 2, LastError: ptr("timeout after 10s"), LastAttemptAt: &t2, NextAttemptAt: &t3},
@@ -348,9 +331,9 @@ func TestGetDeliveryWithAttempts(t *testing.T) {
 			f.mustRecordAttempt(t, r)
 			d := wantAfter[i]
 			d.ID, d.EventID, d.EventType, d.WebhookID, d.CreatedAt = id, ev.ID, "comment.created", hook.ID, fresh.CreatedAt
-			want := deliveryDetail{delivery: d, Attempts: wantAttempts[:i+1], AttemptCount: i + 1}
-			want.delivery.Attempts = 0 // the detail lists the attempts instead of counting them
-			if diff := cmp.Diff(want, get(t), detailOpt); diff != "" {
+			want := client.DeliveryDetail{Delivery: d, Attempts: wantAttempts[:i+1], AttemptCount: i + 1}
+			want.Delivery.Attempts = 0 // the detail lists the attempts instead of counting them
+			if diff := cmp.Diff(want, get(t)); diff != "" {
 				t.Errorf("delivery (-want +got):\n%s", diff)
 			}
 
@@ -368,7 +351,7 @@ func TestGetDeliveryWithAttempts(t *testing.T) {
 	t.Run("the webhook tracks failures", func(t *testing.T) {
 		res := f.call(t, "GET", "/v1/webhooks/"+hook.ID, ws.APIKey, "")
 		res.wantStatus(t, http.StatusOK)
-		var got webhook
+		var got client.Webhook
 		res.decode(t, &got)
 		if got.FailureCount != 2 || got.ConsecutiveFailures != 0 {
 			t.Errorf("failure_count %d consecutive_failures %d, want 2 and 0", got.FailureCount, got.ConsecutiveFailures)
@@ -389,17 +372,17 @@ func TestRedeliver(t *testing.T) {
 	origBefore := f.call(t, "GET", "/v1/deliveries/"+orig, ws.APIKey, "")
 	origBefore.wantStatus(t, http.StatusOK)
 
-	redeliver := func(t *testing.T, id string) delivery {
+	redeliver := func(t *testing.T, id string) client.Delivery {
 		t.Helper()
 		enqueued := len(f.enq.Enqueued())
 		res := f.call(t, "POST", "/v1/deliveries/"+id+"/redeliver", ws.APIKey, "")
 		res.wantStatus(t, http.StatusAccepted)
-		var got delivery
+		var got client.Delivery
 		res.decode(t, &got)
 		if got.NextAttemptAt == nil {
 			t.Fatalf("redelivery has no next_attempt_at")
 		}
-		want := delivery{
+		want := client.Delivery{
 			ID: got.ID, EventID: ev.ID, EventType: "post.created", WebhookID: hook.ID, RedeliveryOf: &id,
 			Status: "pending", NextAttemptAt: got.NextAttemptAt, CreatedAt: got.CreatedAt,
 		}

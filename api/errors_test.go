@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -172,11 +173,11 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 	t.Run("the webhook is unchanged", func(t *testing.T) {
 		res := f.call(t, "GET", "/v1/webhooks/"+hook.ID, ws.APIKey, "")
 		res.wantStatus(t, http.StatusOK)
-		var got webhook
+		var got client.Webhook
 		res.decode(t, &got)
 		want := hook
 		want.Secret = ""
-		if diff := cmp.Diff(want, got); diff != "" {
+		if diff := cmp.Diff(want, got, asRendered); diff != "" {
 			t.Errorf("webhook (-created +now):\n%s", diff)
 		}
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -98,7 +99,7 @@ func TestCreateEventFansOutToActiveSubscribedWebhooks(t *testing.T) {
 			if h := res.Header.Get("Idempotent-Replayed"); h != "" {
 				t.Errorf("Idempotent-Replayed = %q on a first request", h)
 			}
-			var got accepted
+			var got client.Event
 			res.decodeStrict(t, &got)
 			if _, err := uuid.Parse(got.ID); err != nil {
 				t.Errorf("event id %q is not a UUID", got.ID)
@@ -225,7 +226,7 @@ func TestCreateEventRefusesInvalidUTF8(t *testing.T) {
 			case http.StatusBadRequest, http.StatusUnprocessableEntity:
 				return
 			case http.StatusAccepted:
-				var got accepted
+				var got client.Event
 				res.decodeStrict(t, &got)
 				if body := f.mustEvent(t, got.ID).Body; !utf8.Valid(body) {
 					t.Errorf("accepted and stored a body that is not UTF-8: %q", body)
@@ -246,12 +247,12 @@ func TestCreateEventIdempotency(t *testing.T) {
 	f.mustCreateHook(t, a.APIKey, "post.created")
 	f.mustCreateHook(t, b.APIKey, "post.created")
 
-	post := func(t *testing.T, key, idem, body string) (accepted, response) {
+	post := func(t *testing.T, key, idem, body string) (client.Event, response) {
 		t.Helper()
 		res := f.do(t, request{Method: "POST", Path: "/v1/events", Auth: bearer(key), Body: body,
 			Header: map[string]string{"Idempotency-Key": idem}})
 		res.wantStatus(t, http.StatusAccepted)
-		var got accepted
+		var got client.Event
 		res.decodeStrict(t, &got)
 		return got, res
 	}
@@ -429,8 +430,8 @@ func TestCreateEventAnswersBeforeTheEnqueue(t *testing.T) {
 	t.Cleanup(f.manage.Wait)
 	t.Cleanup(func() { close(release) }) // first: the enqueue ends, then the server closes
 
-	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}} // one connection for both
-	t.Cleanup(client.CloseIdleConnections)
+	hc := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}} // one connection for both
+	t.Cleanup(hc.CloseIdleConnections)
 	answered := make(chan int, 2)
 	go func() {
 		for range 2 {
@@ -441,7 +442,7 @@ func TestCreateEventAnswersBeforeTheEnqueue(t *testing.T) {
 			}
 			req.Header.Set("Authorization", bearer(ws.APIKey))
 			req.Header.Set("Content-Type", "application/json")
-			resp, err := client.Do(req)
+			resp, err := hc.Do(req)
 			if err != nil {
 				t.Errorf("POST /v1/events: %v", err)
 				answered <- 0

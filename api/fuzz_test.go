@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -52,7 +53,7 @@ func FuzzCreateEvent(f *testing.F) {
 			return
 		}
 
-		var got accepted
+		var got client.Event
 		res.decodeStrict(t, &got)
 		if got.Deliveries != 1 {
 			t.Errorf("deliveries = %d, want 1 (one active webhook subscribed to every type)", got.Deliveries)

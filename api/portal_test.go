@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/api"
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/dashboard"
 	"github.com/trackelio/webhooks/manage"
 )
@@ -31,10 +32,7 @@ func TestCreatePortalSession(t *testing.T) {
 
 	res := f.call(t, "POST", "/v1/portal-sessions", ws.APIKey, "")
 	res.wantStatus(t, http.StatusCreated)
-	var got struct {
-		URL       string    `json:"url"`
-		ExpiresAt time.Time `json:"expires_at"`
-	}
+	var got client.PortalSession
 	res.decodeStrict(t, &got)
 	if !strings.HasPrefix(got.URL, "http://example.com/dashboard/session/trkpl_") {
 		t.Errorf("url = %q, want a link on the request's host", got.URL)

@@ -9,29 +9,22 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/repo"
 )
 
-// webhookHealth is the health part of the webhook representation.
-type webhookHealth struct {
-	ID                  string     `json:"id"`
-	Active              bool       `json:"active"`
-	FailureCount        int64      `json:"failure_count"`
-	ConsecutiveFailures int        `json:"consecutive_failures"`
-	DisabledReason      *string    `json:"disabled_reason"`
-	DisabledAt          *time.Time `json:"disabled_at"`
-	LastSuccessAt       *time.Time `json:"last_success_at"`
-	LastFailureAt       *time.Time `json:"last_failure_at"`
-	SuccessRate24h      *float64   `json:"success_rate_24h"`
-}
+// healthOnly compares webhooks by their health: the members that say what
+// the webhook is, not how it fares, are other tests' subject.
+var healthOnly = cmpopts.IgnoreFields(client.Webhook{}, "URL", "Events", "Description", "CreatedAt", "UpdatedAt")
 
 // healthKeys are the members every webhook object has, null or not.
 var healthKeys = []string{"disabled_at", "disabled_reason", "last_failure_at", "last_success_at", "success_rate_24h"}
 
-func (f *fixture) mustHealth(tb testing.TB, key, id string) webhookHealth {
+func (f *fixture) mustHealth(tb testing.TB, key, id string) client.Webhook {
 	tb.Helper()
 	res := f.call(tb, "GET", "/v1/webhooks/"+id, key, "")
 	res.wantStatus(tb, http.StatusOK)
@@ -41,7 +34,7 @@ func (f *fixture) mustHealth(tb testing.TB, key, id string) webhookHealth {
 			tb.Errorf("webhook object lacks %q: %s", k, res.Body)
 		}
 	}
-	var h webhookHealth
+	var h client.Webhook
 	res.decode(tb, &h)
 	return h
 }
@@ -68,7 +61,7 @@ func TestWebhookHealthFields(t *testing.T) {
 	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
 	quiet := f.mustCreateHook(t, ws.APIKey, "comment.created")
 
-	if diff := cmp.Diff(webhookHealth{ID: hook.ID, Active: true}, f.mustHealth(t, ws.APIKey, hook.ID)); diff != "" {
+	if diff := cmp.Diff(client.Webhook{ID: hook.ID, Active: true}, f.mustHealth(t, ws.APIKey, hook.ID), healthOnly); diff != "" {
 		t.Errorf("new webhook health (-want +got):\n%s", diff)
 	}
 
@@ -83,12 +76,12 @@ func TestWebhookHealthFields(t *testing.T) {
 	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: f.mustEventDelivery(t, ws.APIKey, "post.created"), Attempt: 1,
 		StatusCode: 204, At: failed.Add(2 * time.Second), Succeeded: true, NewStatus: repo.StatusSucceeded})
 
-	want := webhookHealth{
+	want := client.Webhook{
 		ID: hook.ID, Active: true, FailureCount: 2,
 		LastSuccessAt: ptr(failed.Add(2 * time.Second)), LastFailureAt: ptr(failed.Add(time.Second)),
 		SuccessRate24h: ptr(0.5),
 	}
-	if diff := cmp.Diff(want, f.mustHealth(t, ws.APIKey, hook.ID)); diff != "" {
+	if diff := cmp.Diff(want, f.mustHealth(t, ws.APIKey, hook.ID), healthOnly); diff != "" {
 		t.Errorf("webhook health after 2 of 4 attempts succeeded (-want +got):\n%s", diff)
 	}
 
@@ -96,10 +89,10 @@ func TestWebhookHealthFields(t *testing.T) {
 	res := f.call(t, "GET", "/v1/webhooks", ws.APIKey, "")
 	res.wantStatus(t, http.StatusOK)
 	var list struct {
-		Data []webhookHealth `json:"data"`
+		Data []client.Webhook `json:"data"`
 	}
 	res.decode(t, &list)
-	if diff := cmp.Diff([]webhookHealth{want, {ID: quiet.ID, Active: true}}, list.Data); diff != "" {
+	if diff := cmp.Diff([]client.Webhook{want, {ID: quiet.ID, Active: true}}, list.Data, healthOnly); diff != "" {
 		t.Errorf("listed health (-want +got):\n%s", diff)
 	}
 
@@ -110,30 +103,15 @@ func TestWebhookHealthFields(t *testing.T) {
 	want.Active, want.FailureCount, want.ConsecutiveFailures = false, 3, 1
 	want.DisabledReason, want.DisabledAt, want.LastFailureAt = ptr("gone"), ptr(gone), ptr(gone)
 	want.SuccessRate24h = ptr(0.4)
-	if diff := cmp.Diff(want, f.mustHealth(t, ws.APIKey, hook.ID)); diff != "" {
+	if diff := cmp.Diff(want, f.mustHealth(t, ws.APIKey, hook.ID), healthOnly); diff != "" {
 		t.Errorf("disabled webhook health (-want +got):\n%s", diff)
 	}
-}
-
-// recoveryAnswer is the PATCH answer's recovery offer.
-type recoveryAnswer struct {
-	Since            time.Time `json:"since"`
-	Until            time.Time `json:"until"`
-	FailedDeliveries int       `json:"failed_deliveries"`
-}
-
-// recoverResult is the answer of POST /v1/webhooks/{id}/recover.
-type recoverResult struct {
-	Deliveries int       `json:"deliveries"`
-	DryRun     bool      `json:"dry_run"`
-	Since      time.Time `json:"since"`
-	Until      time.Time `json:"until"`
 }
 
 // failingHook creates a webhook and lets the worker fail it the way it
 // would: a delivery that fails twice, a delivery cancelled, and a 410 that
 // disables the webhook. It returns the ids of those three deliveries.
-func (f *fixture) failingHook(tb testing.TB, key string) (webhook, []string) {
+func (f *fixture) failingHook(tb testing.TB, key string) (client.Webhook, []string) {
 	tb.Helper()
 	hook := f.mustCreateHook(tb, key, "post.created")
 	ok := f.mustEventDelivery(tb, key, "post.created")
@@ -167,10 +145,7 @@ func TestReenableOffersRecovery(t *testing.T) {
 	before := time.Now()
 	res := f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":true}`)
 	res.wantStatus(t, http.StatusOK)
-	var got struct {
-		webhookHealth
-		Recovery *recoveryAnswer `json:"recovery"`
-	}
+	var got client.Webhook
 	res.decode(t, &got)
 	if !got.Active || got.ConsecutiveFailures != 0 || got.DisabledReason != nil || got.DisabledAt != nil {
 		t.Errorf("re-enabled webhook active %v consecutive %d reason %v at %v; want active with the streak reset",
@@ -233,7 +208,7 @@ func TestReenableWithoutStreakOffersNothing(t *testing.T) {
 		if _, ok := res.fields(t)["recovery"]; ok {
 			t.Errorf("a description patch offers a recovery: %s", res.Body)
 		}
-		var h webhookHealth
+		var h client.Webhook
 		res.decode(t, &h)
 		if h.Active || h.DisabledReason == nil || *h.DisabledReason != "gone" || h.DisabledAt == nil || h.ConsecutiveFailures == 0 {
 			t.Errorf("webhook after a description patch %+v, want still disabled as gone", h)
@@ -307,7 +282,7 @@ func TestRecover(t *testing.T) {
 		before := time.Now()
 		res := f.call(t, "POST", path+"?dry_run=true", ws.APIKey, since)
 		res.wantStatus(t, http.StatusOK)
-		var got recoverResult
+		var got client.RecoverResult
 		res.decodeStrict(t, &got)
 		if got.Deliveries != 3 || !got.DryRun || !got.Since.Equal(start) ||
 			got.Until.Before(before.Add(-time.Second)) || got.Until.After(time.Now().Add(time.Second)) {
@@ -325,7 +300,7 @@ func TestRecover(t *testing.T) {
 		body := fmt.Sprintf(`{"since":%q,"until":%q}`, start.Add(-time.Hour).Format(time.RFC3339), start.Format(time.RFC3339Nano))
 		res := f.call(t, "POST", path+"?dry_run=true", ws.APIKey, body)
 		res.wantStatus(t, http.StatusOK)
-		var got recoverResult
+		var got client.RecoverResult
 		res.decodeStrict(t, &got)
 		if got.Deliveries != 0 || !got.Until.Equal(start) {
 			t.Errorf("dry run of an earlier window = %+v, want 0 deliveries until %v", got, start)
@@ -336,7 +311,7 @@ func TestRecover(t *testing.T) {
 		counts := f.rowCounts(t)
 		res := f.call(t, "POST", path, ws.APIKey, since)
 		res.wantStatus(t, http.StatusAccepted)
-		var got recoverResult
+		var got client.RecoverResult
 		res.decodeStrict(t, &got)
 		if got.Deliveries != 3 || got.DryRun || !got.Since.Equal(start) {
 			t.Errorf("recover = %+v, want 3 deliveries from %v, not a dry run", got, start)
@@ -360,7 +335,7 @@ func TestRecover(t *testing.T) {
 	t.Run("the sibling's failure is its own", func(t *testing.T) {
 		res := f.call(t, "POST", "/v1/webhooks/"+sibling.ID+"/recover?dry_run=true", ws.APIKey, since)
 		res.wantStatus(t, http.StatusOK)
-		var got recoverResult
+		var got client.RecoverResult
 		res.decodeStrict(t, &got)
 		if got.Deliveries != 1 {
 			t.Errorf("sibling dry run = %d deliveries, want 1", got.Deliveries)
@@ -387,7 +362,7 @@ func TestRecoverInactiveWebhook(t *testing.T) {
 	// Counting is allowed, so a customer can see what re-enabling would offer.
 	res = f.call(t, "POST", "/v1/webhooks/"+hook.ID+"/recover?dry_run=true", ws.APIKey, since)
 	res.wantStatus(t, http.StatusOK)
-	var got recoverResult
+	var got client.RecoverResult
 	res.decodeStrict(t, &got)
 	if got.Deliveries != len(missed) || !got.DryRun {
 		t.Errorf("dry run on an inactive webhook = %+v, want %d deliveries", got, len(missed))

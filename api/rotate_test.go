@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"database/sql"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,29 +11,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+
+	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/internal/testenv"
 )
-
-// rotation is the answer of POST /v1/webhooks/{id}/rotate-secret.
-type rotation struct {
-	Secret                  string    `json:"secret"`
-	PreviousSecretExpiresAt time.Time `json:"previous_secret_expires_at"`
-}
-
-// storedSecrets is a webhook's current and previous secret as stored.
-type storedSecrets struct {
-	Secret         string         `db:"secret"`
-	Previous       sql.NullString `db:"previous_secret"`
-	PreviousExpiry sql.NullTime   `db:"previous_secret_expires_at"`
-}
-
-func (f *fixture) storedSecrets(tb testing.TB, webhookID string) storedSecrets {
-	tb.Helper()
-	var s storedSecrets
-	if err := f.db.Get(&s, `SELECT secret, previous_secret, previous_secret_expires_at FROM webhooks WHERE id = $1`, webhookID); err != nil {
-		tb.Fatalf("read secrets of %s: %v", webhookID, err)
-	}
-	return s
-}
 
 func (f *fixture) mustGetSecret(tb testing.TB, key, webhookID string) string {
 	tb.Helper()
@@ -47,11 +27,11 @@ func (f *fixture) mustGetSecret(tb testing.TB, key, webhookID string) string {
 	return s.Secret
 }
 
-func (f *fixture) mustRotate(tb testing.TB, key, webhookID, body string) rotation {
+func (f *fixture) mustRotate(tb testing.TB, key, webhookID, body string) client.SecretRotation {
 	tb.Helper()
 	res := f.call(tb, "POST", "/v1/webhooks/"+webhookID+"/rotate-secret", key, body)
 	res.wantStatus(tb, http.StatusOK)
-	var r rotation
+	var r client.SecretRotation
 	res.decodeStrict(tb, &r)
 	return r
 }
@@ -91,7 +71,7 @@ func TestRotateSecret(t *testing.T) {
 			if s := f.mustGetSecret(t, ws.APIKey, hook.ID); s != got.Secret {
 				t.Errorf("GET secret = %q after rotation, want the new %q", s, got.Secret)
 			}
-			stored := f.storedSecrets(t, hook.ID)
+			stored := testenv.Secrets(t, f.db, hook.ID)
 			if stored.Secret != got.Secret || stored.Previous.String != hook.Secret ||
 				stored.PreviousExpiry.Time.Sub(got.PreviousSecretExpiresAt).Abs() > time.Microsecond {
 				t.Errorf("stored secrets = %+v, want the new secret, the old one as previous until %v", stored, got.PreviousSecretExpiresAt)
@@ -166,7 +146,7 @@ func TestRotateSecretRefusals(t *testing.T) {
 		{"another workspace's key", other.APIKey, path, "", apiError{Status: 404, Code: "not_found"}},
 		{"no key", "", path, "", apiError{Status: 401, Code: "unauthorized"}},
 	}
-	before := map[string]storedSecrets{hook.ID: f.storedSecrets(t, hook.ID), theirs.ID: f.storedSecrets(t, theirs.ID)}
+	before := map[string]testenv.StoredSecrets{hook.ID: testenv.Secrets(t, f.db, hook.ID), theirs.ID: testenv.Secrets(t, f.db, theirs.ID)}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := f.call(t, "POST", tt.path, tt.key, tt.body)
@@ -178,7 +158,7 @@ func TestRotateSecretRefusals(t *testing.T) {
 			}
 		})
 	}
-	after := map[string]storedSecrets{hook.ID: f.storedSecrets(t, hook.ID), theirs.ID: f.storedSecrets(t, theirs.ID)}
+	after := map[string]testenv.StoredSecrets{hook.ID: testenv.Secrets(t, f.db, hook.ID), theirs.ID: testenv.Secrets(t, f.db, theirs.ID)}
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("refused rotations changed secrets (-before +after):\n%s", diff)
 	}

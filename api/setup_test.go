@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trackelio/webhooks/api"
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/metrics"
@@ -227,22 +228,15 @@ func (f *fixture) mustCreateWorkspace(tb testing.TB, name string) workspace {
 	return ws
 }
 
-// webhook mirrors the webhook representation.
-type webhook struct {
-	ID                  string   `json:"id"`
-	URL                 string   `json:"url"`
-	Events              []string `json:"events"`
-	Active              bool     `json:"active"`
-	Description         string   `json:"description"`
-	FailureCount        int64    `json:"failure_count"`
-	ConsecutiveFailures int      `json:"consecutive_failures"`
-	DisabledReason      *string  `json:"disabled_reason"`
-	CreatedAt           string   `json:"created_at"`
-	UpdatedAt           string   `json:"updated_at"`
-	Secret              string   `json:"secret,omitempty"`
-}
+// asRendered compares times by their RFC 3339 rendering, offset included,
+// which is how the api writes them: a webhook read back must carry the very
+// created_at and updated_at it was answered with before, not only the same
+// instants.
+var asRendered = cmp.Comparer(func(a, b time.Time) bool {
+	return a.Format(time.RFC3339Nano) == b.Format(time.RFC3339Nano)
+})
 
-func (f *fixture) mustCreateWebhook(tb testing.TB, key string, in map[string]any) webhook {
+func (f *fixture) mustCreateWebhook(tb testing.TB, key string, in map[string]any) client.Webhook {
 	tb.Helper()
 	body, err := json.Marshal(in)
 	if err != nil {
@@ -250,54 +244,24 @@ func (f *fixture) mustCreateWebhook(tb testing.TB, key string, in map[string]any
 	}
 	res := f.call(tb, "POST", "/v1/webhooks", key, string(body))
 	res.wantStatus(tb, http.StatusCreated)
-	var h webhook
+	var h client.Webhook
 	res.decode(tb, &h)
 	return h
 }
 
 // mustCreateHook creates an active webhook subscribed to the given types.
-func (f *fixture) mustCreateHook(tb testing.TB, key string, events ...string) webhook {
+func (f *fixture) mustCreateHook(tb testing.TB, key string, events ...string) client.Webhook {
 	tb.Helper()
 	return f.mustCreateWebhook(tb, key, map[string]any{"url": "https://receiver.example/hook", "events": events})
 }
 
-// accepted is the answer of POST /v1/events.
-type accepted struct {
-	ID         string `json:"id"`
-	Deliveries int    `json:"deliveries"`
-}
-
-func (f *fixture) mustPostEvent(tb testing.TB, key, body string) accepted {
+func (f *fixture) mustPostEvent(tb testing.TB, key, body string) client.Event {
 	tb.Helper()
 	res := f.call(tb, "POST", "/v1/events", key, body)
 	res.wantStatus(tb, http.StatusAccepted)
-	var a accepted
+	var a client.Event
 	res.decodeStrict(tb, &a)
 	return a
-}
-
-// delivery mirrors the delivery representation in lists and redeliver answers.
-type delivery struct {
-	ID                string     `json:"id"`
-	EventID           string     `json:"event_id"`
-	EventType         string     `json:"event_type"`
-	WebhookID         string     `json:"webhook_id"`
-	RedeliveryOf      *string    `json:"redelivery_of"`
-	Status            string     `json:"status"`
-	Attempts          int        `json:"attempts"`
-	StatusCode        *int       `json:"status_code"`
-	ResponseBody      string     `json:"response_body"`
-	ResponseTruncated bool       `json:"response_truncated"`
-	LastError         *string    `json:"last_error"`
-	LastAttemptAt     *time.Time `json:"last_attempt_at"`
-	NextAttemptAt     *time.Time `json:"next_attempt_at"`
-	FinishedAt        *time.Time `json:"finished_at"`
-	CreatedAt         time.Time  `json:"created_at"`
-}
-
-type deliveryPage struct {
-	Data       []delivery `json:"data"`
-	NextCursor *string    `json:"next_cursor"`
 }
 
 // tables are the tables whose row counts must not move on a refused request.

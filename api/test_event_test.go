@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -11,60 +10,33 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/repo"
 )
-
-// testAnswer is the answer of POST /v1/webhooks/{id}/test.
-type testAnswer struct {
-	DeliveryID        string  `json:"delivery_id"`
-	EventID           string  `json:"event_id"`
-	Status            string  `json:"status"`
-	Succeeded         bool    `json:"succeeded"`
-	StatusCode        *int    `json:"status_code"`
-	ResponseBody      string  `json:"response_body"`
-	ResponseTruncated bool    `json:"response_truncated"`
-	Error             *string `json:"error"`
-	DurationMS        int     `json:"duration_ms"`
-}
-
-// workerRecords makes the fake enqueuer act as a worker that makes the
-// attempt at once and records result for it.
-func (f *fixture) workerRecords(tb testing.TB, result repo.AttemptResult) {
-	tb.Helper()
-	f.enq.Then(func(ctx context.Context, deliveryID string) error {
-		r := result
-		r.DeliveryID, r.Attempt, r.At = deliveryID, 1, time.Now()
-		rec, err := f.store.RecordAttempt(ctx, r)
-		if err != nil || !rec.Stored {
-			tb.Errorf("worker RecordAttempt = %+v, %v", rec, err)
-		}
-		return nil
-	})
-}
 
 func TestTestEventAnswersTheAttempt(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
 		result repo.AttemptResult
-		want   testAnswer
+		want   client.TestResult
 	}{
 		{"success", repo.AttemptResult{
 			StatusCode: 200, ResponseBody: []byte(`{"ok":true}`), Duration: 12 * time.Millisecond,
 			Succeeded: true, NewStatus: repo.StatusSucceeded,
-		}, testAnswer{
+		}, client.TestResult{
 			Status: repo.StatusSucceeded, Succeeded: true, StatusCode: ptr(200), ResponseBody: `{"ok":true}`, DurationMS: 12,
 		}},
 		{"failure with a retry to come", repo.AttemptResult{
 			StatusCode: 500, ResponseBody: []byte("boom…"), ResponseTruncated: true, Error: "receiver answered 500",
 			Duration: 30 * time.Millisecond, NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Minute),
-		}, testAnswer{
+		}, client.TestResult{
 			Status: repo.StatusPending, StatusCode: ptr(500), ResponseBody: "boom…", ResponseTruncated: true,
 			Error: ptr("receiver answered 500"), DurationMS: 30,
 		}},
 		{"no response", repo.AttemptResult{
 			Error: "timed out after 10s", Duration: 10 * time.Second, NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Minute),
-		}, testAnswer{
+		}, client.TestResult{
 			Status: repo.StatusPending, Error: ptr("timed out after 10s"), DurationMS: 10000,
 		}},
 	}
@@ -76,12 +48,12 @@ func TestTestEventAnswersTheAttempt(t *testing.T) {
 			// Subscribed to something else: a test goes to it all the same.
 			hook := f.mustCreateHook(t, ws.APIKey, "nps.submitted")
 			sibling := f.mustCreateHook(t, ws.APIKey, "nps.submitted")
-			f.workerRecords(t, tt.result)
+			f.enq.WorkerRecords(t, f.store, tt.result)
 			counts := f.rowCounts(t)
 
 			res := f.call(t, "POST", "/v1/webhooks/"+hook.ID+"/test", ws.APIKey, "")
 			res.wantStatus(t, http.StatusOK)
-			var got testAnswer
+			var got client.TestResult
 			res.decodeStrict(t, &got)
 
 			enqueued := f.enq.Enqueued()
@@ -133,7 +105,7 @@ func TestTestEventAnswersTheAttempt(t *testing.T) {
 			// It stays in the history like any other delivery.
 			page := f.call(t, "GET", "/v1/webhooks/"+hook.ID+"/deliveries", ws.APIKey, "")
 			page.wantStatus(t, http.StatusOK)
-			var p deliveryPage
+			var p client.DeliveryPage
 			page.decode(t, &p)
 			if len(p.Data) != 1 || p.Data[0].ID != got.DeliveryID || p.Data[0].EventType != "webhook.test" {
 				t.Errorf("delivery history = %+v, want the test delivery", p.Data)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -31,17 +32,8 @@ func mustSecret(tb testing.TB, secret string) {
 	}
 }
 
-func mustTime(tb testing.TB, s string) time.Time {
-	tb.Helper()
-	ts, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		tb.Fatalf("timestamp %q: %v", s, err)
-	}
-	return ts
-}
-
 // ignoreTimes leaves the server-set timestamps out of a webhook comparison.
-var ignoreTimes = cmpopts.IgnoreFields(webhook{}, "CreatedAt", "UpdatedAt")
+var ignoreTimes = cmpopts.IgnoreFields(client.Webhook{}, "CreatedAt", "UpdatedAt")
 
 func TestCreateWebhook(t *testing.T) {
 	t.Parallel()
@@ -53,14 +45,14 @@ func TestCreateWebhook(t *testing.T) {
 		res := f.call(t, "POST", "/v1/webhooks", ws.APIKey,
 			`{"url":" https://receiver.example/hooks?x=1 ","events":["post.created","comment.created","post.created"]}`)
 		res.wantStatus(t, http.StatusCreated)
-		var got webhook
+		var got client.Webhook
 		res.decode(t, &got)
 
 		if _, err := uuid.Parse(got.ID); err != nil {
 			t.Errorf("id %q is not a UUID", got.ID)
 		}
 		mustSecret(t, got.Secret)
-		want := webhook{
+		want := client.Webhook{
 			ID:     got.ID,
 			URL:    "https://receiver.example/hooks?x=1",
 			Events: []string{"post.created", "comment.created"},
@@ -70,10 +62,10 @@ func TestCreateWebhook(t *testing.T) {
 		if diff := cmp.Diff(want, got, ignoreTimes); diff != "" {
 			t.Errorf("created webhook (-want +got):\n%s", diff)
 		}
-		if c := mustTime(t, got.CreatedAt); c.Before(start) || c.After(time.Now().Add(time.Minute)) {
+		// Decoding got has checked that created_at and updated_at are RFC 3339.
+		if got.CreatedAt.Before(start) || got.CreatedAt.After(time.Now().Add(time.Minute)) {
 			t.Errorf("created_at = %s, not around now", got.CreatedAt)
 		}
-		mustTime(t, got.UpdatedAt)
 
 		// The stored row agrees, events deduplicated.
 		var row struct {
@@ -99,7 +91,7 @@ func TestCreateWebhook(t *testing.T) {
 			"url": "http://receiver.example:8080", "events": []string{"nps.submitted"}, "active": false, "description": desc,
 		})
 		mustSecret(t, got.Secret)
-		want := webhook{
+		want := client.Webhook{
 			ID: got.ID, URL: "http://receiver.example:8080", Events: []string{"nps.submitted"},
 			Active: false, Description: desc, Secret: got.Secret,
 		}
@@ -140,24 +132,24 @@ func TestListAndGetWebhooksHideSecret(t *testing.T) {
 		t.Errorf("webhook list reveals secrets: %s", res.Body)
 	}
 	var list struct {
-		Data []webhook `json:"data"`
+		Data []client.Webhook `json:"data"`
 	}
 	res.decode(t, &list)
-	noSecret := func(h webhook) webhook { h.Secret = ""; return h }
+	noSecret := func(h client.Webhook) client.Webhook { h.Secret = ""; return h }
 	// Oldest first; the times are what creation returned.
-	if diff := cmp.Diff([]webhook{noSecret(a), noSecret(b)}, list.Data); diff != "" {
+	if diff := cmp.Diff([]client.Webhook{noSecret(a), noSecret(b)}, list.Data, asRendered); diff != "" {
 		t.Errorf("webhook list (-want +got):\n%s", diff)
 	}
 
-	for _, h := range []webhook{a, b} {
+	for _, h := range []client.Webhook{a, b} {
 		res := f.call(t, "GET", "/v1/webhooks/"+h.ID, ws.APIKey, "")
 		res.wantStatus(t, http.StatusOK)
 		if slices.Contains(res.keys(t), "secret") || strings.Contains(string(res.Body), "whsec_") {
 			t.Errorf("GET webhook reveals its secret: %s", res.Body)
 		}
-		var got webhook
+		var got client.Webhook
 		res.decode(t, &got)
-		if diff := cmp.Diff(noSecret(h), got); diff != "" {
+		if diff := cmp.Diff(noSecret(h), got, asRendered); diff != "" {
 			t.Errorf("GET webhook (-want +got):\n%s", diff)
 		}
 
@@ -176,21 +168,21 @@ func TestUpdateWebhook(t *testing.T) {
 	f := setup(t)
 	ws := f.mustCreateWorkspace(t, "Acme")
 
-	patch := func(t *testing.T, id, body string) webhook {
+	patch := func(t *testing.T, id, body string) client.Webhook {
 		t.Helper()
 		res := f.call(t, "PATCH", "/v1/webhooks/"+id, ws.APIKey, body)
 		res.wantStatus(t, http.StatusOK)
 		if slices.Contains(res.keys(t), "secret") {
 			t.Errorf("PATCH answer reveals the secret: %s", res.Body)
 		}
-		var got webhook
+		var got client.Webhook
 		res.decode(t, &got)
 		// GET agrees with the PATCH answer.
 		res = f.call(t, "GET", "/v1/webhooks/"+id, ws.APIKey, "")
 		res.wantStatus(t, http.StatusOK)
-		var stored webhook
+		var stored client.Webhook
 		res.decode(t, &stored)
-		if diff := cmp.Diff(got, stored); diff != "" {
+		if diff := cmp.Diff(got, stored, asRendered); diff != "" {
 			t.Errorf("GET after PATCH differs from the PATCH answer (-patch +get):\n%s", diff)
 		}
 		return got
@@ -205,34 +197,34 @@ func TestUpdateWebhook(t *testing.T) {
 	tests := []struct {
 		name   string
 		body   string
-		update func(*webhook)
+		update func(*client.Webhook)
 	}{
-		{"url only", `{"url":"  https://new.example/hook  "}`, func(w *webhook) { w.URL = "https://new.example/hook" }},
+		{"url only", `{"url":"  https://new.example/hook  "}`, func(w *client.Webhook) { w.URL = "https://new.example/hook" }},
 		{"events only, deduplicated", `{"events":["comment.created","post.assigned","comment.created"]}`,
-			func(w *webhook) { w.Events = []string{"comment.created", "post.assigned"} }},
-		{"deactivate", `{"active":false}`, func(w *webhook) { w.Active = false }},
-		{"description only", `{"description":"new words"}`, func(w *webhook) { w.Description = "new words" }},
-		{"clear description", `{"description":""}`, func(w *webhook) { w.Description = "" }},
-		{"reactivate", `{"active":true}`, func(w *webhook) { w.Active = true }},
-		{"nothing", `{}`, func(*webhook) {}},
-		{"nulls change nothing", `{"url":null,"events":null,"active":null,"description":null}`, func(*webhook) {}},
+			func(w *client.Webhook) { w.Events = []string{"comment.created", "post.assigned"} }},
+		{"deactivate", `{"active":false}`, func(w *client.Webhook) { w.Active = false }},
+		{"description only", `{"description":"new words"}`, func(w *client.Webhook) { w.Description = "new words" }},
+		{"clear description", `{"description":""}`, func(w *client.Webhook) { w.Description = "" }},
+		{"reactivate", `{"active":true}`, func(w *client.Webhook) { w.Active = true }},
+		{"nothing", `{}`, func(*client.Webhook) {}},
+		{"nulls change nothing", `{"url":null,"events":null,"active":null,"description":null}`, func(*client.Webhook) {}},
 		{"everything", `{"url":"http://all.example","events":["nps.submitted"],"active":false,"description":"all"}`,
-			func(w *webhook) {
+			func(w *client.Webhook) {
 				w.URL, w.Events, w.Active, w.Description = "http://all.example", []string{"nps.submitted"}, false, "all"
 			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			prevUpdated := mustTime(t, want.UpdatedAt)
+			prevUpdated := want.UpdatedAt
 			tt.update(&want)
 			got := patch(t, orig.ID, tt.body)
 			if diff := cmp.Diff(want, got, ignoreTimes); diff != "" {
 				t.Errorf("patched webhook (-want +got):\n%s", diff)
 			}
-			if got.CreatedAt != orig.CreatedAt {
+			if !cmp.Equal(orig.CreatedAt, got.CreatedAt, asRendered) {
 				t.Errorf("created_at changed from %s to %s", orig.CreatedAt, got.CreatedAt)
 			}
-			if mustTime(t, got.UpdatedAt).Before(prevUpdated) {
+			if got.UpdatedAt.Before(prevUpdated) {
 				t.Errorf("updated_at went back from %s to %s", want.UpdatedAt, got.UpdatedAt)
 			}
 			want.UpdatedAt = got.UpdatedAt
@@ -271,9 +263,9 @@ func TestUpdateWebhook(t *testing.T) {
 			res.wantError(t, tt.want)
 			res = f.call(t, "GET", "/v1/webhooks/"+orig.ID, ws.APIKey, "")
 			res.wantStatus(t, http.StatusOK)
-			var got webhook
+			var got client.Webhook
 			res.decode(t, &got)
-			if diff := cmp.Diff(want, got); diff != "" {
+			if diff := cmp.Diff(want, got, asRendered); diff != "" {
 				t.Errorf("refused PATCH changed the webhook (-before +after):\n%s", diff)
 			}
 		})
@@ -315,7 +307,7 @@ func TestDeleteWebhook(t *testing.T) {
 		res := f.call(t, "GET", "/v1/webhooks", ws.APIKey, "")
 		res.wantStatus(t, http.StatusOK)
 		var list struct {
-			Data []webhook `json:"data"`
+			Data []client.Webhook `json:"data"`
 		}
 		res.decode(t, &list)
 		var ids []string
@@ -330,9 +322,7 @@ func TestDeleteWebhook(t *testing.T) {
 	t.Run("its pending delivery is cancelled and still readable", func(t *testing.T) {
 		res := f.call(t, "GET", "/v1/deliveries/"+pending, ws.APIKey, "")
 		res.wantStatus(t, http.StatusOK)
-		var d struct {
-			Status string `json:"status"`
-		}
+		var d client.DeliveryDetail
 		res.decode(t, &d)
 		if d.Status != "cancelled" {
 			t.Errorf("status = %q, want cancelled", d.Status)
