@@ -9,11 +9,14 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
-	"time"
+
+	"github.com/trackelio/webhooks/client"
 )
 
-// client is a small JSON client for the api.
-type client struct {
+// caller is a small JSON client for the api. Answers decode into the
+// published client's types, so every test also proves they match the
+// running server.
+type caller struct {
 	sys   *system
 	token string
 }
@@ -22,7 +25,7 @@ type client struct {
 // when it is a []byte, otherwise encoded as JSON; nil sends no body.
 // Extra headers come as name, value pairs. An answer api/openapi.json does
 // not describe fails the test.
-func (c client) do(t testing.TB, method, path string, in any, headers ...string) (int, []byte) {
+func (c caller) do(t testing.TB, method, path string, in any, headers ...string) (int, []byte) {
 	t.Helper()
 	var body io.Reader
 	switch v := in.(type) {
@@ -62,9 +65,10 @@ func (c client) do(t testing.TB, method, path string, in any, headers ...string)
 	return resp.StatusCode, b
 }
 
-// call sends a request, fails the test unless the status is want, and
-// decodes the answer into out unless out is nil.
-func (c client) call(t testing.TB, method, path string, in any, want int, out any, headers ...string) {
+// call sends a request, fails the test unless the status is want, decodes
+// the answer into out unless out is nil, and returns the answer's body for
+// the checks the decoded type cannot make.
+func (c caller) call(t testing.TB, method, path string, in any, want int, out any, headers ...string) []byte {
 	t.Helper()
 	status, body := c.do(t, method, path, in, headers...)
 	if status != want {
@@ -75,6 +79,18 @@ func (c client) call(t testing.TB, method, path string, in any, want int, out an
 			t.Fatalf("%s %s: decode %s: %v", method, path, body, err)
 		}
 	}
+	return body
+}
+
+// rawMember returns the JSON text of one member of an answer's object, nil
+// when it is absent: the client's types read null, absent and zero alike.
+func rawMember(t testing.TB, body []byte, name string) json.RawMessage {
+	t.Helper()
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		t.Fatalf("answer is not a JSON object: %v\n%s", err, body)
+	}
+	return members[name]
 }
 
 // apiError is the api's error body.
@@ -88,7 +104,7 @@ type apiError struct {
 
 // workspace is an api client authenticated with a new workspace's key.
 type workspace struct {
-	client
+	caller
 	ID   string
 	Name string
 }
@@ -101,7 +117,7 @@ func (s *system) newWorkspace(t testing.TB) *workspace {
 		APIKey string `json:"api_key"`
 	}
 	name := "e2e " + t.Name()
-	client{sys: s, token: s.adminToken}.call(t, "POST", "/v1/admin/workspaces",
+	caller{sys: s, token: s.adminToken}.call(t, "POST", "/v1/admin/workspaces",
 		map[string]string{"name": name}, http.StatusCreated, &created)
 	if created.ID == "" || created.APIKey == "" || created.Name != name {
 		t.Fatalf("POST /v1/admin/workspaces answered %+v", created)
@@ -109,27 +125,14 @@ func (s *system) newWorkspace(t testing.TB) *workspace {
 	s.mu.Lock()
 	s.secrets = append(s.secrets, created.APIKey)
 	s.mu.Unlock()
-	return &workspace{client: client{sys: s, token: created.APIKey}, ID: created.ID, Name: created.Name}
-}
-
-type webhook struct {
-	ID                  string    `json:"id"`
-	URL                 string    `json:"url"`
-	Events              []string  `json:"events"`
-	Active              bool      `json:"active"`
-	Description         string    `json:"description"`
-	Secret              string    `json:"secret"`
-	FailureCount        int       `json:"failure_count"`
-	ConsecutiveFailures int       `json:"consecutive_failures"`
-	CreatedAt           time.Time `json:"created_at"`
-	UpdatedAt           time.Time `json:"updated_at"`
+	return &workspace{caller: caller{sys: s, token: created.APIKey}, ID: created.ID, Name: created.Name}
 }
 
 // createWebhook creates a webhook from a request body and remembers its
 // secret so the processes' output can be checked for it.
-func (w *workspace) createWebhook(t testing.TB, req map[string]any) webhook {
+func (w *workspace) createWebhook(t testing.TB, req map[string]any) client.Webhook {
 	t.Helper()
-	var wh webhook
+	var wh client.Webhook
 	w.call(t, "POST", "/v1/webhooks", req, http.StatusCreated, &wh)
 	if wh.ID == "" || wh.Secret == "" {
 		t.Fatalf("POST /v1/webhooks answered %+v", wh)
@@ -140,27 +143,22 @@ func (w *workspace) createWebhook(t testing.TB, req map[string]any) webhook {
 	return wh
 }
 
-func (w *workspace) webhook(t testing.TB, id string) webhook {
+func (w *workspace) webhook(t testing.TB, id string) client.Webhook {
 	t.Helper()
-	var wh webhook
+	var wh client.Webhook
 	w.call(t, "GET", "/v1/webhooks/"+id, nil, http.StatusOK, &wh)
 	return wh
 }
 
-// accepted is the answer to POST /v1/events.
-type accepted struct {
-	ID         string `json:"id"`
-	Deliveries int    `json:"deliveries"`
-}
-
 // postEvent posts {"type": typ, "data": data} with data as raw JSON text,
 // so the test controls its exact bytes. Extra headers come as name, value
-// pairs.
-func (w *workspace) postEvent(t testing.TB, typ, data string, headers ...string) accepted {
+// pairs. The answer's Replayed and IdempotencyKey stay zero: Publish sets
+// them from its request and the answer's headers, not from the body.
+func (w *workspace) postEvent(t testing.TB, typ, data string, headers ...string) client.Event {
 	t.Helper()
 	typJSON, _ := json.Marshal(typ)
 	body := []byte(`{"type": ` + string(typJSON) + `, "data": ` + data + "}")
-	var a accepted
+	var a client.Event
 	w.call(t, "POST", "/v1/events", body, http.StatusAccepted, &a, headers...)
 	if a.ID == "" {
 		t.Fatalf("POST /v1/events answered no event id")
@@ -168,53 +166,31 @@ func (w *workspace) postEvent(t testing.TB, typ, data string, headers ...string)
 	return a
 }
 
-// delivery is a delivery as the webhook history lists it.
-type delivery struct {
-	ID                string     `json:"id"`
-	EventID           string     `json:"event_id"`
-	EventType         string     `json:"event_type"`
-	WebhookID         string     `json:"webhook_id"`
-	Status            string     `json:"status"`
-	Attempts          int        `json:"attempts"`
-	StatusCode        *int       `json:"status_code"`
-	ResponseBody      string     `json:"response_body"`
-	ResponseTruncated bool       `json:"response_truncated"`
-	LastError         *string    `json:"last_error"`
-	LastAttemptAt     *time.Time `json:"last_attempt_at"`
-	NextAttemptAt     *time.Time `json:"next_attempt_at"`
-	CreatedAt         time.Time  `json:"created_at"`
-}
-
-// attempt is one HTTP attempt of a delivery.
-type attempt struct {
-	Attempt           int       `json:"attempt"`
-	StatusCode        *int      `json:"status_code"`
-	ResponseBody      string    `json:"response_body"`
-	ResponseTruncated bool      `json:"response_truncated"`
-	Error             *string   `json:"error"`
-	DurationMS        int       `json:"duration_ms"`
-	CreatedAt         time.Time `json:"created_at"`
-}
-
-// deliveryDetail is GET /v1/deliveries/{id}: the delivery with its attempts.
-type deliveryDetail struct {
-	delivery
-	Attempts     []attempt `json:"attempts"` // shadows delivery.Attempts
-	AttemptCount int       `json:"attempt_count"`
-}
-
-func (w *workspace) delivery(t testing.TB, id string) deliveryDetail {
+func (w *workspace) delivery(t testing.TB, id string) client.DeliveryDetail {
 	t.Helper()
-	var d deliveryDetail
+	var d client.DeliveryDetail
 	w.call(t, "GET", "/v1/deliveries/"+id, nil, http.StatusOK, &d)
 	return d
 }
 
+// deliveryPage reads one page of a webhook's history. The last page's
+// next_cursor is null, which DeliveryPage reads as "": refusing a cursor
+// written as "" keeps the two apart, so an empty NextCursor means null.
+func (w *workspace) deliveryPage(t testing.TB, webhookID string, q url.Values) client.DeliveryPage {
+	t.Helper()
+	var page client.DeliveryPage
+	body := w.call(t, "GET", "/v1/webhooks/"+webhookID+"/deliveries?"+q.Encode(), nil, http.StatusOK, &page)
+	if raw := string(rawMember(t, body, "next_cursor")); raw == `""` {
+		t.Fatalf("history of %s: next_cursor is %s, want a cursor or null", webhookID, raw)
+	}
+	return page
+}
+
 // history returns a webhook's whole delivery history, newest first, read
 // in pages of the given size.
-func (w *workspace) history(t testing.TB, webhookID string, pageSize int) []delivery {
+func (w *workspace) history(t testing.TB, webhookID string, pageSize int) []client.Delivery {
 	t.Helper()
-	all := []delivery{}
+	all := []client.Delivery{}
 	cursor := ""
 	for page := 0; ; page++ {
 		if page > 1000 {
@@ -224,29 +200,35 @@ func (w *workspace) history(t testing.TB, webhookID string, pageSize int) []deli
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
-		var resp struct {
-			Data       []delivery `json:"data"`
-			NextCursor *string    `json:"next_cursor"`
-		}
-		w.call(t, "GET", "/v1/webhooks/"+webhookID+"/deliveries?"+q.Encode(), nil, http.StatusOK, &resp)
+		resp := w.deliveryPage(t, webhookID, q)
 		if len(resp.Data) > pageSize {
 			t.Fatalf("asked for %d deliveries, got %d", pageSize, len(resp.Data))
 		}
 		all = append(all, resp.Data...)
-		if resp.NextCursor == nil {
+		if resp.NextCursor == "" {
 			return all
 		}
-		if *resp.NextCursor == "" || *resp.NextCursor == cursor {
-			t.Fatalf("bad next_cursor %q after cursor %q", *resp.NextCursor, cursor)
+		if resp.NextCursor == cursor {
+			t.Fatalf("bad next_cursor %q after cursor %q", resp.NextCursor, cursor)
 		}
-		cursor = *resp.NextCursor
+		cursor = resp.NextCursor
 	}
 }
 
-// waitFinished waits until a delivery is no longer pending and returns it.
-func (w *workspace) waitFinished(t testing.TB, id string) deliveryDetail {
+// rows returns a webhook's history (at most 100 deliveries), newest first.
+func (w *workspace) rows(t testing.TB, webhookID string) []client.Delivery {
 	t.Helper()
-	var d deliveryDetail
+	page := w.deliveryPage(t, webhookID, url.Values{"limit": {"100"}})
+	if page.NextCursor != "" {
+		t.Fatalf("history of %s has more than 100 deliveries", webhookID)
+	}
+	return page.Data
+}
+
+// waitFinished waits until a delivery is no longer pending and returns it.
+func (w *workspace) waitFinished(t testing.TB, id string) client.DeliveryDetail {
+	t.Helper()
+	var d client.DeliveryDetail
 	w.sys.waitFor(t, "delivery "+id+" to finish", func() (bool, string) {
 		d = w.delivery(t, id)
 		return d.Status != "pending", fmt.Sprintf("status %s after %d attempts", d.Status, d.AttemptCount)
@@ -256,9 +238,9 @@ func (w *workspace) waitFinished(t testing.TB, id string) deliveryDetail {
 
 // waitHistory waits until a webhook's history holds n finished deliveries
 // and returns it.
-func (w *workspace) waitHistory(t testing.TB, webhookID string, n int) []delivery {
+func (w *workspace) waitHistory(t testing.TB, webhookID string, n int) []client.Delivery {
 	t.Helper()
-	var h []delivery
+	var h []client.Delivery
 	w.sys.waitFor(t, fmt.Sprintf("%d finished deliveries of webhook %s", n, webhookID), func() (bool, string) {
 		h = w.history(t, webhookID, 100)
 		finished := 0
@@ -273,3 +255,10 @@ func (w *workspace) waitHistory(t testing.TB, webhookID string, n int) []deliver
 }
 
 func intp(n int) *int { return &n }
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -40,7 +41,7 @@ func TestBreakerProbesDeadEndpoint(t *testing.T) {
 	// endpoint has been quiet for 300 ms (probes come once a second).
 	dead.waitRequests(t, sys, 3)
 	sys.waitFor(t, "3 consecutive failures", func() (bool, string) {
-		h := ws.health(t, wh.ID)
+		h := ws.webhook(t, wh.ID)
 		return h.ConsecutiveFailures >= 3, fmt.Sprintf("%d consecutive failures", h.ConsecutiveFailures)
 	})
 	sys.waitFor(t, "the first burst to end", func() (bool, string) {
@@ -81,7 +82,7 @@ func TestBreakerProbesDeadEndpoint(t *testing.T) {
 
 	// Breaker waits are not attempts: every delivery's attempts are exactly
 	// the requests the endpoint got for it, numbered 1..n, all 500.
-	var hist []deliveryRow
+	var hist []client.Delivery
 	sys.waitFor(t, "recorded attempts to match the requests", func() (bool, string) {
 		perDelivery := map[string]int{}
 		for _, r := range dead.Requests() {

@@ -19,6 +19,7 @@ import (
 	"github.com/lib/pq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -70,7 +71,7 @@ type chaosRun struct {
 	rcv      *receiver
 	rcvProxy *testenv.Proxy // set when the scenario is proxied
 	ws       *workspace
-	hooks    []webhook // the webhooks whose deliveries are owed
+	hooks    []client.Webhook // the webhooks whose deliveries are owed
 	workers  []*process
 	db       *sqlx.DB
 	redisURL string // the Redis the system uses
@@ -288,7 +289,7 @@ func (c *chaosRun) post(api, token, key, body string) (status int, eventID strin
 	if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil {
 		wait = time.Duration(s) * time.Second
 	}
-	var a accepted
+	var a client.Event
 	if resp.StatusCode == http.StatusAccepted {
 		if err := json.Unmarshal(b, &a); err != nil || a.ID == "" {
 			return 0, "", wait, fmt.Errorf("202 without an event id: %s", b)

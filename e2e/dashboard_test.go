@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/signature"
 )
@@ -35,9 +36,7 @@ func TestDashboardInABrowser(t *testing.T) {
 
 	// The Trackelio app's backend asks for a portal link and opens it for
 	// its user (in a frame, or by a redirect).
-	var link struct {
-		URL string `json:"url"`
-	}
+	var link client.PortalSession
 	ws.call(t, "POST", "/v1/portal-sessions", nil, http.StatusCreated, &link)
 	b.open(link.URL)
 	if got := b.path(); got != "/dashboard/webhooks" {

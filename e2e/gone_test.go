@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -35,7 +36,7 @@ func TestGoneDisablesWebhook(t *testing.T) {
 		t.Errorf("receiver got %d requests, want exactly 1", n)
 	}
 
-	h := ws.health(t, wh.ID)
+	h := ws.webhook(t, wh.ID)
 	type state struct {
 		Active              bool
 		DisabledReason      any
@@ -43,10 +44,10 @@ func TestGoneDisablesWebhook(t *testing.T) {
 		LastFailureAt       bool
 		LastSuccessAt       bool
 		SuccessRate24h      any
-		FailureCount        int
+		FailureCount        int64
 		ConsecutiveFailures int
 	}
-	view := func(h webhookHealth) state {
+	view := func(h client.Webhook) state {
 		return state{h.Active, deref(h.DisabledReason), h.DisabledAt != nil, h.LastFailureAt != nil,
 			h.LastSuccessAt != nil, deref(h.SuccessRate24h), h.FailureCount, h.ConsecutiveFailures}
 	}
@@ -63,14 +64,7 @@ func TestGoneDisablesWebhook(t *testing.T) {
 
 	// Re-enabling answers the webhook and an offer to recover the streak.
 	healed.Store(true)
-	var patched struct {
-		webhookHealth
-		Recovery *struct {
-			Since            time.Time `json:"since"`
-			Until            time.Time `json:"until"`
-			FailedDeliveries int       `json:"failed_deliveries"`
-		} `json:"recovery"`
-	}
+	var patched client.Webhook
 	patchedAt := time.Now()
 	ws.call(t, "PATCH", "/v1/webhooks/"+wh.ID, map[string]any{"active": true}, http.StatusOK, &patched)
 	if !patched.Active || patched.DisabledReason != nil || patched.DisabledAt != nil || patched.ConsecutiveFailures != 0 {
@@ -91,10 +85,7 @@ func TestGoneDisablesWebhook(t *testing.T) {
 			t.Errorf("recovery offer until %s is not now", r.Until)
 		}
 		// The offer is ready for POST /recover: the same window, dry run.
-		var dry struct {
-			Deliveries int  `json:"deliveries"`
-			DryRun     bool `json:"dry_run"`
-		}
+		var dry client.RecoverResult
 		ws.call(t, "POST", "/v1/webhooks/"+wh.ID+"/recover?dry_run=true",
 			map[string]any{"since": r.Since.Format(time.RFC3339Nano), "until": r.Until.Format(time.RFC3339Nano)}, http.StatusOK, &dry)
 		if dry.Deliveries != r.FailedDeliveries || !dry.DryRun {
@@ -103,10 +94,7 @@ func TestGoneDisablesWebhook(t *testing.T) {
 	}
 
 	// Recover the gone delivery: it succeeds now, which shows in the health.
-	var rec struct {
-		Deliveries int  `json:"deliveries"`
-		DryRun     bool `json:"dry_run"`
-	}
+	var rec client.RecoverResult
 	ws.call(t, "POST", "/v1/webhooks/"+wh.ID+"/recover",
 		map[string]any{"since": before.Add(-time.Minute).Format(time.RFC3339Nano)}, http.StatusAccepted, &rec)
 	if rec.Deliveries != 1 || rec.DryRun {
@@ -114,7 +102,7 @@ func TestGoneDisablesWebhook(t *testing.T) {
 	}
 	reqs := rcv.waitRequests(t, sys, 2)
 	ws.waitFinished(t, reqs[1].Delivery())
-	h = ws.health(t, wh.ID)
+	h = ws.webhook(t, wh.ID)
 	if diff := cmp.Diff(state{true, nil, false, true, true, 0.5, 1, 0}, view(h)); diff != "" {
 		t.Errorf("webhook after a recovered success mismatch (-want +got):\n%s", diff)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -19,7 +20,7 @@ func TestIdempotencyAndRedeliver(t *testing.T) {
 	data := testenv.EventData(t, "nps.submitted", map[string]any{"id": "nps_42", "score": 10})
 	first := ws.postEvent(t, "nps.submitted", data, "Idempotency-Key", "nps-42")
 	again := ws.postEvent(t, "nps.submitted", data, "Idempotency-Key", "nps-42")
-	if diff := cmp.Diff(accepted{first.ID, 1}, again); diff != "" {
+	if diff := cmp.Diff(client.Event{ID: first.ID, Deliveries: 1}, again); diff != "" {
 		t.Errorf("repeated Idempotency-Key answer mismatch (-want +got):\n%s", diff)
 	}
 	history := ws.waitHistory(t, wh.ID, 1)
@@ -28,7 +29,7 @@ func TestIdempotencyAndRedeliver(t *testing.T) {
 		t.Errorf("receiver got delivery %s, history has %s", original.Delivery(), history[0].ID)
 	}
 
-	var redelivered delivery
+	var redelivered client.Delivery
 	ws.call(t, "POST", "/v1/deliveries/"+history[0].ID+"/redeliver", nil, http.StatusAccepted, &redelivered)
 	if redelivered.ID == "" || redelivered.ID == history[0].ID || redelivered.EventID != first.ID || redelivered.WebhookID != wh.ID {
 		t.Errorf("redeliver answered %+v, want a new delivery of event %s to webhook %s", redelivered, first.ID, wh.ID)
@@ -47,7 +48,10 @@ func TestIdempotencyAndRedeliver(t *testing.T) {
 		t.Errorf("a new Idempotency-Key answered %+v, want a new event with 1 delivery", other)
 	}
 	history = ws.waitHistory(t, wh.ID, 3)
-	type row struct{ ID, EventID, Status string }
+	type row struct {
+		ID, EventID string
+		Status      client.DeliveryStatus
+	}
 	wantRows := []row{
 		{history[0].ID, other.ID, "succeeded"},
 		{redelivered.ID, first.ID, "succeeded"},

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -23,7 +24,7 @@ func TestInactiveAndDeletedWebhooks(t *testing.T) {
 	// Inactive webhooks, whether created so or switched off, get nothing.
 	createdOff := ws.createWebhook(t, map[string]any{"url": idle.URL("/created-off"), "events": []string{"csat.submitted"}, "active": false})
 	switchedOff := ws.createWebhook(t, map[string]any{"url": idle.URL("/switched-off"), "events": []string{"csat.submitted"}})
-	var patched webhook
+	var patched client.Webhook
 	ws.call(t, "PATCH", "/v1/webhooks/"+switchedOff.ID, map[string]any{"active": false}, http.StatusOK, &patched)
 	if patched.ID != switchedOff.ID || patched.Active {
 		t.Errorf("PATCH {\"active\": false} answered %+v", patched)
@@ -33,7 +34,7 @@ func TestInactiveAndDeletedWebhooks(t *testing.T) {
 		Active  bool
 		History int
 	}
-	for _, wh := range []webhook{createdOff, switchedOff} {
+	for _, wh := range []client.Webhook{createdOff, switchedOff} {
 		if diff := cmp.Diff(inactive{false, 0}, inactive{ws.webhook(t, wh.ID).Active, len(ws.history(t, wh.ID, 10))}); diff != "" {
 			t.Errorf("inactive webhook %s mismatch (-want +got):\n%s", wh.URL, diff)
 		}
@@ -50,7 +51,7 @@ func TestInactiveAndDeletedWebhooks(t *testing.T) {
 	atDelete := len(down.Requests())
 	ws.call(t, "GET", "/v1/webhooks/"+doomed.ID, nil, http.StatusNotFound, nil)
 	var list struct {
-		Data []webhook `json:"data"`
+		Data []client.Webhook `json:"data"`
 	}
 	ws.call(t, "GET", "/v1/webhooks", nil, http.StatusOK, &list)
 	var listed []string

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -49,21 +51,20 @@ func TestRecoverResendsFailed(t *testing.T) {
 	}
 	up.Store(true)
 
-	type result struct {
-		Deliveries int  `json:"deliveries"`
-		DryRun     bool `json:"dry_run"`
-	}
+	// counted compares what a recovery counted: the answer's since and
+	// until echo the window asked for.
+	counted := cmpopts.IgnoreFields(client.RecoverResult{}, "Since", "Until")
 	rfc := func(t time.Time) string { return t.Format(time.RFC3339Nano) }
 	hourAgo := rfc(time.Now().Add(-time.Hour))
 
 	// Dry runs count and create nothing.
-	var dry result
+	var dry client.RecoverResult
 	ws.call(t, "POST", recoverPath+"?dry_run=true", map[string]any{"since": hourAgo}, http.StatusOK, &dry)
-	if diff := cmp.Diff(result{3, true}, dry); diff != "" {
+	if diff := cmp.Diff(client.RecoverResult{Deliveries: 3, DryRun: true}, dry, counted); diff != "" {
 		t.Errorf("dry run since an hour ago mismatch (-want +got):\n%s", diff)
 	}
 	ws.call(t, "POST", recoverPath+"?dry_run=true", map[string]any{"since": hourAgo, "until": rfc(mid)}, http.StatusOK, &dry)
-	if diff := cmp.Diff(result{2, true}, dry); diff != "" {
+	if diff := cmp.Diff(client.RecoverResult{Deliveries: 2, DryRun: true}, dry, counted); diff != "" {
 		t.Errorf("dry run until the middle mismatch (-want +got):\n%s", diff)
 	}
 	if n := len(ws.rows(t, wh.ID)); n != 3 {
@@ -88,13 +89,13 @@ func TestRecoverResendsFailed(t *testing.T) {
 	}
 
 	// The window from the middle holds the third delivery only.
-	var res result
+	var res client.RecoverResult
 	ws.call(t, "POST", recoverPath, map[string]any{"since": rfc(mid)}, http.StatusAccepted, &res)
-	if diff := cmp.Diff(result{1, false}, res); diff != "" {
+	if diff := cmp.Diff(client.RecoverResult{Deliveries: 1, DryRun: false}, res, counted); diff != "" {
 		t.Errorf("recover since the middle mismatch (-want +got):\n%s", diff)
 	}
 	ws.waitHistory(t, wh.ID, 4)
-	checkRedelivery := func(d deliveryRow, of string) {
+	checkRedelivery := func(d client.Delivery, of string) {
 		t.Helper()
 		if d.Status != "succeeded" || deref(d.RedeliveryOf) != any(of) {
 			t.Errorf("recovered delivery %s is %s, redelivery_of %v; want succeeded, redelivery_of %s", d.ID, d.Status, deref(d.RedeliveryOf), of)
@@ -117,7 +118,7 @@ func TestRecoverResendsFailed(t *testing.T) {
 	// new delivery, outside the window's statuses as it succeeded), so all
 	// three go again.
 	ws.call(t, "POST", recoverPath, map[string]any{"since": hourAgo}, http.StatusAccepted, &res)
-	if diff := cmp.Diff(result{3, false}, res); diff != "" {
+	if diff := cmp.Diff(client.RecoverResult{Deliveries: 3, DryRun: false}, res, counted); diff != "" {
 		t.Errorf("recover since an hour ago mismatch (-want +got):\n%s", diff)
 	}
 	ws.waitHistory(t, wh.ID, 7)
@@ -137,7 +138,7 @@ func TestRecoverResendsFailed(t *testing.T) {
 			checkRedelivery(d, *d.RedeliveryOf)
 		}
 	}
-	var after result
+	var after client.RecoverResult
 	ws.call(t, "POST", recoverPath+"?dry_run=true", map[string]any{"since": hourAgo}, http.StatusOK, &after)
 	t.Logf("FIGURE recover_dry_run_after_two_recoveries=%d", after.Deliveries)
 	t.Logf("FIGURE recover_requests_total=%d", rcv.Count())

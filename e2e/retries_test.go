@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -20,7 +21,7 @@ type attemptRow struct {
 	ResponseBody string
 }
 
-func attemptRows(as []attempt) []attemptRow {
+func attemptRows(as []client.Attempt) []attemptRow {
 	rows := []attemptRow{}
 	for _, a := range as {
 		rows = append(rows, attemptRow{a.Attempt, a.StatusCode, a.ResponseBody})
@@ -29,7 +30,10 @@ func attemptRows(as []attempt) []attemptRow {
 }
 
 // counters are a webhook's failure counts.
-type counters struct{ FailureCount, ConsecutiveFailures int }
+type counters struct {
+	FailureCount        int64
+	ConsecutiveFailures int
+}
 
 // checkSameDelivery checks that requests are attempts of one delivery:
 // identical bodies, the same delivery id, each validly signed.
@@ -65,10 +69,11 @@ func TestRetriesThenSucceeds(t *testing.T) {
 		t.Errorf("attempts mismatch (-want +got):\n%s", diff)
 	}
 	type summary struct {
-		EventID, Status string
-		AttemptCount    int
-		StatusCode      *int
-		ResponseBody    string
+		EventID      string
+		Status       client.DeliveryStatus
+		AttemptCount int
+		StatusCode   *int
+		ResponseBody string
 	}
 	if diff := cmp.Diff(summary{ev.ID, "succeeded", 3, intp(200), "answer 3: 200"},
 		summary{d.EventID, d.Status, d.AttemptCount, d.StatusCode, d.ResponseBody}); diff != "" {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -63,7 +64,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 		{"retry_after_capped", capped, 429, func(testenv.Received) time.Duration { return scheduleCap }, 10 * time.Second},
 		{"throttled_without_retry_after", bare, 429, func(testenv.Received) time.Duration { return minAfterThrottle }, 3 * time.Second},
 	}
-	hooks := map[string]webhook{}
+	hooks := map[string]client.Webhook{}
 	for _, c := range cases {
 		hooks[c.name] = ws.createWebhook(t, map[string]any{"url": c.e.URL("/" + c.name), "events": []string{"post.created"}})
 	}
@@ -128,7 +129,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 			t.Errorf("%s: second request %v after the first, want below %v", c.name, gap.Round(time.Millisecond), c.below)
 		}
 		type outcome struct {
-			Status   string
+			Status   client.DeliveryStatus
 			Codes    []int
 			Requests int
 		}
@@ -147,7 +148,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	}
 
 	// A success shows in the webhook's health.
-	h := ws.health(t, hooks["retry_after_seconds"].ID)
+	h := ws.webhook(t, hooks["retry_after_seconds"].ID)
 	if h.LastSuccessAt == nil || h.LastFailureAt == nil || h.SuccessRate24h == nil || *h.SuccessRate24h <= 0 || h.ConsecutiveFailures != 0 || h.FailureCount != 1 {
 		t.Errorf("webhook health after 429 then 200: %+v (rate %v), want last_success_at and last_failure_at set, success_rate_24h > 0, consecutive_failures 0, failure_count 1",
 			h, deref(h.SuccessRate24h))

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -37,20 +38,16 @@ func TestSecretRotation(t *testing.T) {
 	s1 := wh.Secret
 	rotatePath := "/v1/webhooks/" + wh.ID + "/rotate-secret"
 
-	type rotated struct {
-		Secret  string    `json:"secret"`
-		Expires time.Time `json:"previous_secret_expires_at"`
-	}
-	rotate := func(in any) rotated {
+	rotate := func(in any) client.SecretRotation {
 		t.Helper()
-		var out rotated
+		var out client.SecretRotation
 		start := time.Now()
 		ws.call(t, "POST", rotatePath, in, http.StatusOK, &out)
 		if out.Secret == "" {
 			t.Fatalf("rotate-secret answered no secret")
 		}
 		sys.rememberSecret(out.Secret)
-		t.Logf("rotated at %s; previous secret expires %s", start.Format(time.RFC3339), out.Expires.Format(time.RFC3339))
+		t.Logf("rotated at %s; previous secret expires %s", start.Format(time.RFC3339), out.PreviousSecretExpiresAt.Format(time.RFC3339))
 		return out
 	}
 	deliver := func(n int) testenv.Received {
@@ -99,8 +96,8 @@ func TestSecretRotation(t *testing.T) {
 	if s2 == s1 {
 		t.Fatalf("rotation returned the same secret")
 	}
-	if d := rot.Expires.Sub(before.Add(time.Hour)); d < -2*time.Second || d > 5*time.Second {
-		t.Errorf("previous_secret_expires_at %s, want about an hour from now", rot.Expires)
+	if d := rot.PreviousSecretExpiresAt.Sub(before.Add(time.Hour)); d < -2*time.Second || d > 5*time.Second {
+		t.Errorf("previous_secret_expires_at %s, want about an hour from now", rot.PreviousSecretExpiresAt)
 	}
 	var got struct {
 		Secret string `json:"secret"`
@@ -140,8 +137,8 @@ func TestSecretRotation(t *testing.T) {
 	// Without a body the grace period is 24h.
 	before = time.Now()
 	rot = rotate(nil)
-	if d := rot.Expires.Sub(before.Add(24 * time.Hour)); d < -2*time.Second || d > 5*time.Second {
-		t.Errorf("default previous_secret_expires_at %s, want about 24h from now", rot.Expires)
+	if d := rot.PreviousSecretExpiresAt.Sub(before.Add(24 * time.Hour)); d < -2*time.Second || d > 5*time.Second {
+		t.Errorf("default previous_secret_expires_at %s, want about 24h from now", rot.PreviousSecretExpiresAt)
 	}
 	r4 := deliver(4)
 	if diff := cmp.Diff(check{"s4", 2, map[string]bool{"s3": true, "s4": true}},
