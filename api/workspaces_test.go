@@ -14,6 +14,7 @@ import (
 
 	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/manage"
 )
 
@@ -187,17 +188,8 @@ func TestListEventTypes(t *testing.T) {
 		}
 	}
 
-	// The table of the product documentation, in its order; the loop above
-	// checked the schemas and examples.
-	want := []client.EventType{
-		{Type: "post.created", Description: "Fired when a new post is submitted from any source (widget, public board, or dashboard)."},
-		{Type: "post.status_changed", Description: "Fired when a post's status is updated."},
-		{Type: "post.assigned", Description: "Fired when a post is assigned to a team member."},
-		{Type: "comment.created", Description: "Fired when a comment is added to a post."},
-		{Type: "nps.submitted", Description: "Fired when an NPS response is collected."},
-		{Type: "csat.submitted", Description: "Fired when a CSAT response is collected."},
-		{Type: "conversation.completed", Description: "Fired when a messenger conversation is resolved."},
-	}
+	// The loop above checked the schemas and examples.
+	want := testenv.DocumentedEventTypes()
 	if diff := cmp.Diff(want, got.Data, cmpopts.IgnoreFields(client.EventType{}, "Schema", "Example")); diff != "" {
 		t.Errorf("event types (-spec +got):\n%s", diff)
 	}

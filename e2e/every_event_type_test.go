@@ -25,15 +25,7 @@ import (
 )
 
 // eventTypes is the documentation's table of events, in its order.
-var eventTypes = []client.EventType{
-	{Type: "post.created", Description: "Fired when a new post is submitted from any source (widget, public board, or dashboard)."},
-	{Type: "post.status_changed", Description: "Fired when a post's status is updated."},
-	{Type: "post.assigned", Description: "Fired when a post is assigned to a team member."},
-	{Type: "comment.created", Description: "Fired when a comment is added to a post."},
-	{Type: "nps.submitted", Description: "Fired when an NPS response is collected."},
-	{Type: "csat.submitted", Description: "Fired when a CSAT response is collected."},
-	{Type: "conversation.completed", Description: "Fired when a messenger conversation is resolved."},
-}
+var eventTypes = testenv.DocumentedEventTypes()
 
 func allTypes() []string {
 	var ts []string
