@@ -17,8 +17,6 @@ import (
 	"github.com/trackelio/webhooks/repo"
 )
 
-func ptr[T any](v T) *T { return &v }
-
 // listPage fetches one page of a webhook's delivery history.
 func (f *fixture) listPage(tb testing.TB, key, hookID, query string) client.DeliveryPage {
 	tb.Helper()
@@ -311,19 +309,19 @@ func TestGetDeliveryWithAttempts(t *testing.T) {
 			Duration: 45 * time.Millisecond, At: t3, Succeeded: true, NewStatus: repo.StatusSucceeded},
 	}
 	wantAttempts := []client.Attempt{
-		{Attempt: 1, StatusCode: ptr(500), ResponseBody: "oops", Error: ptr("HTTP 500"), DurationMS: 120, CreatedAt: t1,
+		{Attempt: 1, StatusCode: new(500), ResponseBody: "oops", Error: new("HTTP 500"), DurationMS: 120, CreatedAt: t1,
 			ResponseHeaders: map[string]string{"Content-Type": "text/plain", "Retry-After": "30"},
 			RequestHeaders:  map[string]string{"X-Trackelio-Delivery": id, "webhook-timestamp": "1796154985"}},
-		{Attempt: 2, Error: ptr("timeout after 10s"), DurationMS: 10000, CreatedAt: t2,
+		{Attempt: 2, Error: new("timeout after 10s"), DurationMS: 10000, CreatedAt: t2,
 			ResponseHeaders: map[string]string{}, RequestHeaders: map[string]string{}},
-		{Attempt: 3, StatusCode: ptr(200), ResponseBody: `{"ok":true,"big":"...`, ResponseTruncated: true, DurationMS: 45, CreatedAt: t3,
+		{Attempt: 3, StatusCode: new(200), ResponseBody: `{"ok":true,"big":"...`, ResponseTruncated: true, DurationMS: 45, CreatedAt: t3,
 			ResponseHeaders: map[string]string{}, RequestHeaders: map[string]string{}},
 	}
 	wantAfter := []client.Delivery{
-		{Status: "pending", Attempts: 1, StatusCode: ptr(500), ResponseBody: "oops", LastError: ptr("HTTP 500"),
+		{Status: "pending", Attempts: 1, StatusCode: new(500), ResponseBody: "oops", LastError: new("HTTP 500"),
 			LastAttemptAt: &t1, NextAttemptAt: &t2},
-		{Status: "pending", Attempts: 2, LastError: ptr("timeout after 10s"), LastAttemptAt: &t2, NextAttemptAt: &t3},
-		{Status: "succeeded", Attempts: 3, StatusCode: ptr(200), ResponseBody: `{"ok":true,"big":"...`, ResponseTruncated: true,
+		{Status: "pending", Attempts: 2, LastError: new("timeout after 10s"), LastAttemptAt: &t2, NextAttemptAt: &t3},
+		{Status: "succeeded", Attempts: 3, StatusCode: new(200), ResponseBody: `{"ok":true,"big":"...`, ResponseTruncated: true,
 			LastAttemptAt: &t3, FinishedAt: &t3},
 	}
 	for i, r := range results {

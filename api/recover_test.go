@@ -78,8 +78,8 @@ func TestWebhookHealthFields(t *testing.T) {
 
 	want := client.Webhook{
 		ID: hook.ID, Active: true, FailureCount: 2,
-		LastSuccessAt: ptr(failed.Add(2 * time.Second)), LastFailureAt: ptr(failed.Add(time.Second)),
-		SuccessRate24h: ptr(0.5),
+		LastSuccessAt: new(failed.Add(2 * time.Second)), LastFailureAt: new(failed.Add(time.Second)),
+		SuccessRate24h: new(0.5),
 	}
 	if diff := cmp.Diff(want, f.mustHealth(t, ws.APIKey, hook.ID), healthOnly); diff != "" {
 		t.Errorf("webhook health after 2 of 4 attempts succeeded (-want +got):\n%s", diff)
@@ -101,8 +101,8 @@ func TestWebhookHealthFields(t *testing.T) {
 	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: f.mustEventDelivery(t, ws.APIKey, "post.created"), Attempt: 1,
 		StatusCode: 410, Error: "receiver answered 410 Gone", At: gone, NewStatus: repo.StatusFailed, DisableReason: "gone"})
 	want.Active, want.FailureCount, want.ConsecutiveFailures = false, 3, 1
-	want.DisabledReason, want.DisabledAt, want.LastFailureAt = ptr("gone"), ptr(gone), ptr(gone)
-	want.SuccessRate24h = ptr(0.4)
+	want.DisabledReason, want.DisabledAt, want.LastFailureAt = new("gone"), new(gone), new(gone)
+	want.SuccessRate24h = new(0.4)
 	if diff := cmp.Diff(want, f.mustHealth(t, ws.APIKey, hook.ID), healthOnly); diff != "" {
 		t.Errorf("disabled webhook health (-want +got):\n%s", diff)
 	}

@@ -267,18 +267,10 @@ func (f *fixture) mustPostEvent(tb testing.TB, key, body string) client.Event {
 // tables are the tables whose row counts must not move on a refused request.
 var tables = []string{"workspaces", "api_keys", "webhooks", "events", "deliveries", "delivery_attempts"}
 
-// rowCounts counts the rows of every table, read straight from Postgres.
+// rowCounts counts the rows of the tables above, read straight from Postgres.
 func (f *fixture) rowCounts(tb testing.TB) map[string]int {
 	tb.Helper()
-	counts := make(map[string]int, len(tables))
-	for _, table := range tables {
-		var n int
-		if err := f.db.Get(&n, `SELECT count(*) FROM `+table); err != nil {
-			tb.Fatalf("count %s: %v", table, err)
-		}
-		counts[table] = n
-	}
-	return counts
+	return testenv.RowCounts(tb, f.db, tables...)
 }
 
 // deliveryIDsOfEvent lists the delivery ids stored for an event.

@@ -25,19 +25,19 @@ func TestTestEventAnswersTheAttempt(t *testing.T) {
 			StatusCode: 200, ResponseBody: []byte(`{"ok":true}`), Duration: 12 * time.Millisecond,
 			Succeeded: true, NewStatus: repo.StatusSucceeded,
 		}, client.TestResult{
-			Status: repo.StatusSucceeded, Succeeded: true, StatusCode: ptr(200), ResponseBody: `{"ok":true}`, DurationMS: 12,
+			Status: repo.StatusSucceeded, Succeeded: true, StatusCode: new(200), ResponseBody: `{"ok":true}`, DurationMS: 12,
 		}},
 		{"failure with a retry to come", repo.AttemptResult{
 			StatusCode: 500, ResponseBody: []byte("boom…"), ResponseTruncated: true, Error: "receiver answered 500",
 			Duration: 30 * time.Millisecond, NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Minute),
 		}, client.TestResult{
-			Status: repo.StatusPending, StatusCode: ptr(500), ResponseBody: "boom…", ResponseTruncated: true,
-			Error: ptr("receiver answered 500"), DurationMS: 30,
+			Status: repo.StatusPending, StatusCode: new(500), ResponseBody: "boom…", ResponseTruncated: true,
+			Error: new("receiver answered 500"), DurationMS: 30,
 		}},
 		{"no response", repo.AttemptResult{
 			Error: "timed out after 10s", Duration: 10 * time.Second, NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Minute),
 		}, client.TestResult{
-			Status: repo.StatusPending, Error: ptr("timed out after 10s"), DurationMS: 10000,
+			Status: repo.StatusPending, Error: new("timed out after 10s"), DurationMS: 10000,
 		}},
 	}
 	for _, tt := range tests {

@@ -287,18 +287,10 @@ func excerptOf(s string) string {
 // tables are the tables whose rows a refused form must not change.
 var tables = []string{"webhooks", "events", "deliveries", "delivery_attempts", "dashboard_sessions", "dashboard_links"}
 
-// rowCounts counts the rows of every table.
+// rowCounts counts the rows of the tables above.
 func (f *fixture) rowCounts(tb testing.TB) map[string]int {
 	tb.Helper()
-	out := map[string]int{}
-	for _, t := range tables {
-		var n int
-		if err := f.db.Get(&n, `SELECT count(*) FROM `+t); err != nil {
-			tb.Fatalf("count %s: %v", t, err)
-		}
-		out[t] = n
-	}
-	return out
+	return testenv.RowCounts(tb, f.db, tables...)
 }
 
 // webhookSnapshot is a webhook row as text, to show it did not change.

@@ -254,8 +254,6 @@ func (w *workspace) waitHistory(t testing.TB, webhookID string, n int) []client.
 	return h
 }
 
-func intp(n int) *int { return &n }
-
 func deref[T any](p *T) any {
 	if p == nil {
 		return nil

@@ -302,7 +302,7 @@ func TestDeliversEveryEventType(t *testing.T) {
 	var want, got []row
 	for i, d := range history {
 		ev := sent[eventTypes[len(eventTypes)-1-i].Type]
-		want = append(want, row{ev.ID, ev.Type, wh.ID, "succeeded", 1, intp(200), `{"received":"` + d.ID + `"}`, true})
+		want = append(want, row{ev.ID, ev.Type, wh.ID, "succeeded", 1, new(200), `{"received":"` + d.ID + `"}`, true})
 		got = append(got, row{d.EventID, d.EventType, d.WebhookID, d.Status, d.Attempts, d.StatusCode, d.ResponseBody, seen[d.ID]})
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -29,7 +29,7 @@ func TestGoneDisablesWebhook(t *testing.T) {
 	ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": "gone"}))
 	id := rcv.waitRequests(t, sys, 1)[0].Delivery()
 	d := ws.waitFinished(t, id)
-	if diff := cmp.Diff([]attemptRow{{1, intp(410), "gone"}}, attemptRows(d.Attempts)); d.Status != "failed" || diff != "" {
+	if diff := cmp.Diff([]attemptRow{{1, new(410), "gone"}}, attemptRows(d.Attempts)); d.Status != "failed" || diff != "" {
 		t.Errorf("delivery after a 410 is %s; attempts mismatch (-want +got):\n%s", d.Status, diff)
 	}
 	if n := rcv.Count(); n != 1 {

@@ -61,9 +61,9 @@ func TestRetriesThenSucceeds(t *testing.T) {
 	reqs := rcv.waitRequests(t, sys, 3)
 	d := ws.waitFinished(t, reqs[0].Delivery())
 	want := []attemptRow{
-		{1, intp(500), "answer 1: 500"},
-		{2, intp(500), "answer 2: 500"},
-		{3, intp(200), "answer 3: 200"},
+		{1, new(500), "answer 1: 500"},
+		{2, new(500), "answer 2: 500"},
+		{3, new(200), "answer 3: 200"},
 	}
 	if diff := cmp.Diff(want, attemptRows(d.Attempts)); diff != "" {
 		t.Errorf("attempts mismatch (-want +got):\n%s", diff)
@@ -75,7 +75,7 @@ func TestRetriesThenSucceeds(t *testing.T) {
 		StatusCode   *int
 		ResponseBody string
 	}
-	if diff := cmp.Diff(summary{ev.ID, "succeeded", 3, intp(200), "answer 3: 200"},
+	if diff := cmp.Diff(summary{ev.ID, "succeeded", 3, new(200), "answer 3: 200"},
 		summary{d.EventID, d.Status, d.AttemptCount, d.StatusCode, d.ResponseBody}); diff != "" {
 		t.Errorf("delivery mismatch (-want +got):\n%s", diff)
 	}
@@ -106,7 +106,7 @@ func TestRetriesExhausted(t *testing.T) {
 
 	id := rcv.waitRequests(t, sys, 1)[0].Delivery()
 	d := ws.waitFinished(t, id)
-	want := []attemptRow{{1, intp(500), "down"}, {2, intp(500), "down"}, {3, intp(500), "down"}}
+	want := []attemptRow{{1, new(500), "down"}, {2, new(500), "down"}, {3, new(500), "down"}}
 	if diff := cmp.Diff(want, attemptRows(d.Attempts)); diff != "" {
 		t.Errorf("attempts mismatch (-want +got):\n%s", diff)
 	}

@@ -36,7 +36,9 @@ type fakeFleet struct {
 
 var _ jobs.FleetSource = (*fakeFleet)(nil)
 
-func (f *fakeFleet) FleetStatus(ctx context.Context) (repo.FleetStatus, error) { return f.StatusFunc(ctx) }
+func (f *fakeFleet) FleetStatus(ctx context.Context) (repo.FleetStatus, error) {
+	return f.StatusFunc(ctx)
+}
 
 // queueTasks renders the trackelio_queue_tasks exposition for the queues'
 // counts, in the order pending, active, scheduled, retry, archived, completed.

@@ -11,8 +11,6 @@ import (
 	"github.com/trackelio/webhooks/repo"
 )
 
-func ptr[T any](v T) *T { return &v }
-
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	s := New(Config{CheckURL: func(raw string) error {
@@ -30,30 +28,30 @@ func TestValidate(t *testing.T) {
 		wantErr  FieldErrors
 	}{
 		{"create trims the url and drops repeated events", WebhookInput{
-			URL: ptr("  https://a.example/hook "), Events: []string{"post.created", "nps.submitted", "post.created"},
-		}, true, repo.WebhookPatch{URL: ptr("https://a.example/hook"), Events: []string{"post.created", "nps.submitted"}}, nil},
+			URL: new("  https://a.example/hook "), Events: []string{"post.created", "nps.submitted", "post.created"},
+		}, true, repo.WebhookPatch{URL: new("https://a.example/hook"), Events: []string{"post.created", "nps.submitted"}}, nil},
 		{"create needs url and events", WebhookInput{}, true, repo.WebhookPatch{}, FieldErrors{
 			{"url", "url is required"}, {"events", "events must list at least one event type"},
 		}},
 		{"every bad field is named, in form order", WebhookInput{
-			URL: ptr("http://10.0.0.1/"), Events: []string{"post.deleted"}, Description: &long,
+			URL: new("http://10.0.0.1/"), Events: []string{"post.deleted"}, Description: &long,
 		}, true, repo.WebhookPatch{}, FieldErrors{
 			{"url", "refused address"},
 			{"events", `unknown event type "post.deleted"; see GET /v1/event-types`},
 			{"description", "description is longer than 1000 characters"},
 		}},
-		{"a change leaves what it does not name", WebhookInput{Active: ptr(false)}, false,
-			repo.WebhookPatch{Active: ptr(false)}, nil},
+		{"a change leaves what it does not name", WebhookInput{Active: new(false)}, false,
+			repo.WebhookPatch{Active: new(false)}, nil},
 		{"a change may not empty the events", WebhookInput{Events: []string{}}, false, repo.WebhookPatch{}, FieldErrors{
 			{"events", "events must list at least one event type"},
 		}},
-		{"a change may not blank the url", WebhookInput{URL: ptr(" ")}, false, repo.WebhookPatch{}, FieldErrors{
+		{"a change may not blank the url", WebhookInput{URL: new(" ")}, false, repo.WebhookPatch{}, FieldErrors{
 			{"url", "url is required"},
 		}},
-		{"more than 100 entries", WebhookInput{URL: ptr("https://a.example"), Events: make([]string, 101)}, true,
+		{"more than 100 entries", WebhookInput{URL: new("https://a.example"), Events: make([]string, 101)}, true,
 			repo.WebhookPatch{}, FieldErrors{{"events", "events lists more than 100 entries"}}},
-		{"a description of exactly the limit", WebhookInput{Description: ptr(strings.Repeat("é", MaxDescriptionLen))}, false,
-			repo.WebhookPatch{Description: ptr(strings.Repeat("é", MaxDescriptionLen))}, nil},
+		{"a description of exactly the limit", WebhookInput{Description: new(strings.Repeat("é", MaxDescriptionLen))}, false,
+			repo.WebhookPatch{Description: new(strings.Repeat("é", MaxDescriptionLen))}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,13 +93,13 @@ func TestGracePeriod(t *testing.T) {
 		ok   bool
 	}{
 		{nil, 24 * time.Hour, true},
-		{ptr("0s"), 0, true},
-		{ptr(" 1h30m "), 90 * time.Minute, true},
-		{ptr("168h"), MaxGracePeriod, true},
-		{ptr("168h1s"), 0, false},
-		{ptr("-1s"), 0, false},
-		{ptr("tomorrow"), 0, false},
-		{ptr(""), 0, false},
+		{new("0s"), 0, true},
+		{new(" 1h30m "), 90 * time.Minute, true},
+		{new("168h"), MaxGracePeriod, true},
+		{new("168h1s"), 0, false},
+		{new("-1s"), 0, false},
+		{new("tomorrow"), 0, false},
+		{new(""), 0, false},
 	}
 	for _, tt := range tests {
 		got, err := GracePeriod(tt.in)
@@ -127,18 +125,18 @@ func TestRecoverWindow(t *testing.T) {
 		want         repo.RecoverWindow
 		wantField    string
 	}{
-		{"since alone runs until now", ptr("2026-11-30T12:00:00Z"), nil,
+		{"since alone runs until now", new("2026-11-30T12:00:00Z"), nil,
 			repo.RecoverWindow{Since: now.Add(-24 * time.Hour), Until: now, Limit: MaxRecover}, ""},
-		{"both bounds", ptr("2026-11-30T12:00:00Z"), ptr("2026-11-30T13:00:00Z"),
+		{"both bounds", new("2026-11-30T12:00:00Z"), new("2026-11-30T13:00:00Z"),
 			repo.RecoverWindow{Since: now.Add(-24 * time.Hour), Until: now.Add(-23 * time.Hour), Limit: MaxRecover}, ""},
-		{"exactly the horizon", ptr("2026-11-17T12:00:00Z"), nil,
+		{"exactly the horizon", new("2026-11-17T12:00:00Z"), nil,
 			repo.RecoverWindow{Since: now.Add(-RecoverHorizon), Until: now, Limit: MaxRecover}, ""},
 		{"since missing", nil, nil, repo.RecoverWindow{}, "since"},
-		{"since empty (a blank form field)", ptr(""), nil, repo.RecoverWindow{}, "since"},
-		{"since malformed", ptr("yesterday"), nil, repo.RecoverWindow{}, "since"},
-		{"since past the horizon", ptr("2026-11-17T11:59:59Z"), nil, repo.RecoverWindow{}, "since"},
-		{"until malformed", ptr("2026-11-30T12:00:00Z"), ptr("soon"), repo.RecoverWindow{}, "until"},
-		{"until not after since", ptr("2026-11-30T12:00:00Z"), ptr("2026-11-30T12:00:00Z"), repo.RecoverWindow{}, "until"},
+		{"since empty (a blank form field)", new(""), nil, repo.RecoverWindow{}, "since"},
+		{"since malformed", new("yesterday"), nil, repo.RecoverWindow{}, "since"},
+		{"since past the horizon", new("2026-11-17T11:59:59Z"), nil, repo.RecoverWindow{}, "since"},
+		{"until malformed", new("2026-11-30T12:00:00Z"), new("soon"), repo.RecoverWindow{}, "until"},
+		{"until not after since", new("2026-11-30T12:00:00Z"), new("2026-11-30T12:00:00Z"), repo.RecoverWindow{}, "until"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

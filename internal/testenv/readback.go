@@ -24,3 +24,18 @@ func Secrets(tb testing.TB, db *sqlx.DB, webhookID string) StoredSecrets {
 	}
 	return s
 }
+
+// RowCounts counts the rows of each table over db, so a test can show that
+// a refused request stored nothing.
+func RowCounts(tb testing.TB, db *sqlx.DB, tables ...string) map[string]int {
+	tb.Helper()
+	counts := make(map[string]int, len(tables))
+	for _, table := range tables {
+		var n int
+		if err := db.Get(&n, `SELECT count(*) FROM `+table); err != nil {
+			tb.Fatalf("testenv: count the rows of %s: %v", table, err)
+		}
+		counts[table] = n
+	}
+	return counts
+}
