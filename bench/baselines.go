@@ -236,7 +236,7 @@ func naiveDeliver(ctx context.Context, client *http.Client, db *sql.DB, payload 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(signature.Header, signature.Sign(p.Secret, body))
-	req.Header.Set("X-Trackelio-Delivery", p.DeliveryID)
+	req.Header.Set(testenv.DeliveryHeader, p.DeliveryID)
 	started := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
