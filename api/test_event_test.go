@@ -27,17 +27,17 @@ func TestTestEventAnswersTheAttempt(t *testing.T) {
 		}, client.TestResult{
 			Status: repo.StatusSucceeded, Succeeded: true, StatusCode: new(200), ResponseBody: `{"ok":true}`, DurationMS: 12,
 		}},
-		{"failure with a retry to come", repo.AttemptResult{
+		{"failure", repo.AttemptResult{
 			StatusCode: 500, ResponseBody: []byte("boom…"), ResponseTruncated: true, Error: "receiver answered 500",
-			Duration: 30 * time.Millisecond, NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Minute),
+			Duration: 30 * time.Millisecond, NewStatus: repo.StatusFailed,
 		}, client.TestResult{
-			Status: repo.StatusPending, StatusCode: new(500), ResponseBody: "boom…", ResponseTruncated: true,
+			Status: repo.StatusFailed, StatusCode: new(500), ResponseBody: "boom…", ResponseTruncated: true,
 			Error: new("receiver answered 500"), DurationMS: 30,
 		}},
 		{"no response", repo.AttemptResult{
-			Error: "timed out after 10s", Duration: 10 * time.Second, NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Minute),
+			Error: "timed out after 10s", Duration: 10 * time.Second, NewStatus: repo.StatusFailed,
 		}, client.TestResult{
-			Status: repo.StatusPending, Error: new("timed out after 10s"), DurationMS: 10000,
+			Status: repo.StatusFailed, Error: new("timed out after 10s"), DurationMS: 10000,
 		}},
 	}
 	for _, tt := range tests {
@@ -114,21 +114,27 @@ func TestTestEventAnswersTheAttempt(t *testing.T) {
 	}
 }
 
+// A disabled webhook can be tested, to check a fix before re-enabling it;
+// the test leaves it disabled.
 func TestTestEventInactiveWebhook(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ws := f.mustCreateWorkspace(t, "Acme")
 	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
 	f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":false}`).wantStatus(t, http.StatusOK)
-	counts := f.rowCounts(t)
+	f.enq.WorkerRecords(t, f.store, repo.AttemptResult{StatusCode: 200, Succeeded: true, NewStatus: repo.StatusSucceeded, ExcludeFromHealth: true})
 
-	f.call(t, "POST", "/v1/webhooks/"+hook.ID+"/test", ws.APIKey, "").
-		wantError(t, apiError{Status: http.StatusConflict, Code: "webhook_inactive"})
-	if diff := cmp.Diff(counts, f.rowCounts(t)); diff != "" {
-		t.Errorf("a refused test changed rows (-before +after):\n%s", diff)
+	res := f.call(t, "POST", "/v1/webhooks/"+hook.ID+"/test", ws.APIKey, "")
+	res.wantStatus(t, http.StatusOK)
+	var got client.TestResult
+	res.decodeStrict(t, &got)
+	if !got.Succeeded || got.StatusCode == nil || *got.StatusCode != 200 || len(f.enq.Enqueued()) != 1 {
+		t.Errorf("test of an inactive webhook = %+v (enqueued %v), want the endpoint's 200", got, f.enq.Enqueued())
 	}
-	if n := len(f.enq.Enqueued()); n != 0 {
-		t.Errorf("a refused test enqueued %d deliveries", n)
+	var after client.Webhook
+	f.call(t, "GET", "/v1/webhooks/"+hook.ID, ws.APIKey, "").decode(t, &after)
+	if after.Active {
+		t.Errorf("testing an inactive webhook activated it")
 	}
 }
 

@@ -37,7 +37,7 @@ const (
 	CodeNotFound         = "not_found"          // 404: no such id in this workspace, or no such route
 	CodeMethodNotAllowed = "method_not_allowed" // 405
 	CodeConflict         = "conflict"           // 409: conflicts with existing data
-	CodeWebhookInactive  = "webhook_inactive"   // 409: test or redeliver on an inactive webhook
+	CodeWebhookInactive  = "webhook_inactive"   // 409: redeliver or recover on an inactive webhook
 	CodePayloadTooLarge  = "payload_too_large"  // 413: an event body over 256 KiB
 	CodeValidationFailed = "validation_failed"  // 422: Field names what was refused
 	CodeLimitExceeded    = "limit_exceeded"     // 422: the workspace has its most webhooks

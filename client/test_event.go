@@ -11,8 +11,8 @@ type TestResult struct {
 	// webhook's history.
 	DeliveryID string `json:"delivery_id"`
 	EventID    string `json:"event_id"`
-	// Status is the delivery's status after the attempt, such as
-	// DeliverySucceeded, or DeliveryPending with a retry to come.
+	// Status is the delivery's status after its one attempt:
+	// DeliverySucceeded or DeliveryFailed (a test event is not retried).
 	Status DeliveryStatus `json:"status"`
 	// Succeeded says the endpoint answered 2xx.
 	Succeeded bool `json:"succeeded"`
@@ -25,7 +25,9 @@ type TestResult struct {
 }
 
 // SendTestEvent sends a webhook.test event to one webhook, whatever it is
-// subscribed to, and waits for the endpoint's answer: up to the delivery
+// subscribed to and even while it is inactive, and waits for the endpoint's
+// answer to its one attempt, which does not count toward the webhook's
+// failures or auto-disable: up to the delivery
 // timeout plus 5 seconds, after which the API answers an *Error with
 // CodeTestTimeout (the delivery goes on). Each call sends another event,
 // so it is retried only when the API certainly did not act.

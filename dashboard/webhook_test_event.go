@@ -52,7 +52,7 @@ func (d *Dashboard) webhookTest(w http.ResponseWriter, r *http.Request, v *visit
 			tv.StatusCode, tv.ResponseBody, tv.Truncated = int(a.StatusCode.Int32), text(a.ResponseBody), a.ResponseTruncated
 			tv.Error, tv.DurationMS = a.Error.String, a.DurationMS
 		} else {
-			tv.Problem = "The delivery ended without an attempt: the webhook was disabled meanwhile."
+			tv.Problem = "The delivery ended without an attempt: the webhook was deleted meanwhile."
 		}
 	}
 	if strings.Contains(r.Header.Get("Accept"), "application/json") {

@@ -4,9 +4,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackelio/webhooks/catalog"
 	"github.com/trackelio/webhooks/repo"
 	"github.com/trackelio/webhooks/sender"
 )
+
+const eventType = "post.created"
 
 func TestDecide(t *testing.T) {
 	t.Parallel()
@@ -35,7 +38,31 @@ func TestDecide(t *testing.T) {
 		{"a redirect is a plain failure", http(302), 1, Decision{Status: repo.StatusPending, Delay: 10 * time.Second}},
 	}
 	for _, tt := range tests {
-		if got := Decide(tt.res, tt.n, p); got != tt.want {
+		if got := Decide(tt.res, tt.n, eventType, p); got != tt.want {
+			t.Errorf("%s: Decide = %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// A test event is one question to the endpoint: it is never retried on the
+// schedule and never disables the webhook, whatever the answer.
+func TestDecideTestEvent(t *testing.T) {
+	t.Parallel()
+	p := RetryPolicy{Schedule: []time.Duration{10 * time.Second, time.Minute, time.Hour}, MinAfterThrottle: 5 * time.Minute}
+	tests := []struct {
+		name string
+		res  sender.Result
+		want Decision
+	}{
+		{"2xx succeeds", sender.Result{Outcome: sender.Success, StatusCode: 200}, Decision{Status: repo.StatusSucceeded}},
+		{"500 fails without a retry", sender.Result{Outcome: sender.HTTPError, StatusCode: 500}, Decision{Status: repo.StatusFailed, Congested: true}},
+		{"429 too", sender.Result{Outcome: sender.HTTPError, StatusCode: 429, RetryAfter: time.Minute}, Decision{Status: repo.StatusFailed, Congested: true}},
+		{"a timeout too", sender.Result{Outcome: sender.Timeout}, Decision{Status: repo.StatusFailed, Congested: true}},
+		{"410 does not disable", sender.Result{Outcome: sender.HTTPError, StatusCode: 410}, Decision{Status: repo.StatusFailed}},
+	}
+	for _, tt := range tests {
+		tt.want.ExcludeFromHealth = true
+		if got := Decide(tt.res, 1, catalog.TestType, p); got != tt.want {
 			t.Errorf("%s: Decide = %+v, want %+v", tt.name, got, tt.want)
 		}
 	}

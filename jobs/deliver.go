@@ -158,7 +158,9 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if w.Status != repo.StatusPending {
 		return nil
 	}
-	if w.WebhookDeleted || !w.WebhookActive {
+	// A test event goes to a disabled webhook too: it is how a customer
+	// checks a fix before re-enabling it.
+	if w.WebhookDeleted || (!w.WebhookActive && !isTest(w.EventType)) {
 		if err := h.cfg.Store.CancelDelivery(ctx, w.DeliveryID); err != nil {
 			return err
 		}
@@ -172,7 +174,13 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	release := Release(func(time.Duration, bool) {})
 	if f := h.cfg.Limits; f != nil {
-		wait, err := f.BreakerWait(ctx, w.WebhookID, w.ConsecutiveFailures)
+		// A test event is the customer's own probe: the breaker, which
+		// paces deliveries to a failing endpoint, does not hold it.
+		failures := w.ConsecutiveFailures
+		if isTest(w.EventType) {
+			failures = 0
+		}
+		wait, err := f.BreakerWait(ctx, w.WebhookID, failures)
 		if err != nil {
 			return err
 		}
@@ -201,14 +209,14 @@ func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work, release Relea
 		URL: w.WebhookURL, Body: w.Body, Secret: w.Secret, PreviousSecret: w.PreviousSecret,
 		EventType: w.EventType, DeliveryID: w.DeliveryID,
 	})
-	d := Decide(res, n, h.cfg.Policy)
+	d := Decide(res, n, w.EventType, h.cfg.Policy)
 	release(res.Duration, d.Congested)
 	now := h.cfg.Now()
 	r := repo.AttemptResult{
 		DeliveryID: w.DeliveryID, Attempt: n, StatusCode: res.StatusCode, ResponseBody: res.Body,
 		ResponseTruncated: res.Truncated, ResponseHeaders: res.Headers, RequestHeaders: res.RequestHeaders,
 		Error: res.Error, Duration: res.Duration, At: now, Succeeded: res.Outcome == sender.Success,
-		NewStatus: d.Status, DisableReason: d.DisableReason, AutoDisable: h.cfg.AutoDisable,
+		NewStatus: d.Status, DisableReason: d.DisableReason, AutoDisable: h.cfg.AutoDisable, ExcludeFromHealth: d.ExcludeFromHealth,
 	}
 	if d.Status == repo.StatusPending {
 		r.NextAttemptAt = now.Add(d.Delay)

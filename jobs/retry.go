@@ -68,6 +68,15 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 // MaxAttempts is the number of attempts a delivery gets.
 func (p RetryPolicy) MaxAttempts() int { return len(p.Schedule) + 1 }
 
+// MaxAttemptsFor is the number of attempts a delivery of the event type
+// gets: a test event's one, any other MaxAttempts.
+func (p RetryPolicy) MaxAttemptsFor(eventType string) int {
+	if isTest(eventType) {
+		return 1
+	}
+	return p.MaxAttempts()
+}
+
 // Delay is the wait after a failed attempt number attempt (1-based) before
 // the next one.
 func (p RetryPolicy) Delay(attempt int) time.Duration {

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -9,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/trackelio/webhooks/catalog"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
@@ -110,6 +113,19 @@ func (f *fixture) mustEvent(tb testing.TB, createdAt time.Time) []string {
 func (f *fixture) mustDelivery(tb testing.TB, due time.Time) string {
 	tb.Helper()
 	return testenv.Delivery(tb, f.store, repo.NewEvent{WorkspaceID: f.ws.ID, Type: eventType, CreatedAt: due}, `{"title":"hello"}`)
+}
+
+// mustTestDelivery creates a webhook.test event for the webhook, as
+// POST /v1/webhooks/{id}/test does, and returns its delivery's id.
+func (f *fixture) mustTestDelivery(tb testing.TB) string {
+	tb.Helper()
+	ev := repo.NewEvent{ID: uuid.NewString(), WorkspaceID: f.ws.ID, Type: catalog.TestType, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	ev.Body = fmt.Appendf(nil, `{"id":%q,"type":%q,"data":{}}`, ev.ID, ev.Type)
+	id, err := f.store.CreateTestEvent(context.Background(), ev, f.hook.ID)
+	if err != nil {
+		tb.Fatalf("CreateTestEvent: %v", err)
+	}
+	return id
 }
 
 func (f *fixture) mustGetDelivery(tb testing.TB, id string) repo.Delivery {

@@ -2,11 +2,13 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -455,6 +457,78 @@ func TestDeliverReleasesSlotAfterFailure(t *testing.T) {
 	}
 	if n := len(p.requests()); n != 3 {
 		t.Errorf("sender called %d times, want 3: each failed attempt must release its slot", n)
+	}
+}
+
+// A test event checks an endpoint now: it goes through an open breaker and
+// to a webhook that was disabled (to check a fix before re-enabling it),
+// gets one attempt, and leaves the webhook's health as it was.
+func TestDeliverTestEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setupFair(t, jobs.WebhookLimitsConfig{MaxInFlight: 10, LeaseTTL: time.Minute, BreakerThreshold: 2, ProbeInterval: time.Hour})
+	failing := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
+	var retried sync.Map // delivery ids with a retry task
+	enq := &fakeEnqueuer{EnqueueContextFunc: func(_ context.Context, task *asynq.Task, _ ...asynq.Option) (*asynq.TaskInfo, error) {
+		var p jobs.DeliverPayload
+		if err := json.Unmarshal(task.Payload(), &p); err != nil {
+			t.Errorf("retry task payload %q: %v", task.Payload(), err)
+		}
+		retried.Store(p.DeliveryID, true)
+		return &asynq.TaskInfo{}, nil
+	}}
+	h := f.fixture.handler(t, failing, policy, retriesVia(enq), autoDisable(repo.AutoDisable{MinFailures: 3}),
+		func(c *jobs.DeliverConfig) { c.Limits = f.fair })
+
+	// Three failures open the breaker and disable the webhook.
+	for range 3 {
+		id := f.mustDelivery(t, time.Now())
+		if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
+			t.Fatalf("ProcessTask = %v, want nil with the retry scheduled", err)
+		}
+		if _, ok := retried.Load(id); !ok {
+			t.Fatalf("a failed delivery got no retry task")
+		}
+	}
+	before, err := f.store.Webhook(ctx, f.ws.ID, f.hook.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Active || before.ConsecutiveFailures != 3 {
+		t.Fatalf("webhook active %v after %d failures; want disabled after 3", before.Active, before.ConsecutiveFailures)
+	}
+
+	for _, answer := range []sender.Result{
+		{Outcome: sender.HTTPError, StatusCode: 410, Error: "receiver answered 410 Gone"},
+		{Outcome: sender.Success, StatusCode: 200},
+	} {
+		failing.SendFunc = func(context.Context, sender.Request) sender.Result { return answer }
+		id := f.mustTestDelivery(t)
+		err := h.ProcessTask(ctx, mustDeliverTask(t, id))
+		d := f.mustGetDelivery(t, id)
+		switch answer.Outcome {
+		case sender.Success:
+			if err != nil || d.Status != repo.StatusSucceeded {
+				t.Errorf("a test answered 200: ProcessTask = %v, delivery %s; want nil, succeeded", err, d.Status)
+			}
+		default:
+			if !errors.Is(err, asynq.SkipRetry) || d.Status != repo.StatusFailed || d.NextAttemptAt.Valid {
+				t.Errorf("a test answered %d: ProcessTask = %v, delivery %s (next %v); want failed without a retry", answer.StatusCode, err, d.Status, d.NextAttemptAt)
+			}
+		}
+		if _, ok := retried.Load(id); ok || d.Attempts != 1 {
+			t.Errorf("the test delivery made %d attempts (retry task: %v), want 1 and none", d.Attempts, ok)
+		}
+		after, err := f.store.Webhook(ctx, f.ws.ID, f.hook.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Errorf("a test answered %d changed the webhook (-before +after):\n%s", answer.StatusCode, diff)
+		}
+	}
+	if n := len(failing.requests()); n != 5 {
+		t.Errorf("sender called %d times, want 5: three deliveries and two tests", n)
 	}
 }
 

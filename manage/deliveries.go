@@ -94,18 +94,17 @@ type TestResult struct {
 	EventID    string
 	Status     string // of the delivery after its first attempt
 	Succeeded  bool
-	// Attempt is the first attempt, or nil when the delivery ended without
-	// one (the webhook was disabled meanwhile).
+	// Attempt is the attempt, or nil when the delivery ended without one
+	// (the webhook was deleted meanwhile).
 	Attempt *repo.Attempt
 }
 
 // SendTest sends a webhook.test event to one webhook, whatever it is
-// subscribed to, waits for the first attempt and returns what the endpoint
-// said. The delivery stays in the history like any other.
+// subscribed to and even while it is inactive (to check a fix before
+// re-enabling it), waits for its one attempt and returns what the endpoint
+// said. The delivery stays in the history like any other; it is not
+// retried and does not count toward the webhook's health.
 func (s *Service) SendTest(ctx context.Context, hook repo.Webhook) (TestResult, error) {
-	if !hook.Active {
-		return TestResult{}, inactive("testing")
-	}
 	data, err := json.Marshal(map[string]string{
 		"webhook_id": hook.ID,
 		"message":    "This is a test event from Trackelio Webhooks.",

@@ -174,6 +174,40 @@ func TestRecordAttemptAutoDisable(t *testing.T) {
 	}
 }
 
+// A test event's attempts are stored like any other but are not the
+// webhook's health: neither its failures nor a success move the counters,
+// the streak or the timestamps, and a 410 or a long streak disables nothing.
+func TestRecordAttemptExcludedFromHealth(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	t0 := pgTime(time.Now().Add(-time.Hour))
+	streak := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
+	tests := []string{f.mustDelivery(t, newEvent(ws.ID, "post.created")), f.mustDelivery(t, newEvent(ws.ID, "post.created")),
+		f.mustDelivery(t, newEvent(ws.ID, "post.created"))}
+	mustRecorded(t, f.store, failure(streak, 1, t0))
+	want := f.health(t, hook.ID)
+
+	policy := repo.AutoDisable{MinFailures: 1}
+	for i, r := range []repo.AttemptResult{
+		{StatusCode: 500, Error: "receiver answered 500", NewStatus: repo.StatusFailed, AutoDisable: policy},
+		{StatusCode: 410, Error: "receiver answered 410 Gone", NewStatus: repo.StatusFailed, DisableReason: "gone"},
+		{StatusCode: 200, Succeeded: true, NewStatus: repo.StatusSucceeded},
+	} {
+		r.DeliveryID, r.Attempt, r.At, r.ExcludeFromHealth = tests[i], 1, t0.Add(time.Duration(i+1)*time.Minute), true
+		if rec := mustRecorded(t, f.store, r); rec.Disabled {
+			t.Errorf("attempt %d (%d) disabled the webhook", i, r.StatusCode)
+		}
+		if d := f.mustGetDelivery(t, ws.ID, r.DeliveryID); d.Status != r.NewStatus || d.Attempts != 1 {
+			t.Errorf("attempt %d: delivery %s after %d attempts, want %s after 1", i, d.Status, d.Attempts, r.NewStatus)
+		}
+		if diff := cmp.Diff(want, f.health(t, hook.ID)); diff != "" {
+			t.Errorf("attempt %d (%d) changed the webhook's health (-want +got):\n%s", i, r.StatusCode, diff)
+		}
+	}
+}
+
 func TestRecordAttemptDisableReason(t *testing.T) {
 	t.Parallel()
 	f := setup(t)

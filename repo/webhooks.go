@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/trackelio/webhooks/catalog"
 )
 
 // Webhook is a customer endpoint subscribed to some event types.
@@ -226,11 +228,12 @@ const successRatesSQL = `
 	       avg(CASE WHEN a.status_code BETWEEN 200 AND 299 THEN 1.0 ELSE 0.0 END)::float8 AS rate
 	FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id
 	WHERE d.webhook_id = ANY($1) AND d.created_at > now() - interval '7 days'
-	  AND a.created_at > now() - interval '24 hours'
+	  AND a.created_at > now() - interval '24 hours' AND d.event_type <> '` + catalog.TestType + `'
 	GROUP BY d.webhook_id`
 
 // SuccessRates returns, per webhook id, the share of attempts in the last 24
-// hours that succeeded; webhooks without attempts are absent.
+// hours that succeeded; webhooks without attempts are absent. Test events'
+// attempts are not the webhook's health and do not count.
 func (s *Store) SuccessRates(ctx context.Context, webhookIDs []string) (map[string]float64, error) {
 	var rows []struct {
 		WebhookID string  `db:"webhook_id"`

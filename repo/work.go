@@ -97,6 +97,10 @@ type AttemptResult struct {
 	// AutoDisable is the worker's policy; the attempts of one batch to one
 	// webhook are folded with the first one's.
 	AutoDisable AutoDisable
+	// ExcludeFromHealth stores the attempt without folding it into the
+	// webhook's health: a test event's attempt moves no counter, streak or
+	// timestamp and disables nothing.
+	ExcludeFromHealth bool
 }
 
 // Recorded says what recording an attempt did.
@@ -246,13 +250,16 @@ func (s *Store) foldHealth(ctx context.Context, tx *sqlx.Tx, rs []AttemptResult,
 	for _, row := range stored {
 		i := first[row.DeliveryID]
 		out[i].Stored = true
+		r := rs[i]
+		if r.ExcludeFromHealth {
+			continue
+		}
 		h := hooks[row.WebhookID]
 		if h == nil {
 			h = &hookEvents{read: row.WebhookHealth}
 			hooks[row.WebhookID] = h
 			order = append(order, row.WebhookID)
 		}
-		r := rs[i]
 		h.events = append(h.events, healthEvent{at: r.At, succeeded: r.Succeeded, disable: r.DisableReason})
 		h.owners = append(h.owners, i)
 	}
