@@ -16,11 +16,12 @@ import (
 	"strings"
 )
 
-// ErrBlocked marks a destination refused by the guard (errors.Is).
+// ErrBlocked marks a destination refused by the guard, for its address or
+// for its port (errors.Is).
 var ErrBlocked = errors.New("destination blocked")
 
 // ErrInvalidURL marks a webhook URL that is malformed or not allowed for a
-// reason other than its address (errors.Is).
+// reason other than its address or port (errors.Is).
 var ErrInvalidURL = errors.New("invalid url")
 
 // Config configures a Guard.

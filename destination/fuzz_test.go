@@ -1,10 +1,14 @@
 package destination
 
 import (
+	"bytes"
 	"errors"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -60,6 +64,31 @@ func FuzzClassify(f *testing.F) {
 	})
 }
 
+// checkRequestLine fails the test unless an accepted URL becomes a request
+// whose request line and Host header hold no space, control or non-ASCII
+// byte: what reaches the wire is exactly what was checked.
+func checkRequestLine(t *testing.T, raw string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, raw, nil)
+	if err != nil {
+		t.Fatalf("CheckURL(%q) accepted; http.NewRequest: %v", raw, err)
+	}
+	var wire bytes.Buffer
+	if err := req.Write(&wire); err != nil {
+		t.Fatalf("CheckURL(%q) accepted; writing its request: %v", raw, err)
+	}
+	head, _, _ := strings.Cut(wire.String(), "\r\nUser-Agent:")
+	line, host, _ := strings.Cut(head, "\r\nHost: ")
+	target, ok := strings.CutPrefix(line, "POST ")
+	target, ok2 := strings.CutSuffix(target, " HTTP/1.1")
+	visible := func(s string) bool {
+		return s != "" && strings.IndexFunc(s, func(c rune) bool { return c <= ' ' || c >= 0x7f }) < 0
+	}
+	if !ok || !ok2 || !visible(target) || !visible(host) {
+		t.Fatalf("CheckURL(%q) accepted; its request begins %q", raw, head)
+	}
+}
+
 func FuzzCheckURL(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string, httpsOnly bool) {
 		err := New(Config{HTTPSOnly: httpsOnly}).CheckURL(raw)
@@ -72,7 +101,12 @@ func FuzzCheckURL(f *testing.F) {
 				if perr != nil {
 					t.Fatalf("CheckURL(%q) refused the address of an unparsable url", raw)
 				}
-				if _, ok := parseIPLiteral(u.Hostname()); !ok {
+				var pe *PortError
+				if errors.As(err, &pe) {
+					if port, _ := strconv.Atoi(u.Port()); port != pe.Port || portAllowed(port) {
+						t.Fatalf("CheckURL(%q) = %v for port %q, which the port rule allows", raw, err, u.Port())
+					}
+				} else if _, ok := parseIPLiteral(u.Hostname()); !ok {
 					t.Fatalf("CheckURL(%q) = %v for a host that is not an address", raw, err)
 				}
 			}
@@ -85,6 +119,12 @@ func FuzzCheckURL(f *testing.F) {
 		if perr != nil {
 			t.Fatalf("CheckURL(%q) accepted; url.Parse: %v", raw, perr)
 		}
+		if port := u.Port(); port != "" {
+			if n, _ := strconv.Atoi(port); !portAllowed(n) {
+				t.Fatalf("CheckURL(%q) accepted port %s", raw, port)
+			}
+		}
+		checkRequestLine(t, raw)
 		if u.Scheme != "https" && (u.Scheme != "http" || httpsOnly) {
 			t.Fatalf("CheckURL(%q) accepted scheme %q (https only: %v)", raw, u.Scheme, httpsOnly)
 		}

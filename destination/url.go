@@ -1,11 +1,13 @@
 package destination
 
 import (
+	"fmt"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // MaxURLLen is the longest webhook URL CheckURL accepts, in bytes.
@@ -18,17 +20,23 @@ type invalidURLError string
 func (e invalidURLError) Error() string { return string(e) }
 func (e invalidURLError) Unwrap() error { return ErrInvalidURL }
 
-// CheckURL validates a webhook URL when it is created: http or https (only
-// https with HTTPSOnly), a host, no user info, at most MaxURLLen bytes. A
-// host that is an IP address in any spelling resolvers accept (dotted,
-// bracketed IPv6 with or without a zone, IPv4-mapped, and the inet_aton
-// forms "2130706433", "0177.0.0.1", "0x7f.1", "127.1") is checked with
-// CheckIP; names are not resolved here, DialContext checks them. A refused
-// address gives an error wrapping ErrBlocked, anything else one wrapping
-// ErrInvalidURL; both messages are fit to show the customer.
+// CheckURL validates a webhook URL when it is created, and before each
+// attempt (so a URL stored before a rule existed is held to it): at most
+// MaxURLLen bytes, only the characters RFC 3986 allows, http or https (only
+// https with HTTPSOnly), a host, no user info, and a port the port rule
+// allows (see refusedPorts). A host that is an IP address in any spelling
+// resolvers accept (dotted, bracketed IPv6 with or without a zone,
+// IPv4-mapped, and the inet_aton forms "2130706433", "0177.0.0.1",
+// "0x7f.1", "127.1") is checked with CheckIP; names are not resolved here,
+// DialContext checks them. A refused address or port gives an error
+// wrapping ErrBlocked (a *PortError for a port), anything else one wrapping
+// ErrInvalidURL; the messages are fit to show the customer.
 func (g *Guard) CheckURL(raw string) error {
 	if len(raw) > MaxURLLen {
 		return invalidURLError("url must be at most " + strconv.Itoa(MaxURLLen) + " bytes")
+	}
+	if err := checkChars(raw); err != nil {
+		return err
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -51,8 +59,12 @@ func (g *Guard) CheckURL(raw string) error {
 		return invalidURLError("url must not contain a user name or password")
 	}
 	if p := u.Port(); p != "" {
-		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil || n == 0 {
 			return invalidURLError("url port must be between 1 and 65535")
+		}
+		if !portAllowed(int(n)) {
+			return &PortError{Port: int(n)}
 		}
 	}
 	host := u.Hostname()
@@ -64,6 +76,107 @@ func (g *Guard) CheckURL(raw string) error {
 		return nil
 	}
 	return g.check(host, ip)
+}
+
+// uriChars marks the ASCII characters RFC 3986 allows in a URI: unreserved,
+// reserved, and "%", which must begin a percent-encoded octet.
+var uriChars = func() (set [utf8.RuneSelf]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~" + // unreserved
+		":/?#[]@" + "!$&'()*+,;=" + // reserved: gen-delims and sub-delims
+		"%" {
+		set[c] = true
+	}
+	return set
+}()
+
+// charNames names the printable ASCII characters RFC 3986 leaves out.
+var charNames = map[rune]string{
+	' ':  "a space",
+	'"':  `a double quote (")`,
+	'<':  "a less-than sign (<)",
+	'>':  "a greater-than sign (>)",
+	'\\': `a backslash (\)`,
+	'^':  "a caret (^)",
+	'`':  "a backtick (`)",
+	'{':  "an opening brace ({)",
+	'}':  "a closing brace (})",
+	'|':  "a vertical bar (|)",
+}
+
+// checkChars refuses a URL holding a character RFC 3986 does not allow. Go
+// parses such URLs and sends some parts (the query, for one) as they are,
+// so a space would break the request line. The message says what the
+// character is, where (counting characters from 1), and how to write it.
+func checkChars(raw string) error {
+	schemeEnd, hostStart, hostEnd := urlParts(raw)
+	pos := 0
+	for i, c := range raw {
+		pos++
+		if c < utf8.RuneSelf && uriChars[c] && (c != '%' || percentEncoded(raw[i:])) {
+			continue
+		}
+		_, size := utf8.DecodeRuneInString(raw[i:])
+		what := describeChar(c, size)
+		switch {
+		case i < schemeEnd:
+			return invalidURLError(fmt.Sprintf("url contains %s at position %d", what, pos))
+		case i >= hostStart && i < hostEnd && c >= utf8.RuneSelf:
+			return invalidURLError(fmt.Sprintf("url host contains %s at position %d; use the punycode (xn--) form of the host name", what, pos))
+		case i >= hostStart && i < hostEnd:
+			return invalidURLError(fmt.Sprintf("url host contains %s at position %d", what, pos))
+		case c == '%':
+			return invalidURLError(fmt.Sprintf(`url contains %s at position %d; write a "%%" as %%25`, what, pos))
+		}
+		return invalidURLError(fmt.Sprintf("url contains %s at position %d; percent-encode it as %s", what, pos, percentEncode(raw[i:i+size])))
+	}
+	return nil
+}
+
+// describeChar names a character checkChars refuses; size is how many
+// bytes it takes, which tells a byte that is not UTF-8 from U+FFFD.
+func describeChar(c rune, size int) string {
+	switch {
+	case c == '%':
+		return `a "%" not followed by two hex digits`
+	case c == utf8.RuneError && size == 1:
+		return "a byte that is not UTF-8"
+	case c >= utf8.RuneSelf:
+		return fmt.Sprintf("the non-ASCII character %q (U+%04X)", string(c), c)
+	case charNames[c] != "":
+		return charNames[c]
+	}
+	return fmt.Sprintf("the control character U+%04X", c)
+}
+
+// urlParts finds, by byte offsets, where the scheme of a URL not parsed yet
+// ends (0 when it has none) and the span of its authority, the user info
+// and the host (empty when it has none).
+func urlParts(raw string) (schemeEnd, hostStart, hostEnd int) {
+	schemeEnd = max(strings.IndexByte(raw, ':'), 0)
+	if !strings.HasPrefix(raw[schemeEnd:], "://") {
+		return schemeEnd, 0, 0
+	}
+	hostStart = schemeEnd + len("://")
+	hostEnd = len(raw)
+	if n := strings.IndexAny(raw[hostStart:], "/?#"); n >= 0 {
+		hostEnd = hostStart + n
+	}
+	return schemeEnd, hostStart, hostEnd
+}
+
+// percentEncoded reports whether s begins with "%" and two hex digits.
+func percentEncoded(s string) bool {
+	isHex := func(b byte) bool { return strings.IndexByte("0123456789abcdefABCDEF", b) >= 0 }
+	return len(s) >= 3 && s[0] == '%' && isHex(s[1]) && isHex(s[2])
+}
+
+// percentEncode writes every byte of s as "%" and two hex digits.
+func percentEncode(s string) string {
+	var b strings.Builder
+	for i := range len(s) {
+		fmt.Fprintf(&b, "%%%02X", s[i])
+	}
+	return b.String()
 }
 
 // parseIPLiteral reads host as an IP address the way permissive resolvers

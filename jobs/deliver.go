@@ -261,10 +261,10 @@ func (h *DeliverHandler) report(ctx context.Context, w repo.Work, r repo.Attempt
 		return nil
 	case repo.StatusFailed:
 		m.Finished.WithLabelValues(w.EventType, repo.StatusFailed).Inc()
-		log().WarnContext(ctx, "delivery failed; no more attempts", "error", res.Error)
+		log().WarnContext(ctx, "delivery failed; no more attempts", "error", res.Error, "error_detail", res.Detail)
 		return fmt.Errorf("delivery %s failed after %d attempts: %s: %w", w.DeliveryID, r.Attempt, res.Error, asynq.SkipRetry)
 	}
-	log().InfoContext(ctx, "attempt failed; will retry", "error", res.Error, "retry_in", d.Delay.String())
+	log().InfoContext(ctx, "attempt failed; will retry", "error", res.Error, "error_detail", res.Detail, "retry_in", d.Delay.String())
 	if h.cfg.Retries != nil {
 		task, err := NewDeliverTask(w.DeliveryID, r.Attempt, r.NextAttemptAt)
 		if err != nil {

@@ -5,23 +5,29 @@ package sender
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/signature"
 )
 
 // CaptureLimit is how much of a response body is read and stored.
 const CaptureLimit = 64 << 10
+
+// HeaderLimit bounds the response headers an attempt reads: the status
+// line and header fields over HTTP/1, the header list over HTTP/2 (net/http
+// derives the SETTINGS_MAX_HEADER_LIST_SIZE it advertises and enforces from
+// the transport's MaxResponseHeaderBytes). A receiver sending more fails
+// the attempt after at most this much; net/http's default is 10 MB.
+const HeaderLimit = 32 << 10
 
 // Response headers are stored too, within these bounds.
 const (
@@ -62,14 +68,21 @@ type Config struct {
 	Proxy *url.URL
 	// Now is the clock that stamps webhook-timestamp (time.Now).
 	Now func() time.Time
+	// CheckURL, when set, vets each URL before anything is sent; the worker
+	// passes the guard's CheckURL, so URLs stored before a rule existed are
+	// held to it without a connection. An error wrapping
+	// destination.ErrBlocked makes the attempt Blocked; any other fails it
+	// with the error's message, which must be fit for the customer.
+	CheckURL func(string) error
 }
 
 // Sender posts webhook bodies. It is safe for concurrent use.
 type Sender struct {
-	client  *http.Client
-	timeout time.Duration
-	ua      []string
-	now     func() time.Time
+	client   *http.Client
+	timeout  time.Duration
+	ua       []string
+	now      func() time.Time
+	checkURL func(string) error
 }
 
 // New builds a Sender with a transport tuned for many receivers.
@@ -83,14 +96,15 @@ func New(cfg Config) *Sender {
 		proxy = http.ProxyURL(cfg.Proxy)
 	}
 	tr := &http.Transport{
-		Proxy:                 proxy,
-		DialContext:           dial,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4 * max(cfg.MaxConnsPerHost, 16),
-		MaxIdleConnsPerHost:   max(cfg.MaxConnsPerHost, 2),
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   cfg.Timeout,
-		ResponseHeaderTimeout: cfg.Timeout,
+		Proxy:                  proxy,
+		DialContext:            dial,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           4 * max(cfg.MaxConnsPerHost, 16),
+		MaxIdleConnsPerHost:    max(cfg.MaxConnsPerHost, 2),
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    cfg.Timeout,
+		ResponseHeaderTimeout:  cfg.Timeout,
+		MaxResponseHeaderBytes: HeaderLimit,
 		// Compressed responses could expand past the capture bound.
 		DisableCompression: true,
 	}
@@ -103,9 +117,10 @@ func New(cfg Config) *Sender {
 			// Redirects are not followed: a 3xx is a failed attempt.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		timeout: cfg.Timeout,
-		ua:      []string{cfg.UserAgent},
-		now:     cfg.Now,
+		timeout:  cfg.Timeout,
+		ua:       []string{cfg.UserAgent},
+		now:      cfg.Now,
+		checkURL: cfg.CheckURL,
 	}
 }
 
@@ -134,8 +149,12 @@ type Result struct {
 	RequestHeaders map[string]string
 	// RetryAfter is the receiver's Retry-After on a 429 or 503, or zero.
 	RetryAfter time.Duration
-	// Error describes a failure for the delivery log; empty on success.
-	Error    string
+	// Error describes a failure for the delivery log, which the customer
+	// reads; empty on success. It is in our words, never Go's.
+	Error string
+	// Detail is the Go error behind Error, for the worker's log only: it
+	// can name internal addresses and our resolver.
+	Detail   string
 	Duration time.Duration
 }
 
@@ -143,15 +162,26 @@ type Result struct {
 // outcome to record.
 func (s *Sender) Send(ctx context.Context, r Request) Result {
 	start := time.Now()
+	res := s.attempt(ctx, r)
+	res.Duration = time.Since(start)
+	return res
+}
+
+func (s *Sender) attempt(ctx context.Context, r Request) Result {
+	if s.checkURL != nil {
+		if err := s.checkURL(r.URL); err != nil {
+			return refused(err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
+	p := &progress{}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, p.trace()), http.MethodPost, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
-		return Result{Outcome: ConnectionError, Error: fmt.Sprintf("invalid request: %v", err), Duration: time.Since(start)}
+		return Result{Outcome: ConnectionError, Error: "the webhook URL is not valid", Detail: err.Error()}
 	}
 	sent := s.sign(req, r)
-	res := s.send(ctx, req)
-	res.Duration = time.Since(start)
+	res := s.send(ctx, req, p)
 	res.RequestHeaders = sent
 	return res
 }
@@ -190,11 +220,10 @@ func (s *Sender) sign(req *http.Request, r Request) map[string]string {
 	return sent
 }
 
-func (s *Sender) send(ctx context.Context, req *http.Request) Result {
+func (s *Sender) send(ctx context.Context, req *http.Request, p *progress) Result {
 	resp, err := s.client.Do(req)
 	if err != nil {
-		outcome, text := failure(ctx, err, s.timeout)
-		return Result{Outcome: outcome, Error: text}
+		return failure(ctx, err, s.timeout, p)
 	}
 	defer resp.Body.Close()
 	// A broken response body after the status line does not change the
@@ -261,23 +290,4 @@ func boundHeaders(h http.Header) map[string]string {
 		size += len(k) + len(v)
 	}
 	return out
-}
-
-// failure classifies a request that got no response and describes it for
-// the delivery log.
-func failure(ctx context.Context, err error, timeout time.Duration) (Outcome, string) {
-	var netErr net.Error
-	if !errors.Is(err, destination.ErrBlocked) && (errors.Is(ctx.Err(), context.DeadlineExceeded) ||
-		errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())) {
-		return Timeout, fmt.Sprintf("timed out after %s", timeout)
-	}
-	// url.Error repeats the URL, which the delivery log already shows.
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		err = uerr.Err
-	}
-	if errors.Is(err, destination.ErrBlocked) {
-		return Blocked, "blocked: " + err.Error()
-	}
-	return ConnectionError, err.Error()
 }

@@ -3,8 +3,12 @@ package sender_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -54,11 +58,12 @@ func request(url string) sender.Request {
 }
 
 // resultOpts compares results without their measured duration, response
-// headers (which carry a Date; TestSendCapturesResponseHeaders checks them)
-// and request headers (TestSendHeadersAndBodyExact checks them), and bodies as byte strings (element-wise comparison of 64 KiB is slow
-// under -race).
+// headers (which carry a Date; TestSendCapturesResponseHeaders checks them),
+// request headers (TestSendHeadersAndBodyExact checks them) and the Go error
+// for the log (TestSendFailures checks it), and bodies as byte strings
+// (element-wise comparison of 64 KiB is slow under -race).
 var resultOpts = cmp.Options{
-	cmpopts.IgnoreFields(sender.Result{}, "Duration", "Headers", "RequestHeaders"),
+	cmpopts.IgnoreFields(sender.Result{}, "Duration", "Headers", "RequestHeaders", "Detail"),
 	cmp.Comparer(func(a, b []byte) bool { return bytes.Equal(a, b) }),
 }
 
@@ -247,7 +252,7 @@ func TestSendTimeout(t *testing.T) {
 	res := newSender(timeout).Send(context.Background(), request(rc.URL("")))
 	elapsed := time.Since(start)
 
-	want := sender.Result{Outcome: sender.Timeout, Error: "timed out after 100ms"}
+	want := sender.Result{Outcome: sender.Timeout, Error: "timed out after 100ms waiting for the response headers"}
 	if diff := cmp.Diff(want, res, resultOpts); diff != "" {
 		t.Errorf("Result mismatch (-want +got):\n%s", diff)
 	}
@@ -284,16 +289,21 @@ func TestSendSlowBodyTimesOut(t *testing.T) {
 	}
 }
 
-func TestSendConnectionRefused(t *testing.T) {
-	t.Parallel()
+// closedAddr is a loopback address nothing listens on.
+func closedAddr(tb testing.TB) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	return addr
+}
 
-	res := newSender(5*time.Second).Send(context.Background(), request("http://"+addr+"/hook"))
+func TestSendConnectionRefused(t *testing.T) {
+	t.Parallel()
+	res := newSender(5*time.Second).Send(context.Background(), request("http://"+closedAddr(t)+"/hook"))
 
 	if res.Outcome != sender.ConnectionError || res.StatusCode != 0 || res.Body != nil {
 		t.Errorf("Result = %+v, want ConnectionError without a response", res)
@@ -325,22 +335,54 @@ func TestSendCancelledContext(t *testing.T) {
 	}
 }
 
-// staticResolver resolves every name to 127.0.0.1, so a test can use a host
-// name that is not loopback by its spelling.
-type staticResolver struct{}
+// resolverFunc is a destination.Resolver answering with itself.
+type resolverFunc func(ctx context.Context, network, host string) ([]netip.Addr, error)
 
-var _ destination.Resolver = staticResolver{}
+var _ destination.Resolver = resolverFunc(nil)
 
-func (staticResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
-	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+func (f resolverFunc) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	return f(ctx, network, host)
 }
 
-// loopbackGuard allows loopback and resolves every name to 127.0.0.1.
+// loopbackGuard allows loopback and resolves every name to 127.0.0.1, so a
+// test can use a host name that is not loopback by its spelling.
 func loopbackGuard() *destination.Guard {
 	return destination.New(destination.Config{
-		Allow:    []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		Resolver: staticResolver{},
+		Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Resolver: resolverFunc(func(context.Context, string, string) ([]netip.Addr, error) {
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+		}),
 	})
+}
+
+// guardedSender is a sender whose connections the guard checks.
+func guardedSender(g *destination.Guard, timeout time.Duration) *sender.Sender {
+	return sender.New(sender.Config{
+		Timeout: timeout, UserAgent: testUserAgent,
+		Dial: g.DialContext(&net.Dialer{Timeout: timeout}),
+	})
+}
+
+// newTLSReceiver starts an HTTPS receiver that answers with h and speaks
+// HTTP/2. cfg, when set, replaces httptest's TLS settings (its certificate
+// is still used when cfg has none). Failed handshakes are not logged.
+func newTLSReceiver(tb testing.TB, h http.HandlerFunc, cfg *tls.Config) *httptest.Server {
+	tb.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.TLS = cfg
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// trusting makes s trust srv's certificate and returns it.
+func trusting(s *sender.Sender, srv *httptest.Server) *sender.Sender {
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	sender.SetRootCAs(s, pool)
+	return s
 }
 
 // countingProxy stands in for a forward proxy and counts what reaches it.
@@ -369,10 +411,7 @@ func TestSendIgnoresEnvironmentProxy(t *testing.T) {
 	t.Setenv("no_proxy", "")
 
 	rc := newReceiver(t, nil)
-	s := sender.New(sender.Config{
-		Timeout: 5 * time.Second, UserAgent: testUserAgent,
-		Dial: loopbackGuard().DialContext(&net.Dialer{Timeout: 5 * time.Second}),
-	})
+	s := guardedSender(loopbackGuard(), 5*time.Second)
 	_, port, _ := net.SplitHostPort(rc.Addr())
 	res := s.Send(context.Background(), request("http://receiver.test:"+port+"/hook"))
 
@@ -414,29 +453,72 @@ func TestSendBlockedDestination(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t, nil)
 	// No allowlist: loopback is refused before any connection is made.
-	guard := destination.New(destination.Config{})
-	s := sender.New(sender.Config{
-		Timeout: 5 * time.Second, UserAgent: testUserAgent,
-		Dial: guard.DialContext(&net.Dialer{Timeout: 5 * time.Second}),
-	})
+	s := guardedSender(destination.New(destination.Config{}), 5*time.Second)
 
 	res := s.Send(context.Background(), request(rc.URL("")))
 
-	if res.Outcome != sender.Blocked || res.StatusCode != 0 || !strings.HasPrefix(res.Error, "blocked: ") ||
-		!strings.Contains(res.Error, "127.0.0.1") {
-		t.Errorf("Result = %+v, want Blocked with an error naming 127.0.0.1", res)
+	// The customer reads that it was blocked, not which address the name
+	// had: that would map our network. The worker's log gets the address.
+	if res.Outcome != sender.Blocked || res.StatusCode != 0 || res.Error != "blocked: the address is not public" ||
+		!strings.Contains(res.Detail, "127.0.0.1") {
+		t.Errorf("Result = %+v, want Blocked with an error without the address, and a Detail naming 127.0.0.1", res)
 	}
 	if n := len(rc.Requests()); n != 0 {
 		t.Errorf("receiver got %d requests from a blocked send", n)
 	}
 
 	// The same guard with loopback allowed delivers.
-	s = sender.New(sender.Config{
-		Timeout: 5 * time.Second, UserAgent: testUserAgent,
-		Dial: loopbackGuard().DialContext(&net.Dialer{Timeout: 5 * time.Second}),
-	})
+	s = guardedSender(loopbackGuard(), 5*time.Second)
 	if res := s.Send(context.Background(), request(rc.URL(""))); res.Outcome != sender.Success {
 		t.Errorf("allowlisted Send = %+v, want Success", res)
+	}
+}
+
+// TestSendChecksURLFirst: with a CheckURL hook, a stored URL that the rules
+// of today refuse (they may be newer than the URL) makes no connection.
+func TestSendChecksURLFirst(t *testing.T) {
+	t.Parallel()
+	var dialled atomic.Int64
+	s := sender.New(sender.Config{
+		Timeout: 5 * time.Second, UserAgent: testUserAgent,
+		CheckURL: loopbackGuard().CheckURL,
+		Dial: func(context.Context, string, string) (net.Conn, error) {
+			dialled.Add(1)
+			return nil, errors.New("this test's dialer connects nowhere")
+		},
+	})
+	tests := []struct {
+		url  string
+		want sender.Result
+	}{
+		// Allowlisted addresses are held to the port rule too.
+		{"http://127.0.0.1:22/hook", sender.Result{Outcome: sender.Blocked, Error: "blocked: port 22 is not allowed"}},
+		{"http://hooks.example.com:6379/", sender.Result{Outcome: sender.Blocked, Error: "blocked: port 6379 is not allowed"}},
+		{"http://10.0.0.1/hook", sender.Result{Outcome: sender.Blocked, Error: "blocked: the address is not public"}},
+		{"https://example.com/a b", sender.Result{Outcome: sender.ConnectionError,
+			Error: "url contains a space at position 22; percent-encode it as %20"}},
+		// Go escapes a space in the path but sends the query as it is.
+		{"https://example.com/hook?q=a b", sender.Result{Outcome: sender.ConnectionError,
+			Error: "url contains a space at position 29; percent-encode it as %20"}},
+	}
+	for _, tt := range tests {
+		res := s.Send(context.Background(), request(tt.url))
+		if diff := cmp.Diff(tt.want, res, resultOpts); diff != "" {
+			t.Errorf("Send(%q) mismatch (-want +got):\n%s", tt.url, diff)
+		}
+		if res.Detail == "" {
+			t.Errorf("Send(%q) has no Detail for the log", tt.url)
+		}
+	}
+	if n := dialled.Load(); n != 0 {
+		t.Errorf("refused URLs dialled %d times", n)
+	}
+
+	// A URL the hook accepts is sent.
+	rc := newReceiver(t, nil)
+	s = sender.New(sender.Config{Timeout: 5 * time.Second, UserAgent: testUserAgent, CheckURL: loopbackGuard().CheckURL})
+	if res := s.Send(context.Background(), request(rc.URL("/hook"))); res.Outcome != sender.Success {
+		t.Errorf("Send to an accepted URL = %+v, want Success", res)
 	}
 }
 

@@ -57,7 +57,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		MaxConnsPerHost: cfg.Concurrency,
 		UserAgent:       "Trackelio-Webhooks/" + boot.Version(),
 		Dial:            guard.DialContext(&net.Dialer{Timeout: cfg.DeliveryTimeout, KeepAlive: 30 * time.Second}),
-		Proxy:           cfg.Proxy,
+		// Stored URLs are held to today's rules (ports, characters) too.
+		CheckURL: guard.CheckURL,
+		Proxy:    cfg.Proxy,
 	})
 	if cfg.Proxy != nil {
 		log.Warn("DELIVERY_PROXY is set: deliveries go through the proxy, which must filter destinations itself", "proxy_host", cfg.Proxy.Host)
