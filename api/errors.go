@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -14,18 +15,19 @@ import (
 // them, so they are written once, here. A refusal by manage carries its own
 // code (webhook_inactive, …). The OpenAPI document's Error schema lists them.
 const (
-	codeValidationFailed = "validation_failed"
-	codeUnauthorized     = "unauthorized"
-	codeNotFound         = "not_found"
-	codeRateLimited      = "rate_limited"
-	codeMethodNotAllowed = "method_not_allowed"
-	codeInvalidJSON      = "invalid_json"
-	codePayloadTooLarge  = "payload_too_large"
-	codeConflict         = "conflict"
-	codeLimitExceeded    = "limit_exceeded"
-	codeTestTimeout      = "test_timeout"
-	codeUnavailable      = "unavailable"
-	codeInternal         = "internal"
+	codeValidationFailed     = "validation_failed"
+	codeUnauthorized         = "unauthorized"
+	codeNotFound             = "not_found"
+	codeRateLimited          = "rate_limited"
+	codeMethodNotAllowed     = "method_not_allowed"
+	codeInvalidJSON          = "invalid_json"
+	codePayloadTooLarge      = "payload_too_large"
+	codeConflict             = "conflict"
+	codeLimitExceeded        = "limit_exceeded"
+	codeIdempotencyKeyReused = "idempotency_key_reused"
+	codeTestTimeout          = "test_timeout"
+	codeUnavailable          = "unavailable"
+	codeInternal             = "internal"
 )
 
 // Error is an API error with the status and JSON body it answers.
@@ -58,6 +60,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		fieldErrs manage.FieldErrors
 		refusal   *manage.Refusal
 		timeout   *manage.TestTimeout
+		reused    *repo.KeyReusedError
 	)
 	switch {
 	case errors.As(err, &apiErr):
@@ -68,6 +71,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		apiErr = &Error{Status: http.StatusConflict, Code: refusal.Code, Message: refusal.Message}
 	case errors.As(err, &timeout):
 		apiErr = &Error{Status: http.StatusGatewayTimeout, Code: codeTestTimeout, Message: timeout.Error()}
+	case errors.As(err, &reused):
+		// Nothing was stored: a new key sends the new event.
+		apiErr = &Error{Status: http.StatusUnprocessableEntity, Code: codeIdempotencyKeyReused, Field: "Idempotency-Key",
+			Message: fmt.Sprintf("Idempotency-Key %q was already used for a different event (id %s); use a new key for a new event", reused.Key, reused.EventID)}
 	case errors.Is(err, repo.ErrNotFound):
 		apiErr = errNotFound
 	case errors.Is(err, repo.ErrLimitReached):

@@ -1,11 +1,14 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -169,7 +172,10 @@ func TestCreateEventStoresExactBody(t *testing.T) {
 		{"escapes kept as written", `{"s":"\u003c\"q\"\\ \n \u00e9 \/"}`, `{"s":"\u003c\"q\"\\ \n \u00e9 \/"}`},
 		{"non-ASCII and line separators", "{\"s\":\"héllo 😀 \u2028\u2029\"}", "{\"s\":\"héllo 😀 \u2028\u2029\"}"},
 		{"numbers kept as written", `{"big":12345678901234567890123,"f":1.50e3,"neg":-0.0}`, `{"big":12345678901234567890123,"f":1.50e3,"neg":-0.0}`},
-		{"key order and duplicates kept", `{"z":1,"a":2,"z":3}`, `{"z":1,"a":2,"z":3}`},
+		{"key order kept", `{"z":1,"a":2,"y":3}`, `{"z":1,"a":2,"y":3}`},
+		{"32 levels of nesting, data the first", `{"deep":` + nested(31, "1") + `}`, `{"deep":` + nested(31, "1") + `}`},
+		{"a key again in another object", `{"a":{"id":1},"b":[{"id":2},{"id":3}]}`, `{"a":{"id":1},"b":[{"id":2},{"id":3}]}`},
+		{"keys that differ in case", `{"k":1,"K":2}`, `{"k":1,"K":2}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -295,6 +301,41 @@ func TestCreateEventIdempotency(t *testing.T) {
 		again, _ := post(t, a.APIKey, "order-42", body)
 		if diff := cmp.Diff(first, again); diff != "" {
 			t.Errorf("replayed answer (-first +replay):\n%s", diff)
+		}
+	})
+
+	t.Run("the same event with other whitespace replays", func(t *testing.T) {
+		var spaced bytes.Buffer
+		if err := json.Indent(&spaced, []byte(body), " ", "\t"); err != nil {
+			t.Fatal(err)
+		}
+		again, res := post(t, a.APIKey, "order-42", spaced.String())
+		if diff := cmp.Diff(first, again); diff != "" {
+			t.Errorf("replayed answer (-first +replay):\n%s", diff)
+		}
+		if h := res.Header.Get("Idempotent-Replayed"); h != "true" {
+			t.Errorf("Idempotent-Replayed = %q, want true", h)
+		}
+	})
+
+	t.Run("another event under the same key is refused", func(t *testing.T) {
+		// body's data begins with "order", which sorts first.
+		reordered := strings.Replace(body, `"order":42,`, "", 1)
+		reordered = strings.TrimSuffix(reordered, "}}") + `,"order":42}}`
+		tests := []struct{ name, body string }{
+			{"other data", testenv.EventBody(t, "post.created", map[string]any{"order": 43})},
+			{"another type", testenv.EventBody(t, "comment.created", map[string]any{"order": 42})},
+			{"the same members in another order", reordered},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				f.mustRefuseEvent(t, a.APIKey, "order-42", tt.body, apiError{Status: 422, Code: "idempotency_key_reused", Field: "Idempotency-Key",
+					Message: `Idempotency-Key "order-42" was already used for a different event (id ` + first.ID + `); use a new key for a new event`})
+			})
+		}
+		again, _ := post(t, a.APIKey, "order-42", body)
+		if diff := cmp.Diff(first, again); diff != "" {
+			t.Errorf("the key's own event after refusals (-first +replay):\n%s", diff)
 		}
 	})
 
@@ -499,38 +540,73 @@ func TestCreateEventEnqueueFailureStillAccepted(t *testing.T) {
 	}
 }
 
-// TestCreateEventValidatesData: data its type's schema refuses is a 422
-// naming the JSON pointer of the first bad field, and nothing is stored,
-// enqueued or used up: the same key then takes the corrected event.
+// mustRefuseEvent posts body under the Idempotency-Key idem and checks the
+// refusal, its message too when want has one, and that nothing was stored
+// or enqueued.
+func (f *fixture) mustRefuseEvent(tb testing.TB, apiKey, idem, body string, want apiError) {
+	tb.Helper()
+	before, enqueued := f.rowCounts(tb), len(f.enq.Enqueued())
+	res := f.do(tb, request{Method: "POST", Path: "/v1/events", Auth: bearer(apiKey), Body: body,
+		Header: map[string]string{"Idempotency-Key": idem}})
+	res.wantError(tb, apiError{Status: want.Status, Code: want.Code, Field: want.Field})
+	var got struct {
+		Error apiError `json:"error"`
+	}
+	res.decode(tb, &got)
+	if want.Message != "" && got.Error.Message != want.Message {
+		tb.Errorf("message %q, want %q", got.Error.Message, want.Message)
+	}
+	if h := res.Header.Get("Idempotent-Replayed"); h != "" {
+		tb.Errorf("Idempotent-Replayed = %q on a refusal", h)
+	}
+	if diff := cmp.Diff(before, f.rowCounts(tb)); diff != "" {
+		tb.Errorf("a refused event stored rows (-before +after):\n%s", diff)
+	}
+	if n := len(f.enq.Enqueued()) - enqueued; n != 0 {
+		tb.Errorf("a refused event enqueued %d deliveries", n)
+	}
+}
+
+// TestCreateEventValidatesData: data its type's schema refuses, data nested
+// more than 32 levels deep (data itself the first) or giving an object key
+// twice, and a request giving a field twice are a 422 naming the JSON
+// pointer of the first bad value, or the field; nothing is stored, enqueued
+// or used up: the same key then takes the corrected event.
 func TestCreateEventValidatesData(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ws := f.mustCreateWorkspace(t, "Acme")
 	f.mustCreateHook(t, ws.APIKey, "post.created", "nps.submitted", "conversation.completed")
+	tooDeep := "/data/deep" + strings.Repeat("/0", 31)
 
 	tests := []struct {
 		name, body, field string
+		message           string // compared when set
 	}{
-		{"post without an id", `{"type":"post.created","data":{"post":{"title":"T","status":"open","board":{"id":"b"},"author":{"id":"u"}},"source":"widget"}}`, "/data/post/id"},
-		{"unknown source", `{"type":"post.created","data":{` + requiredPost[:strings.LastIndex(requiredPost, ",")] + `,"source":"email"}}`, "/data/source"},
-		{"an empty data object", `{"type":"nps.submitted","data":{}}`, "/data/id"},
-		{"score out of range", `{"type":"nps.submitted","data":` + testenv.EventData(t, "nps.submitted", map[string]any{"score": 11}) + `}`, "/data/score"},
-		{"a score as a string", `{"type":"nps.submitted","data":` + testenv.EventData(t, "nps.submitted", map[string]any{"score": "9"}) + `}`, "/data/score"},
-		{"a time that is not RFC 3339", `{"type":"conversation.completed","data":` + testenv.EventData(t, "conversation.completed",
-			map[string]any{"timings": map[string]any{"started_at": "30/11/2026", "completed_at": "2026-11-30T16:58:12Z"}}) + `}`, "/data/timings/started_at"},
+		{name: "post without an id", body: `{"type":"post.created","data":{"post":{"title":"T","status":"open","board":{"id":"b"},"author":{"id":"u"}},"source":"widget"}}`, field: "/data/post/id"},
+		{name: "unknown source", body: `{"type":"post.created","data":{` + requiredPost[:strings.LastIndex(requiredPost, ",")] + `,"source":"email"}}`, field: "/data/source"},
+		{name: "an empty data object", body: `{"type":"nps.submitted","data":{}}`, field: "/data/id"},
+		{name: "score out of range", body: `{"type":"nps.submitted","data":` + testenv.EventData(t, "nps.submitted", map[string]any{"score": 11}) + `}`, field: "/data/score"},
+		{name: "a score as a string", body: `{"type":"nps.submitted","data":` + testenv.EventData(t, "nps.submitted", map[string]any{"score": "9"}) + `}`, field: "/data/score"},
+		{name: "a time that is not RFC 3339", body: `{"type":"conversation.completed","data":` + testenv.EventData(t, "conversation.completed",
+			map[string]any{"timings": map[string]any{"started_at": "30/11/2026", "completed_at": "2026-11-30T16:58:12Z"}}) + `}`, field: "/data/timings/started_at"},
+		{name: "5,000 levels in 10 KB", body: `{"type":"post.created","data":` + withPost(`{"deep":`+nested(5000, "1")+`}`) + `}`, field: tooDeep,
+			message: "data" + strings.TrimPrefix(tooDeep, "/data") + ": objects and arrays nested more than 32 levels deep"},
+		{name: "33 levels", body: `{"type":"post.created","data":` + withPost(`{"deep":`+nested(32, "1")+`}`) + `}`, field: tooDeep},
+		{name: "a key twice", body: `{"type":"nps.submitted","data":{"id":"n1","score":11,"score":9,"respondent":{"id":"u"}}}`, field: "/data/score",
+			message: `data/score: duplicate key "score"`},
+		{name: "a key twice, once escaped", body: `{"type":"nps.submitted","data":{"id":"n1","score":9,"\u0073core":9,"respondent":{"id":"u"}}}`, field: "/data/score"},
+		{name: "a nested key twice", body: `{"type":"nps.submitted","data":{"id":"n1","score":9,"respondent":{"id":"u","id":"v"}}}`, field: "/data/respondent/id"},
+		{name: "a request field twice", body: `{"type":"post.created","type":"nps.submitted","data":` + testenv.EventData(t, "nps.submitted", nil) + `}`,
+			field: "type", message: `field "type" given twice`},
+		{name: "a request field twice, in another case", body: `{"type":"nps.submitted","data":{},"Data":` + testenv.EventData(t, "nps.submitted", nil) + `}`, field: "Data"},
+		{name: "a request field twice, once escaped, after data holding look-alikes",
+			body: `{"type":"nps.submitted","data":{"type":[{"type":"}]"}],"s":"\\\",\"type\":"},"\u0074ype":"nps.submitted"}`, field: "type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, enqueued := f.rowCounts(t), len(f.enq.Enqueued())
-			res := f.do(t, request{Method: "POST", Path: "/v1/events", Auth: bearer(ws.APIKey), Body: tt.body,
-				Header: map[string]string{"Idempotency-Key": "k-" + tt.name}})
-			res.wantError(t, apiError{Status: 422, Code: "validation_failed", Field: tt.field})
-			if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-				t.Errorf("a refused event stored rows (-before +after):\n%s", diff)
-			}
-			if n := len(f.enq.Enqueued()) - enqueued; n != 0 {
-				t.Errorf("a refused event enqueued %d deliveries", n)
-			}
+			f.mustRefuseEvent(t, ws.APIKey, "k-"+tt.name, tt.body,
+				apiError{Status: 422, Code: "validation_failed", Field: tt.field, Message: tt.message})
 		})
 	}
 	res := f.do(t, request{Method: "POST", Path: "/v1/events", Auth: bearer(ws.APIKey), Body: testenv.EventBody(t, "nps.submitted", nil),
@@ -538,5 +614,45 @@ func TestCreateEventValidatesData(t *testing.T) {
 	res.wantStatus(t, http.StatusAccepted)
 	if h := res.Header.Get("Idempotent-Replayed"); h != "" {
 		t.Errorf("Idempotent-Replayed = %q after a refused first try", h)
+	}
+}
+
+// nested is inner inside n arrays.
+func nested(n int, inner string) string {
+	return strings.Repeat("[", n) + inner + strings.Repeat("]", n)
+}
+
+// TestCreateEventRefusesDeepDataCheaply: a 10 KB event nesting 5,000
+// levels deep is refused without anything building the document: the
+// whole request, from reading the body to writing the 422, allocates less
+// than maxBytes (before the shape check, accepting it took 930 KB). Most
+// of what is left is encoding/json's strict decode of the request, whose
+// scanner keeps a stack as deep as the body, up to its own limit of 10,000
+// levels. Not parallel: the allocation counter is the process's.
+func TestCreateEventRefusesDeepDataCheaply(t *testing.T) {
+	const maxBytes = 512 << 10
+	f := setup(t)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	req := request{Method: "POST", Path: "/v1/events", Auth: bearer(ws.APIKey),
+		Body: `{"type":"post.created","data":` + withPost(`{"deep":`+nested(5000, "1")+`}`) + `}`}
+	serve := func() {
+		w := httptest.NewRecorder()
+		f.handler.ServeHTTP(w, req.http())
+		if w.Code != http.StatusUnprocessableEntity {
+			t.Fatalf("status %d, want 422: %s", w.Code, w.Body)
+		}
+	}
+	serve() // warm up: the key's first lookup, the pools
+	const runs = 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		serve()
+	}
+	runtime.ReadMemStats(&after)
+	perRequest := (after.TotalAlloc - before.TotalAlloc) / runs
+	t.Logf("a %d-byte event nesting 5,000 levels: %d bytes allocated per request", len(req.Body), perRequest)
+	if perRequest > maxBytes {
+		t.Errorf("%d bytes allocated per request, want at most %d", perRequest, maxBytes)
 	}
 }

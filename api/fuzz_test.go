@@ -27,6 +27,12 @@ func FuzzCreateEvent(f *testing.F) {
 
 	f.Add([]byte(`{"type":"post.created","data":{"id":"p_1","title":"Dark mode","votes":3}}`))
 	f.Add([]byte(`{"type":"conversation.completed","data":{"nested":{"deep":[1,2,{"x":null}]}}}`))
+	// Hostile shapes: too deep, a key twice (also once escaped), a field twice.
+	f.Add([]byte(`{"type":"post.created","data":{"deep":` + nested(5000, "1") + `}}`))
+	f.Add([]byte(`{"type":"post.created","data":` + withPost(`{"deep":`+nested(31, `{"a":1,"a":2}`)+`}`) + `}`))
+	f.Add([]byte(`{"type":"nps.submitted","data":{"id":"n1","score":11,"score":9,"respondent":{"id":"u"}}}`))
+	f.Add([]byte(`{"type":"nps.submitted","data":{"id":"n1","score":9,"\u0073core":9,"respondent":{"id":"u"}}}`))
+	f.Add([]byte(`{"type":"nps.submitted","TYPE":"post.created","data":{}}`))
 	// Valid events, so mutations also explore what the schemas accept.
 	for _, typ := range []string{"post.created", "nps.submitted", "conversation.completed"} {
 		f.Add([]byte(testenv.EventBody(f, typ, map[string]any{"nested": map[string]any{"deep": []any{1, "é", nil}}})))
@@ -62,8 +68,8 @@ func FuzzCreateEvent(f *testing.F) {
 		if !utf8.Valid(ev.Body) || !json.Valid(ev.Body) {
 			t.Fatalf("accepted %q and stored a body that is not valid JSON: %q", body, ev.Body)
 		}
-		// Decoded the way the API decodes: the last "data" wins, keys match
-		// case-insensitively.
+		// Decoded the way the API decodes: keys match case-insensitively
+		// (the API refuses a field given twice).
 		var in struct {
 			Type string          `json:"type"`
 			Data json.RawMessage `json:"data"`

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/text/message"
 )
 
-// DataError is event data its type's schema refuses.
+// DataError is event data refused by its type's schema or by CheckShape.
 type DataError struct {
 	// Pointer is the JSON pointer (RFC 6901) of the refused value within
 	// the data, "" for the data itself.

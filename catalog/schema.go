@@ -115,7 +115,8 @@ func (s *Schemas) Example(eventType string) json.RawMessage {
 
 // Validate checks data against the schema of eventType, a catalog type. It
 // returns a *DataError naming the first refused field, or an error for a
-// type outside the catalog.
+// type outside the catalog. It parses data whole: data from outside passes
+// CheckShape first, which bounds what that costs.
 func (s *Schemas) Validate(eventType string, data []byte) error {
 	sch, ok := s.compiled[eventType]
 	if !ok {

@@ -21,7 +21,9 @@
 //   - Publish sends an Idempotency-Key, generated once per call unless
 //     WithIdempotencyKey gives one, and the same key on every attempt, so
 //     the API answers a repeat with the first result. It is retried after a
-//     network error, a 429 and a 500, 502, 503 or 504.
+//     network error, a 429 and a 500, 502, 503 or 504. A key already used
+//     for a different event is refused with CodeIdempotencyKeyReused, and
+//     not retried.
 //   - Reads (GET), updates (PATCH), deletes (DELETE), a dry-run Recover and
 //     CreatePortalSession are retried in the same cases. A portal link
 //     created by an attempt whose answer was lost is never seen, and expires

@@ -32,19 +32,20 @@ type Error struct {
 
 // The error codes the API answers with.
 const (
-	CodeInvalidJSON      = "invalid_json"       // 400: the body is not one JSON object
-	CodeUnauthorized     = "unauthorized"       // 401: missing or unknown API key
-	CodeNotFound         = "not_found"          // 404: no such id in this workspace, or no such route
-	CodeMethodNotAllowed = "method_not_allowed" // 405
-	CodeConflict         = "conflict"           // 409: conflicts with existing data
-	CodeWebhookInactive  = "webhook_inactive"   // 409: redeliver or recover on an inactive webhook
-	CodePayloadTooLarge  = "payload_too_large"  // 413: an event body over 256 KiB
-	CodeValidationFailed = "validation_failed"  // 422: Field names what was refused
-	CodeLimitExceeded    = "limit_exceeded"     // 422: the workspace has its most webhooks
-	CodeRateLimited      = "rate_limited"       // 429: see RetryAfter
-	CodeInternal         = "internal"           // 500
-	CodeUnavailable      = "unavailable"        // 503: the API cannot reach its database; see RetryAfter
-	CodeTestTimeout      = "test_timeout"       // 504: no attempt of a test event within the wait
+	CodeInvalidJSON          = "invalid_json"           // 400: the body is not one JSON object
+	CodeUnauthorized         = "unauthorized"           // 401: missing or unknown API key
+	CodeNotFound             = "not_found"              // 404: no such id in this workspace, or no such route
+	CodeMethodNotAllowed     = "method_not_allowed"     // 405
+	CodeConflict             = "conflict"               // 409: conflicts with existing data
+	CodeWebhookInactive      = "webhook_inactive"       // 409: redeliver or recover on an inactive webhook
+	CodePayloadTooLarge      = "payload_too_large"      // 413: an event body over 256 KiB
+	CodeValidationFailed     = "validation_failed"      // 422: Field names what was refused
+	CodeLimitExceeded        = "limit_exceeded"         // 422: the workspace has its most webhooks
+	CodeIdempotencyKeyReused = "idempotency_key_reused" // 422: the key was used for another event; publish with a new key
+	CodeRateLimited          = "rate_limited"           // 429: see RetryAfter
+	CodeInternal             = "internal"               // 500
+	CodeUnavailable          = "unavailable"            // 503: the API cannot reach its database; see RetryAfter
+	CodeTestTimeout          = "test_timeout"           // 504: no attempt of a test event within the wait
 )
 
 // Error reads like "422 validation_failed: url is required (field url)".

@@ -53,7 +53,10 @@ type publishConfig struct {
 // characters) instead of one generated for the call. A key derived from
 // what happened, such as "post-42-created", makes a publish repeated later,
 // after a crash or by another process, answer the first event instead of
-// creating a second one.
+// creating a second one. The repeat must carry the same event: under a key
+// already used for another type or other data (compared as compacted JSON,
+// so member order counts) the API refuses it with
+// CodeIdempotencyKeyReused, which Publish does not retry.
 func WithIdempotencyKey(key string) PublishOption {
 	return func(p *publishConfig) { p.key = key }
 }
@@ -61,7 +64,8 @@ func WithIdempotencyKey(key string) PublishOption {
 // Publish reports an event of a catalog type to every webhook of the
 // workspace subscribed to it. data is the event's data object, marshalled
 // with encoding/json; a json.RawMessage is sent as it is. The API checks
-// it against the type's schema: a refusal is an *Error with Code
+// it against the type's schema and its limits (at most 32 levels of
+// nesting, no key twice in an object): a refusal is an *Error with Code
 // CodeValidationFailed whose Field points into the request body, such as
 // "/data/post/id".
 //

@@ -79,6 +79,9 @@ func TestPublish(t *testing.T) {
 func TestPublishRefusals(t *testing.T) {
 	t.Parallel()
 	_, c, rec := setup(t)
+	if _, err := c.Publish(context.Background(), "post.created", postCreated, client.WithIdempotencyKey("used")); err != nil {
+		t.Fatal(err)
+	}
 	noID := json.RawMessage(`{"post":{"title":"Dark mode","body":"Please add a dark theme.","status":"open","board":{"id":"board_1","name":"Ideas"},"author":{"id":"user_1","name":"Ana"}},"source":"widget"}`)
 	tests := []struct {
 		name      string
@@ -91,6 +94,7 @@ func TestPublishRefusals(t *testing.T) {
 		{"data not an object", "post.created", []string{"x"}, "", client.Error{Status: 422, Code: client.CodeValidationFailed, Field: "data"}},
 		{"data against its schema", "post.created", noID, "", client.Error{Status: 422, Code: client.CodeValidationFailed, Field: "/data/post/id"}},
 		{"a key the api refuses", "post.created", postCreated, "ключ", client.Error{Status: 422, Code: client.CodeValidationFailed, Field: "Idempotency-Key"}},
+		{"a key used for another event", "comment.created", commentCreated, "used", client.Error{Status: 422, Code: client.CodeIdempotencyKeyReused, Field: "Idempotency-Key"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

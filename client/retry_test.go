@@ -46,6 +46,8 @@ func TestRetries(t *testing.T) {
 		{"publish retries a refused connection", publish, 1, []step{accepted}, 1, []time.Duration{100 * time.Millisecond}, 0},
 		{"publish does not retry a refusal", publish, 0,
 			[]step{reply(422, apiError("validation_failed", "post.id is required", "/data/post/id"))}, 1, nil, 422},
+		{"publish does not retry a key used for another event", publish, 0,
+			[]step{reply(422, apiError("idempotency_key_reused", `Idempotency-Key "k" was already used for a different event`, "Idempotency-Key"))}, 1, nil, 422},
 		{"a 401 is not retried", publish, 0, []step{reply(401, apiError("unauthorized", "missing or invalid API key", ""))}, 1, nil, 401},
 		{"create webhook is retried after a 429", createHook, 0, []step{rateLimited, hookCreated}, 2, []time.Duration{time.Second}, 0},
 		{"create webhook is retried after refused connections", createHook, 2, []step{hookCreated}, 1,

@@ -2,6 +2,7 @@ package manage
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,8 +40,9 @@ func renderBody(b outgoingBody) ([]byte, error) {
 // of each one's data.
 func (s *Service) Contracts() []catalog.Contract { return s.schemas.Contracts() }
 
-// NewEvent checks a producer's event, a catalog type whose data its schema
-// accepts, then gives it its id and time and renders its outgoing body. A
+// NewEvent checks a producer's event, a catalog type whose data has the
+// shape all data must have and is accepted by its type's schema, then gives
+// it its id and time, renders its outgoing body and digests the request. A
 // refused field is named by its JSON pointer into the request body, such
 // as /data/post/id.
 func (s *Service) NewEvent(workspaceID, typ string, data json.RawMessage) (repo.NewEvent, error) {
@@ -53,13 +55,41 @@ func (s *Service) NewEvent(workspaceID, typ string, data json.RawMessage) (repo.
 	if len(data) == 0 || data[0] != '{' {
 		return repo.NewEvent{}, invalid("data", "data must be a JSON object")
 	}
+	// The shape comes first: the schema parses the data whole, which a
+	// document thousands of levels deep would make costly.
+	if de := catalog.CheckShape(data); de != nil {
+		return repo.NewEvent{}, invalid("/data"+de.Pointer, "%s", de.Message)
+	}
 	var de *catalog.DataError
 	if err := s.schemas.Validate(typ, data); errors.As(err, &de) {
 		return repo.NewEvent{}, invalid("/data"+de.Pointer, "%s (see the %s schema in GET /v1/event-types)", de.Message, typ)
 	} else if err != nil {
 		return repo.NewEvent{}, err
 	}
-	return s.newEvent(workspaceID, typ, data)
+	ev, err := s.newEvent(workspaceID, typ, data)
+	if err != nil {
+		return repo.NewEvent{}, err
+	}
+	ev.RequestDigest, err = requestDigest(typ, data)
+	return ev, err
+}
+
+// requestDigest identifies a request under its Idempotency-Key: the SHA-256
+// of the type, a NUL (which neither a type nor compacted JSON holds), and
+// the data compacted. Insignificant whitespace does not count; anything
+// else does, the order of members and the way a string is escaped
+// included, so a retry must send the data as it was first sent (a client
+// that marshals the same value each time does).
+func requestDigest(typ string, data []byte) ([]byte, error) {
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, data); err != nil {
+		return nil, fmt.Errorf("digest event data: %w", err)
+	}
+	h := sha256.New()
+	h.Write([]byte(typ))
+	h.Write([]byte{0})
+	h.Write(compact.Bytes())
+	return h.Sum(nil), nil
 }
 
 // newEvent gives an event its id and time and renders its outgoing body.

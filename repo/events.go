@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -19,7 +20,12 @@ type NewEvent struct {
 	Type           string
 	Body           []byte
 	IdempotencyKey string // empty for none
-	CreatedAt      time.Time
+	// RequestDigest identifies the request the event came from, kept with
+	// its IdempotencyKey: the key replays the event only for a request
+	// with the same digest. Nil for none, which replays whatever was
+	// stored.
+	RequestDigest []byte
+	CreatedAt     time.Time
 }
 
 // AcceptedEvent is the outcome of CreateEvent.
@@ -30,23 +36,53 @@ type AcceptedEvent struct {
 	// the first event's id and nothing new was stored.
 	Replayed      bool
 	DeliveryCount int
+	// KeyReused is true when the idempotency key was first used, by
+	// EventID, for a different request, and nothing was stored. It carries
+	// the refusal out of the batch; CreateEvent returns it as a
+	// *KeyReusedError.
+	KeyReused bool
+}
+
+// KeyReusedError refuses an event whose idempotency key was first used for
+// a different request: answering that one's event would drop this one.
+type KeyReusedError struct {
+	Key string
+	// EventID is the event the key was first used for.
+	EventID string
+}
+
+func (e *KeyReusedError) Error() string {
+	return fmt.Sprintf("idempotency key %q was already used for a different event (%s)", e.Key, e.EventID)
 }
 
 // CreateEvent stores the event and one pending delivery per active webhook of
 // the workspace subscribed to its type, atomically, and returns once that is
 // committed. Concurrent calls share one transaction (group commit): a busy
-// producer pays one commit per batch, not per event.
+// producer pays one commit per batch, not per event. An idempotency key
+// already used for a different request is a *KeyReusedError.
 func (s *Store) CreateEvent(ctx context.Context, ev NewEvent) (AcceptedEvent, error) {
-	return s.events.Do(ctx, ev)
+	acc, err := s.events.Do(ctx, ev)
+	if err == nil && acc.KeyReused {
+		return AcceptedEvent{}, &KeyReusedError{Key: ev.IdempotencyKey, EventID: acc.EventID}
+	}
+	return acc, err
+}
+
+// keyReused decides whether an event under a taken idempotency key is a
+// different request: both digests known and unequal. A digest missing on
+// either side (an event stored before digests, a caller without one)
+// replays, as every repeated key did before.
+func keyReused(stored, sent []byte) bool {
+	return len(stored) > 0 && len(sent) > 0 && !bytes.Equal(stored, sent)
 }
 
 const createEventsSQL = `
 	WITH i AS (
-		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[], $5::text[], $6::timestamptz[])
-		       AS i(id, workspace_id, type, body, idempotency_key, created_at)),
+		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[], $5::text[], $6::bytea[], $7::timestamptz[])
+		       AS i(id, workspace_id, type, body, idempotency_key, request_digest, created_at)),
 	ev AS (
-		INSERT INTO events (id, workspace_id, type, body, idempotency_key, created_at)
-		SELECT id, workspace_id, type, body, nullif(idempotency_key, ''), created_at FROM i
+		INSERT INTO events (id, workspace_id, type, body, idempotency_key, request_digest, created_at)
+		SELECT id, workspace_id, type, body, nullif(idempotency_key, ''), nullif(request_digest, ''), created_at FROM i
 		ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
 		RETURNING id, workspace_id, type, created_at),
 	d AS (
@@ -59,15 +95,19 @@ const createEventsSQL = `
 
 // createEvents is CreateEvent's flush: every event of the batch, with its
 // deliveries, in one statement and one commit. An event whose idempotency
-// key is taken (by an earlier event, or by another of the batch) answers
-// the first event's id and count.
+// key is taken (by an earlier event, or by an earlier one of the batch)
+// answers the first event's id and count, or is refused when it is a
+// different request.
 func (s *Store) createEvents(ctx context.Context, evs []NewEvent) ([]AcceptedEvent, error) {
 	n := len(evs)
 	ids, workspaces, types, keys, created := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	bodies := make([][]byte, n)
+	bodies, digests := make([][]byte, n), make([][]byte, n)
 	for i, ev := range evs {
 		ids[i], workspaces[i], types[i], keys[i] = ev.ID, ev.WorkspaceID, ev.Type, ev.IdempotencyKey
 		bodies[i], created[i] = ev.Body, ev.CreatedAt.Format(time.RFC3339Nano)
+		if ev.IdempotencyKey != "" { // a digest means nothing without its key
+			digests[i] = ev.RequestDigest
+		}
 	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -83,7 +123,7 @@ func (s *Store) createEvents(ctx context.Context, evs []NewEvent) ([]AcceptedEve
 		DeliveryIDs pq.StringArray `db:"delivery_ids"`
 	}
 	if err := tx.StmtxContext(ctx, stmt).SelectContext(ctx, &rows, pq.StringArray(ids), pq.StringArray(workspaces),
-		pq.StringArray(types), pq.ByteaArray(bodies), pq.StringArray(keys), pq.StringArray(created)); err != nil {
+		pq.StringArray(types), pq.ByteaArray(bodies), pq.StringArray(keys), pq.ByteaArray(digests), pq.StringArray(created)); err != nil {
 		return nil, fmt.Errorf("create %d events: %w", n, err)
 	}
 	inserted := make(map[string][]string, len(rows))
@@ -109,7 +149,8 @@ func (s *Store) createEvents(ctx context.Context, evs []NewEvent) ([]AcceptedEve
 }
 
 // replay answers the events whose idempotency key was taken with the first
-// event's id and its number of deliveries (redeliveries not counted).
+// event's id and its number of deliveries (redeliveries not counted), or
+// refuses them when their request differs from the first event's.
 func replay(ctx context.Context, tx *sqlx.Tx, evs []NewEvent, replays []int, out []AcceptedEvent) error {
 	if len(replays) == 0 {
 		return nil
@@ -122,10 +163,11 @@ func replay(ctx context.Context, tx *sqlx.Tx, evs []NewEvent, replays []int, out
 		WorkspaceID string `db:"workspace_id"`
 		Key         string `db:"idempotency_key"`
 		ID          string `db:"id"`
+		Digest      []byte `db:"request_digest"`
 		Count       int    `db:"count"`
 	}
 	err := tx.SelectContext(ctx, &firsts, `
-		SELECT e.workspace_id, e.idempotency_key, e.id,
+		SELECT e.workspace_id, e.idempotency_key, e.id, e.request_digest,
 		       (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id AND d.redelivery_of IS NULL) AS count
 		FROM events e JOIN unnest($1::uuid[], $2::text[]) AS k(workspace_id, key)
 		  ON e.workspace_id = k.workspace_id AND e.idempotency_key = k.key`, pq.StringArray(workspaces), pq.StringArray(keys))
@@ -133,16 +175,21 @@ func replay(ctx context.Context, tx *sqlx.Tx, evs []NewEvent, replays []int, out
 		return fmt.Errorf("replay idempotent events: %w", err)
 	}
 	type wsKey struct{ ws, key string }
-	first := make(map[wsKey]AcceptedEvent, len(firsts))
-	for _, f := range firsts {
-		first[wsKey{f.WorkspaceID, f.Key}] = AcceptedEvent{EventID: f.ID, Replayed: true, DeliveryCount: f.Count}
+	first := make(map[wsKey]int, len(firsts))
+	for j, f := range firsts {
+		first[wsKey{f.WorkspaceID, f.Key}] = j
 	}
 	for _, i := range replays {
-		acc, ok := first[wsKey{evs[i].WorkspaceID, evs[i].IdempotencyKey}]
+		j, ok := first[wsKey{evs[i].WorkspaceID, evs[i].IdempotencyKey}]
 		if !ok {
 			return fmt.Errorf("create event %s: idempotency key conflict without a stored event", evs[i].ID)
 		}
-		out[i] = acc
+		f := firsts[j]
+		if keyReused(f.Digest, evs[i].RequestDigest) {
+			out[i] = AcceptedEvent{EventID: f.ID, KeyReused: true}
+			continue
+		}
+		out[i] = AcceptedEvent{EventID: f.ID, Replayed: true, DeliveryCount: f.Count}
 	}
 	return nil
 }

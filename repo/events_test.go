@@ -4,12 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 
 	"github.com/trackelio/webhooks/repo"
 )
@@ -191,6 +194,177 @@ func TestCreateEventConcurrentSameKey(t *testing.T) {
 	}
 	if n := f.mustCount(t, `SELECT count(*) FROM deliveries`); n != 3 {
 		t.Errorf("deliveries stored = %d, want 3", n)
+	}
+}
+
+// keyedEvent is newEvent under an idempotency key, with the digest of its
+// request (none when digest is empty).
+func keyedEvent(workspaceID, key, digest string) repo.NewEvent {
+	ev := newEvent(workspaceID, "post.created")
+	ev.IdempotencyKey = key
+	if digest != "" {
+		ev.RequestDigest = []byte(digest)
+	}
+	return ev
+}
+
+// wantCreated checks what CreateEvent answered: acc, or a *KeyReusedError
+// when reused is set.
+func wantCreated(tb testing.TB, acc repo.AcceptedEvent, err error, want repo.AcceptedEvent, reused *repo.KeyReusedError) {
+	tb.Helper()
+	var got *repo.KeyReusedError
+	if err != nil && !errors.As(err, &got) {
+		tb.Fatalf("CreateEvent: %v", err)
+	}
+	if diff := cmp.Diff(reused, got); diff != "" {
+		tb.Errorf("key reused error (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, acc); diff != "" {
+		tb.Errorf("CreateEvent (-want +got):\n%s", diff)
+	}
+}
+
+// TestCreateEventKeyReusedForAnotherEvent: a key sent again answers its
+// first event only for the same request, the same digest; another request
+// under it is refused and stores nothing. A request without a digest, or a
+// key stored without one (before migration 0007), replays as before.
+func TestCreateEventKeyReusedForAnotherEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	first := keyedEvent(ws.ID, "k", "digest A")
+	f.mustEvent(t, first)
+	legacy := keyedEvent(ws.ID, "legacy", "")
+	f.mustEvent(t, legacy)
+	unkeyed := keyedEvent(ws.ID, "", "digest A")
+	f.mustEvent(t, unkeyed)
+
+	tests := []struct {
+		name   string
+		ev     repo.NewEvent
+		want   repo.AcceptedEvent
+		reused *repo.KeyReusedError
+	}{
+		{"the same request replays", keyedEvent(ws.ID, "k", "digest A"),
+			repo.AcceptedEvent{EventID: first.ID, Replayed: true, DeliveryCount: 1}, nil},
+		{"another request is refused", keyedEvent(ws.ID, "k", "digest B"),
+			repo.AcceptedEvent{}, &repo.KeyReusedError{Key: "k", EventID: first.ID}},
+		{"a request without a digest replays", keyedEvent(ws.ID, "k", ""),
+			repo.AcceptedEvent{EventID: first.ID, Replayed: true, DeliveryCount: 1}, nil},
+		{"a key stored without a digest replays any request", keyedEvent(ws.ID, "legacy", "digest B"),
+			repo.AcceptedEvent{EventID: legacy.ID, Replayed: true, DeliveryCount: 1}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			events, deliveries := f.mustCount(t, `SELECT count(*) FROM events`), f.mustCount(t, `SELECT count(*) FROM deliveries`)
+			acc, err := f.store.CreateEvent(ctx, tt.ev)
+			wantCreated(t, acc, err, tt.want, tt.reused)
+			if n := f.mustCount(t, `SELECT count(*) FROM events`); n != events {
+				t.Errorf("%d events stored", n-events)
+			}
+			if n := f.mustCount(t, `SELECT count(*) FROM deliveries`); n != deliveries {
+				t.Errorf("%d deliveries stored", n-deliveries)
+			}
+		})
+	}
+
+	// The digest is kept with a key only.
+	var digests []struct {
+		ID     string `db:"id"`
+		Digest []byte `db:"request_digest"`
+	}
+	if err := f.db.Select(&digests, `SELECT id::text AS id, request_digest FROM events ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]string{}
+	for _, d := range digests {
+		stored[d.ID] = string(d.Digest)
+	}
+	if diff := cmp.Diff(map[string]string{first.ID: "digest A", legacy.ID: "", unkeyed.ID: ""}, stored); diff != "" {
+		t.Errorf("stored digests (-want +got):\n%s", diff)
+	}
+}
+
+// TestCreateEventKeyReusedInOneBatch: events of one batch under one key are
+// judged as if they came one after another: the first is stored, a later
+// same request replays it, a later different one is refused. Not parallel:
+// waitQueued counts the callers of every batcher in the process.
+func TestCreateEventKeyReusedInOneBatch(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+
+	// This transaction holds the key "blocker", so the batch of the event
+	// under it waits: the events sent meanwhile queue up, in order, and go
+	// as the next batch once the transaction rolls back.
+	tx, err := f.db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // rolled back below
+	if _, err := tx.Exec(`INSERT INTO events (id, workspace_id, type, body, idempotency_key, created_at)
+		VALUES ($1, $2, 'post.created', '{}', 'blocker', now())`, uuid.NewString(), ws.ID); err != nil {
+		t.Fatal(err)
+	}
+	evs := []repo.NewEvent{
+		keyedEvent(ws.ID, "blocker", "digest A"),
+		keyedEvent(ws.ID, "same", "digest A"),
+		keyedEvent(ws.ID, "same", "digest A"),
+		keyedEvent(ws.ID, "other", "digest A"),
+		keyedEvent(ws.ID, "other", "digest B"),
+	}
+	accs, errs := make([]repo.AcceptedEvent, len(evs)), make([]error, len(evs))
+	var wg sync.WaitGroup
+	for i, ev := range evs {
+		wg.Go(func() { accs[i], errs[i] = f.store.CreateEvent(ctx, ev) })
+		if i == 0 {
+			waitLockWaiters(t, f.db, "the key blocker", 1)
+		}
+		waitQueued(t, i+1)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	wantCreated(t, accs[1], errs[1], repo.AcceptedEvent{EventID: evs[1].ID, DeliveryIDs: accs[1].DeliveryIDs, DeliveryCount: 1}, nil)
+	wantCreated(t, accs[2], errs[2], repo.AcceptedEvent{EventID: evs[1].ID, Replayed: true, DeliveryCount: 1}, nil)
+	wantCreated(t, accs[3], errs[3], repo.AcceptedEvent{EventID: evs[3].ID, DeliveryIDs: accs[3].DeliveryIDs, DeliveryCount: 1}, nil)
+	wantCreated(t, accs[4], errs[4], repo.AcceptedEvent{}, &repo.KeyReusedError{Key: "other", EventID: evs[3].ID})
+	if n := f.mustCount(t, `SELECT count(*) FROM events`); n != 3 {
+		t.Errorf("%d events stored, want 3 (blocker, same, other)", n)
+	}
+	// Stored by one transaction: the four went as one batch.
+	if n := f.mustCount(t, `SELECT count(DISTINCT xmin::text) FROM events WHERE id = ANY ($1)`,
+		pq.StringArray{evs[1].ID, evs[3].ID}); n != 1 {
+		t.Errorf("the batch's events were stored by %d transactions, want 1", n)
+	}
+}
+
+// waitQueued waits until n callers of CreateEvent wait for their batch:
+// goroutines parked in batch.(*Batcher).Do. The queue has room, so they
+// park there only once their event is queued.
+func waitQueued(tb testing.TB, n int) {
+	tb.Helper()
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		waiting := 0
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, " [select") && strings.Contains(g, "/internal/batch.(*Batcher[...]).Do(") {
+				waiting++
+			}
+		}
+		if waiting >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d callers wait for their batch, want %d", waiting, n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
