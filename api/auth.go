@@ -59,7 +59,7 @@ func (s *Server) authed(h handlerFunc) http.Handler {
 			}
 			s.keys.put(digest, ws)
 		}
-		if wait, ok := s.limiter.allow(ws); !ok {
+		if wait, ok := s.limiter.Allow(ws); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			writeError(w, r, s.log, &Error{Status: http.StatusTooManyRequests, Code: codeRateLimited, Message: "too many requests for this workspace; retry after the Retry-After delay"})
 			return

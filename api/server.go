@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trackelio/webhooks/internal/ratelimit"
 	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
@@ -71,7 +72,7 @@ type Server struct {
 	adminToken []byte
 	ready      []Check
 	keys       *keyCache
-	limiter    *limiter
+	limiter    *ratelimit.Keyed
 }
 
 // New returns the API's root handler.
@@ -79,7 +80,7 @@ func New(cfg Config) http.Handler {
 	s := &Server{
 		store: cfg.Store, manage: cfg.Manage, portal: cfg.Portal, metrics: cfg.Metrics, log: cfg.Log,
 		adminToken: []byte(cfg.AdminToken), ready: cfg.Ready, keys: newKeyCache(time.Minute, 10000),
-		limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
+		limiter: ratelimit.New(cfg.RateLimit, cfg.RateBurst, nil),
 	}
 	routes := s.routes(cfg)
 	mux := http.NewServeMux()
