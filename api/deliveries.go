@@ -40,6 +40,7 @@ type attemptView struct {
 	ResponseBody      string          `json:"response_body"`
 	ResponseTruncated bool            `json:"response_truncated"`
 	ResponseHeaders   json.RawMessage `json:"response_headers"`
+	HeadersDropped    int             `json:"response_headers_dropped"`
 	RequestHeaders    json.RawMessage `json:"request_headers"`
 	Error             *string         `json:"error"`
 	DurationMS        int             `json:"duration_ms"`
@@ -125,7 +126,7 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
 	for i, a := range as {
 		detail.Attempts[i] = attemptView{
 			Attempt: a.Attempt, StatusCode: nullInt(a.StatusCode), ResponseBody: string(a.ResponseBody),
-			ResponseTruncated: a.ResponseTruncated, ResponseHeaders: a.ResponseHeaders,
+			ResponseTruncated: a.ResponseTruncated, ResponseHeaders: a.ResponseHeaders, HeadersDropped: a.ResponseHeadersDropped,
 			RequestHeaders: a.RequestHeaders, Error: nullString(a.Error), DurationMS: a.DurationMS, CreatedAt: a.CreatedAt,
 		}
 	}

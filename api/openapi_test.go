@@ -86,9 +86,10 @@ func (c *contract) operation(method, path string) (*v3.PathItem, *v3.Operation) 
 }
 
 // uiPath reports whether a path belongs to the HTML UIs New mounts beside
-// the JSON API (the dashboard and asynqmon), which the document leaves out.
+// the JSON API (the dashboard with its favicon, and asynqmon), which the
+// document leaves out.
 func uiPath(path string) bool {
-	return path == "/dashboard" || strings.HasPrefix(path, "/dashboard/") || strings.HasPrefix(path, "/monitoring/")
+	return path == "/dashboard" || path == "/favicon.ico" || strings.HasPrefix(path, "/dashboard/") || strings.HasPrefix(path, "/monitoring/")
 }
 
 // problems says how an answer breaks the document; none is nil. req is the

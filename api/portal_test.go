@@ -17,42 +17,79 @@ import (
 )
 
 // withDashboard mounts the real dashboard and lets it issue portal links.
-func withDashboard(c *api.Config, mc *manage.Config) {
-	// The dashboard shares the api's Service, so it is built here from the
-	// config as it stands; options that change it must come before this one.
-	c.Manage = manage.New(*mc)
-	d := dashboard.New(dashboard.Config{Store: c.Store.(dashboard.Store), Manage: c.Manage})
-	c.Dashboard, c.Portal = d, d
+func withDashboard(c *api.Config, mc *manage.Config) { withDashboardAt("")(c, mc) }
+
+// withDashboardAt is withDashboard with PUBLIC_URL set to publicURL.
+func withDashboardAt(publicURL string) func(*api.Config, *manage.Config) {
+	return func(c *api.Config, mc *manage.Config) {
+		// The dashboard shares the api's Service, so it is built here from the
+		// config as it stands; options that change it must come before this one.
+		c.Manage = manage.New(*mc)
+		d := dashboard.New(dashboard.Config{Store: c.Store.(dashboard.Store), Manage: c.Manage, PublicURL: publicURL})
+		c.Dashboard, c.Portal = d, d
+	}
 }
 
 func TestCreatePortalSession(t *testing.T) {
 	t.Parallel()
-	f := setup(t, withDashboard)
+	f := setup(t, withDashboardAt("https://webhooks.trackelio.example"))
 	ws := f.mustCreateWorkspace(t, "Acme")
 
-	res := f.call(t, "POST", "/v1/portal-sessions", ws.APIKey, "")
+	// Whatever Host the request names, the link is built on PUBLIC_URL.
+	res := f.do(t, request{Method: "POST", Path: "http://evil.example/v1/portal-sessions", Auth: bearer(ws.APIKey)})
 	res.wantStatus(t, http.StatusCreated)
 	var got client.PortalSession
 	res.decodeStrict(t, &got)
-	if !strings.HasPrefix(got.URL, "http://example.com/dashboard/session/trkpl_") {
-		t.Errorf("url = %q, want a link on the request's host", got.URL)
+	if !strings.HasPrefix(got.URL, "https://webhooks.trackelio.example/dashboard/session/trkpl_") {
+		t.Errorf("url = %q, want a link on PUBLIC_URL", got.URL)
 	}
 	if d := time.Until(got.ExpiresAt); d < 4*time.Minute || d > 5*time.Minute {
 		t.Errorf("expires_at is %v away, want 5 minutes", d)
 	}
 
-	// The link opens a dashboard session, once.
+	// A link previewer's HEAD does not use the link up; the first GET
+	// opens a dashboard session, once.
 	u, _ := url.Parse(got.URL)
-	open := func() *httptest.ResponseRecorder {
+	open := func(method string) *httptest.ResponseRecorder {
 		w := httptest.NewRecorder()
-		f.handler.ServeHTTP(w, httptest.NewRequest("GET", u.Path, nil))
+		f.handler.ServeHTTP(w, httptest.NewRequest(method, u.Path, nil))
 		return w
 	}
-	if w := open(); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/dashboard/webhooks" {
+	for range 2 {
+		if w := open("HEAD"); w.Code != http.StatusOK {
+			t.Errorf("HEAD of the link answered %d, want 200", w.Code)
+		}
+	}
+	if w := open("GET"); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/dashboard/webhooks" {
 		t.Errorf("opening the link answered %d to %q", w.Code, w.Header().Get("Location"))
 	}
-	if w := open(); w.Code != http.StatusNotFound {
+	if w := open("GET"); w.Code != http.StatusNotFound {
 		t.Errorf("opening it again answered %d, want 404", w.Code)
+	}
+}
+
+// Without PUBLIC_URL a link is built on the request's host only when that
+// is loopback (development); a Host header an attacker set is refused.
+func TestCreatePortalSessionWithoutPublicURL(t *testing.T) {
+	t.Parallel()
+	f := setup(t, withDashboard)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	for _, host := range []string{"127.0.0.1:8080", "localhost:8080", "[::1]:8080"} {
+		res := f.do(t, request{Method: "POST", Path: "http://" + host + "/v1/portal-sessions", Auth: bearer(ws.APIKey)})
+		res.wantStatus(t, http.StatusCreated)
+		var got client.PortalSession
+		res.decodeStrict(t, &got)
+		if !strings.HasPrefix(got.URL, "http://"+host+"/dashboard/session/trkpl_") {
+			t.Errorf("url = %q, want a link on %s", got.URL, host)
+		}
+	}
+	before := f.rowCounts(t)
+	for _, host := range []string{"evil.example", "webhooks.trackelio.com", "10.0.0.1:8080", "127.0.0.1.evil.example"} {
+		f.do(t, request{Method: "POST", Path: "http://" + host + "/v1/portal-sessions", Auth: bearer(ws.APIKey)}).
+			wantError(t, apiError{Status: http.StatusConflict, Code: "public_url_not_set"})
+	}
+	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
+		t.Errorf("refused links changed rows (-before +after):\n%s", diff)
 	}
 }
 

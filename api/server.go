@@ -98,6 +98,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Dashboard != nil {
 		mux.Handle("/dashboard/", cfg.Dashboard)
 		mux.Handle("GET /dashboard", http.RedirectHandler("/dashboard/", http.StatusMovedPermanently))
+		mux.Handle("GET /favicon.ico", cfg.Dashboard)
 	}
 	if cfg.Monitoring != nil {
 		mux.Handle("/monitoring/", s.admin(func(w http.ResponseWriter, r *http.Request) error {

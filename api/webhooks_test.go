@@ -14,6 +14,7 @@ import (
 
 	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/repo"
 )
 
 // mustSecret checks the secret's form: "whsec_" and standard base64 of 32 bytes.
@@ -269,6 +270,26 @@ func TestUpdateWebhook(t *testing.T) {
 				t.Errorf("refused PATCH changed the webhook (-before +after):\n%s", diff)
 			}
 		})
+	}
+}
+
+// Turning a webhook off cancels at once its deliveries waiting for a retry:
+// none is attempted once the customer said stop.
+func TestTurnOffCancelsPendingDeliveries(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws := f.mustCreateWorkspace(t, "Acme")
+	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
+	f.enq.WorkerRecords(t, f.store, repo.AttemptResult{StatusCode: 500, Error: "receiver answered 500",
+		NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Hour)})
+	ev := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", nil))
+	f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":false}`).wantStatus(t, http.StatusOK)
+	for _, id := range f.deliveryIDsOfEvent(t, ev.ID) {
+		var d client.DeliveryDetail
+		f.call(t, "GET", "/v1/deliveries/"+id, ws.APIKey, "").decode(t, &d)
+		if d.Status != "cancelled" || d.FinishedAt == nil {
+			t.Errorf("delivery %s is %s (finished %v), want cancelled", id, d.Status, d.FinishedAt)
+		}
 	}
 }
 

@@ -62,10 +62,13 @@ type Attempt struct {
 	// ResponseHeaders are the endpoint's; RequestHeaders those sent,
 	// signatures included.
 	ResponseHeaders map[string]string `json:"response_headers"`
-	RequestHeaders  map[string]string `json:"request_headers"`
-	Error           *string           `json:"error"`
-	DurationMS      int               `json:"duration_ms"`
-	CreatedAt       time.Time         `json:"created_at"`
+	// ResponseHeadersDropped counts the endpoint's headers that were not
+	// stored: past 50 headers or 8 KiB.
+	ResponseHeadersDropped int               `json:"response_headers_dropped"`
+	RequestHeaders         map[string]string `json:"request_headers"`
+	Error                  *string           `json:"error"`
+	DurationMS             int               `json:"duration_ms"`
+	CreatedAt              time.Time         `json:"created_at"`
 }
 
 // DeliveryFilter picks a page of a webhook's deliveries. Zero fields do not

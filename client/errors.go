@@ -38,6 +38,7 @@ const (
 	CodeMethodNotAllowed     = "method_not_allowed"     // 405
 	CodeConflict             = "conflict"               // 409: conflicts with existing data
 	CodeWebhookInactive      = "webhook_inactive"       // 409: redeliver or recover on an inactive webhook
+	CodePublicURLNotSet      = "public_url_not_set"     // 409: a portal link asked of an api without PUBLIC_URL
 	CodePayloadTooLarge      = "payload_too_large"      // 413: an event body over 256 KiB
 	CodeValidationFailed     = "validation_failed"      // 422: Field names what was refused
 	CodeLimitExceeded        = "limit_exceeded"         // 422: the workspace has its most webhooks

@@ -1,5 +1,5 @@
 // Package credential makes the random bearer secrets the service hands out
-// (workspace API keys, dashboard portal links and sessions) and the digests
+// (workspace API keys, dashboard portal links, sessions and flashes) and the digests
 // under which they are stored. A credential carries 256 bits of entropy, so
 // a SHA-256 digest is as safe to store as a slow password hash and costs
 // nothing per request; the plain value exists only in the caller's hands.
@@ -17,6 +17,9 @@ const (
 	APIKeyPrefix  = "trk_"
 	PortalPrefix  = "trkpl_"
 	SessionPrefix = "trkds_"
+	// FlashPrefix names a dashboard flash: what one page shows once after
+	// a change, such as a new secret.
+	FlashPrefix = "trkfl_"
 )
 
 // New returns a random credential with the given prefix and its digest.

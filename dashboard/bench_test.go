@@ -31,11 +31,11 @@ func BenchmarkPages(b *testing.B) {
 	}
 	v := f.signedIn(b, ws)
 	first := v.get(b, "/dashboard/webhooks/"+hook.ID)
-	older := olderLink(first)
+	older := pagerLink(first, "next")
 	for _, pg := range []struct{ name, path string }{
 		{"webhooks", "/dashboard/webhooks"},
 		{"webhook", "/dashboard/webhooks/" + hook.ID},
-		{"webhook_older", strings.TrimSuffix(older, "#history")},
+		{"webhook_older", older},
 		{"webhook_rare_type", "/dashboard/webhooks/" + hook.ID + "?event_type=comment.created"},
 		{"delivery", "/dashboard/deliveries/" + delivery},
 	} {

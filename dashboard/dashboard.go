@@ -22,8 +22,11 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
+	"github.com/trackelio/webhooks/internal/ratelimit"
+	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -32,6 +35,7 @@ import (
 type Store interface {
 	WorkspaceByKeyHash(ctx context.Context, keyHash []byte) (string, error)
 	CreatePortalLink(ctx context.Context, tokenHash []byte, workspaceID string, expiresAt time.Time) error
+	PortalLinkAt(ctx context.Context, linkHash []byte, now time.Time) (repo.PortalLink, error)
 	StartSessionFromLink(ctx context.Context, linkHash, sessionHash []byte, now, sessionExpires time.Time) (string, error)
 	CreateSession(ctx context.Context, sessionHash []byte, workspaceID string, now, expires time.Time) error
 	SessionAt(ctx context.Context, sessionHash []byte, now time.Time) (repo.Session, error)
@@ -44,6 +48,8 @@ type Store interface {
 	Delivery(ctx context.Context, workspaceID, id string) (repo.Delivery, error)
 	EventBody(ctx context.Context, workspaceID, eventID string) ([]byte, error)
 	Attempts(ctx context.Context, deliveryID string) ([]repo.Attempt, error)
+	CreateFlash(ctx context.Context, tokenHash, sessionHash []byte, f repo.Flash, now, expires time.Time) error
+	TakeFlash(ctx context.Context, tokenHash, sessionHash []byte, now time.Time) (repo.Flash, error)
 }
 
 // Config wires the dashboard. Zero durations take the defaults below.
@@ -53,7 +59,9 @@ type Config struct {
 	Log    *slog.Logger
 	// PublicURL is the api's address as browsers reach it, such as
 	// https://webhooks.trackelio.com; portal links are built on it. Empty
-	// builds them from the request that asks for one.
+	// builds them on the request's host only when that is a loopback
+	// address (development), and refuses the others: a Host header is the
+	// caller's to set.
 	PublicURL string
 	// LinkTTL is how long a portal link may wait to be opened.
 	LinkTTL time.Duration
@@ -62,6 +70,14 @@ type Config struct {
 	// FrameAncestors are the origins allowed to embed the pages in a frame;
 	// none forbids framing.
 	FrameAncestors []string
+	// TrustedProxies are the addresses of the proxies in front of the api
+	// whose X-Forwarded-For names the client; failed sign-ins are limited
+	// per client.
+	TrustedProxies []netip.Prefix
+	// Retry is the workers' retry policy (RETRY_SCHEDULE), with which the
+	// pages say attempt n of N and when a delivery gives up; a zero one is
+	// the default schedule's.
+	Retry jobs.RetryPolicy
 	// Now is the clock (time.Now).
 	Now func() time.Time
 }
@@ -85,7 +101,11 @@ type Dashboard struct {
 	now       func() time.Time
 	pages     *pages
 	events    []eventInfo
-	mux       *http.ServeMux
+	retry     jobs.RetryPolicy
+	proxies   []netip.Prefix
+	// signIns limits failed sign-ins per client address.
+	signIns *ratelimit.Keyed
+	mux     *http.ServeMux
 }
 
 // New builds the dashboard; it panics if the embedded templates do not
@@ -95,7 +115,7 @@ func New(cfg Config) *Dashboard {
 		store: cfg.Store, manage: cfg.Manage, log: cfg.Log, publicURL: cfg.PublicURL,
 		linkTTL: cfg.LinkTTL, sessTTL: cfg.SessionTTL, framed: len(cfg.FrameAncestors) > 0,
 		csp: contentSecurityPolicy(cfg.FrameAncestors), now: cfg.Now, pages: mustParsePages(),
-		events: newEventInfo(cfg.Manage.Contracts()),
+		events: newEventInfo(cfg.Manage.Contracts()), retry: cfg.Retry, proxies: cfg.TrustedProxies,
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -108,6 +128,10 @@ func New(cfg Config) *Dashboard {
 	}
 	if d.now == nil {
 		d.now = time.Now
+	}
+	d.signIns = ratelimit.New(failedSignInsPerSecond, failedSignInsBurst, d.now)
+	if len(d.retry.Schedule) == 0 {
+		d.retry.Schedule = jobs.MustParseSchedule(jobs.DefaultSchedule)
 	}
 	d.routes()
 	return d
@@ -123,10 +147,12 @@ func (d *Dashboard) routes() {
 	m.Handle("POST /dashboard/login", d.public(d.login))
 	m.Handle("POST /dashboard/logout", d.signedIn(d.logout))
 	m.Handle("GET /dashboard/session/{token}", d.public(d.openPortalLink))
+	m.Handle("POST /dashboard/session/{token}", d.signedIn(d.switchWorkspace))
 	m.Handle("GET /dashboard/webhooks", d.signedIn(d.webhookList))
 	m.Handle("GET /dashboard/webhooks/new", d.signedIn(d.webhookNew))
 	m.Handle("POST /dashboard/webhooks", d.signedIn(d.webhookCreate))
 	m.Handle("GET /dashboard/webhooks/{id}", d.signedIn(d.webhookDetail))
+	m.Handle("GET /dashboard/webhooks/{id}/created", d.signedIn(d.webhookCreated))
 	m.Handle("POST /dashboard/webhooks/{id}", d.signedIn(d.webhookUpdate))
 	m.Handle("GET /dashboard/webhooks/{id}/delete", d.signedIn(d.webhookDeleteForm))
 	m.Handle("POST /dashboard/webhooks/{id}/delete", d.signedIn(d.webhookDelete))
@@ -134,14 +160,17 @@ func (d *Dashboard) routes() {
 	m.Handle("POST /dashboard/webhooks/{id}/rotate-secret", d.signedIn(d.webhookRotateSecret))
 	m.Handle("POST /dashboard/webhooks/{id}/test", d.signedIn(d.webhookTest))
 	m.Handle("POST /dashboard/webhooks/{id}/recover", d.signedIn(d.webhookRecover))
+	m.Handle("POST /dashboard/webhooks/{id}/recover/dismiss", d.signedIn(d.webhookDismissRecovery))
 	m.Handle("GET /dashboard/deliveries/{id}", d.signedIn(d.deliveryDetail))
+	m.Handle("GET /dashboard/deliveries/{id}/body", d.signedIn(d.deliveryBody))
 	m.Handle("POST /dashboard/deliveries/{id}/redeliver", d.signedIn(d.deliveryRedeliver))
 	m.Handle("GET /dashboard/static/{file}", http.HandlerFunc(serveStatic))
+	m.Handle("GET /favicon.ico", http.HandlerFunc(serveFavicon))
 	m.Handle("/dashboard/", d.public(func(w http.ResponseWriter, r *http.Request) error { return errPageNotFound }))
 	d.mux = m
 }
 
-// ServeHTTP serves the pages under /dashboard/.
+// ServeHTTP serves the pages under /dashboard/, and /favicon.ico.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.mux.ServeHTTP(w, r)
 }

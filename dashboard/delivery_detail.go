@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -22,15 +21,15 @@ type deliveryView struct {
 	CanRedeliver           bool
 	RedeliveryOf           string
 	Outcome                badge
-	Attempts, Failures     int
+	Attempts               attemptsView
+	Failures               int
 	CreatedAt              time.Time
-	NextAttemptAt          *time.Time
+	SentAt                 *time.Time // the latest attempt's time
 	FinishedAt             *time.Time
 	// Request is what the latest attempt sent; nil before the first.
 	Request     []header
 	RequestFrom int // the attempt whose headers are shown
-	BodyPretty  string
-	BodyRaw     string
+	Body        bodyView
 	History     []attemptView // newest first
 }
 
@@ -43,8 +42,10 @@ type attemptView struct {
 	DurationMS int
 	At         time.Time
 	Headers    []header
-	Body       string
-	Truncated  bool
+	// HeadersDropped counts the response headers not stored.
+	HeadersDropped int
+	Body           string
+	Truncated      bool
 }
 
 func (d *Dashboard) deliveryDetail(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -67,9 +68,9 @@ func (d *Dashboard) deliveryDetail(w http.ResponseWriter, r *http.Request, v *vi
 	}
 	view := deliveryView{
 		ID: dl.ID, EventID: dl.EventID, EventType: dl.EventType, WebhookID: dl.WebhookID, Outcome: deliveryOutcome(dl),
-		Attempts: dl.Attempts, Failures: failedAttempts(dl), CreatedAt: dl.CreatedAt,
-		NextAttemptAt: timePtr(dl.NextAttemptAt), FinishedAt: timePtr(dl.FinishedAt), RedeliveryOf: dl.RedeliveryOf.String,
-		BodyRaw: text(body), BodyPretty: pretty(body),
+		Attempts: d.attempts(dl), Failures: failedAttempts(dl), CreatedAt: dl.CreatedAt,
+		SentAt: timePtr(dl.LastAttemptAt), FinishedAt: timePtr(dl.FinishedAt), RedeliveryOf: dl.RedeliveryOf.String,
+		Body: newBodyView(body),
 	}
 	hook, err := d.store.Webhook(ctx, v.WorkspaceID, dl.WebhookID)
 	switch {
@@ -83,7 +84,7 @@ func (d *Dashboard) deliveryDetail(w http.ResponseWriter, r *http.Request, v *vi
 	for _, a := range slices.Backward(attempts) {
 		view.History = append(view.History, attemptView{
 			Number: a.Attempt, StatusCode: int(a.StatusCode.Int32), Error: a.Error.String, DurationMS: a.DurationMS, At: a.CreatedAt,
-			Headers: headers(a.ResponseHeaders), Body: text(a.ResponseBody), Truncated: a.ResponseTruncated,
+			Headers: headers(a.ResponseHeaders), HeadersDropped: a.ResponseHeadersDropped, Body: text(a.ResponseBody), Truncated: a.ResponseTruncated,
 		})
 	}
 	if n := len(attempts); n > 0 {
@@ -112,19 +113,33 @@ func headers(raw []byte) []header {
 	return out
 }
 
-// pretty indents a JSON body for reading; the raw view keeps the signed bytes.
-func pretty(body []byte) string {
-	var buf bytes.Buffer
-	if json.Indent(&buf, body, "", "  ") != nil {
-		return text(body)
-	}
-	return text(buf.Bytes())
-}
-
 // shortID is the end of a UUIDv7, the part that differs between neighbours.
 func shortID(id string) string {
 	if len(id) < 8 {
 		return id
 	}
 	return "…" + id[len(id)-8:]
+}
+
+// deliveryBody downloads the event body a delivery sends, the exact bytes
+// signed, whatever its size: the page shows at most rawShown of it.
+func (d *Dashboard) deliveryBody(w http.ResponseWriter, r *http.Request, v *visit) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	dl, err := d.store.Delivery(r.Context(), v.WorkspaceID, id)
+	if err != nil {
+		return err
+	}
+	body, err := d.store.EventBody(r.Context(), v.WorkspaceID, dl.EventID)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	// An attachment, never rendered: the body is the producer's data.
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Disposition", `attachment; filename="event-`+dl.EventID+`.json"`)
+	w.Write(body) //nolint:errcheck // the client went away
+	return nil
 }

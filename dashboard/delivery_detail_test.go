@@ -1,11 +1,17 @@
 package dashboard_test
 
 import (
+	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -17,6 +23,7 @@ func TestDeliveryPage(t *testing.T) {
 	first := answered500
 	first.NewStatus, first.NextAttemptAt = repo.StatusPending, time.Now()
 	first.ResponseHeaders = map[string]string{"Retry-After": "30", "Content-Type": "text/plain"}
+	first.ResponseHeadersDropped = 3
 	first.RequestHeaders = map[string]string{"X-Trackelio-Signature": "aaaa", "webhook-timestamp": "1"}
 	second := answered200
 	second.ResponseTruncated = true
@@ -39,6 +46,8 @@ func TestDeliveryPage(t *testing.T) {
 		t.Errorf("attempts are not listed newest first")
 	}
 	p.wantHTML(t, "<code>Retry-After</code>", ">boom</pre>", ">{&#34;ok&#34;:true}</pre>")
+	// Headers the bounds left out are said to be missing.
+	p.wantText(t, "Response headers (2; 3 more not stored: at most 50 headers and 8 KiB are kept)")
 	p.wantHTML(t, `action="/dashboard/deliveries/`+id+`/redeliver"`)
 	// The failure count is the failed attempts: one.
 	p.wantHTML(t, `<dt>Failure count</dt><dd class="big">1</dd>`)
@@ -64,6 +73,22 @@ func TestRedeliver(t *testing.T) {
 	page.wantText(t, "A new delivery of the same event was created", "Pending", "Redelivery of")
 	page.wantHTML(t, `href="/dashboard/deliveries/`+orig+`"`)
 
+	// While a delivery is still pending, a redelivery would run beside its
+	// retries: that asks first, and asking changes nothing.
+	retrying := f.mustDeliver(t, hook, "post.created", nil, answered500Retrying)
+	d := v.get(t, "/dashboard/deliveries/"+retrying)
+	d.wantText(t, "Pending", "Next attempt", "Gives up", "if every attempt fails")
+	d.wantHTML(t, `<dt>Attempts</dt><dd><span class="big">1</span> of 10</dd>`)
+	before := f.rowCounts(t)
+	ask := v.post(t, "/dashboard/deliveries/"+retrying+"/redeliver", v.form(t))
+	ask.wantStatus(t, http.StatusOK)
+	ask.wantText(t, "Redeliver while it is still being delivered?", "This delivery is still pending: 1 of its 10 attempts made, the next at",
+		"your endpoint may get the event twice")
+	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
+		t.Errorf("asking changed rows (-before +after):\n%s", diff)
+	}
+	v.post(t, "/dashboard/deliveries/"+retrying+"/redeliver", v.form(t, "confirm", "yes")).wantRedirectTo(t, "/dashboard/deliveries/")
+
 	// An inactive webhook takes no redelivery, and the page says why.
 	off := false
 	if _, err := f.store.UpdateWebhook(t.Context(), ws, hook.ID, repo.WebhookPatch{Active: &off}); err != nil {
@@ -73,4 +98,42 @@ func TestRedeliver(t *testing.T) {
 	refused := v.post(t, "/dashboard/deliveries/"+orig+"/redeliver", v.form(t))
 	refused.wantStatus(t, http.StatusConflict)
 	refused.wantText(t, "The webhook is inactive; activate it before redelivering.")
+}
+
+// A 10 KB event nested 5,000 levels deep, stored before the api bounded
+// depth, made its page 50 MB and cost 200 MB to render. Its page stays
+// small and cheap; the exact bytes stay one click away. Not parallel: it
+// measures the process's allocations.
+func TestDeliveryPageOfADeepEventIsBounded(t *testing.T) {
+	f := setup(t)
+	ws, _ := f.mustWorkspace(t, "Acme")
+	f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
+	id := uuid.NewString()
+	body := fmt.Sprintf(`{"id":%q,"type":"post.created","data":{"deep":%s%s}}`, id, strings.Repeat("[", 5000), strings.Repeat("]", 5000))
+	delivery := testenv.Delivery(t, f.store, repo.NewEvent{ID: id, WorkspaceID: ws, Type: "post.created", Body: []byte(body)}, "")
+	v := f.signedIn(t, ws)
+	path := "/dashboard/deliveries/" + delivery
+	v.get(t, path).wantStatus(t, http.StatusOK) // warm the templates and the pool
+
+	// Bound: the page's own work, a few times the body it shows, plus the
+	// HTTP round trip and the queries; before, 200 MB.
+	const maxAlloc = 1 << 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	p := v.get(t, path)
+	runtime.ReadMemStats(&after)
+	p.wantStatus(t, http.StatusOK)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("FIGURE deep_event_page_bytes=%d deep_event_page_alloc_bytes=%d", len(p.Body), alloc)
+	if alloc > maxAlloc || len(p.Body) > 64<<10 {
+		t.Errorf("the page of a 5,000-deep event allocated %d bytes and is %d bytes; want at most %d and 64 KiB", alloc, len(p.Body), maxAlloc)
+	}
+	p.wantText(t, "The body nests deeper than 32 levels or is not plain JSON: it is shown as sent, not indented.", "Download the body")
+
+	dl := v.get(t, path+"/body")
+	dl.wantStatus(t, http.StatusOK)
+	if dl.Body != body || dl.Header.Get("Content-Type") != "application/octet-stream" || !strings.HasPrefix(dl.Header.Get("Content-Disposition"), "attachment;") {
+		t.Errorf("download: %d bytes as %q (%q), want the %d bytes signed as an attachment", len(dl.Body), dl.Header.Get("Content-Type"), dl.Header.Get("Content-Disposition"), len(body))
+	}
 }

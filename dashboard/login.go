@@ -3,8 +3,13 @@ package dashboard
 import (
 	"cmp"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/trackelio/webhooks/credential"
 	"github.com/trackelio/webhooks/repo"
@@ -55,8 +60,21 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) error {
 	if key == "" {
 		return d.showLogin(w, r, http.StatusUnprocessableEntity, "Enter your workspace API key.")
 	}
+	client := clientAddr(r, d.proxies)
+	if wait := d.signIns.Wait(client); wait > 0 {
+		d.log.WarnContext(r.Context(), "dashboard sign-in refused: too many failures", "client", client)
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		minutes := "a minute"
+		if n := int((wait + time.Minute - 1) / time.Minute); n > 1 {
+			minutes = fmt.Sprintf("%d minutes", n)
+		}
+		return d.showLogin(w, r, http.StatusTooManyRequests, "Too many sign-ins failed from your address. Try again in "+minutes+".")
+	}
 	ws, err := d.store.WorkspaceByKeyHash(r.Context(), credential.Digest(key))
 	if errors.Is(err, repo.ErrNotFound) {
+		d.signIns.Allow(client)
+		// Never the key: a mistyped key is one character from the real one.
+		d.log.WarnContext(r.Context(), "dashboard sign-in failed: unknown API key", "client", client, "user_agent", r.UserAgent())
 		return d.showLogin(w, r, http.StatusUnauthorized, "That API key does not belong to any workspace. Check it and try again.")
 	}
 	if err != nil {
@@ -93,6 +111,45 @@ func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request, v *visit) err
 	http.SetCookie(w, d.cookie(r, sessionCookie, "", -1))
 	http.Redirect(w, r, pathLogin+"?signed_out=1", http.StatusSeeOther)
 	return nil
+}
+
+// Failed sign-ins a client may make at once, and how fast it earns more:
+// a person who mistypes is not held up, a key-guessing script is.
+const (
+	failedSignInsBurst     = 10
+	failedSignInsPerSecond = 1.0 / 60
+)
+
+// clientAddr is the address a request came from: the connection's peer,
+// or, when that is a trusted proxy, the last address in X-Forwarded-For
+// that is not one (an earlier one is the client's to write).
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
+	isTrusted := func(s string) bool {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return false
+		}
+		for _, p := range trusted {
+			if p.Contains(ip.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	addr := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	if !isTrusted(addr) {
+		return addr
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		if hop := strings.TrimSpace(hops[i]); hop != "" && !isTrusted(hop) {
+			return hop
+		}
+	}
+	return addr
 }
 
 // localNext keeps a redirect target only when it is a dashboard page of

@@ -1,11 +1,18 @@
 package dashboard_test
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackelio/webhooks/dashboard"
 )
 
 func TestLoginWithAPIKey(t *testing.T) {
@@ -55,6 +62,61 @@ func TestLoginWithAPIKey(t *testing.T) {
 	var sessions int
 	if err := f.db.Get(&sessions, `SELECT count(*) FROM dashboard_sessions`); err != nil || sessions != 1 {
 		t.Errorf("sessions = %d, %v; want 1", sessions, err)
+	}
+}
+
+// Failed sign-ins are limited per client: a key-guessing script is held,
+// while a person who mistyped is not, and other clients are not at all.
+func TestLoginFailuresAreLimited(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *dashboard.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
+	_, key := f.mustWorkspace(t, "Acme")
+	signIn := func(v *visitor, apiKey, client string) page {
+		form := v.get(t, "/dashboard/login")
+		req, _ := http.NewRequest("POST", f.srv.URL+"/dashboard/login", strings.NewReader(url.Values{"api_key": {apiKey}, "csrf": {form.csrf(t)}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		// The test server is behind a trusted proxy: loopback.
+		req.Header.Set("X-Forwarded-For", "203.0.113.9, "+client)
+		return v.do(t, req)
+	}
+	guesser := f.visitor(t)
+	for i := range 10 {
+		signIn(guesser, fmt.Sprintf("trk_guess%d", i), "198.51.100.7").wantStatus(t, http.StatusUnauthorized)
+	}
+	held := signIn(guesser, key, "198.51.100.7") // even the right key
+	held.wantStatus(t, http.StatusTooManyRequests)
+	held.wantText(t, "Too many sign-ins failed from your address. Try again in a minute.")
+	if held.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	// Another client, and the same one a minute later, sign in.
+	signIn(f.visitor(t), key, "198.51.100.8").wantRedirect(t, "/dashboard/webhooks")
+	f.clock.Advance(time.Minute)
+	signIn(guesser, key, "198.51.100.7").wantRedirect(t, "/dashboard/webhooks")
+}
+
+func TestClientAddr(t *testing.T) {
+	t.Parallel()
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	tests := []struct {
+		remote, forwarded, want string
+	}{
+		{"198.51.100.7:5000", "", "198.51.100.7"},
+		{"198.51.100.7:5000", "1.2.3.4", "198.51.100.7"}, // not from a proxy: the header is the client's own
+		{"10.0.0.2:5000", "1.2.3.4, 198.51.100.7", "198.51.100.7"},
+		{"10.0.0.2:5000", "198.51.100.7, 10.0.0.9", "198.51.100.7"},
+		{"10.0.0.2:5000", "", "10.0.0.2"},
+		{"[2001:db8::1]:5000", "", "2001:db8::1"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("POST", "/dashboard/login", nil)
+		r.RemoteAddr = tt.remote
+		if tt.forwarded != "" {
+			r.Header.Set("X-Forwarded-For", tt.forwarded)
+		}
+		if got := dashboard.ClientAddr(r, proxies); got != tt.want {
+			t.Errorf("clientAddr(%s, %q) = %s, want %s", tt.remote, tt.forwarded, got, tt.want)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/dashboard"
+	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/manage"
 )
 
 func TestPortalLinkIsSingleUse(t *testing.T) {
@@ -102,8 +105,11 @@ func TestNewLinkURL(t *testing.T) {
 	tests := []struct {
 		name, publicURL, target, wantPrefix string
 	}{
-		{"from the request", "", "http://api.internal:8080/v1/portal-sessions", "http://api.internal:8080/dashboard/session/trkpl_"},
+		{"from a loopback request", "", "http://127.0.0.1:8080/v1/portal-sessions", "http://127.0.0.1:8080/dashboard/session/trkpl_"},
+		{"from localhost", "", "http://localhost:8080/v1/portal-sessions", "http://localhost:8080/dashboard/session/trkpl_"},
 		{"from PUBLIC_URL", "https://webhooks.trackelio.com/", "http://api.internal:8080/v1/portal-sessions", "https://webhooks.trackelio.com/dashboard/session/trkpl_"},
+		{"never from another Host", "", "http://evil.example/v1/portal-sessions", ""},
+		{"nor a private address", "", "http://10.1.2.3:8080/v1/portal-sessions", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,6 +118,16 @@ func TestNewLinkURL(t *testing.T) {
 			ws, _ := f.mustWorkspace(t, "Acme")
 			now := f.clock.Now()
 			link, expires, err := f.dash.NewLink(context.Background(), httptest.NewRequest("POST", tt.target, nil), ws)
+			if tt.wantPrefix == "" {
+				var refusal *manage.Refusal
+				if !errors.As(err, &refusal) || refusal.Code != "public_url_not_set" || link != "" {
+					t.Errorf("NewLink = %q, %v; want a public_url_not_set refusal", link, err)
+				}
+				if n := testenv.RowCounts(t, f.db, "dashboard_links")["dashboard_links"]; n != 0 {
+					t.Errorf("a refused link stored %d links", n)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,6 +139,48 @@ func TestNewLinkURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Link previewers send HEAD: it must not use up a single-use link.
+func TestPortalLinkHeadDoesNotUseIt(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws, _ := f.mustWorkspace(t, "Acme")
+	link := f.mustLink(t, ws)
+	v := f.visitor(t)
+	for range 3 {
+		req, _ := http.NewRequest("HEAD", f.srv.URL+link, nil)
+		v.do(t, req).wantStatus(t, http.StatusOK)
+	}
+	v.get(t, link).wantRedirect(t, "/dashboard/webhooks")
+}
+
+// A link of another workspace, opened while signed in, asks before it
+// switches; the link still works once confirmed, and only then is used.
+func TestPortalLinkOfAnotherWorkspaceAsks(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	acme, _ := f.mustWorkspace(t, "Acme")
+	globex, _ := f.mustWorkspace(t, "Globex")
+	v := f.signedIn(t, acme)
+
+	// A link of the same workspace just renews the session.
+	v.get(t, f.mustLink(t, acme)).wantRedirect(t, "/dashboard/webhooks")
+
+	link := f.mustLink(t, globex)
+	ask := v.get(t, link)
+	ask.wantStatus(t, http.StatusOK)
+	ask.wantText(t, "Switch to Globex?", "You are signed in to Acme.")
+	ask.wantHTML(t, `<form method="post" action="`+link+`"`)
+	v.get(t, "/dashboard/webhooks").wantText(t, "Acme")
+	if n := testenv.RowCounts(t, f.db, "dashboard_links")["dashboard_links"]; n != 1 {
+		t.Fatalf("asking used the link: %d links left", n)
+	}
+	// Without the session's CSRF token the switch is refused.
+	v.post(t, link, nil).wantStatus(t, http.StatusForbidden)
+	v.post(t, link, v.form(t)).wantRedirect(t, "/dashboard/webhooks")
+	v.get(t, "/dashboard/webhooks").wantText(t, "Globex")
+	v.get(t, link).wantStatus(t, http.StatusNotFound)
 }
 
 func TestFramingAllowed(t *testing.T) {

@@ -38,6 +38,7 @@ var funcs = template.FuncMap{
 	"secretField": func(id, label, value string) secretField {
 		return secretField{ID: id, Label: label, Value: value}
 	},
+	"kib":          kib,
 	"webhookPath":  webhookPath,
 	"deliveryPath": deliveryPath,
 	"percent": func(f float64) string {

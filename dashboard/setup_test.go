@@ -109,6 +109,9 @@ var (
 		RequestHeaders: map[string]string{"X-Trackelio-Signature": "5f0c", "webhook-timestamp": "1796154985"}}
 	answered500 = repo.AttemptResult{StatusCode: 500, ResponseBody: []byte("boom"), Error: "receiver answered 500 Internal Server Error",
 		Duration: 30 * time.Millisecond, NewStatus: repo.StatusFailed}
+	// answered500Retrying is a failure with a retry due in an hour.
+	answered500Retrying = repo.AttemptResult{StatusCode: 500, ResponseBody: []byte("boom"), Error: "receiver answered 500 Internal Server Error",
+		Duration: 30 * time.Millisecond, NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Hour)}
 )
 
 // visitor is a browser: it keeps cookies and does not follow redirects, so
@@ -237,6 +240,16 @@ func (p page) wantRedirect(tb testing.TB, location string) {
 	if p.Status != http.StatusSeeOther || p.Header.Get("Location") != location {
 		tb.Fatalf("answer = %d to %q, want 303 to %q; body:\n%s", p.Status, p.Header.Get("Location"), location, excerptOf(p.Body))
 	}
+}
+
+// wantRedirectTo checks a 303 to a location that starts with prefix and
+// returns the location.
+func (p page) wantRedirectTo(tb testing.TB, prefix string) string {
+	tb.Helper()
+	if loc := p.Header.Get("Location"); p.Status != http.StatusSeeOther || !strings.HasPrefix(loc, prefix) {
+		tb.Fatalf("answer = %d to %q, want 303 to %s…; body:\n%s", p.Status, loc, prefix, excerptOf(p.Body))
+	}
+	return p.Header.Get("Location")
 }
 
 // wantText checks that the page shows each text (HTML-escaped as the

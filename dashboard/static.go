@@ -31,10 +31,19 @@ var assets = func() map[string]asset {
 			panic("dashboard: read static " + f.Name() + ": " + err.Error())
 		}
 		sum := sha256.Sum256(b)
-		out[f.Name()] = asset{body: b, version: hex.EncodeToString(sum[:6]), ctype: mime.TypeByExtension(path.Ext(f.Name()))}
+		out[f.Name()] = asset{body: b, version: hex.EncodeToString(sum[:6]), ctype: contentType(f.Name())}
 	}
 	return out
 }()
+
+// contentType is a static file's type by its extension. Go's own table
+// lacks .ico, and the system's may not be there.
+func contentType(name string) string {
+	if path.Ext(name) == ".ico" {
+		return "image/x-icon"
+	}
+	return mime.TypeByExtension(path.Ext(name))
+}
 
 // assetPath is the URL of a static file; an unknown name panics while the
 // templates are tested rather than linking to nothing.
@@ -47,7 +56,17 @@ func assetPath(name string) string {
 }
 
 func serveStatic(w http.ResponseWriter, r *http.Request) {
-	a, ok := assets[r.PathValue("file")]
+	serveAsset(w, r, r.PathValue("file"))
+}
+
+// serveFavicon answers /favicon.ico, which browsers and link previewers ask
+// for at the root of the site whatever the pages link to.
+func serveFavicon(w http.ResponseWriter, r *http.Request) {
+	serveAsset(w, r, "favicon.ico")
+}
+
+func serveAsset(w http.ResponseWriter, r *http.Request, name string) {
+	a, ok := assets[name]
 	if !ok {
 		http.NotFound(w, r)
 		return

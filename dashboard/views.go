@@ -47,11 +47,33 @@ func deliveryOutcome(d repo.Delivery) badge {
 		return badge{Class: "fail", Label: "Failed"}
 	case d.Status == repo.StatusCancelled:
 		return badge{Class: "muted", Label: "Cancelled"}
-	case d.Attempts > 0:
-		return badge{Class: "warn", Label: "Retrying"}
 	default:
+		// One word for the one state, as the API names it; how far its
+		// attempts have gone is shown beside it.
 		return badge{Class: "pending", Label: "Pending"}
 	}
+}
+
+// attemptsView says where a delivery stands in its attempts: Made of Max,
+// and while it is pending, when the next one is due and when the last one
+// would be if every attempt fails (GivesUp, nil when the next is the last).
+type attemptsView struct {
+	Made, Max int
+	Next      *time.Time
+	GivesUp   *time.Time
+}
+
+// attempts reads a delivery's attempts against the retry policy the workers
+// run with (RETRY_SCHEDULE).
+func (d *Dashboard) attempts(dl repo.Delivery) attemptsView {
+	a := attemptsView{Made: dl.Attempts, Max: max(d.retry.MaxAttemptsFor(dl.EventType), dl.Attempts)}
+	if next := timePtr(dl.NextAttemptAt); next != nil && dl.Status == repo.StatusPending {
+		a.Next = next
+		if last := d.retry.LastAttemptAround(*next, dl.Attempts, dl.EventType); last.After(*next) {
+			a.GivesUp = &last
+		}
+	}
+	return a
 }
 
 // failedAttempts is the delivery's failure count: every attempt failed but

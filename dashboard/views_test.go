@@ -37,7 +37,8 @@ func TestDeliveryOutcomeAndFailures(t *testing.T) {
 		failures int
 	}{
 		{repo.Delivery{Status: repo.StatusPending}, "Pending", 0},
-		{repo.Delivery{Status: repo.StatusPending, Attempts: 2}, "Retrying", 2},
+		// One word for the one state: how far its attempts went shows beside it.
+		{repo.Delivery{Status: repo.StatusPending, Attempts: 2}, "Pending", 2},
 		{repo.Delivery{Status: repo.StatusSucceeded, Attempts: 1}, "Succeeded", 0},
 		{repo.Delivery{Status: repo.StatusSucceeded, Attempts: 4}, "Succeeded", 3},
 		{repo.Delivery{Status: repo.StatusFailed, Attempts: 10}, "Failed", 10},

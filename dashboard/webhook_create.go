@@ -14,7 +14,8 @@ type webhookNewView struct {
 	Error string // a refusal that belongs to no field, such as the limit
 }
 
-// webhookCreatedView shows a new webhook's secret, once.
+// webhookCreatedView shows a new webhook's secret, once: Secret is empty
+// when the page is seen again.
 type webhookCreatedView struct {
 	frame
 	ID, URL, Secret string
@@ -30,8 +31,9 @@ func (d *Dashboard) webhookNew(w http.ResponseWriter, r *http.Request, v *visit)
 	return d.render(w, r, http.StatusOK, "webhook_new", d.newView(v, d.newWebhookForm(pathWebhooks, v.CSRF, "", nil, true, "")))
 }
 
-// webhookCreate saves a new webhook and shows its generated secret; a
-// refused form comes back with what was typed and a message per field.
+// webhookCreate saves a new webhook and redirects to the page that shows
+// its generated secret once; a refused form comes back with what was typed
+// and a message per field.
 func (d *Dashboard) webhookCreate(w http.ResponseWriter, r *http.Request, v *visit) error {
 	in, form := d.readWebhookForm(r, pathWebhooks, v.CSRF)
 	hook, err := d.manage.CreateWebhook(r.Context(), v.WorkspaceID, in)
@@ -47,8 +49,26 @@ func (d *Dashboard) webhookCreate(w http.ResponseWriter, r *http.Request, v *vis
 		return d.render(w, r, http.StatusUnprocessableEntity, "webhook_new", d.newView(v, form))
 	}
 	d.log.InfoContext(r.Context(), "webhook created in the dashboard", "webhook_id", hook.ID, "workspace_id", v.WorkspaceID)
-	return d.render(w, r, http.StatusCreated, "webhook_created", webhookCreatedView{
+	return d.redirectWithFlash(w, r, v, flashCreated, hook.ID, webhookPath(hook.ID)+"/created", "")
+}
+
+// webhookCreated shows a new webhook's secret, the once the creation's
+// flash allows; seen again, it says where the secret can be revealed.
+func (d *Dashboard) webhookCreated(w http.ResponseWriter, r *http.Request, v *visit) error {
+	hook, err := d.loadWebhook(r, v)
+	if err != nil {
+		return err
+	}
+	kind, err := d.takeFlash(r, v, hook.ID)
+	if err != nil {
+		return err
+	}
+	view := webhookCreatedView{
 		frame: v.frame("Webhook created", webhooksCrumb, crumb{Label: "Webhook created"}),
-		ID:    hook.ID, URL: hook.URL, Secret: hook.Secret,
-	})
+		ID:    hook.ID, URL: hook.URL,
+	}
+	if kind == flashCreated {
+		view.Secret = hook.Secret
+	}
+	return d.render(w, r, http.StatusOK, "webhook_created", view)
 }

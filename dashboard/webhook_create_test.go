@@ -51,11 +51,9 @@ func TestCreateWebhook(t *testing.T) {
 	f := setup(t)
 	ws, _ := f.mustWorkspace(t, "Acme")
 	v := f.signedIn(t, ws)
-	p := v.post(t, "/dashboard/webhooks", v.form(t,
+	created := v.post(t, "/dashboard/webhooks", v.form(t,
 		"url", " https://receiver.example/hook ", "events", "post.created", "events", "nps.submitted",
-		"active", "on", "description", "CRM sync"))
-	p.wantStatus(t, http.StatusCreated)
-	p.wantText(t, "Webhook created", "Store it securely — you will need it to validate incoming requests.")
+		"active", "on", "description", "CRM sync")).wantRedirectTo(t, "/dashboard/webhooks/")
 	hooks, err := f.store.Webhooks(t.Context(), ws)
 	if err != nil || len(hooks) != 1 {
 		t.Fatalf("webhooks = %v, %v; want the new one", hooks, err)
@@ -66,13 +64,36 @@ func TestCreateWebhook(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("stored webhook (-want +got):\n%s", diff)
 	}
-	// The secret is shown once, with a copy button, and is the stored one.
+	// The page the creation leads to shows the secret once, with a copy
+	// button, and it is the stored one.
+	if !strings.HasPrefix(created, "/dashboard/webhooks/"+h.ID+"/created?shown=trkfl_") {
+		t.Errorf("the creation leads to %s", created)
+	}
+	// Another session cannot use the link.
+	other := f.signedIn(t, ws).get(t, created)
+	other.wantStatus(t, http.StatusOK)
+	if strings.Contains(other.Body, h.Secret) {
+		t.Errorf("another session's visit to %s shows the secret", created)
+	}
+	p := v.get(t, created)
+	p.wantStatus(t, http.StatusOK)
+	p.wantText(t, "Webhook created", "Store it securely — you will need it to validate incoming requests.")
 	if got := p.inputValue(t, "secret"); got != h.Secret {
 		t.Errorf("secret shown = %q, stored %q", got, h.Secret)
 	}
 	p.wantHTML(t, `readonly autocomplete="off"`, `data-copy="secret" hidden>Copy</button>`, `href="/dashboard/webhooks/`+h.ID+`"`)
 	if !strings.HasPrefix(h.Secret, "whsec_") {
 		t.Errorf("secret %q is not generated", h.Secret)
+	}
+	// Reloading shows the page without the secret and creates nothing.
+	again := v.get(t, created)
+	again.wantStatus(t, http.StatusOK)
+	again.wantText(t, "Webhook created", "The secret was shown once, when the webhook was created.")
+	if strings.Contains(again.Body, h.Secret) {
+		t.Errorf("a reload shows the secret again")
+	}
+	if hooks, err := f.store.Webhooks(t.Context(), ws); err != nil || len(hooks) != 1 {
+		t.Errorf("after a reload: %d webhooks, %v; want 1", len(hooks), err)
 	}
 	// The detail page does not show it until asked.
 	if strings.Contains(v.get(t, "/dashboard/webhooks/"+h.ID).Body, h.Secret) {
@@ -87,7 +108,7 @@ func TestCreateWebhookSelectAllAndInactive(t *testing.T) {
 	v := f.signedIn(t, ws)
 	// Without script, "Select all" alone stands for every event; an
 	// unticked Active switch sends nothing and means Inactive.
-	v.post(t, "/dashboard/webhooks", v.form(t, "url", "https://receiver.example/all", "all_events", "on")).wantStatus(t, http.StatusCreated)
+	v.post(t, "/dashboard/webhooks", v.form(t, "url", "https://receiver.example/all", "all_events", "on")).wantRedirectTo(t, "/dashboard/webhooks/")
 	hooks, err := f.store.Webhooks(t.Context(), ws)
 	if err != nil || len(hooks) != 1 {
 		t.Fatalf("webhooks = %v, %v", hooks, err)

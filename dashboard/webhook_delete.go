@@ -4,22 +4,19 @@ import (
 	"net/http"
 )
 
-// webhookDeleteView asks to confirm a deletion, so deleting works without
+// webhookDeleteForm asks to confirm a deletion, so deleting works without
 // script and never happens by one stray click.
-type webhookDeleteView struct {
-	frame
-	ID, URL string
-}
-
 func (d *Dashboard) webhookDeleteForm(w http.ResponseWriter, r *http.Request, v *visit) error {
 	hook, err := d.loadWebhook(r, v)
 	if err != nil {
 		return err
 	}
-	return d.render(w, r, http.StatusOK, "webhook_delete", webhookDeleteView{
-		frame: v.frame("Delete webhook", webhooksCrumb, crumb{Label: hook.URL, Href: webhookPath(hook.ID)}, crumb{Label: "Delete"}),
-		ID:    hook.ID, URL: hook.URL,
-	})
+	return d.confirm(w, r, v, confirmView{
+		Heading: "Delete this webhook?",
+		Paragraphs: []string{"Trackelio stops sending to " + hook.URL + " at once. Deliveries still waiting for an attempt end cancelled, " +
+			"and the webhook and its delivery history leave the dashboard. This cannot be undone."},
+		Action: webhookPath(hook.ID) + "/delete", Button: "Delete webhook", Danger: true, Cancel: webhookPath(hook.ID),
+	}, webhooksCrumb, crumb{Label: hook.URL, Href: webhookPath(hook.ID)}, crumb{Label: "Delete"})
 }
 
 // webhookDelete deletes the webhook; its pending deliveries end cancelled.

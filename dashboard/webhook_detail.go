@@ -34,17 +34,15 @@ type webhookView struct {
 	Day, Week            chart
 	History              historyView
 	Form                 webhookForm
-	// What a POST to this page asked to show.
+	// PreviousExpiresAt is the end of a rotation's grace period, while the
+	// previous secret still signs.
+	PreviousExpiresAt *time.Time
+	// What a flash or the URL asked the page to show once.
 	Secret   string
-	Rotation *rotationView
+	Rotated  bool // Secret is the new one of a rotation
 	Test     *testView
 	Recovery *recoveryView
 	Snippets snippets
-}
-
-type rotationView struct {
-	Secret            string
-	PreviousExpiresAt time.Time
 }
 
 type recoveryView struct {
@@ -58,8 +56,9 @@ type historyView struct {
 	Status, EventType string
 	Statuses          []option
 	EventTypes        []option
-	Older, Newest     string // links; empty when there is no such page
-	Error             string
+	// Links to the neighbouring pages; empty when there is no such page.
+	Older, Newer, Newest string
+	Error                string
 }
 
 type option struct {
@@ -67,30 +66,31 @@ type option struct {
 	Selected     bool
 }
 
+// historyRow is a delivery as the history lists it. SentAt is its latest
+// attempt's time ("when the delivery was sent"), nil before the first.
 type historyRow struct {
 	ID         string
+	SentAt     *time.Time
 	CreatedAt  time.Time
 	EventType  string
 	StatusCode int
+	Reason     string // why there is no status code: timed out, refused, blocked
 	Body       string
-	Attempts   int
+	Attempts   attemptsView
 	Failures   int
 	Outcome    badge
 }
 
 // detailExtras is what a form posted to the detail page brings back to it.
 type detailExtras struct {
-	status   int
-	form     *webhookForm
-	secret   string
-	rotation *manage.Rotation
-	test     *testView
-	recovery *manage.RecoveryOffer
-	notice   string
+	status int
+	form   *webhookForm
+	notice string
 }
 
 // webhookDetail shows a webhook: health, charts, history, test, secret,
-// settings and verification snippets.
+// settings and verification snippets, and once what a form's redirect asks
+// for: a secret (a flash), a test's answer (?test=), a notice.
 func (d *Dashboard) webhookDetail(w http.ResponseWriter, r *http.Request, v *visit) error {
 	hook, err := d.loadWebhook(r, v)
 	if err != nil {
@@ -125,7 +125,10 @@ func (d *Dashboard) showWebhook(w http.ResponseWriter, r *http.Request, v *visit
 		ID:    hook.ID, URL: hook.URL, Description: hook.Description, Events: hook.Events, Active: hook.Active,
 		Health: webhookHealth(hook), FailureCount: hook.FailureCount, ConsecutiveFailures: hook.ConsecutiveFailures,
 		LastSuccessAt: timePtr(hook.LastSuccessAt), LastFailureAt: timePtr(hook.LastFailureAt), DisabledAt: timePtr(hook.DisabledAt),
-		Secret: x.secret, Test: x.test, Snippets: newSnippets(x.secret),
+		Snippets: newSnippets(""),
+	}
+	if end := timePtr(hook.PreviousSecretExpiresAt); end != nil && end.After(d.now()) {
+		view.PreviousExpiresAt = end
 	}
 	view.Notice = x.notice
 	if x.form != nil {
@@ -133,20 +136,26 @@ func (d *Dashboard) showWebhook(w http.ResponseWriter, r *http.Request, v *visit
 	} else {
 		view.Form = d.storedWebhookForm(hook, v.CSRF)
 	}
-	if x.rotation != nil {
-		view.Rotation = &rotationView{Secret: x.rotation.Webhook.Secret, PreviousExpiresAt: x.rotation.PreviousExpiresAt}
-		view.Snippets = newSnippets(x.rotation.Webhook.Secret)
+	// A page that answers a form shows no flash: the flash is for the
+	// page its redirect leads to.
+	if r.Method == http.MethodGet {
+		kind, err := d.takeFlash(r, v, hook.ID)
+		if err != nil {
+			return err
+		}
+		if kind == flashRevealed || kind == flashRotated {
+			view.Secret, view.Rotated = hook.Secret, kind == flashRotated
+			view.Snippets = newSnippets(hook.Secret)
+		}
 	}
-	if o := x.recovery; o != nil {
-		view.Recovery = &recoveryView{Since: o.Since, Until: o.Until, Failed: o.FailedDeliveries}
-	}
-	// The three reads are independent; running them at once makes the
-	// page wait for the slowest instead of their sum.
+	// The reads are independent; running them at once makes the page wait
+	// for the slowest instead of their sum.
 	var (
-		wg                           sync.WaitGroup
-		rates                        map[string]float64
-		counts                       []repo.HourCount
-		errRates, errCounts, errHist error
+		wg                                                sync.WaitGroup
+		rates                                             map[string]float64
+		counts                                            []repo.HourCount
+		offer                                             *manage.RecoveryOffer
+		errRates, errCounts, errHist, errOffer, errTested error
 	)
 	now := d.now()
 	wg.Go(func() { rates, errRates = d.store.SuccessRates(ctx, []string{hook.ID}) })
@@ -154,12 +163,19 @@ func (d *Dashboard) showWebhook(w http.ResponseWriter, r *http.Request, v *visit
 		counts, errCounts = d.store.HourlyCounts(ctx, v.WorkspaceID, hook.ID, now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -6))
 	})
 	wg.Go(func() { view.History, errHist = d.history(r, v, hook.ID) })
+	wg.Go(func() { offer, errOffer = d.manage.RecoveryOffer(ctx, hook) })
+	if id := r.URL.Query().Get("test"); id != "" && r.Method == http.MethodGet {
+		wg.Go(func() { view.Test, errTested = d.testAnswer(ctx, v, hook.ID, id) })
+	}
 	wg.Wait()
-	if err := errors.Join(errRates, errCounts, errHist); err != nil {
+	if err := errors.Join(errRates, errCounts, errHist, errOffer, errTested); err != nil {
 		return err
 	}
 	if rate, ok := rates[hook.ID]; ok {
 		view.SuccessRate = &rate
+	}
+	if offer != nil {
+		view.Recovery = &recoveryView{Since: offer.Since, Until: offer.Until, Failed: offer.FailedDeliveries}
 	}
 	view.Day, view.Week = deliveryCharts(counts, now)
 	return d.render(w, r, cmp.Or(x.status, http.StatusOK), "webhook", view)
@@ -190,10 +206,14 @@ func (d *Dashboard) history(r *http.Request, v *visit, webhookID string) (histor
 		return h, err
 	}
 	for _, dl := range page.Deliveries {
-		h.Rows = append(h.Rows, historyRow{
-			ID: dl.ID, CreatedAt: dl.CreatedAt, EventType: dl.EventType, StatusCode: statusCode(dl),
-			Body: excerpt(text(dl.ResponseBody), 80), Attempts: dl.Attempts, Failures: failedAttempts(dl), Outcome: deliveryOutcome(dl),
-		})
+		row := historyRow{
+			ID: dl.ID, SentAt: timePtr(dl.LastAttemptAt), CreatedAt: dl.CreatedAt, EventType: dl.EventType, StatusCode: statusCode(dl),
+			Body: excerpt(text(dl.ResponseBody), 80), Attempts: d.attempts(dl), Failures: failedAttempts(dl), Outcome: deliveryOutcome(dl),
+		}
+		if row.StatusCode == 0 && dl.LastError.Valid {
+			row.Reason = excerpt(dl.LastError.String, 60)
+		}
+		h.Rows = append(h.Rows, row)
 	}
 	link := func(cursor string) string {
 		p := url.Values{}
@@ -215,8 +235,8 @@ func (d *Dashboard) history(r *http.Request, v *visit, webhookID string) (histor
 	if page.Next != "" {
 		h.Older = link(page.Next)
 	}
-	if q.Get("cursor") != "" {
-		h.Newest = link("")
+	if page.Prev != "" {
+		h.Newer, h.Newest = link(page.Prev), link("")
 	}
 	return h, nil
 }

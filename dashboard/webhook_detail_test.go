@@ -22,13 +22,14 @@ func historyIDs(p page) []string {
 	return ids
 }
 
-// olderLink is the page's "Older" link, unescaped, or "".
-func olderLink(p page) string {
-	m := regexp.MustCompile(`<a class="button" href="([^"]+)" rel="next">Older</a>`).FindStringSubmatch(p.Body)
+// pagerLink is the page's link of the given rel ("next" is Older, "prev"
+// Newer), unescaped and without its fragment, or "".
+func pagerLink(p page, rel string) string {
+	m := regexp.MustCompile(`<a class="button" href="([^"]+)" rel="` + rel + `">`).FindStringSubmatch(p.Body)
 	if m == nil {
 		return ""
 	}
-	return html.UnescapeString(m[1])
+	return strings.TrimSuffix(html.UnescapeString(m[1]), "#history")
 }
 
 func TestWebhookDetailHistory(t *testing.T) {
@@ -36,22 +37,24 @@ func TestWebhookDetailHistory(t *testing.T) {
 	f := setup(t)
 	ws, _ := f.mustWorkspace(t, "Acme")
 	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created", "comment.created")
-	retry := answered500
-	retry.NewStatus, retry.NextAttemptAt = repo.StatusPending, time.Now().Add(time.Hour)
-	// 30 deliveries, oldest first: every third a comment; every fifth
-	// failed twice then succeeded; every seventh is waiting for a retry.
+	timeout := repo.AttemptResult{Error: "timed out after 10s", Duration: 10 * time.Second, NewStatus: repo.StatusFailed}
+	// 55 deliveries, oldest first: every third a comment; every fifth
+	// failed twice then succeeded; every seventh is waiting for a retry;
+	// the newest timed out.
 	var newestFirst []string
-	for i := range 30 {
+	for i := range 55 {
 		typ := "post.created"
 		if i%3 == 0 {
 			typ = "comment.created"
 		}
 		var results []repo.AttemptResult
 		switch {
+		case i == 54:
+			results = []repo.AttemptResult{timeout}
 		case i%7 == 0:
-			results = []repo.AttemptResult{retry}
+			results = []repo.AttemptResult{answered500Retrying}
 		case i%5 == 0:
-			results = []repo.AttemptResult{retry, retry, answered200}
+			results = []repo.AttemptResult{answered500Retrying, answered500Retrying, answered200}
 		default:
 			results = []repo.AttemptResult{answered200}
 		}
@@ -62,30 +65,48 @@ func TestWebhookDetailHistory(t *testing.T) {
 	p.wantStatus(t, http.StatusOK)
 	p.wantText(t, "Delivery history", "Timestamp", "Status code", "Response body", "Attempts", "Failure count", "Outcome",
 		"Last 24 hours", "Last 7 days", "Send test event", "Reveal secret", "Verify signatures")
-	first := historyIDs(p)
-	if diff := cmp.Diff(newestFirst[:25], first); diff != "" {
-		t.Errorf("first page (-want +got):\n%s", diff)
-	}
-	older := olderLink(p)
-	if older == "" {
-		t.Fatal("no Older link after a full page")
-	}
-	rest := v.get(t, strings.TrimSuffix(older, "#history"))
-	if diff := cmp.Diff(newestFirst[25:], historyIDs(rest)); diff != "" {
-		t.Errorf("older page (-want +got):\n%s", diff)
-	}
-	if olderLink(rest) != "" {
-		t.Errorf("the last page links to an older one")
-	}
-	rest.wantHTML(t, `>Newest</a>`)
 
-	// The row of delivery 25 (failed twice, then 200): attempts 3, failure count 2.
-	row := p.Body[strings.Index(p.Body, newestFirst[29-25]):]
-	row = row[:strings.Index(row, "</tr>")]
-	page{Body: row}.wantHTML(t, `<code>post.created</code>`, `class="code ok">200<`, `<code class="excerpt">{&#34;ok&#34;:true}</code>`,
-		`"Attempts" class="num">3<`, `"Failure count" class="num">2<`, `outcome-ok`)
-	// The charts count by outcome: 5 waiting for a retry (0, 7, 14, 21, 28), 25 succeeded.
-	p.wantText(t, "Deliveries in the last 24 hours: 25 succeeded, 5 pending.")
+	// Older, then Newer, walk the pages back and forth.
+	pages := [][]string{newestFirst[:25], newestFirst[25:50], newestFirst[50:]}
+	at := p
+	for i, want := range pages {
+		if diff := cmp.Diff(want, historyIDs(at)); diff != "" {
+			t.Errorf("page %d going older (-want +got):\n%s", i+1, diff)
+		}
+		if got := pagerLink(at, "prev") != ""; got != (i > 0) {
+			t.Errorf("page %d has a Newer link: %v", i+1, got)
+		}
+		older := pagerLink(at, "next")
+		if (older != "") != (i < len(pages)-1) {
+			t.Fatalf("page %d has an Older link: %q", i+1, older)
+		}
+		if older != "" {
+			at = v.get(t, older)
+		}
+	}
+	at.wantHTML(t, `>Newest</a>`)
+	for i := len(pages) - 2; i >= 0; i-- {
+		at = v.get(t, pagerLink(at, "prev"))
+		if diff := cmp.Diff(pages[i], historyIDs(at)); diff != "" {
+			t.Errorf("page %d going newer (-want +got):\n%s", i+1, diff)
+		}
+	}
+
+	rowOf := func(id string) page {
+		row := p.Body[strings.Index(p.Body, id):]
+		return page{Body: row[:strings.Index(row, "</tr>")]}
+	}
+	// Delivery 50 (failed twice, then 200): sent at its last attempt,
+	// attempts 3 of 10, failure count 2.
+	rowOf(newestFirst[54-50]).wantHTML(t, `<code>post.created</code>`, `class="code ok">200<`, `<code class="excerpt">{&#34;ok&#34;:true}</code>`,
+		`<td data-label="Attempts">3 of 10</td>`, `"Failure count" class="num">2<`, `outcome-ok`, `created <time`)
+	// Delivery 49 waits for its second attempt: when, and when it gives up.
+	pending := rowOf(newestFirst[54-49])
+	pending.wantHTML(t, `<td data-label="Attempts">1 of 10<span class="muted small block">next <time`, `gives up <time`, `>Pending</span>`)
+	// Delivery 54 had no answer: the row says why.
+	rowOf(newestFirst[0]).wantHTML(t, `title="no response">—</span> <span class="reason">timed out after 10s</span>`, `outcome-fail`)
+	// The charts count by outcome: 8 waiting for a retry (0, 7, … 49), 46 succeeded, 1 failed.
+	p.wantText(t, "Deliveries in the last 24 hours: 46 succeeded, 1 failed, 8 pending.")
 
 	tests := []struct {
 		query string
@@ -93,15 +114,15 @@ func TestWebhookDetailHistory(t *testing.T) {
 	}{
 		{"?outcome=pending", func(i int) bool { return i%7 == 0 }},
 		{"?event_type=comment.created", func(i int) bool { return i%3 == 0 }},
-		{"?outcome=succeeded&event_type=comment.created", func(i int) bool { return i%3 == 0 && i%7 != 0 }},
-		{"?outcome=failed", func(int) bool { return false }},
+		{"?outcome=succeeded&event_type=comment.created", func(i int) bool { return i%3 == 0 && i%7 != 0 && i != 54 }},
+		{"?outcome=failed", func(i int) bool { return i == 54 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
 			var want []string
-			for i := 29; i >= 0; i-- {
+			for i := 54; i >= 0; i-- {
 				if tt.want(i) {
-					want = append(want, newestFirst[29-i])
+					want = append(want, newestFirst[54-i])
 				}
 			}
 			got := historyIDs(v.get(t, "/dashboard/webhooks/"+hook.ID+tt.query))

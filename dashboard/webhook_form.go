@@ -43,7 +43,7 @@ type eventInfo struct {
 func newEventInfo(contracts []catalog.Contract) []eventInfo {
 	out := make([]eventInfo, len(contracts))
 	for i, c := range contracts {
-		out[i] = eventInfo{Type: c.Type, Description: c.Description, Example: pretty(c.Example)}
+		out[i] = eventInfo{Type: c.Type, Description: c.Description, Example: newBodyView(c.Example).Pretty}
 	}
 	return out
 }

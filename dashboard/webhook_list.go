@@ -83,6 +83,8 @@ var notices = map[string]string{
 	"recovered":   "The failed deliveries are being sent again; they appear in the history below.",
 	"enabled":     "The webhook is active again.",
 	"redelivered": "A new delivery of the same event was created; its attempts appear below.",
+	"dismissed":   "The offer to recover was dismissed.",
+	"deactivated": "The webhook is inactive. Its pending deliveries are cancelled.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("notice")] }

@@ -7,7 +7,8 @@ import (
 	"github.com/trackelio/webhooks/manage"
 )
 
-// webhookRecover re-sends what failed in the window of a recovery offer.
+// webhookRecover re-sends what failed in the window of a recovery offer,
+// which uses the offer up.
 func (d *Dashboard) webhookRecover(w http.ResponseWriter, r *http.Request, v *visit) error {
 	hook, err := d.loadWebhook(r, v)
 	if err != nil {
@@ -23,5 +24,18 @@ func (d *Dashboard) webhookRecover(w http.ResponseWriter, r *http.Request, v *vi
 		return err
 	}
 	http.Redirect(w, r, webhookPath(hook.ID)+"?notice=recovered#history", http.StatusSeeOther)
+	return nil
+}
+
+// webhookDismissRecovery removes the recovery offer from the webhook's page.
+func (d *Dashboard) webhookDismissRecovery(w http.ResponseWriter, r *http.Request, v *visit) error {
+	hook, err := d.loadWebhook(r, v)
+	if err != nil {
+		return err
+	}
+	if err := d.manage.DismissRecovery(r.Context(), hook); err != nil {
+		return err
+	}
+	http.Redirect(w, r, webhookPath(hook.ID)+"?notice=dismissed", http.StatusSeeOther)
 	return nil
 }

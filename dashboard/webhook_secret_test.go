@@ -17,13 +17,18 @@ func TestRevealSecret(t *testing.T) {
 	if strings.Contains(v.get(t, path).Body, "dGVzdCBzZWNyZXQ") {
 		t.Fatal("the page shows the secret before it is revealed")
 	}
-	p := v.post(t, path+"/secret", v.form(t))
+	shown := v.post(t, path+"/secret", v.form(t)).wantRedirectTo(t, path+"?shown=trkfl_")
+	p := v.get(t, shown)
 	p.wantStatus(t, http.StatusOK)
 	if got := p.inputValue(t, "current-secret"); got != hook.Secret {
 		t.Errorf("revealed %q, want %q", got, hook.Secret)
 	}
 	// The verification snippet now sets the real secret.
 	p.wantText(t, "WEBHOOK_SECRET='"+hook.Secret+"'")
+	// Once: a reload, or the link in the history, shows it no more.
+	if strings.Contains(v.get(t, shown).Body, hook.Secret) {
+		t.Error("the secret shows again on a reload")
+	}
 }
 
 func TestRotateSecret(t *testing.T) {
@@ -41,12 +46,13 @@ func TestRotateSecret(t *testing.T) {
 		t.Errorf("a refused rotation changed the webhook: %s", got)
 	}
 
-	p := v.post(t, path+"/rotate-secret", v.form(t, "grace_period", "72h"))
-	p.wantStatus(t, http.StatusOK)
+	rotated := v.post(t, path+"/rotate-secret", v.form(t, "grace_period", "72h")).wantRedirectTo(t, path+"?shown=trkfl_")
 	after, err := f.store.Webhook(t.Context(), ws, hook.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := v.get(t, rotated)
+	p.wantStatus(t, http.StatusOK)
 	if after.Secret == hook.Secret || p.inputValue(t, "new-secret") != after.Secret {
 		t.Errorf("shown %q, stored %q (was %q): want the new secret shown", p.inputValue(t, "new-secret"), after.Secret, hook.Secret)
 	}
@@ -58,4 +64,39 @@ func TestRotateSecret(t *testing.T) {
 		t.Errorf("previous secret expires in %v, want 72h", d)
 	}
 	p.wantText(t, "The secret was rotated.", "The previous secret keeps signing")
+
+	// A reload shows the page, not a second rotation, and the grace period
+	// stays on it.
+	again := v.get(t, rotated)
+	again.wantText(t, "The previous secret keeps signing")
+	if strings.Contains(again.Body, after.Secret) {
+		t.Error("the new secret shows again on a reload")
+	}
+	if now, err := f.store.Webhook(t.Context(), ws, hook.ID); err != nil || now.Secret != after.Secret {
+		t.Errorf("the secret changed after a reload (%v)", err)
+	}
+}
+
+// Rotating with no grace period breaks receivers that still hold the old
+// secret, so it asks first; the page it asks on changes nothing.
+func TestRotateSecretWithoutGraceAsksFirst(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws, _ := f.mustWorkspace(t, "Acme")
+	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
+	v := f.signedIn(t, ws)
+	path := "/dashboard/webhooks/" + hook.ID
+
+	ask := v.post(t, path+"/rotate-secret", v.form(t, "grace_period", "0s"))
+	ask.wantStatus(t, http.StatusOK)
+	ask.wantText(t, "Rotate the secret with no grace period?", "The old secret stops signing at once")
+	ask.wantHTML(t, `<input type="hidden" name="grace_period" value="0s">`, `<input type="hidden" name="confirm" value="yes">`,
+		`<a class="button subtle" href="`+path+`#secret">Cancel</a>`)
+	if now, err := f.store.Webhook(t.Context(), ws, hook.ID); err != nil || now.Secret != hook.Secret {
+		t.Fatalf("asking rotated the secret (%v)", err)
+	}
+	v.post(t, path+"/rotate-secret", v.form(t, "grace_period", "0s", "confirm", "yes")).wantRedirectTo(t, path+"?shown=trkfl_")
+	if now, err := f.store.Webhook(t.Context(), ws, hook.ID); err != nil || now.Secret == hook.Secret || now.PreviousSecretExpiresAt.Time.After(time.Now()) {
+		t.Errorf("a confirmed rotation without grace: secret changed %v, previous valid until %v (%v)", now.Secret != hook.Secret, now.PreviousSecretExpiresAt, err)
+	}
 }

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/trackelio/webhooks/repo"
 )
 
 func TestSendTestEvent(t *testing.T) {
@@ -19,17 +17,30 @@ func TestSendTestEvent(t *testing.T) {
 	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "nps.submitted")
 	answer := answered500
 	answer.ResponseBody, answer.Duration = []byte(`<script>alert("x")</script>`), 42*time.Millisecond
-	answer.NewStatus, answer.NextAttemptAt = repo.StatusPending, time.Now().Add(time.Minute)
+	answer.ExcludeFromHealth = true
 	f.enq.WorkerRecords(t, f.store, answer)
 	v := f.signedIn(t, ws)
 	path := "/dashboard/webhooks/" + hook.ID + "/test"
 
-	// Without script the form answers with the page and the result on it.
-	p := v.post(t, path, v.form(t))
-	p.wantStatus(t, http.StatusOK)
-	p.wantHTML(t, `class="code fail">500<`, `42 ms`, `&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;`)
-	if strings.Contains(p.Body, `<script>alert`) {
-		t.Error("the receiver's answer reached the page as markup")
+	// Without script the form leads to the page with the result on it; a
+	// reload shows the same result and sends nothing.
+	shown := v.post(t, path, v.form(t)).wantRedirectTo(t, "/dashboard/webhooks/"+hook.ID+"?test=")
+	for range 2 {
+		p := v.get(t, shown)
+		p.wantStatus(t, http.StatusOK)
+		p.wantHTML(t, `class="code fail">500<`, `42 ms`, `&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;`)
+		if strings.Contains(p.Body, `<script>alert`) {
+			t.Error("the receiver's answer reached the page as markup")
+		}
+	}
+	if n := len(f.enq.Enqueued()); n != 1 {
+		t.Errorf("%d tests sent, want 1", n)
+	}
+	// An id that is not a test of this webhook shows nothing.
+	for _, id := range []string{"nope", "00000000-0000-0000-0000-000000000000", f.mustDeliver(t, hook, "nps.submitted", nil, answered500)} {
+		if p := v.get(t, "/dashboard/webhooks/"+hook.ID+"?test="+id); p.Status != http.StatusOK || strings.Contains(p.Body, "Open the delivery") {
+			t.Errorf("?test=%s: status %d, or a result shown", id, p.Status)
+		}
 	}
 
 	// The page's script asks for JSON.
@@ -66,9 +77,10 @@ func TestSendTestEventWithoutAnswer(t *testing.T) {
 	ws, _ := f.mustWorkspace(t, "Acme")
 	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "nps.submitted")
 	v := f.signedIn(t, ws)
-	p := v.post(t, "/dashboard/webhooks/"+hook.ID+"/test", v.form(t))
+	shown := v.post(t, "/dashboard/webhooks/"+hook.ID+"/test", v.form(t)).wantRedirectTo(t, "/dashboard/webhooks/"+hook.ID+"?test=")
+	p := v.get(t, shown)
 	p.wantStatus(t, http.StatusOK)
-	p.wantText(t, "No answer within 2s. The test delivery stays in the history and will still be attempted.")
+	p.wantText(t, "No answer yet: the test delivery is waiting for its attempt. Reload the page to see it.")
 	if n := len(f.enq.Enqueued()); n != 1 {
 		t.Errorf("enqueued %d deliveries, want the test one", n)
 	}

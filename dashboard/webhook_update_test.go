@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,17 +31,53 @@ func TestUpdateWebhookSettings(t *testing.T) {
 		t.Errorf("a refused change changed the webhook")
 	}
 
-	ok := v.post(t, path, v.form(t, "url", "https://new.example/hook", "events", "csat.submitted", "events", "nps.submitted", "description", "new"))
+	ok := v.post(t, path, v.form(t, "url", "https://new.example/hook", "events", "csat.submitted", "events", "nps.submitted", "description", "new", "active", "on"))
 	ok.wantRedirect(t, path+"?notice=saved")
 	v.get(t, path+"?notice=saved").wantText(t, "Your changes were saved.")
 	got, err := f.store.Webhook(t.Context(), ws, hook.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]any{"https://new.example/hook", []string{"csat.submitted", "nps.submitted"}, false, "new"},
+	if diff := cmp.Diff([]any{"https://new.example/hook", []string{"csat.submitted", "nps.submitted"}, true, "new"},
 		[]any{got.URL, []string(got.Events), got.Active, got.Description}); diff != "" {
 		t.Errorf("saved webhook (-want +got):\n%s", diff)
 	}
+}
+
+// Turning a webhook off cancels what waits for it, so it asks first and
+// says how many; the page that asks changes nothing.
+func TestTurnOffAsksFirst(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws, _ := f.mustWorkspace(t, "Acme")
+	hook := f.mustWebhook(t, ws, "https://old.example/hook", "post.created")
+	due := f.mustDeliver(t, hook, "post.created", nil)
+	retrying := f.mustDeliver(t, hook, "post.created", nil, answered500Retrying)
+	done := f.mustDeliver(t, hook, "post.created", nil, answered200)
+	v := f.signedIn(t, ws)
+	path := "/dashboard/webhooks/" + hook.ID
+	off := []string{"url", hook.URL, "events", "post.created", "description", "off for maintenance"}
+
+	snapshot := f.webhookSnapshot(t, hook.ID)
+	ask := v.post(t, path, v.form(t, off...))
+	ask.wantStatus(t, http.StatusOK)
+	ask.wantText(t, "Turn this webhook off?", "2 pending deliveries will be cancelled. An attempt already under way finishes and is logged.")
+	ask.wantHTML(t, `<input type="hidden" name="description" value="off for maintenance">`, `<input type="hidden" name="confirm" value="yes">`)
+	if f.webhookSnapshot(t, hook.ID) != snapshot {
+		t.Fatal("asking changed the webhook")
+	}
+
+	v.post(t, path, v.form(t, append(off, "confirm", "yes")...)).wantRedirect(t, path+"?notice=deactivated")
+	v.get(t, path+"?notice=deactivated").wantText(t, "The webhook is inactive. Its pending deliveries are cancelled.")
+	// The one waiting for a retry is cancelled at once; the one due now is
+	// the worker's, which cancels it when its task runs.
+	for id, want := range map[string]string{retrying: repo.StatusCancelled, due: repo.StatusPending, done: repo.StatusSucceeded} {
+		if d, err := f.store.Delivery(t.Context(), ws, id); err != nil || d.Status != want {
+			t.Errorf("delivery %s is %s (%v), want %s", id, d.Status, err, want)
+		}
+	}
+	// Saving an inactive webhook asks nothing more.
+	v.post(t, path, v.form(t, off...)).wantRedirect(t, path+"?notice=saved")
 }
 
 func TestReenableOffersRecovery(t *testing.T) {
@@ -63,9 +100,13 @@ func TestReenableOffersRecovery(t *testing.T) {
 	// It can be tested, to check a fix before re-enabling it.
 	p.wantHTML(t, `<button type="submit" class="button" aria-describedby="test-inactive">Send test event</button>`)
 
-	offer := v.post(t, path, v.form(t, "form", "enable"))
-	offer.wantStatus(t, http.StatusOK)
+	v.post(t, path, v.form(t, "form", "enable")).wantRedirect(t, path+"?notice=enabled")
+	offer := v.get(t, path+"?notice=enabled")
 	offer.wantText(t, "The webhook is active again.", "Recover what failed", "Recover 2 deliveries")
+	// The offer stays while there is something to recover, after the
+	// customer navigated away and back.
+	v.get(t, "/dashboard/webhooks").wantStatus(t, http.StatusOK)
+	v.get(t, path).wantText(t, "Recover what failed", "Recover 2 deliveries")
 	since := regexp.MustCompile(`name="since" value="([^"]+)"`).FindStringSubmatch(offer.Body)
 	until := regexp.MustCompile(`name="until" value="([^"]+)"`).FindStringSubmatch(offer.Body)
 	if since == nil || until == nil {
@@ -88,10 +129,35 @@ func TestReenableOffersRecovery(t *testing.T) {
 	if len(f.enq.Enqueued()) != 2 {
 		t.Errorf("enqueued %v, want the 2 new deliveries", f.enq.Enqueued())
 	}
+	// Used, the offer is gone.
+	if p := v.get(t, path); strings.Contains(p.Body, "Recover what failed") {
+		t.Error("the offer stays after the recovery")
+	}
 
 	bad := v.post(t, path+"/recover", v.form(t, "since", time.Now().Add(-15*24*time.Hour).Format(time.RFC3339)))
 	bad.wantStatus(t, http.StatusUnprocessableEntity)
 	bad.wantText(t, "Nothing was recovered: since may be at most 14 days ago.")
+}
+
+func TestDismissRecoveryOffer(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ws, _ := f.mustWorkspace(t, "Acme")
+	hook := f.mustWebhook(t, ws, "https://flaky.example/hook", "post.created")
+	f.mustDeliver(t, hook, "post.created", nil, answered500)
+	if _, err := f.db.Exec(`UPDATE webhooks SET active = false, disabled_reason = 'failing', disabled_at = now() WHERE id = $1`, hook.ID); err != nil {
+		t.Fatal(err)
+	}
+	v := f.signedIn(t, ws)
+	path := "/dashboard/webhooks/" + hook.ID
+	v.post(t, path, v.form(t, "form", "enable")).wantRedirect(t, path+"?notice=enabled")
+	v.get(t, path).wantText(t, "Recover 1 delivery")
+	v.post(t, path+"/recover/dismiss", v.form(t)).wantRedirect(t, path+"?notice=dismissed")
+	p := v.get(t, path+"?notice=dismissed")
+	p.wantText(t, "The offer to recover was dismissed.")
+	if strings.Contains(p.Body, "Recover what failed") || len(f.enq.Enqueued()) != 0 {
+		t.Errorf("after dismissing: offer shown %v, %d enqueued", strings.Contains(p.Body, "Recover what failed"), len(f.enq.Enqueued()))
+	}
 }
 
 func TestRecoverNeedsAnActiveWebhook(t *testing.T) {

@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 : "${ADMIN_TOKEN:=dev-admin-token-change-me}"
 # Local receivers are loopback addresses; allow them in development.
 : "${DELIVERY_ALLOW_CIDRS:=127.0.0.0/8,::1/128}"
-export DATABASE_URL REDIS_URL API_ADDR WORKER_ADDR SCHEDULER_ADDR ADMIN_TOKEN DELIVERY_ALLOW_CIDRS
+# Portal links are built on the address browsers reach.
+: "${PUBLIC_URL:=http://${API_ADDR/#:/localhost:}}"
+export DATABASE_URL REDIS_URL API_ADDR WORKER_ADDR SCHEDULER_ADDR ADMIN_TOKEN DELIVERY_ALLOW_CIDRS PUBLIC_URL
 
 state=.run
 mkdir -p "$state"

@@ -137,6 +137,26 @@ func (w *workspace) webhook(t testing.TB, id string) client.Webhook {
 	return wh
 }
 
+// webhooks lists the workspace's webhooks.
+func (w *workspace) webhooks(t testing.TB) []client.Webhook {
+	t.Helper()
+	var list struct {
+		Data []client.Webhook `json:"data"`
+	}
+	w.call(t, "GET", "/v1/webhooks", nil, http.StatusOK, &list)
+	return list.Data
+}
+
+// secret is a webhook's current signing secret.
+func (w *workspace) secret(t testing.TB, id string) string {
+	t.Helper()
+	var s struct {
+		Secret string `json:"secret"`
+	}
+	w.call(t, "GET", "/v1/webhooks/"+id+"/secret", nil, http.StatusOK, &s)
+	return s.Secret
+}
+
 // postEvent posts {"type": typ, "data": data} with data as raw JSON text,
 // so the test controls its exact bytes. Extra headers come as name, value
 // pairs. The answer's Replayed and IdempotencyKey stay zero: Publish sets

@@ -30,7 +30,9 @@ func TestDashboardInABrowser(t *testing.T) {
 		}
 		return testenv.Answer{Status: http.StatusOK, Body: `{"received":true}`}
 	})
-	sys := startSystem(t, options{})
+	// Three quick attempts, then two an hour apart: a failing delivery
+	// stays pending long enough to be seen, retried, and redelivered.
+	sys := startSystem(t, options{retrySchedule: "200ms,200ms,1h,1h"})
 	ws := sys.newWorkspace(t)
 	b := newBrowser(t, sys)
 
@@ -72,6 +74,17 @@ func TestDashboardInABrowser(t *testing.T) {
 	sys.secrets = append(sys.secrets, secret)
 	sys.mu.Unlock()
 	b.check("webhook-created")
+	// Reloading the page the creation led to creates nothing and shows the
+	// secret no more.
+	b.reload()
+	b.wantText("Webhook created", "The secret was shown once, when the webhook was created.")
+	if strings.Contains(b.text(), secret) {
+		t.Error("a reload shows the secret again")
+	}
+	if hooks := ws.webhooks(t); len(hooks) != 1 {
+		t.Fatalf("after a reload of Webhook created the workspace has %d webhooks, want 1", len(hooks))
+	}
+	b.check("webhook-created-reloaded")
 	b.follow(byText("a", "Continue to the webhook"))
 	hookPath := b.path()
 	hookID := strings.TrimPrefix(hookPath, "/dashboard/webhooks/")
@@ -101,28 +114,45 @@ func TestDashboardInABrowser(t *testing.T) {
 	b.check("delivery")
 
 	// The receiver fails: the failed attempts show with their status code,
-	// and the failure count rises.
+	// the failure count rises, and the history says where the delivery
+	// stands: attempt 3 of 5, when the next is, when it gives up.
 	failing.Store(true)
 	ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": 2}))
 	b.open(hookPath)
-	b.reloadUntil(`table.history .outcome-fail`, 1)
-	b.wantText("500")
+	b.reloadUntil(`table.history td[data-label="Status code"] .code.fail`, 1)
+	b.sys.waitFor(t, "the third attempt to show", func() (bool, string) {
+		b.reload()
+		got := b.firstRow("Attempts")
+		return strings.HasPrefix(got, "3 of 5"), got
+	})
+	b.wantText("500", "Pending")
+	if got := b.firstRow("Attempts"); !strings.Contains(got, "next") || !strings.Contains(got, "gives up") {
+		t.Errorf("the pending row's attempts read %q, want the next attempt and when it gives up", got)
+	}
+	if got := b.firstRow("Timestamp"); !strings.Contains(got, "created") {
+		t.Errorf("the timestamp cell reads %q, want the time sent and the time created", got)
+	}
 	if got := b.statText("Failure count"); got != "3" {
 		t.Errorf("failure count after 3 failed attempts = %q", got)
 	}
+	b.check("webhook-retrying")
 	b.follow(`(//table[contains(@class,"history")]//td[@data-label="Timestamp"]/a)[1]`)
-	b.wantText("Failed", "Attempt 3", "Attempt 2", "Attempt 1", "receiver answered 500 Internal Server Error",
+	b.wantText("Pending", "Next attempt", "Gives up", "Attempt 3", "Attempt 2", "Attempt 1", "receiver answered 500 Internal Server Error",
 		`<script>document.title="pwned";window.pwned=1</script> database down`)
 	// The receiver's answer is text on the page, never script.
 	if pwned, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.pwned === 1 || document.title === "pwned"`)); err != nil || pwned {
 		t.Errorf("the receiver's response body ran as script (%v)", err)
 	}
-	b.check("delivery-failed")
+	b.check("delivery-retrying")
 
-	// Redeliver once the receiver is fixed.
+	// Redeliver once the receiver is fixed: while the delivery is still
+	// pending that asks first.
 	failing.Store(false)
 	before := len(rc.Requests())
 	b.follow(byText("button", "Redeliver"))
+	b.wantText("Redeliver while it is still being delivered?", "your endpoint may get the event twice")
+	b.check("redeliver-confirm")
+	b.follow(byText("button", "Redeliver anyway"))
 	b.wantText("A new delivery of the same event was created")
 	b.reloadUntil(`.stats .outcome-ok`, 1)
 	if got := rc.waitRequests(t, sys, before+1); got[len(got)-1].Header.Get("X-Trackelio-Event") != "post.created" {
@@ -139,10 +169,42 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	b.check("webhook-tested")
 
-	// Switched Inactive, the webhook gets no new delivery.
+	// Rotating the secret shows the new one once; a reload neither shows
+	// it again nor rotates again. Without a grace period it asks first.
+	b.open(hookPath + "#secret")
+	b.do(chromedp.SetValue(chromedp.CSS("#grace_period"), "0s"))
+	b.follow(byText("button", "Rotate secret"))
+	b.wantText("Rotate the secret with no grace period?", "The old secret stops signing at once")
+	b.check("rotate-confirm")
+	b.follow(byText("a", "Cancel"))
+	if got := ws.secret(t, hookID); got != secret {
+		t.Fatalf("a cancelled rotation changed the secret")
+	}
+	b.follow(byText("button", "Rotate secret")) // the default grace period: 24 hours
+	b.wantText("The secret was rotated.", "The previous secret keeps signing")
+	rotated, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.ID("new-secret")))
+	if err != nil || rotated == secret || rotated != ws.secret(t, hookID) {
+		t.Fatalf("the rotation shows %q (%v), want the new stored secret", rotated, err)
+	}
+	sys.mu.Lock()
+	sys.secrets = append(sys.secrets, rotated)
+	sys.mu.Unlock()
+	b.check("secret-rotated")
+	b.reload()
+	if strings.Contains(b.text(), rotated) || ws.secret(t, hookID) != rotated {
+		t.Errorf("a reload after the rotation shows the secret again or rotated it again")
+	}
+	b.wantText("The previous secret keeps signing")
+
+	// Switched Inactive, after a confirmation that says what it cancels,
+	// the webhook gets no new delivery.
+	b.open(hookPath + "#settings")
 	b.do(chromedp.Click(`//label[contains(@class,"switch")]/input[@aria-label="Active"]`))
 	b.follow(byText("button", "Save"))
-	b.wantText("Your changes were saved.", "Inactive")
+	b.wantText("Turn this webhook off?", "will be cancelled")
+	b.check("turn-off-confirm")
+	b.follow(byText("button", "Turn off"))
+	b.wantText("The webhook is inactive. Its pending deliveries are cancelled.", "Inactive")
 	received := len(rc.Requests())
 	if acc := ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": 3})); acc.Deliveries != 0 {
 		t.Errorf("an event for the inactive webhook made %d deliveries", acc.Deliveries)
@@ -171,6 +233,22 @@ func TestDashboardInABrowser(t *testing.T) {
 	b.open("/dashboard/webhooks/" + uuid.NewString())
 	b.wantText("Not found")
 	b.check("not-found")
+}
+
+// reload reloads the page and waits for it.
+func (b *browser) reload() {
+	b.t.Helper()
+	b.do(chromedp.Reload())
+}
+
+// firstRow is the text of a column of the history's first row.
+func (b *browser) firstRow(column string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(fmt.Sprintf(`(//table[contains(@class,"history")]//td[@data-label=%q])[1]`, column)))
+	if err != nil {
+		b.t.Fatalf("history column %q: %v", column, err)
+	}
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // statText is the value shown under a statistic's name.

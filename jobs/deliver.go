@@ -214,7 +214,7 @@ func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work, release Relea
 	now := h.cfg.Now()
 	r := repo.AttemptResult{
 		DeliveryID: w.DeliveryID, Attempt: n, StatusCode: res.StatusCode, ResponseBody: res.Body,
-		ResponseTruncated: res.Truncated, ResponseHeaders: res.Headers, RequestHeaders: res.RequestHeaders,
+		ResponseTruncated: res.Truncated, ResponseHeaders: res.Headers, ResponseHeadersDropped: res.HeadersDropped, RequestHeaders: res.RequestHeaders,
 		Error: res.Error, Duration: res.Duration, At: now, Succeeded: res.Outcome == sender.Success,
 		NewStatus: d.Status, DisableReason: d.DisableReason, AutoDisable: h.cfg.AutoDisable, ExcludeFromHealth: d.ExcludeFromHealth,
 	}

@@ -65,6 +65,16 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 	return out, nil
 }
 
+// MustParseSchedule is ParseSchedule for a schedule written in the code,
+// such as DefaultSchedule.
+func MustParseSchedule(s string) []time.Duration {
+	d, err := ParseSchedule(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
 // MaxAttempts is the number of attempts a delivery gets.
 func (p RetryPolicy) MaxAttempts() int { return len(p.Schedule) + 1 }
 
@@ -75,6 +85,17 @@ func (p RetryPolicy) MaxAttemptsFor(eventType string) int {
 		return 1
 	}
 	return p.MaxAttempts()
+}
+
+// LastAttemptAround estimates when a delivery of the event type that has
+// made made attempts, the next due at next, makes its last one if every
+// attempt fails: the schedule's delays without jitter. A receiver's
+// Retry-After, or a throttle, can only move it later.
+func (p RetryPolicy) LastAttemptAround(next time.Time, made int, eventType string) time.Time {
+	for n := made + 1; n < p.MaxAttemptsFor(eventType); n++ {
+		next = next.Add(p.Schedule[min(n-1, len(p.Schedule)-1)])
+	}
+	return next
 }
 
 // Delay is the wait after a failed attempt number attempt (1-based) before

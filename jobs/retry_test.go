@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 
+	"github.com/trackelio/webhooks/catalog"
 	"github.com/trackelio/webhooks/jobs"
 )
 
@@ -73,6 +74,27 @@ func TestRetryPolicyMaxAttempts(t *testing.T) {
 		p := jobs.RetryPolicy{Schedule: make([]time.Duration, n)}
 		if got := p.MaxAttempts(); got != n+1 {
 			t.Errorf("MaxAttempts with %d delays = %d, want %d", n, got, n+1)
+		}
+	}
+}
+
+func TestRetryPolicyLastAttemptAround(t *testing.T) {
+	t.Parallel()
+	p := jobs.RetryPolicy{Schedule: []time.Duration{time.Minute, time.Hour, 24 * time.Hour}, Jitter: 0.5}
+	next := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		made      int
+		eventType string
+		want      time.Duration // after next
+	}{
+		{0, "post.created", time.Minute + time.Hour + 24*time.Hour}, // attempts 1 to 4
+		{1, "post.created", time.Hour + 24*time.Hour},
+		{3, "post.created", 0}, // the next is the last
+		{0, catalog.TestType, 0},
+	}
+	for _, tt := range tests {
+		if got := p.LastAttemptAround(next, tt.made, tt.eventType).Sub(next); got != tt.want {
+			t.Errorf("LastAttemptAround(next, %d made, %s) = next + %v, want next + %v", tt.made, tt.eventType, got, tt.want)
 		}
 	}
 }

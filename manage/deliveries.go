@@ -84,6 +84,13 @@ func (s *Service) Recover(ctx context.Context, hook repo.Webhook, win repo.Recov
 		return 0, fmt.Errorf("recover webhook %s: %w", hook.ID, err)
 	}
 	s.Enqueue(ctx, ids)
+	// A recovery that covers the offer kept on the webhook uses it up: the
+	// deliveries it counts stay failed, so only this says it was taken.
+	if offer, ok := s.offerWindow(hook); ok && !win.Since.After(offer.Since) && !win.Until.Before(offer.Until) {
+		if err := s.store.ClearRecoveryOffer(ctx, hook.WorkspaceID, hook.ID); err != nil {
+			return len(ids), err
+		}
+	}
 	s.log.InfoContext(ctx, "deliveries recovered", "webhook_id", hook.ID, "count", len(ids))
 	return len(ids), nil
 }

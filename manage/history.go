@@ -28,10 +28,15 @@ type HistoryPage struct {
 	Deliveries []repo.Delivery
 	// Next is the cursor of the following (older) page, or "" at the end.
 	Next string
+	// Prev is the cursor of the preceding (newer) page, or "" on the
+	// newest page.
+	Prev string
 }
 
-// History reads one page of a webhook's delivery history. It never counts
-// the history: one row past the page tells whether an older page exists.
+// History reads one page of a webhook's delivery history: the newest, the
+// one older than a Next cursor, or the one newer than a Prev cursor (the
+// newest page when fewer than a page's worth are newer). It never counts
+// the history: one row past the page tells whether another page exists.
 func (s *Service) History(ctx context.Context, workspaceID, webhookID string, q HistoryQuery) (HistoryPage, error) {
 	if q.Status != "" && !slices.Contains(repo.Statuses, q.Status) {
 		return HistoryPage{}, invalid("status", "status must be one of %s", strings.Join(repo.Statuses, ", "))
@@ -39,28 +44,49 @@ func (s *Service) History(ctx context.Context, workspaceID, webhookID string, q 
 	if q.EventType != "" && q.EventType != catalog.TestType && !catalog.Known(q.EventType) {
 		return HistoryPage{}, invalid("event_type", "unknown event type %q; see GET /v1/event-types", q.EventType)
 	}
-	var after *repo.Cursor
+	var at *repo.Cursor
 	if q.Cursor != "" {
 		c, err := decodeCursor(q.Cursor)
 		if err != nil {
 			return HistoryPage{}, err
 		}
-		after = &c
+		at = &c
 	}
-	ds, err := s.store.Deliveries(ctx, workspaceID, webhookID, repo.DeliveryFilter{Status: q.Status, EventType: q.EventType}, after, q.Limit+1)
+	filter := repo.DeliveryFilter{Status: q.Status, EventType: q.EventType}
+	ds, err := s.store.Deliveries(ctx, workspaceID, webhookID, filter, at, q.Limit+1)
 	if err != nil {
 		return HistoryPage{}, err
 	}
-	page := HistoryPage{Deliveries: ds}
-	if len(ds) > q.Limit {
-		page.Deliveries = ds[:q.Limit]
-		page.Next = encodeCursor(ds[q.Limit-1])
+	if at == nil || !at.Newer {
+		page := HistoryPage{Deliveries: ds}
+		if len(ds) > q.Limit {
+			page.Deliveries = ds[:q.Limit]
+			page.Next = encodeCursor(ds[q.Limit-1], false)
+		}
+		if at != nil && len(page.Deliveries) > 0 {
+			page.Prev = encodeCursor(page.Deliveries[0], true)
+		}
+		return page, nil
 	}
+	// Newer: the rows come newest first and end just above the cursor.
+	if len(ds) <= q.Limit {
+		return s.History(ctx, workspaceID, webhookID, HistoryQuery{Status: q.Status, EventType: q.EventType, Limit: q.Limit})
+	}
+	page := HistoryPage{Deliveries: ds[1:]}
+	page.Prev = encodeCursor(page.Deliveries[0], true)
+	page.Next = encodeCursor(page.Deliveries[len(page.Deliveries)-1], false)
 	return page, nil
 }
 
-func encodeCursor(d repo.Delivery) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(d.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + d.ID))
+// newerMark ends the text of a cursor that asks for the newer page.
+const newerMark = "|newer"
+
+func encodeCursor(d repo.Delivery, newer bool) string {
+	s := d.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + d.ID
+	if newer {
+		s += newerMark
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
 
 func decodeCursor(s string) (repo.Cursor, error) {
@@ -69,7 +95,8 @@ func decodeCursor(s string) (repo.Cursor, error) {
 	if err != nil {
 		return repo.Cursor{}, bad
 	}
-	ts, id, ok := strings.Cut(string(raw), "|")
+	text, newer := strings.CutSuffix(string(raw), newerMark)
+	ts, id, ok := strings.Cut(text, "|")
 	if !ok {
 		return repo.Cursor{}, bad
 	}
@@ -80,5 +107,5 @@ func decodeCursor(s string) (repo.Cursor, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return repo.Cursor{}, bad
 	}
-	return repo.Cursor{CreatedAt: t, ID: id}, nil
+	return repo.Cursor{CreatedAt: t, ID: id, Newer: newer}, nil
 }

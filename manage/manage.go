@@ -30,10 +30,13 @@ type Store interface {
 	Attempts(ctx context.Context, deliveryID string) ([]repo.Attempt, error)
 	Redeliver(ctx context.Context, workspaceID, id string) (string, error)
 	RecoveryStart(ctx context.Context, workspaceID, webhookID string, failingSince time.Time) (time.Time, error)
+	SetRecoveryOffer(ctx context.Context, workspaceID, id string, since, until time.Time) error
+	ClearRecoveryOffer(ctx context.Context, workspaceID, id string) error
+	CountPending(ctx context.Context, workspaceID, webhookID string, limit int) (int, error)
 	CountRecoverable(ctx context.Context, workspaceID, webhookID string, win repo.RecoverWindow) (int, error)
 	Recover(ctx context.Context, workspaceID, webhookID string, win repo.RecoverWindow) ([]string, error)
 	CreateTestEvent(ctx context.Context, ev repo.NewEvent, webhookID string) (string, error)
-	Deliveries(ctx context.Context, workspaceID, webhookID string, f repo.DeliveryFilter, after *repo.Cursor, limit int) ([]repo.Delivery, error)
+	Deliveries(ctx context.Context, workspaceID, webhookID string, f repo.DeliveryFilter, at *repo.Cursor, limit int) ([]repo.Delivery, error)
 }
 
 // Enqueuer hands committed deliveries to the workers.

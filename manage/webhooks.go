@@ -129,6 +129,13 @@ type RecoveryOffer struct {
 	FailedDeliveries int
 }
 
+// CheckChange validates a change without applying it, as UpdateWebhook
+// would: a front end that asks before a change checks it first.
+func (s *Service) CheckChange(in WebhookInput) error {
+	_, err := s.validate(in, false)
+	return err
+}
+
 // UpdateWebhook validates and applies a change. Re-enabling a webhook that
 // was failing resets its streak and comes with a recovery offer.
 func (s *Service) UpdateWebhook(ctx context.Context, workspaceID, id string, in WebhookInput) (Updated, error) {
@@ -141,6 +148,9 @@ func (s *Service) UpdateWebhook(ctx context.Context, workspaceID, id string, in 
 		return Updated{}, err
 	}
 	out := Updated{Webhook: hook.Webhook}
+	if hook.Cancelled > 0 {
+		s.log.InfoContext(ctx, "webhook turned off; deliveries waiting for a retry cancelled", "webhook_id", id, "cancelled", hook.Cancelled)
+	}
 	if hook.Reactivated && hook.FailingSince.Valid {
 		since, err := s.store.RecoveryStart(ctx, workspaceID, id, hook.FailingSince.Time)
 		if err != nil {
@@ -152,8 +162,61 @@ func (s *Service) UpdateWebhook(ctx context.Context, workspaceID, id string, in 
 			return Updated{}, err
 		}
 		out.Recovery = &RecoveryOffer{Since: win.Since, Until: win.Until, FailedDeliveries: n}
+		// The offer stays on the webhook's page until it is used or
+		// dismissed, not only in this answer.
+		if n > 0 {
+			if err := s.store.SetRecoveryOffer(ctx, workspaceID, id, win.Since, win.Until); err != nil {
+				return Updated{}, err
+			}
+		}
 	}
 	return out, nil
+}
+
+// MaxPendingCounted bounds the count of pending deliveries a confirmation
+// before turning a webhook off shows; beyond it the count reads "more
+// than".
+const MaxPendingCounted = 10000
+
+// CountPending counts, up to MaxPendingCounted + 1, the pending deliveries
+// turning the webhook off would cancel.
+func (s *Service) CountPending(ctx context.Context, hook repo.Webhook) (int, error) {
+	return s.store.CountPending(ctx, hook.WorkspaceID, hook.ID, MaxPendingCounted+1)
+}
+
+// RecoveryOffer is the offer kept on a webhook since it was re-enabled
+// after a failure streak, with what is left to recover in it; nil when
+// there is none, nothing failed in it, or it is older than RecoverHorizon.
+func (s *Service) RecoveryOffer(ctx context.Context, hook repo.Webhook) (*RecoveryOffer, error) {
+	win, ok := s.offerWindow(hook)
+	if !ok {
+		return nil, nil
+	}
+	n, err := s.store.CountRecoverable(ctx, hook.WorkspaceID, hook.ID, win)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	return &RecoveryOffer{Since: win.Since, Until: win.Until, FailedDeliveries: n}, nil
+}
+
+// offerWindow is the window of the offer kept on a webhook, if it has one
+// still within reach. A recovery reaches back RecoverHorizon at most; the
+// offer shrinks with it, a minute inside, so the form it fills is still
+// accepted when it is sent.
+func (s *Service) offerWindow(hook repo.Webhook) (repo.RecoverWindow, bool) {
+	if !hook.RecoverySince.Valid || !hook.RecoveryUntil.Valid {
+		return repo.RecoverWindow{}, false
+	}
+	win := repo.RecoverWindow{Since: hook.RecoverySince.Time, Until: hook.RecoveryUntil.Time, Limit: MaxRecover}
+	if horizon := s.now().Add(-RecoverHorizon + time.Minute); win.Since.Before(horizon) {
+		win.Since = horizon
+	}
+	return win, win.Until.After(win.Since)
+}
+
+// DismissRecovery removes the recovery offer kept on a webhook.
+func (s *Service) DismissRecovery(ctx context.Context, hook repo.Webhook) error {
+	return s.store.ClearRecoveryOffer(ctx, hook.WorkspaceID, hook.ID)
 }
 
 // DeleteWebhook deletes a webhook; its pending deliveries end cancelled.

@@ -57,6 +57,29 @@ func (s *Store) StartSessionFromLink(ctx context.Context, linkHash, sessionHash 
 	return ws, nil
 }
 
+// PortalLink is the workspace a portal link signs in to.
+type PortalLink struct {
+	WorkspaceID   string `db:"workspace_id"`
+	WorkspaceName string `db:"workspace_name"`
+}
+
+// PortalLinkAt reads a portal link that is still valid at now without
+// using it up; otherwise ErrNotFound.
+func (s *Store) PortalLinkAt(ctx context.Context, linkHash []byte, now time.Time) (PortalLink, error) {
+	var l PortalLink
+	err := s.db.GetContext(ctx, &l, `
+		SELECT l.workspace_id, w.name AS workspace_name
+		FROM dashboard_links l JOIN workspaces w ON w.id = l.workspace_id
+		WHERE l.token_hash = $1 AND l.expires_at > $2`, linkHash, now)
+	if errors.Is(err, sql.ErrNoRows) {
+		return PortalLink{}, ErrNotFound
+	}
+	if err != nil {
+		return PortalLink{}, fmt.Errorf("look up portal link: %w", err)
+	}
+	return l, nil
+}
+
 // CreateSession starts a session for a workspace (a sign-in with its API
 // key) and clears a batch of expired sessions.
 func (s *Store) CreateSession(ctx context.Context, sessionHash []byte, workspaceID string, now, expires time.Time) error {
@@ -95,6 +118,47 @@ func (s *Store) DeleteSession(ctx context.Context, sessionHash []byte) error {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
+}
+
+// Flash is what a page must show once after a change, named by a
+// single-use token: a new webhook's secret, a rotated one, a revealed one.
+type Flash struct {
+	Kind      string `db:"kind"`
+	WebhookID string `db:"webhook_id"`
+}
+
+// CreateFlash stores a flash for the session under the digest of its token,
+// and clears a batch of expired ones.
+func (s *Store) CreateFlash(ctx context.Context, tokenHash, sessionHash []byte, f Flash, now, expires time.Time) error {
+	_, err := s.db.ExecContext(ctx, `
+		WITH gc AS (
+			DELETE FROM dashboard_flashes WHERE token_hash IN (
+				SELECT token_hash FROM dashboard_flashes WHERE expires_at <= $5 LIMIT `+fmt.Sprint(expiredBatch)+`))
+		INSERT INTO dashboard_flashes (token_hash, session_hash, webhook_id, kind, expires_at) VALUES ($1, $2, $3, $4, $6)`,
+		tokenHash, sessionHash, f.WebhookID, f.Kind, now, expires)
+	if err != nil {
+		return fmt.Errorf("create flash: %w", mapErr(err))
+	}
+	return nil
+}
+
+// TakeFlash consumes the session's flash with this digest if it is still
+// valid at now: it is shown once, however many requests race for it. An
+// unknown, used, expired or another session's flash is ErrNotFound.
+func (s *Store) TakeFlash(ctx context.Context, tokenHash, sessionHash []byte, now time.Time) (Flash, error) {
+	var f Flash
+	err := s.db.GetContext(ctx, &f, `
+		WITH f AS (
+			DELETE FROM dashboard_flashes WHERE token_hash = $1 AND session_hash = $2
+			RETURNING kind, webhook_id, expires_at)
+		SELECT kind, webhook_id FROM f WHERE expires_at > $3`, tokenHash, sessionHash, now)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Flash{}, ErrNotFound
+	}
+	if err != nil {
+		return Flash{}, fmt.Errorf("take flash: %w", err)
+	}
+	return f, nil
 }
 
 // LastAttempt is the latest attempted delivery of a webhook.

@@ -70,6 +70,71 @@ func TestPortalLinksAndSessions(t *testing.T) {
 	}
 }
 
+func TestPortalLinkAtDoesNotUseTheLink(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	ws := f.mustWorkspace(t, "acme")
+	now := pgTime(time.Now())
+	if err := f.store.CreatePortalLink(ctx, []byte("l"), ws.ID, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if l, err := f.store.PortalLinkAt(ctx, []byte("l"), now); err != nil || l != (repo.PortalLink{WorkspaceID: ws.ID, WorkspaceName: "acme"}) {
+			t.Errorf("PortalLinkAt = %+v, %v", l, err)
+		}
+	}
+	if _, err := f.store.PortalLinkAt(ctx, []byte("l"), now.Add(time.Minute)); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("PortalLinkAt at expiry: %v, want ErrNotFound", err)
+	}
+	if _, err := f.store.StartSessionFromLink(ctx, []byte("l"), []byte("s"), now, now.Add(time.Hour)); err != nil {
+		t.Errorf("the link no longer works after PortalLinkAt: %v", err)
+	}
+}
+
+// A flash is shown once, to its own session, before it expires.
+func TestFlashes(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	ws := f.mustWorkspace(t, "acme")
+	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	now := pgTime(time.Now())
+	for _, s := range []string{"mine", "theirs"} {
+		if err := f.store.CreateSession(ctx, []byte(s), ws.ID, now, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flash := repo.Flash{Kind: "created", WebhookID: hook.ID}
+	for _, token := range []string{"f1", "f2"} {
+		if err := f.store.CreateFlash(ctx, []byte(token), []byte("mine"), flash, now, now.Add(5*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.store.TakeFlash(ctx, []byte("f1"), []byte("theirs"), now); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("another session took the flash: %v", err)
+	}
+	if got, err := f.store.TakeFlash(ctx, []byte("f1"), []byte("mine"), now); err != nil || got != flash {
+		t.Errorf("TakeFlash = %+v, %v; want %+v", got, err, flash)
+	}
+	if _, err := f.store.TakeFlash(ctx, []byte("f1"), []byte("mine"), now); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("a flash was shown twice: %v", err)
+	}
+	if _, err := f.store.TakeFlash(ctx, []byte("f2"), []byte("mine"), now.Add(5*time.Minute)); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("an expired flash was shown: %v", err)
+	}
+	// Expired ones are cleared by the next flash; a session's end takes its own.
+	if err := f.store.CreateFlash(ctx, []byte("f3"), []byte("mine"), flash, now.Add(time.Hour), now.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.DeleteSession(ctx, []byte("mine")); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.mustCount(t, `SELECT count(*) FROM dashboard_flashes`); n != 0 {
+		t.Errorf("%d flashes left, want none", n)
+	}
+}
+
 func TestExpiredSessionsAndLinksAreCleared(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
@@ -222,6 +287,7 @@ func TestDashboardReadsUseTheHistoryIndex(t *testing.T) {
 		{"older page", repo.DeliveryFilter{}, cursor},
 		{"failed only", repo.DeliveryFilter{Status: "failed"}, nil},
 		{"one event type", repo.DeliveryFilter{EventType: "a"}, cursor},
+		{"newer page", repo.DeliveryFilter{}, &repo.Cursor{CreatedAt: cursor.CreatedAt, ID: cursor.ID, Newer: true}},
 	} {
 		sql, args := repo.DeliveriesQuery(ws.ID, hook.ID, q.filter, q.after, 26)
 		queries = append(queries, query{q.name, sql, args, false})
@@ -259,7 +325,7 @@ func TestDashboardReadsUseTheHistoryIndex(t *testing.T) {
 				}
 				// The partial index of ended deliveries serves "failed" as well.
 				usesIndex = usesIndex || n.Index == "deliveries_webhook_history" || n.Index == "deliveries_webhook_ended"
-				if strings.HasPrefix(q.name, "newest") || strings.HasPrefix(q.name, "older") {
+				if strings.HasPrefix(q.name, "newest") || strings.HasPrefix(q.name, "older") || strings.HasPrefix(q.name, "newer") {
 					if n.Type == "Sort" || n.Type == "Aggregate" {
 						t.Errorf("the history page has a %s node:\n%s", n.Type, raw)
 					}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/lib/pq"
@@ -42,15 +43,17 @@ type Delivery struct {
 
 // Attempt is one HTTP request made for a delivery.
 type Attempt struct {
-	Attempt           int            `db:"attempt"`
-	StatusCode        sql.NullInt32  `db:"status_code"`
-	ResponseBody      []byte         `db:"response_body"`
-	ResponseTruncated bool           `db:"response_truncated"`
-	ResponseHeaders   []byte         `db:"response_headers"` // a JSON object
-	RequestHeaders    []byte         `db:"request_headers"`  // a JSON object
-	Error             sql.NullString `db:"error"`
-	DurationMS        int            `db:"duration_ms"`
-	CreatedAt         time.Time      `db:"created_at"`
+	Attempt           int           `db:"attempt"`
+	StatusCode        sql.NullInt32 `db:"status_code"`
+	ResponseBody      []byte        `db:"response_body"`
+	ResponseTruncated bool          `db:"response_truncated"`
+	ResponseHeaders   []byte        `db:"response_headers"` // a JSON object
+	// ResponseHeadersDropped counts the response headers not stored.
+	ResponseHeadersDropped int            `db:"response_headers_dropped"`
+	RequestHeaders         []byte         `db:"request_headers"` // a JSON object
+	Error                  sql.NullString `db:"error"`
+	DurationMS             int            `db:"duration_ms"`
+	CreatedAt              time.Time      `db:"created_at"`
 }
 
 // The latest attempt's response is read from delivery_attempts rather than
@@ -63,10 +66,12 @@ const deliverySelect = `
 	FROM deliveries d
 	LEFT JOIN delivery_attempts a ON a.delivery_id = d.id AND a.attempt = d.attempts`
 
-// Cursor is a position in a newest-first delivery history.
+// Cursor is a position in a newest-first delivery history: the page after
+// it (older deliveries), or with Newer the page before it.
 type Cursor struct {
 	CreatedAt time.Time
 	ID        string
+	Newer     bool
 }
 
 // DeliveryFilter narrows a delivery history; empty fields match everything.
@@ -76,20 +81,24 @@ type DeliveryFilter struct {
 }
 
 // Deliveries returns up to limit deliveries of a webhook that match the
-// filter, newest first, starting after the cursor when one is given. It walks
-// the history index from the newest end and never counts the history.
-func (s *Store) Deliveries(ctx context.Context, workspaceID, webhookID string, f DeliveryFilter, after *Cursor, limit int) ([]Delivery, error) {
-	query, args := deliveriesQuery(workspaceID, webhookID, f, after, limit)
+// filter, newest first: from the newest, or the ones just older than the
+// cursor, or with a Newer cursor the ones just newer than it. It walks the
+// history index from the cursor and never counts the history.
+func (s *Store) Deliveries(ctx context.Context, workspaceID, webhookID string, f DeliveryFilter, at *Cursor, limit int) ([]Delivery, error) {
+	query, args := deliveriesQuery(workspaceID, webhookID, f, at, limit)
 	ds := []Delivery{}
 	if err := s.db.SelectContext(ctx, &ds, query, args...); err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	if at != nil && at.Newer {
+		slices.Reverse(ds)
 	}
 	return ds, nil
 }
 
 // deliveriesQuery builds the history query: only the filters given, so
 // each form is a plain walk down the history index.
-func deliveriesQuery(workspaceID, webhookID string, f DeliveryFilter, after *Cursor, limit int) (string, []any) {
+func deliveriesQuery(workspaceID, webhookID string, f DeliveryFilter, at *Cursor, limit int) (string, []any) {
 	where := ` WHERE d.webhook_id = $1 AND d.workspace_id = $2`
 	args := []any{webhookID, workspaceID}
 	arg := func(v any) string {
@@ -102,10 +111,16 @@ func deliveriesQuery(workspaceID, webhookID string, f DeliveryFilter, after *Cur
 	if f.EventType != "" {
 		where += ` AND d.event_type = ` + arg(f.EventType)
 	}
-	if after != nil {
-		where += ` AND (d.created_at, d.id) < (` + arg(after.CreatedAt) + `, ` + arg(after.ID) + `)`
+	order := ` ORDER BY d.created_at DESC, d.id DESC`
+	switch {
+	case at != nil && at.Newer:
+		// Up the index from the cursor; the caller reverses the rows.
+		where += ` AND (d.created_at, d.id) > (` + arg(at.CreatedAt) + `, ` + arg(at.ID) + `)`
+		order = ` ORDER BY d.created_at, d.id`
+	case at != nil:
+		where += ` AND (d.created_at, d.id) < (` + arg(at.CreatedAt) + `, ` + arg(at.ID) + `)`
 	}
-	return deliverySelect + where + ` ORDER BY d.created_at DESC, d.id DESC LIMIT ` + arg(limit), args
+	return deliverySelect + where + order + ` LIMIT ` + arg(limit), args
 }
 
 // Delivery returns one delivery of the workspace.
@@ -126,8 +141,8 @@ func (s *Store) Delivery(ctx context.Context, workspaceID, id string) (Delivery,
 func (s *Store) Attempts(ctx context.Context, deliveryID string) ([]Attempt, error) {
 	as := []Attempt{}
 	err := s.db.SelectContext(ctx, &as, `
-		SELECT attempt, status_code, response_body, response_truncated, response_headers, request_headers,
-		       error, duration_ms, created_at
+		SELECT attempt, status_code, response_body, response_truncated, response_headers, response_headers_dropped,
+		       request_headers, error, duration_ms, created_at
 		FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt`, deliveryID)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)

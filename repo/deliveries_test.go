@@ -74,9 +74,7 @@ func TestDeliveriesPagination(t *testing.T) {
 			break
 		}
 		pages++
-		for _, d := range page {
-			got = append(got, d.ID)
-		}
+		got = append(got, deliveryIDs(page)...)
 		last := page[len(page)-1]
 		after = &repo.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
 		if pages > 10 {
@@ -90,12 +88,43 @@ func TestDeliveriesPagination(t *testing.T) {
 		t.Errorf("pages = %d, want 3 for 8 deliveries in pages of 3", pages)
 	}
 
+	// Back up from the oldest: each newer page is the three just above the
+	// cursor, still newest first, ties and all.
+	var back []string
+	before := &repo.Cursor{CreatedAt: all[len(all)-1].CreatedAt, ID: all[len(all)-1].ID, Newer: true}
+	for {
+		page, err := f.store.Deliveries(ctx, ws.ID, hook.ID, repo.DeliveryFilter{}, before, 3)
+		if err != nil {
+			t.Fatalf("Deliveries newer: %v", err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		back = append(deliveryIDs(page), back...)
+		first := page[0]
+		before = &repo.Cursor{CreatedAt: first.CreatedAt, ID: first.ID, Newer: true}
+		if len(back) > len(want) {
+			t.Fatal("newer pagination does not end")
+		}
+	}
+	if diff := cmp.Diff(want[:len(want)-1], back); diff != "" {
+		t.Errorf("paged newer delivery ids (-want +got):\n%s", diff)
+	}
+
 	if ds, err := f.store.Deliveries(ctx, other.ID, hook.ID, repo.DeliveryFilter{}, nil, 10); err != nil || len(ds) != 0 {
 		t.Errorf("Deliveries from another workspace = %d rows, %v; want none", len(ds), err)
 	}
 	if _, err := f.store.Delivery(ctx, other.ID, want[0]); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("Delivery from another workspace = %v, want ErrNotFound", err)
 	}
+}
+
+func deliveryIDs(ds []repo.Delivery) []string {
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	return ids
 }
 
 func TestOverdueDeliveriesPaging(t *testing.T) {

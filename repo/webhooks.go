@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/trackelio/webhooks/catalog"
@@ -28,13 +29,21 @@ type Webhook struct {
 	LastSuccessAt       sql.NullTime   `db:"last_success_at"`
 	LastFailureAt       sql.NullTime   `db:"last_failure_at"`
 	FailingSince        sql.NullTime   `db:"failing_since"`
-	CreatedAt           time.Time      `db:"created_at"`
-	UpdatedAt           time.Time      `db:"updated_at"`
+	// PreviousSecretExpiresAt is the end of a rotation's grace period,
+	// while the previous secret still signs webhook-signature.
+	PreviousSecretExpiresAt sql.NullTime `db:"previous_secret_expires_at"`
+	// RecoverySince and RecoveryUntil are the window of the recovery offer
+	// made when the webhook was re-enabled after a failure streak, until it
+	// is used or dismissed.
+	RecoverySince sql.NullTime `db:"recovery_since"`
+	RecoveryUntil sql.NullTime `db:"recovery_until"`
+	CreatedAt     time.Time    `db:"created_at"`
+	UpdatedAt     time.Time    `db:"updated_at"`
 }
 
 const webhookColumns = `id, workspace_id, url, events, active, description, secret,
 	failure_count, consecutive_failures, disabled_reason, disabled_at, last_success_at,
-	last_failure_at, failing_since, created_at, updated_at`
+	last_failure_at, failing_since, previous_secret_expires_at, recovery_since, recovery_until, created_at, updated_at`
 
 // NewWebhook holds the fields a customer sets on creation.
 type NewWebhook struct {
@@ -125,18 +134,36 @@ type UpdatedWebhook struct {
 	// FailingSince is then the streak's start before the reset, so the
 	// caller can offer to recover that window.
 	Reactivated bool `db:"reactivated"`
+	// Cancelled is how many deliveries waiting for a later attempt turning
+	// it off cancelled.
+	Cancelled int `db:"-"`
 }
 
 // UpdateWebhook applies a patch. Re-activating an inactive webhook clears
 // its failure streak and disabled reason, since the customer says the
-// endpoint is fixed.
+// endpoint is fixed. Turning it off cancels, in the same transaction, its
+// deliveries waiting for a later attempt (a test's excepted); those due
+// now are the worker's, which cancels them as their tasks run, and an
+// attempt already under way finishes and is recorded. The deliveries are
+// locked before the webhook, as DeleteWebhook does.
 func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p WebhookPatch) (UpdatedWebhook, error) {
 	var events any
 	if p.Events != nil {
 		events = pq.StringArray(p.Events)
 	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return UpdatedWebhook{}, fmt.Errorf("update webhook: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after commit
+	cancelled := 0
+	if p.Active != nil && !*p.Active {
+		if cancelled, err = cancelPending(ctx, tx, workspaceID, id, true); err != nil {
+			return UpdatedWebhook{}, fmt.Errorf("update webhook: %w", err)
+		}
+	}
 	var w UpdatedWebhook
-	err := s.db.GetContext(ctx, &w, `
+	err = tx.GetContext(ctx, &w, `
 		WITH old AS (
 			SELECT id, failing_since, active FROM webhooks
 			WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR NO KEY UPDATE),
@@ -155,8 +182,9 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p Web
 			RETURNING w.*)
 		SELECT upd.id, upd.workspace_id, upd.url, upd.events, upd.active, upd.description, upd.secret,
 		       upd.failure_count, upd.consecutive_failures, upd.disabled_reason, upd.disabled_at,
-		       upd.last_success_at, upd.last_failure_at, old.failing_since, upd.created_at, upd.updated_at,
-		       upd.active AND NOT old.active AS reactivated
+		       upd.last_success_at, upd.last_failure_at, old.failing_since, upd.previous_secret_expires_at,
+		       upd.recovery_since, upd.recovery_until,
+		       upd.created_at, upd.updated_at, upd.active AND NOT old.active AS reactivated
 		FROM upd JOIN old ON old.id = upd.id`,
 		id, workspaceID, p.URL, events, p.Active, p.Description)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -165,7 +193,69 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p Web
 	if err != nil {
 		return UpdatedWebhook{}, fmt.Errorf("update webhook: %w", mapErr(err))
 	}
+	if err := tx.Commit(); err != nil {
+		return UpdatedWebhook{}, fmt.Errorf("update webhook: commit: %w", err)
+	}
+	w.Cancelled = cancelled
 	return w, nil
+}
+
+// cancelPending ends a webhook's pending deliveries cancelled, locking them
+// in id order, and returns how many. Waiting ones only are those whose next
+// attempt is later, which no attempt can be under way for (an attempt
+// starts once it is due, and moves it on when it is recorded), but a
+// test's, which goes to inactive webhooks too.
+func cancelPending(ctx context.Context, tx *sqlx.Tx, workspaceID, webhookID string, waitingOnly bool) (int, error) {
+	res, err := tx.ExecContext(ctx, `
+		UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, finished_at = now()
+		WHERE id IN (
+			SELECT d.id FROM deliveries d
+			WHERE d.webhook_id = $1 AND d.workspace_id = $2 AND d.status = 'pending'
+			  AND (NOT $3 OR (d.next_attempt_at > now() AND d.event_type <> '`+catalog.TestType+`'))
+			ORDER BY d.id FOR NO KEY UPDATE)`, webhookID, workspaceID, waitingOnly)
+	if err != nil {
+		return 0, fmt.Errorf("cancel pending deliveries: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// CountPending counts a webhook's pending deliveries that turning it off
+// would cancel, up to limit.
+func (s *Store) CountPending(ctx context.Context, workspaceID, webhookID string, limit int) (int, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, `
+		SELECT count(*) FROM (
+			SELECT 1 FROM deliveries
+			WHERE webhook_id = $1 AND workspace_id = $2 AND status = 'pending' AND event_type <> $3 LIMIT $4) p`,
+		webhookID, workspaceID, catalog.TestType, limit)
+	if err != nil {
+		return 0, fmt.Errorf("count pending deliveries: %w", err)
+	}
+	return n, nil
+}
+
+// SetRecoveryOffer keeps a recovery offer on the webhook; an offer not yet
+// used widens to cover both windows.
+func (s *Store) SetRecoveryOffer(ctx context.Context, workspaceID, id string, since, until time.Time) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE webhooks SET recovery_since = least(recovery_since, $3), recovery_until = greatest(recovery_until, $4)
+		WHERE id = $1 AND workspace_id = $2`, id, workspaceID, since, until)
+	if err != nil {
+		return fmt.Errorf("set recovery offer: %w", err)
+	}
+	return nil
+}
+
+// ClearRecoveryOffer removes the webhook's recovery offer (used or
+// dismissed).
+func (s *Store) ClearRecoveryOffer(ctx context.Context, workspaceID, id string) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE webhooks SET recovery_since = NULL, recovery_until = NULL WHERE id = $1 AND workspace_id = $2`, id, workspaceID)
+	if err != nil {
+		return fmt.Errorf("clear recovery offer: %w", err)
+	}
+	return nil
 }
 
 // DeleteWebhook tombstones a webhook, forgets its secret, and cancels its
@@ -179,13 +269,8 @@ func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string) error
 		return fmt.Errorf("delete webhook: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after commit
-	if _, err := tx.ExecContext(ctx, `
-		UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, finished_at = now()
-		WHERE id IN (
-			SELECT d.id FROM deliveries d
-			WHERE d.webhook_id = $1 AND d.workspace_id = $2 AND d.status = 'pending'
-			ORDER BY d.id FOR NO KEY UPDATE)`, id, workspaceID); err != nil {
-		return fmt.Errorf("delete webhook: cancel deliveries: %w", err)
+	if _, err := cancelPending(ctx, tx, workspaceID, id, false); err != nil {
+		return fmt.Errorf("delete webhook: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, `
 		UPDATE webhooks SET deleted_at = now(), active = false, secret = '', previous_secret = NULL,

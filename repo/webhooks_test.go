@@ -121,6 +121,81 @@ func TestUpdateWebhookReactivation(t *testing.T) {
 	})
 }
 
+// Turning a webhook off cancels, in the same transaction, its deliveries
+// waiting for a later attempt; one due now may have an attempt under way,
+// which must finish and be recorded, so it is the worker's to cancel. A
+// test's goes to inactive webhooks too.
+func TestUpdateWebhookTurningOffCancelsPending(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	ws := f.mustWorkspace(t, "acme")
+	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"nps.submitted"}, Active: true}) // theirs goes to it
+	waiting := []string{f.mustDelivery(t, newEvent(ws.ID, "post.created")), f.mustDelivery(t, newEvent(ws.ID, "post.created"))}
+	for _, id := range waiting {
+		mustRecorded(t, f.store, failure(id, 1, pgTime(time.Now())))
+	}
+	due := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
+	done := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
+	mustRecorded(t, f.store, success(done, 1, pgTime(time.Now())))
+	theirs := f.mustDelivery(t, newEvent(ws.ID, "nps.submitted"))
+	test := newEvent(ws.ID, "webhook.test")
+	testID, err := f.store.CreateTestEvent(ctx, test, hook.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.store.CountPending(ctx, ws.ID, hook.ID, 100); err != nil || n != 3 {
+		t.Errorf("CountPending = %d, %v; want 3", n, err)
+	}
+	if n, err := f.store.CountPending(ctx, ws.ID, hook.ID, 1); err != nil || n != 1 {
+		t.Errorf("CountPending up to 1 = %d, %v; want 1", n, err)
+	}
+
+	off := false
+	upd, err := f.store.UpdateWebhook(ctx, ws.ID, hook.ID, repo.WebhookPatch{Active: &off})
+	if err != nil || upd.Cancelled != 2 || upd.Active {
+		t.Fatalf("UpdateWebhook(off) = active %v, cancelled %d, %v; want off, 2", upd.Active, upd.Cancelled, err)
+	}
+	want := map[string]string{waiting[0]: "cancelled", waiting[1]: "cancelled", due: "pending", done: "succeeded", theirs: "pending", testID: "pending"}
+	for id, status := range want {
+		if d := f.mustGetDelivery(t, ws.ID, id); d.Status != status {
+			t.Errorf("delivery %s is %s, want %s", id, d.Status, status)
+		}
+	}
+	// Saving it off again cancels nothing more.
+	if upd, err := f.store.UpdateWebhook(ctx, ws.ID, hook.ID, repo.WebhookPatch{Active: &off}); err != nil || upd.Cancelled != 0 {
+		t.Errorf("second UpdateWebhook(off) cancelled %d, %v", upd.Cancelled, err)
+	}
+}
+
+// The recovery offer kept on a webhook widens while unused and is cleared
+// when used or dismissed.
+func TestRecoveryOffer(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	ws := f.mustWorkspace(t, "acme")
+	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	t0 := pgTime(time.Now().Add(-time.Hour))
+	steps := []struct{ since, until time.Time }{{t0.Add(10 * time.Minute), t0.Add(20 * time.Minute)}, {t0, t0.Add(15 * time.Minute)}}
+	for _, s := range steps {
+		if err := f.store.SetRecoveryOffer(ctx, ws.ID, hook.ID, s.since, s.until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := f.store.Webhook(ctx, ws.ID, hook.ID)
+	if err != nil || !got.RecoverySince.Time.Equal(t0) || !got.RecoveryUntil.Time.Equal(t0.Add(20*time.Minute)) {
+		t.Errorf("offer = %v to %v, %v; want %v to %v", got.RecoverySince, got.RecoveryUntil, err, t0, t0.Add(20*time.Minute))
+	}
+	if err := f.store.ClearRecoveryOffer(ctx, ws.ID, hook.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.store.Webhook(ctx, ws.ID, hook.ID); err != nil || got.RecoverySince.Valid || got.RecoveryUntil.Valid {
+		t.Errorf("after clearing: %v to %v, %v", got.RecoverySince, got.RecoveryUntil, err)
+	}
+}
+
 func TestRotateSecret(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

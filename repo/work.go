@@ -81,6 +81,9 @@ type AttemptResult struct {
 	ResponseBody      []byte
 	ResponseTruncated bool
 	ResponseHeaders   map[string]string
+	// ResponseHeadersDropped counts the response headers that did not fit
+	// the stored bounds.
+	ResponseHeadersDropped int
 	// RequestHeaders are the headers the attempt sent, signatures included.
 	RequestHeaders map[string]string
 	Error          string // empty on success
@@ -116,9 +119,9 @@ type Recorded struct {
 const recordSQL = `
 	WITH i AS (
 		SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::bytea[], $6::bool[], $7::text[],
-		                     $8::int[], $9::timestamptz[], $10::text[], $11::text[], $12::text[])
+		                     $8::int[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::int[])
 		       AS i(delivery_id, attempt, status, status_code, body, truncated, error, duration_ms, at, next_at,
-		            response_headers, request_headers)),
+		            response_headers, request_headers, headers_dropped)),
 	d AS (
 		UPDATE deliveries SET attempts = i.attempt, status = i.status, status_code = nullif(i.status_code, 0),
 		       last_error = nullif(i.error, ''), last_attempt_at = i.at, next_attempt_at = nullif(i.next_at, '')::timestamptz,
@@ -133,9 +136,9 @@ const recordSQL = `
 		RETURNING deliveries.id, deliveries.webhook_id),
 	a AS (
 		INSERT INTO delivery_attempts (delivery_id, attempt, status_code, response_body, response_truncated, error,
-		                               duration_ms, created_at, response_headers, request_headers)
+		                               duration_ms, created_at, response_headers, request_headers, response_headers_dropped)
 		SELECT i.delivery_id, i.attempt, nullif(i.status_code, 0), i.body, i.truncated, nullif(i.error, ''),
-		       i.duration_ms, i.at, i.response_headers::jsonb, i.request_headers::jsonb
+		       i.duration_ms, i.at, i.response_headers::jsonb, i.request_headers::jsonb, i.headers_dropped
 		FROM i JOIN d ON d.id = i.delivery_id)
 	SELECT d.id AS delivery_id, w.id, ` + healthColumns + `
 	FROM d JOIN webhooks w ON w.id = d.webhook_id`
@@ -211,7 +214,7 @@ func recordArgs(rs []AttemptResult, batch []int) ([]any, error) {
 	n := len(batch)
 	var (
 		ids, statuses, errs, nexts, resp, req = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		attempts, codes, durations            = make([]int64, n), make([]int64, n), make([]int64, n)
+		attempts, codes, durations, dropped   = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		bodies                                = make([][]byte, n)
 		truncated                             = make([]bool, n)
 		ats                                   = make([]string, n)
@@ -228,6 +231,7 @@ func recordArgs(rs []AttemptResult, batch []int) ([]any, error) {
 		}
 		ids[j], attempts[j], statuses[j], codes[j] = r.DeliveryID, int64(r.Attempt), r.NewStatus, int64(r.StatusCode)
 		bodies[j], truncated[j], errs[j], durations[j] = r.ResponseBody, r.ResponseTruncated, r.Error, r.Duration.Milliseconds()
+		dropped[j] = int64(r.ResponseHeadersDropped)
 		if bodies[j] == nil {
 			bodies[j] = []byte{}
 		}
@@ -238,7 +242,7 @@ func recordArgs(rs []AttemptResult, batch []int) ([]any, error) {
 	}
 	return []any{pq.StringArray(ids), pq.Int64Array(attempts), pq.StringArray(statuses), pq.Int64Array(codes),
 		pq.ByteaArray(bodies), pq.BoolArray(truncated), pq.StringArray(errs), pq.Int64Array(durations),
-		pq.StringArray(ats), pq.StringArray(nexts), pq.StringArray(resp), pq.StringArray(req)}, nil
+		pq.StringArray(ats), pq.StringArray(nexts), pq.StringArray(resp), pq.StringArray(req), pq.Int64Array(dropped)}, nil
 }
 
 // foldHealth folds the stored attempts into each webhook's health and

@@ -142,8 +142,10 @@ type Result struct {
 	StatusCode int // 0 when no response arrived
 	Body       []byte
 	Truncated  bool
-	// Headers holds the response headers, bounded in count and size.
-	Headers map[string]string
+	// Headers holds the response headers, bounded in count and size;
+	// HeadersDropped counts those that did not fit.
+	Headers        map[string]string
+	HeadersDropped int
 	// RequestHeaders are the headers the attempt sent (or would have sent,
 	// when no connection was made), so the delivery log shows the request.
 	RequestHeaders map[string]string
@@ -229,7 +231,8 @@ func (s *Sender) send(ctx context.Context, req *http.Request, p *progress) Resul
 	// A broken response body after the status line does not change the
 	// outcome: the status is the receiver's answer.
 	body, truncated, _ := readPrefix(resp.Body, CaptureLimit)
-	res := Result{Outcome: Success, StatusCode: resp.StatusCode, Body: body, Truncated: truncated, Headers: boundHeaders(resp.Header)}
+	headers, dropped := boundHeaders(resp.Header)
+	res := Result{Outcome: Success, StatusCode: resp.StatusCode, Body: body, Truncated: truncated, Headers: headers, HeadersDropped: dropped}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		res.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
@@ -268,9 +271,10 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// boundHeaders keeps what fits the storage bounds: a receiver cannot make
-// the delivery log grow by answering huge or countless headers.
-func boundHeaders(h http.Header) map[string]string {
+// boundHeaders keeps what fits the storage bounds, in name order, and
+// counts the headers left out: a receiver cannot make the delivery log grow
+// by answering huge or countless headers, and the log says some are missing.
+func boundHeaders(h http.Header) (map[string]string, int) {
 	keys := make([]string, 0, len(h))
 	for k := range h {
 		keys = append(keys, k)
@@ -289,5 +293,5 @@ func boundHeaders(h http.Header) map[string]string {
 		out[k] = v
 		size += len(k) + len(v)
 	}
-	return out
+	return out, len(keys) - len(out)
 }

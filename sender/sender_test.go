@@ -571,6 +571,11 @@ func TestSendBoundsResponseHeaders(t *testing.T) {
 	if size > 8<<10 {
 		t.Errorf("kept %d bytes of headers, want at most 8 KiB", size)
 	}
+	// The result says how many were left out, so the log can say so: 201
+	// were sent with Content-Length and Date.
+	if got, sent := res.HeadersDropped, 201+2; got != sent-len(res.Headers) {
+		t.Errorf("HeadersDropped = %d, want %d (%d sent, %d kept)", got, sent-len(res.Headers), sent, len(res.Headers))
+	}
 }
 
 func TestSendConcurrent(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/trackelio/webhooks/cmd/internal/boot"
 	"github.com/trackelio/webhooks/dashboard"
 	"github.com/trackelio/webhooks/destination"
+	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/manage"
 )
 
@@ -29,6 +31,8 @@ type config struct {
 	LinkTTL          time.Duration
 	SessionTTL       time.Duration
 	FrameAncestors   []string
+	TrustedProxies   []netip.Prefix
+	RetrySchedule    []time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -52,10 +56,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		PublicURL:       strings.TrimSuffix(getenv("PUBLIC_URL"), "/"),
 		LinkTTL:         env.Duration("DASHBOARD_LINK_TTL", dashboard.DefaultLinkTTL),
 		SessionTTL:      env.Duration("DASHBOARD_SESSION_TTL", dashboard.DefaultSessionTTL),
+		TrustedProxies:  env.CIDRs("TRUSTED_PROXIES"),
 	}
 	var err error
 	c.FrameAncestors, err = dashboard.ParseFrameAncestors(getenv("DASHBOARD_FRAME_ANCESTORS"))
 	env.Check("DASHBOARD_FRAME_ANCESTORS", err)
+	// The workers' schedule: the dashboard says attempt n of N with it.
+	c.RetrySchedule, err = jobs.ParseSchedule(env.String("RETRY_SCHEDULE", jobs.DefaultSchedule))
+	env.Check("RETRY_SCHEDULE", err)
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
 			env.Check("PUBLIC_URL", fmt.Errorf("%q is not a URL like https://webhooks.trackelio.com", c.PublicURL))

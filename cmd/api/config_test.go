@@ -16,19 +16,20 @@ func TestLoadConfigDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]any{"", 5 * time.Minute, 12 * time.Hour, []string(nil)},
-		[]any{c.PublicURL, c.LinkTTL, c.SessionTTL, c.FrameAncestors}); diff != "" {
+	if diff := cmp.Diff([]any{"", 5 * time.Minute, 12 * time.Hour, []string(nil), 9},
+		[]any{c.PublicURL, c.LinkTTL, c.SessionTTL, c.FrameAncestors, len(c.RetrySchedule)}); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
 	c, err = loadConfig(testenv.Getenv(map[string]string{
 		"PUBLIC_URL": "https://webhooks.trackelio.com/", "DASHBOARD_LINK_TTL": "2m", "DASHBOARD_SESSION_TTL": "8h",
-		"DASHBOARD_FRAME_ANCESTORS": "https://app.trackelio.com, https://*.trackelio.com",
+		"DASHBOARD_FRAME_ANCESTORS": "https://app.trackelio.com, https://*.trackelio.com", "RETRY_SCHEDULE": "1s,1m",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]any{"https://webhooks.trackelio.com", 2 * time.Minute, 8 * time.Hour, []string{"https://app.trackelio.com", "https://*.trackelio.com"}},
-		[]any{c.PublicURL, c.LinkTTL, c.SessionTTL, c.FrameAncestors}); diff != "" {
+	if diff := cmp.Diff([]any{"https://webhooks.trackelio.com", 2 * time.Minute, 8 * time.Hour, []string{"https://app.trackelio.com", "https://*.trackelio.com"},
+		[]time.Duration{time.Second, time.Minute}},
+		[]any{c.PublicURL, c.LinkTTL, c.SessionTTL, c.FrameAncestors, c.RetrySchedule}); diff != "" {
 		t.Errorf("set (-want +got):\n%s", diff)
 	}
 }
@@ -48,6 +49,7 @@ func TestLoadConfigRefusesBadDashboardSettings(t *testing.T) {
 		{"DASHBOARD_SESSION_TTL", "721h", "DASHBOARD_SESSION_TTL: must be from 1m to 720h"},
 		{"DASHBOARD_FRAME_ANCESTORS", "*", `DASHBOARD_FRAME_ANCESTORS: "*" is not an origin`},
 		{"DASHBOARD_FRAME_ANCESTORS", "https://app.trackelio.com/embed", "DASHBOARD_FRAME_ANCESTORS"},
+		{"RETRY_SCHEDULE", "5s,never", "RETRY_SCHEDULE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {

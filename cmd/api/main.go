@@ -81,6 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		LinkTTL:        cfg.LinkTTL,
 		SessionTTL:     cfg.SessionTTL,
 		FrameAncestors: cfg.FrameAncestors,
+		TrustedProxies: cfg.TrustedProxies,
+		Retry:          jobs.RetryPolicy{Schedule: cfg.RetrySchedule},
 	})
 	handler := api.New(api.Config{
 		Store:      store,
@@ -108,6 +110,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	root.Handle("/", handler)
 	if cfg.AdminToken == "" {
 		log.Warn("ADMIN_TOKEN is not set; admin routes are disabled")
+	}
+	if cfg.PublicURL == "" {
+		log.Warn("PUBLIC_URL is not set; portal links are built only for requests to a loopback address")
 	}
 	err = boot.Serve(ctx, log, cfg.Addr, root, 20*time.Second)
 	// The last requests' enqueues, before Redis closes.

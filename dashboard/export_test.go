@@ -1,0 +1,4 @@
+package dashboard
+
+// ClientAddr is clientAddr, for the login tests.
+var ClientAddr = clientAddr
