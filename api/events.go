@@ -37,11 +37,10 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, maxEventBody, &in); err != nil {
 		return err
 	}
-	ev, err := s.manage.NewEvent(workspaceID(r.Context()), in.Type, in.Data)
+	ev, err := s.manage.NewEvent(workspaceID(r.Context()), in.Type, in.Data, key)
 	if err != nil {
 		return err
 	}
-	ev.IdempotencyKey = key
 	// A valid event that was read whole is accepted whether or not its
 	// client waits for the answer: a hang-up must not abandon the commit
 	// half-way (its batch may commit it anyway) nor the enqueue after it,

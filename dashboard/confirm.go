@@ -1,8 +1,10 @@
 package dashboard
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 )
 
 // confirmView asks before a change that cannot be taken back or that has
@@ -26,14 +28,14 @@ type formField struct{ Name, Value string }
 func confirmed(r *http.Request) bool { return r.PostForm.Get("confirm") == "yes" }
 
 // resend lists a submitted form's fields, but the CSRF token and the
-// confirmation, for a confirmation page to send again.
+// confirmation, in name order, for a confirmation page to send again.
 func resend(form url.Values) []formField {
 	var out []formField
-	for name, values := range form {
+	for _, name := range slices.Sorted(maps.Keys(form)) {
 		if name == "csrf" || name == "confirm" {
 			continue
 		}
-		for _, v := range values {
+		for _, v := range form[name] {
 			out = append(out, formField{Name: name, Value: v})
 		}
 	}

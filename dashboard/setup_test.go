@@ -81,7 +81,7 @@ func (f *fixture) mustDeliver(tb testing.TB, hook repo.Webhook, typ string, extr
 	tb.Helper()
 	ctx := context.Background()
 	svc := manage.New(manage.Config{Store: f.store, Enqueuer: f.enq})
-	ev, err := svc.NewEvent(hook.WorkspaceID, typ, json.RawMessage(testenv.EventData(tb, typ, extra)))
+	ev, err := svc.NewEvent(hook.WorkspaceID, typ, json.RawMessage(testenv.EventData(tb, typ, extra)), "")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -42,10 +42,12 @@ func (s *Service) Contracts() []catalog.Contract { return s.schemas.Contracts() 
 
 // NewEvent checks a producer's event, a catalog type whose data has the
 // shape all data must have and is accepted by its type's schema, then gives
-// it its id and time, renders its outgoing body and digests the request. A
-// refused field is named by its JSON pointer into the request body, such
-// as /data/post/id.
-func (s *Service) NewEvent(workspaceID, typ string, data json.RawMessage) (repo.NewEvent, error) {
+// it its id and time and renders its outgoing body. Sent with an
+// idempotency key ("" for none), the event carries the key and a digest of
+// the request, which a later request under that key must match. A refused
+// field is named by its JSON pointer into the request body, such as
+// /data/post/id.
+func (s *Service) NewEvent(workspaceID, typ string, data json.RawMessage, idempotencyKey string) (repo.NewEvent, error) {
 	if typ == "" {
 		return repo.NewEvent{}, invalid("type", "type is required")
 	}
@@ -67,9 +69,10 @@ func (s *Service) NewEvent(workspaceID, typ string, data json.RawMessage) (repo.
 		return repo.NewEvent{}, err
 	}
 	ev, err := s.newEvent(workspaceID, typ, data)
-	if err != nil {
-		return repo.NewEvent{}, err
+	if err != nil || idempotencyKey == "" {
+		return ev, err
 	}
+	ev.IdempotencyKey = idempotencyKey
 	ev.RequestDigest, err = requestDigest(typ, data)
 	return ev, err
 }

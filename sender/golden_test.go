@@ -47,7 +47,7 @@ func TestOutgoingBytesGolden(t *testing.T) {
 		typ := c.Type
 		t.Run(typ, func(t *testing.T) {
 			t.Parallel()
-			ev, err := svc.NewEvent(workspaceID, typ, examples.Example(typ))
+			ev, err := svc.NewEvent(workspaceID, typ, examples.Example(typ), "")
 			if err != nil {
 				t.Fatal(err)
 			}
