@@ -283,13 +283,6 @@ func (p page) inputValue(tb testing.TB, id string) string {
 	return html.UnescapeString(m[1])
 }
 
-// text is the page without its markup, whitespace folded, for assertions
-// on what a reader sees.
-func (p page) text() string {
-	noTags := regexp.MustCompile(`(?s)<[^>]*>`).ReplaceAllString(p.Body, " ")
-	return strings.Join(strings.Fields(html.UnescapeString(noTags)), " ")
-}
-
 func excerptOf(s string) string {
 	if len(s) > 2000 {
 		return s[:2000] + "…"
@@ -315,5 +308,3 @@ func (f *fixture) webhookSnapshot(tb testing.TB, id string) string {
 	}
 	return row
 }
-
-func ptr[T any](v T) *T { return &v }

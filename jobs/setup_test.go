@@ -100,14 +100,6 @@ func (f *fixture) mustWebhook(tb testing.TB, url string) repo.Webhook {
 	return testenv.Webhook(tb, f.store, f.ws.ID, repo.NewWebhook{URL: url, Events: []string{eventType}, Active: true})
 }
 
-// mustEvent accepts an event created at the given time (its deliveries are
-// due then) and returns its delivery ids, one per active webhook.
-func (f *fixture) mustEvent(tb testing.TB, createdAt time.Time) []string {
-	tb.Helper()
-	acc := testenv.Event(tb, f.store, repo.NewEvent{WorkspaceID: f.ws.ID, Type: eventType, CreatedAt: createdAt}, `{"title":"hello"}`)
-	return acc.DeliveryIDs
-}
-
 // mustDelivery creates one event due at the given time and returns the id of
 // its single delivery.
 func (f *fixture) mustDelivery(tb testing.TB, due time.Time) string {
