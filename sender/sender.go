@@ -5,6 +5,8 @@ package sender
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -74,6 +76,10 @@ type Config struct {
 	// destination.ErrBlocked makes the attempt Blocked; any other fails it
 	// with the error's message, which must be fit for the customer.
 	CheckURL func(string) error
+	// RootCAs, when set, are the authorities an HTTPS receiver's
+	// certificate may chain to (the worker's: the system's plus
+	// DELIVERY_CA_FILE); nil trusts the system's.
+	RootCAs *x509.CertPool
 }
 
 // Sender posts webhook bodies. It is safe for concurrent use.
@@ -107,6 +113,9 @@ func New(cfg Config) *Sender {
 		MaxResponseHeaderBytes: HeaderLimit,
 		// Compressed responses could expand past the capture bound.
 		DisableCompression: true,
+	}
+	if cfg.RootCAs != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

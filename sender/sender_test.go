@@ -597,3 +597,32 @@ func TestSendConcurrent(t *testing.T) {
 		t.Errorf("receiver got %d requests, want 20", n)
 	}
 }
+
+// TestSendTrustsConfiguredRoots: Config.RootCAs (the worker's
+// DELIVERY_CA_FILE) makes a privately signed receiver verifiable, and the
+// connection is kept for the next attempt.
+func TestSendTrustsConfiguredRoots(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	s := sender.New(sender.Config{Timeout: 5 * time.Second, MaxConnsPerHost: 4, UserAgent: testUserAgent, RootCAs: pool})
+	for i := range 3 {
+		if res := s.Send(context.Background(), request(srv.URL)); res.Outcome != sender.Success {
+			t.Fatalf("attempt %d: %+v, want Success", i+1, res)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("3 attempts opened %d connections, want 1 kept alive", n)
+	}
+}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
@@ -23,6 +25,7 @@ type config struct {
 	LogLevel         string
 	Guard            destination.Config
 	Proxy            *url.URL
+	RootCAs          *x509.CertPool
 	Limits           jobs.WebhookLimitsConfig
 	AutoDisable      repo.AutoDisable
 }
@@ -53,6 +56,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		env.Check("DELIVERY_PROXY", err)
 		c.Proxy = u
+	}
+	if f := getenv("DELIVERY_CA_FILE"); f != "" {
+		pool, err := trustedRoots(f)
+		env.Check("DELIVERY_CA_FILE", err)
+		c.RootCAs = pool
 	}
 	schedule, err := jobs.ParseSchedule(env.String("RETRY_SCHEDULE", jobs.DefaultSchedule))
 	env.Check("RETRY_SCHEDULE", err)
@@ -96,4 +104,23 @@ func loadConfig(getenv func(string) string) (config, error) {
 		env.Check("RETRY_JITTER", fmt.Errorf("must be a fraction from 0 to below 1"))
 	}
 	return c, env.Err()
+}
+
+// trustedRoots is the system's roots plus the PEM certificates in file, for
+// receivers whose certificates a private authority signs (a test CA, a
+// company CA). It refuses a file without a certificate: trusting nothing
+// new would look like a typo's silent failure.
+func trustedRoots(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read the CA file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
 }

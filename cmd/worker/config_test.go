@@ -57,6 +57,8 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 		{"RETRY_JITTER", "-0.1", "RETRY_JITTER"},
 		{"RETRY_MIN_AFTER_THROTTLE", "a while", "RETRY_MIN_AFTER_THROTTLE"},
 		{"WEBHOOK_MAX_IN_FLIGHT", "0", "WEBHOOK_MAX_IN_FLIGHT: must be at least 1"},
+		{"DELIVERY_CA_FILE", "/nonexistent/ca.pem", "DELIVERY_CA_FILE: read the CA file"},
+		{"DELIVERY_CA_FILE", "config_test.go", "DELIVERY_CA_FILE: config_test.go holds no PEM certificate"},
 		{"BREAKER_THRESHOLD", "-1", "BREAKER_THRESHOLD"},
 		{"BREAKER_PROBE_INTERVAL", "10ms", "BREAKER_PROBE_INTERVAL must be at least 100ms"},
 		{"WEBHOOK_DISABLE_MIN_FAILURES", "0", "WEBHOOK_DISABLE_MIN_FAILURES must be at least 1"},

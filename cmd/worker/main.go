@@ -60,6 +60,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		// Stored URLs are held to today's rules (ports, characters) too.
 		CheckURL: guard.CheckURL,
 		Proxy:    cfg.Proxy,
+		RootCAs:  cfg.RootCAs,
 	})
 	if cfg.Proxy != nil {
 		log.Warn("DELIVERY_PROXY is set: deliveries go through the proxy, which must filter destinations itself", "proxy_host", cfg.Proxy.Host)
