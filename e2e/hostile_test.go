@@ -9,9 +9,9 @@ import (
 
 // TestHostileReceiversKeepWorkerMemoryBounded runs a worker of 64 slots
 // against receivers that answer with a 9 MB header, with a body without
-// end, and with headers dripped a byte at a time, until every slot holds an
-// attempt facing one of them, and bounds the worker's resident memory
-// meanwhile. The drips hold their slots; the others come and go.
+// end, and with headers or a body dripped a byte at a time, until every slot
+// holds an attempt facing one of them, and bounds the worker's resident
+// memory meanwhile. The drips hold their slots; the others come and go.
 func TestHostileReceiversKeepWorkerMemoryBounded(t *testing.T) {
 	t.Parallel()
 	const (
@@ -25,15 +25,21 @@ func TestHostileReceiversKeepWorkerMemoryBounded(t *testing.T) {
 		maxRSSMB = 256
 	)
 	host := testenv.NewHostile(t, 0)
+	// A webhook's adaptive limit starts at 20 attempts in flight and only
+	// answers grow it, which drips never give: four dripping webhooks hold
+	// every slot between them.
 	receivers := map[string]*receiver{
-		"huge headers": newReceiver(t, testenv.Writes(host.HugeHeaders())),
-		"endless body": newReceiver(t, testenv.Writes(host.EndlessBody())),
-		"slow drip":    newReceiver(t, testenv.Writes(host.DripHeaders())),
+		"huge headers":  newReceiver(t, testenv.Writes(host.HugeHeaders())),
+		"endless body":  newReceiver(t, testenv.Writes(host.EndlessBody())),
+		"header drip":   newReceiver(t, testenv.Writes(host.DripHeaders())),
+		"header drip 2": newReceiver(t, testenv.Writes(host.DripHeaders())),
+		"body drip":     newReceiver(t, testenv.Writes(host.DripBody())),
+		"body drip 2":   newReceiver(t, testenv.Writes(host.DripBody())),
 	}
 	sys := newSystem(t, options{retrySchedule: "1h", env: map[string]string{
 		"WORKER_CONCURRENCY": fmt.Sprint(slots),
-		// One webhook may hold every slot, and failures open no breaker:
-		// nothing but the slots limits the attempts in flight.
+		// Failures open no breaker: nothing but the slots and the
+		// webhooks' limits bounds the attempts in flight.
 		"WEBHOOK_MAX_IN_FLIGHT": fmt.Sprint(slots),
 		"BREAKER_THRESHOLD":     "0",
 		// Longer than the test: the drips hold their attempts until released.
@@ -66,7 +72,8 @@ func TestHostileReceiversKeepWorkerMemoryBounded(t *testing.T) {
 	})
 	t.Logf("FIGURE hostile_worker_idle_rss_mb=%.1f hostile_worker_peak_rss_mb=%.1f in_flight=%d huge_header_requests=%d endless_body_requests=%d drip_requests=%d",
 		float64(idle)/1024, float64(peak)/1024, host.PeakInFlight(),
-		receivers["huge headers"].Count(), receivers["endless body"].Count(), receivers["slow drip"].Count())
+		receivers["huge headers"].Count(), receivers["endless body"].Count(),
+		receivers["header drip"].Count()+receivers["header drip 2"].Count()+receivers["body drip"].Count()+receivers["body drip 2"].Count())
 	if peak > maxRSSMB<<10 {
 		t.Fatalf("the worker's resident set reached %.1f MB with %d hostile attempts in flight, want at most %d MB",
 			float64(peak)/1024, host.PeakInFlight(), maxRSSMB)

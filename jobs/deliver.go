@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/inflight"
 	"github.com/trackelio/webhooks/internal/batch"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
@@ -172,7 +173,7 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			return &RetryAfterError{Delay: wait, Reason: "attempt not due yet"}
 		}
 	}
-	release := Release(func(time.Duration, bool) {})
+	release := inflight.Release(func(time.Duration, bool) {})
 	if f := h.cfg.Limits; f != nil {
 		// A test event is the customer's own probe: the breaker, which
 		// paces deliveries to a failing endpoint, does not hold it.
@@ -188,13 +189,13 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			h.cfg.Metrics.Waits.WithLabelValues(waitBreakerOpen).Inc()
 			return &RetryAfterError{Delay: wait, Reason: "circuit breaker open; waiting for the next probe"}
 		}
-		r, ok, err := f.Acquire(ctx, w.WebhookID)
+		r, retryIn, err := f.Acquire(ctx, w.WebhookID)
 		if err != nil {
 			return err
 		}
-		if !ok {
+		if r == nil {
 			h.cfg.Metrics.Waits.WithLabelValues(waitInFlightCap).Inc()
-			return &RetryAfterError{Delay: SlotWait(), Reason: "webhook at its in-flight limit"}
+			return &RetryAfterError{Delay: retryIn, Reason: "webhook at its in-flight limit"}
 		}
 		release = r
 	}
@@ -203,7 +204,7 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 
 // attempt sends, decides and records. The in-flight slot is held for the
 // HTTP attempt only, not while the result waits for its batch's commit.
-func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work, release Release) error {
+func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work, release inflight.Release) error {
 	n := w.Attempts + 1
 	res := h.cfg.Sender.Send(ctx, sender.Request{
 		URL: w.WebhookURL, Body: w.Body, Secret: w.Secret, PreviousSecret: w.PreviousSecret,

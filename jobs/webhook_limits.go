@@ -6,17 +6,26 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/trackelio/webhooks/inflight"
 )
 
 // WebhookLimitsConfig sets the per-webhook limits shared by every worker replica.
 type WebhookLimitsConfig struct {
 	// MaxInFlight caps concurrent attempts to one webhook across all
-	// workers, so one slow endpoint cannot hold every worker slot.
+	// workers: the ceiling of its adaptive limit.
 	MaxInFlight int
+	// Slots is how many attempts this worker runs at once, shared
+	// max-min fairly among busy webhooks (WORKER_CONCURRENCY).
+	Slots int
+	// MaxWaiting bounds the tasks that wait in this worker for a slot, and
+	// MaxWait how long each may (see inflight.Config).
+	MaxWaiting int
+	MaxWait    time.Duration
 	// LeaseTTL is how long a worker's share of a webhook's cap lasts
 	// unrenewed, so a worker that died frees its share (default 3 s).
 	// Shares are renewed every third of it.
@@ -29,17 +38,21 @@ type WebhookLimitsConfig struct {
 }
 
 // WebhookLimits limits attempts per webhook. Each worker keeps an adaptive limit
-// per webhook and leases a share of the webhook's cap from Redis, renewing
-// it in the background: attempts themselves touch no shared state, and the
-// shares never add up to more than the cap. The circuit breaker's probes
-// are in Redis too. Close it to return the shares.
+// per webhook and its waiting tasks (inflight.Limiter), and leases a share
+// of the webhook's cap from Redis, renewing it in the background: attempts
+// themselves touch no shared state, and the shares never add up to more
+// than the cap. The circuit breaker's probes are in Redis too. Close it to
+// return the shares.
 type WebhookLimits struct {
 	rdb    redis.UniversalClient
 	cfg    WebhookLimitsConfig
 	worker string // this process's name in the leases
-	local  *limiter
+	local  *inflight.Limiter
 	stop   chan struct{}
 	done   chan struct{}
+	// crashed keeps the shares on Close, as a killed worker does; tests
+	// set it to see them expire.
+	crashed atomic.Bool
 }
 
 // NewWebhookLimits builds the limits on a go-redis client and starts renewing
@@ -50,21 +63,31 @@ func NewWebhookLimits(rdb redis.UniversalClient, cfg WebhookLimitsConfig) *Webho
 	}
 	b := make([]byte, 8)
 	crand.Read(b)
-	f := &WebhookLimits{rdb: rdb, cfg: cfg, worker: hex.EncodeToString(b), stop: make(chan struct{}), done: make(chan struct{})}
-	f.local = newLimiter(cfg.MaxInFlight, time.Now)
-	f.local.share = f.lease
-	go f.renew()
-	return f
+	l := &WebhookLimits{rdb: rdb, cfg: cfg, worker: hex.EncodeToString(b), stop: make(chan struct{}), done: make(chan struct{})}
+	l.local = inflight.New(inflight.Config{
+		Slots: cfg.Slots, MaxWaiting: cfg.MaxWaiting, MaxWait: cfg.MaxWait,
+		Gradient: inflight.DefaultGradient(cfg.MaxInFlight), Share: l.lease,
+	})
+	go l.renew()
+	return l
 }
 
+// Stats returns the attempts running and the tasks waiting in this worker.
+func (l *WebhookLimits) Stats() inflight.Stats { return l.local.Stats() }
+
+// Drain sends the tasks waiting for a slot back to the queue, and every
+// later one that cannot start at once: call it when the worker begins to
+// stop, so that waiting tasks do not hold up its shutdown.
+func (l *WebhookLimits) Drain() { l.local.Drain() }
+
 // Close stops renewing and returns this worker's shares.
-func (f *WebhookLimits) Close() {
+func (l *WebhookLimits) Close() {
 	select {
-	case <-f.stop:
+	case <-l.stop:
 	default:
-		close(f.stop)
+		close(l.stop)
 	}
-	<-f.done
+	<-l.done
 }
 
 // leaseShare grants a worker a share of a webhook's cap: at most what it
@@ -108,9 +131,9 @@ func probeKey(webhookID string) string { return "trackelio:probe:{" + webhookID 
 // lease asks Redis for a share of the webhook's cap big enough for demand
 // attempts, keeping holding slots whatever the grant, and returns the share
 // granted.
-func (f *WebhookLimits) lease(ctx context.Context, webhookID string, demand, holding int) (int, error) {
-	got, err := leaseShare.Run(ctx, f.rdb, []string{leaseKey(webhookID)},
-		f.worker, time.Now().UnixMilli(), f.cfg.LeaseTTL.Milliseconds(), f.cfg.MaxInFlight, demand, holding).Int()
+func (l *WebhookLimits) lease(ctx context.Context, webhookID string, demand, holding int) (int, error) {
+	got, err := leaseShare.Run(ctx, l.rdb, []string{leaseKey(webhookID)},
+		l.worker, time.Now().UnixMilli(), l.cfg.LeaseTTL.Milliseconds(), l.cfg.MaxInFlight, demand, holding).Int()
 	if err != nil {
 		return 0, fmt.Errorf("lease in-flight slots: %w", err)
 	}
@@ -119,69 +142,53 @@ func (f *WebhookLimits) lease(ctx context.Context, webhookID string, demand, hol
 
 // renew keeps the shares of the webhooks in use, sized to what they need,
 // and returns them when they fall idle or the WebhookLimits closes.
-func (f *WebhookLimits) renew() {
-	defer close(f.done)
-	tick := time.NewTicker(f.cfg.LeaseTTL / 3)
+func (l *WebhookLimits) renew() {
+	defer close(l.done)
+	tick := time.NewTicker(l.cfg.LeaseTTL / 3)
 	defer tick.Stop()
 	for {
 		select {
 		case <-tick.C:
-			f.local.renew(context.Background())
-		case <-f.stop:
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			f.local.returnShares(ctx)
-			cancel()
+			l.local.Renew(context.Background())
+		case <-l.stop:
+			if !l.crashed.Load() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				l.local.ReturnShares(ctx)
+				cancel()
+			}
 			return
 		}
 	}
 }
 
-// Release gives an in-flight slot back after an attempt that took d;
-// congested says the endpoint struggled, which shrinks its limit. A second
-// call does nothing.
-type Release func(d time.Duration, congested bool)
-
 // Acquire takes an in-flight slot for the webhook within this worker's
-// adaptive limit and share, waiting in process briefly while the endpoint
-// answers fast. Without a free slot it returns ok=false and the caller
-// reschedules the task shortly. The slot is for the HTTP attempt only:
-// release it as soon as the answer is in.
-func (f *WebhookLimits) Acquire(ctx context.Context, webhookID string) (release Release, ok bool, err error) {
-	ok, err = f.local.acquire(ctx, webhookID)
-	if err != nil || !ok {
-		return nil, false, err
-	}
-	var once sync.Once
-	return func(d time.Duration, congested bool) {
-		once.Do(func() { f.local.release(webhookID, d, congested) })
-	}, true, nil
+// adaptive limit, fair share and lease, waiting in the worker while its
+// turn is expected soon. Without a slot, release is nil and retryIn is when
+// the task should run again from the queue. The slot is for the HTTP
+// attempt only: release it as soon as the answer is in.
+func (l *WebhookLimits) Acquire(ctx context.Context, webhookID string) (release inflight.Release, retryIn time.Duration, err error) {
+	return l.local.Acquire(ctx, webhookID)
 }
 
 // BreakerWait is how long a delivery to a webhook with this many
 // consecutive failures must wait before its attempt: 0 while the breaker is
 // closed, and with it open 0 for the one delivery per probe interval that
 // probes the endpoint, the time until the next probe for the others.
-func (f *WebhookLimits) BreakerWait(ctx context.Context, webhookID string, consecutiveFailures int) (time.Duration, error) {
-	if f.cfg.BreakerThreshold <= 0 || consecutiveFailures < f.cfg.BreakerThreshold {
+func (l *WebhookLimits) BreakerWait(ctx context.Context, webhookID string, consecutiveFailures int) (time.Duration, error) {
+	if l.cfg.BreakerThreshold <= 0 || consecutiveFailures < l.cfg.BreakerThreshold {
 		return 0, nil
 	}
-	won, err := f.rdb.SetNX(ctx, probeKey(webhookID), "1", f.cfg.ProbeInterval).Result()
+	won, err := l.rdb.SetNX(ctx, probeKey(webhookID), "1", l.cfg.ProbeInterval).Result()
 	if err != nil {
 		return 0, fmt.Errorf("breaker probe: %w", err)
 	}
 	if won {
 		return 0, nil
 	}
-	ttl, err := f.rdb.PTTL(ctx, probeKey(webhookID)).Result()
+	ttl, err := l.rdb.PTTL(ctx, probeKey(webhookID)).Result()
 	if err != nil {
 		return 0, fmt.Errorf("breaker probe ttl: %w", err)
 	}
 	// Spread the waiters so they do not all race for the next probe.
-	return max(ttl, 0) + time.Duration(rand.Int64N(int64(f.cfg.ProbeInterval/10)+1)), nil
-}
-
-// SlotWait is how long a task that found no free slot waits before trying
-// again: short, jittered so waiting tasks do not retry in lockstep.
-func SlotWait() time.Duration {
-	return 200*time.Millisecond + time.Duration(rand.Int64N(int64(300*time.Millisecond)))
+	return max(ttl, 0) + time.Duration(rand.Int64N(int64(l.cfg.ProbeInterval/10)+1)), nil
 }

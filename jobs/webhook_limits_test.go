@@ -43,23 +43,35 @@ func dbSize(tb testing.TB, rdb *redis.Client) int64 {
 }
 
 // newWebhookLimits builds a WebhookLimits that is closed when the test ends.
+// Unless cfg says otherwise, the worker has 100 slots and a task waits only
+// 10 ms for one, so a test learns at once that none is free.
 func newWebhookLimits(tb testing.TB, rdb redis.UniversalClient, cfg jobs.WebhookLimitsConfig) *jobs.WebhookLimits {
 	tb.Helper()
+	if cfg.Slots == 0 {
+		cfg.Slots = 100
+	}
+	if cfg.MaxWait == 0 {
+		cfg.MaxWait = 10 * time.Millisecond
+	}
 	f := jobs.NewWebhookLimits(rdb, cfg)
 	tb.Cleanup(f.Close)
 	return f
 }
 
+// mustAcquire takes a slot for a task that gives up waiting for one after
+// 50 ms.
 func mustAcquire(tb testing.TB, f *jobs.WebhookLimits, webhookID string) (release func(), ok bool) {
 	tb.Helper()
-	r, ok, err := f.Acquire(context.Background(), webhookID)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	r, retryIn, err := f.Acquire(ctx, webhookID)
 	if err != nil {
 		tb.Fatalf("Acquire(%s): %v", webhookID, err)
 	}
-	if ok != (r != nil) {
-		tb.Fatalf("Acquire(%s) = release %v, ok %v; want a release func exactly when ok", webhookID, r != nil, ok)
-	}
-	if !ok {
+	if r == nil {
+		if retryIn < 800*time.Millisecond {
+			tb.Fatalf("Acquire(%s) refused with a retry in %v; want at least 0.8 s, so the task is not fetched again and again", webhookID, retryIn)
+		}
 		return nil, false
 	}
 	// A quick, good answer.
@@ -131,11 +143,13 @@ func TestWebhookLimitsAcquireConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Go(func() {
-			_, ok, err := f.Acquire(context.Background(), hook)
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			r, _, err := f.Acquire(ctx, hook)
 			if err != nil {
 				t.Errorf("Acquire: %v", err)
 			}
-			granted[i] = ok
+			granted[i] = r != nil
 		})
 	}
 	wg.Wait()
@@ -158,7 +172,7 @@ func TestWebhookLimitsSlotsExpire(t *testing.T) {
 	const ttl = 500 * time.Millisecond
 	rdb := newGoRedis(t)
 	cfg := jobs.WebhookLimitsConfig{MaxInFlight: 1, LeaseTTL: ttl}
-	dead, alive := jobs.NewWebhookLimits(rdb, cfg), newWebhookLimits(t, rdb, cfg)
+	dead, alive := jobs.NewWebhookLimits(rdb, jobs.WebhookLimitsConfig{MaxInFlight: 1, LeaseTTL: ttl, Slots: 1}), newWebhookLimits(t, rdb, cfg)
 	hook := uuid.NewString()
 
 	taken := time.Now()
@@ -241,9 +255,9 @@ func TestWebhookLimitsReleaseAfterCancel(t *testing.T) {
 	f := newWebhookLimits(t, newGoRedis(t), jobs.WebhookLimitsConfig{MaxInFlight: 1, LeaseTTL: time.Minute})
 	hook := uuid.NewString()
 	ctx, cancel := context.WithCancel(context.Background())
-	release, ok, err := f.Acquire(ctx, hook)
-	if err != nil || !ok {
-		t.Fatalf("Acquire = %v, %v", ok, err)
+	release, _, err := f.Acquire(ctx, hook)
+	if err != nil || release == nil {
+		t.Fatalf("Acquire = %v, %v", release != nil, err)
 	}
 	cancel()
 	release(time.Millisecond, false)
@@ -341,26 +355,11 @@ func TestWebhookLimitsRedisUnavailable(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
 	t.Cleanup(func() { rdb.Close() })
 	f := newWebhookLimits(t, rdb, jobs.WebhookLimitsConfig{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: 1, ProbeInterval: time.Minute})
-	if release, ok, err := f.Acquire(context.Background(), uuid.NewString()); err == nil || ok || release != nil {
-		t.Errorf("Acquire without Redis = %v, %v, %v; want an error", release != nil, ok, err)
+	if release, _, err := f.Acquire(context.Background(), uuid.NewString()); err == nil || release != nil {
+		t.Errorf("Acquire without Redis = %v, %v; want an error", release != nil, err)
 	}
 	if _, err := f.BreakerWait(context.Background(), uuid.NewString(), 5); err == nil {
 		t.Error("Probe without Redis = nil error, want an error")
-	}
-}
-
-func TestSlotWait(t *testing.T) {
-	t.Parallel()
-	seen := map[time.Duration]bool{}
-	for range 1000 {
-		w := jobs.SlotWait()
-		if w < 200*time.Millisecond || w >= 500*time.Millisecond {
-			t.Fatalf("SlotWait() = %v, want within [200ms, 500ms)", w)
-		}
-		seen[w] = true
-	}
-	if len(seen) < 100 {
-		t.Errorf("SlotWait gave %d distinct values in 1000 calls; waiting tasks would retry in lockstep", len(seen))
 	}
 }
 
@@ -401,22 +400,35 @@ func wantWait(tb testing.TB, err error, maxDelay time.Duration) *jobs.RetryAfter
 	return ra
 }
 
-func TestDeliverInFlightCapFull(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	f := setupFair(t, jobs.WebhookLimitsConfig{MaxInFlight: 1, LeaseTTL: time.Minute})
-	id := f.mustDelivery(t, time.Now())
-	p := &fakeSender{}
-	h := f.handler(t, p, policy)
-
-	// Another worker holds the webhook's only slot.
+// slotTaken sets up a delivery to a webhook whose only slot is taken (by
+// another task, or another worker), with a handler on a recording sender,
+// and returns the slot's release.
+func slotTaken(t *testing.T, cfg jobs.WebhookLimitsConfig) (f *fairFixture, id string, p *fakeSender, h *jobs.DeliverHandler, release func()) {
+	t.Helper()
+	cfg.MaxInFlight, cfg.LeaseTTL = 1, time.Minute
+	f = setupFair(t, cfg)
+	id = f.mustDelivery(t, time.Now())
+	p = &fakeSender{}
+	h = f.handler(t, p, policy)
 	release, ok := mustAcquire(t, f.fair, f.hook.ID)
 	if !ok {
 		t.Fatal("Acquire refused")
 	}
-	ra := wantWait(t, h.ProcessTask(ctx, mustDeliverTask(t, id)), 500*time.Millisecond)
-	if ra.Delay < 200*time.Millisecond {
-		t.Errorf("wait delay = %v, want a SlotWait of at least 200ms", ra.Delay)
+	return f, id, p, h, release
+}
+
+func TestDeliverInFlightCapFull(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, id, p, h, release := slotTaken(t, jobs.WebhookLimitsConfig{})
+	// It waited in the worker until its run's context ended; the endpoint
+	// never answered, so the task is away for the shortest time, a second
+	// give or take 20 %.
+	waitCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	ra := wantWait(t, h.ProcessTask(waitCtx, mustDeliverTask(t, id)), 1200*time.Millisecond)
+	if ra.Delay < 800*time.Millisecond {
+		t.Errorf("wait delay = %v, want at least 0.8 s", ra.Delay)
 	}
 	if n := len(p.requests()); n != 0 {
 		t.Errorf("sender called %d times while the webhook was at its cap", n)
@@ -439,6 +451,34 @@ func TestDeliverInFlightCapFull(t *testing.T) {
 	}
 	if _, ok := mustAcquire(t, f.fair, f.hook.ID); !ok {
 		t.Error("the handler kept its slot after the attempt")
+	}
+}
+
+// TestDeliverWaitsInTheWorkerForASlot: a task whose webhook is at its limit
+// waits in the worker and makes its attempt as soon as the slot is free,
+// without going back to the queue.
+func TestDeliverWaitsInTheWorkerForASlot(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, id, p, h, release := slotTaken(t, jobs.WebhookLimitsConfig{MaxWait: time.Minute})
+	done := make(chan error)
+	go func() { done <- h.ProcessTask(ctx, mustDeliverTask(t, id)) }()
+	waitFor(t, 5*time.Second, "the task to wait for the slot", func() bool { return f.fair.Stats().Waiting == 1 })
+	if n := len(p.requests()); n != 0 {
+		t.Fatalf("sender called %d times while the slot was taken", n)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("ProcessTask = %v, want the attempt made once the slot was free", err)
+	}
+	if n := len(p.requests()); n != 1 {
+		t.Errorf("sender called %d times, want 1", n)
+	}
+	if n := f.waits("in_flight_cap"); n != 0 {
+		t.Errorf("in_flight_cap waits = %v, want 0: the task never went back to the queue", n)
+	}
+	if st := f.fair.Stats(); st.Running != 0 || st.Waiting != 0 {
+		t.Errorf("after the attempt: %+v, want nothing running or waiting", st)
 	}
 }
 

@@ -92,7 +92,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "trackelio_task_errors_total", Help: "Task handler errors that are not delivery failures (for example the database being unreachable).",
 		}, []string{"task_type"}),
 		Waits: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "trackelio_delivery_waits_total", Help: "Tasks rescheduled without an attempt: the webhook was at its in-flight cap or its circuit breaker was open.",
+			Name: "trackelio_delivery_waits_total", Help: "Tasks sent back to the queue without an attempt: the webhook's turn for an in-flight slot was not expected within the worker's wait, or its circuit breaker was open.",
 		}, []string{"reason"}),
 		Disabled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "trackelio_webhooks_disabled_total", Help: "Webhooks disabled by the service (410 Gone or a long failure streak).",
@@ -114,6 +114,23 @@ func New(reg prometheus.Registerer) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
+}
+
+// RegisterSlots exports a worker's attempt slots, read at each scrape: how
+// many it has, how many attempts run, and how many tasks wait in it for a
+// slot (an adaptive per-webhook limit or every slot taken).
+func RegisterSlots(reg prometheus.Registerer, slots int, running, waiting func() int) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "trackelio_worker_slots", Help: "Delivery attempts the worker may run at once (WORKER_CONCURRENCY).",
+		}, func() float64 { return float64(slots) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "trackelio_worker_attempts_in_flight", Help: "Delivery attempts the worker is running now.",
+		}, func() float64 { return float64(running()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "trackelio_worker_tasks_waiting", Help: "Delivery tasks waiting in the worker for an in-flight slot.",
+		}, func() float64 { return float64(waiting()) }),
+	)
 }
 
 // Handler serves the registry's metrics.

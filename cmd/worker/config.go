@@ -13,12 +13,25 @@ import (
 	"github.com/trackelio/webhooks/repo"
 )
 
+// Defaults sized for receivers that take 100 ms to 2 s (see the README's
+// Performance section): an attempt is a network wait, so a worker holds
+// many at once for little memory, and one endpoint may need as many in
+// flight as its rate times its latency.
+const (
+	// defaultConcurrency is WORKER_CONCURRENCY: 1,000 attempts at once is
+	// 500 deliveries/s to 2 s receivers per worker.
+	defaultConcurrency = 1000
+	// defaultMaxInFlight is WEBHOOK_MAX_IN_FLIGHT, the ceiling of one
+	// endpoint's adaptive limit: 200 deliveries/s to a receiver that
+	// answers in 1 s.
+	defaultMaxInFlight = 200
+)
+
 type config struct {
 	Addr             string
 	DatabaseURL      string
 	DatabaseMaxConns int
 	RedisURL         string
-	Concurrency      int
 	PollInterval     time.Duration
 	DeliveryTimeout  time.Duration
 	Retry            jobs.RetryPolicy
@@ -36,7 +49,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Addr:            env.String("WORKER_ADDR", ":9090"),
 		DatabaseURL:     env.String("DATABASE_URL", boot.DefaultDatabaseURL),
 		RedisURL:        env.String("REDIS_URL", boot.DefaultRedisURL),
-		Concurrency:     env.Int("WORKER_CONCURRENCY", 64),
 		PollInterval:    env.Duration("WORKER_POLL_INTERVAL", 10*time.Millisecond),
 		DeliveryTimeout: env.Duration("DELIVERY_TIMEOUT", 10*time.Second),
 		LogLevel:        env.String("LOG_LEVEL", "info"),
@@ -44,7 +56,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	// A delivery holds a connection only while it reads or writes its row, so
 	// the pool can be smaller than the concurrency; idle connections are kept
 	// at the pool size (see repo.Options).
-	c.DatabaseMaxConns = env.Int("DATABASE_MAX_CONNS", min(max(c.Concurrency/2, 4), 32))
+	slots := env.Int("WORKER_CONCURRENCY", defaultConcurrency)
+	c.DatabaseMaxConns = env.Int("DATABASE_MAX_CONNS", min(max(slots/2, 4), 32))
 	c.Guard = destination.Config{
 		Allow:     env.CIDRs("DELIVERY_ALLOW_CIDRS"),
 		HTTPSOnly: env.Bool("DELIVERY_HTTPS_ONLY", false),
@@ -70,7 +83,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MinAfterThrottle: env.Duration("RETRY_MIN_AFTER_THROTTLE", time.Minute),
 	}
 	c.Limits = jobs.WebhookLimitsConfig{
-		MaxInFlight:      env.Int("WEBHOOK_MAX_IN_FLIGHT", 10),
+		Slots: slots,
+		// As many tasks may wait for a slot as there are slots: a waiting
+		// task is a goroutine and its delivery's row.
+		MaxWaiting:       slots,
+		MaxInFlight:      env.Int("WEBHOOK_MAX_IN_FLIGHT", defaultMaxInFlight),
 		BreakerThreshold: env.Int("BREAKER_THRESHOLD", 10),
 		ProbeInterval:    env.Duration("BREAKER_PROBE_INTERVAL", 30*time.Second),
 	}
@@ -88,7 +105,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		env.Check("WEBHOOK_DISABLE_MIN_FAILURES", fmt.Errorf("WEBHOOK_DISABLE_MIN_FAILURES must be at least 1 and WEBHOOK_DISABLE_AFTER not negative"))
 	}
 
-	if c.Concurrency < 1 {
+	if slots < 1 {
 		env.Check("WORKER_CONCURRENCY", fmt.Errorf("must be at least 1"))
 	}
 	if c.DatabaseMaxConns < 1 {

@@ -16,11 +16,11 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := []any{c.Addr, c.Concurrency, c.DatabaseMaxConns, c.PollInterval, c.DeliveryTimeout, len(c.Retry.Schedule) + 1,
+	got := []any{c.Addr, c.Limits.Slots, c.Limits.MaxWaiting, c.DatabaseMaxConns, c.PollInterval, c.DeliveryTimeout, len(c.Retry.Schedule) + 1,
 		c.Retry.Jitter, c.Retry.MinAfterThrottle, c.Limits.MaxInFlight, c.Limits.BreakerThreshold,
 		c.Limits.ProbeInterval, c.AutoDisable.After, c.AutoDisable.MinFailures, c.Proxy == nil}
-	want := []any{":9090", 64, 32, 10 * time.Millisecond, 10 * time.Second, 10,
-		0.2, time.Minute, 10, 10,
+	want := []any{":9090", 1000, 1000, 32, 10 * time.Millisecond, 10 * time.Second, 10,
+		0.2, time.Minute, 200, 10,
 		30 * time.Second, 120 * time.Hour, 20, true}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)

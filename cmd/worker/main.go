@@ -54,7 +54,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	guard := destination.New(cfg.Guard)
 	snd := sender.New(sender.Config{
 		Timeout:         cfg.DeliveryTimeout,
-		MaxConnsPerHost: cfg.Concurrency,
+		MaxConnsPerHost: cfg.Limits.Slots,
 		UserAgent:       "Trackelio-Webhooks/" + boot.Version(),
 		Dial:            guard.DialContext(&net.Dialer{Timeout: cfg.DeliveryTimeout, KeepAlive: 30 * time.Second}),
 		// Stored URLs are held to today's rules (ports, characters) too.
@@ -66,7 +66,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		log.Warn("DELIVERY_PROXY is set: deliveries go through the proxy, which must filter destinations itself", "proxy_host", cfg.Proxy.Host)
 	}
 	srv := jobs.NewServer(redisOpt, jobs.ServerConfig{
-		Concurrency:     cfg.Concurrency,
+		// asynq runs a task per slot, and as many more waiting in the
+		// worker for their webhook's turn.
+		Concurrency:     cfg.Limits.Slots + cfg.Limits.MaxWaiting,
 		PollInterval:    cfg.PollInterval,
 		ShutdownTimeout: cfg.DeliveryTimeout + 5*time.Second,
 	}, m, log)
@@ -76,6 +78,8 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer rdb.Close()
 	fairness := jobs.NewWebhookLimits(rdb, cfg.Limits)
+	metrics.RegisterSlots(reg, cfg.Limits.Slots,
+		func() int { return fairness.Stats().Running }, func() int { return fairness.Stats().Waiting })
 	deliver := jobs.NewDeliverHandler(jobs.DeliverConfig{
 		Store:       store,
 		Sender:      snd,
@@ -94,11 +98,14 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
-	log.Info("worker started", "concurrency", cfg.Concurrency, "max_attempts", cfg.Retry.MaxAttempts())
+	log.Info("worker started", "concurrency", cfg.Limits.Slots, "max_waiting", cfg.Limits.MaxWaiting,
+		"webhook_max_in_flight", cfg.Limits.MaxInFlight, "max_attempts", cfg.Retry.MaxAttempts())
 
 	serveErr := boot.Serve(ctx, log, cfg.Addr, boot.AdminHandler(reg, srv.Ping), 5*time.Second)
-	// Shutdown stops taking tasks and waits for running attempts to be
-	// recorded; unfinished ones go back to the queue.
+	// Tasks waiting for a slot go back to the queue at once; Shutdown stops
+	// taking tasks and waits for running attempts to be recorded;
+	// unfinished ones go back to the queue.
+	fairness.Drain()
 	srv.Shutdown()
 	// After the last task: the batches it handed over are written, and
 	// this worker's shares of the in-flight caps go back to the others.
