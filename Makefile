@@ -36,8 +36,8 @@ chaos: ## Faults under load against the real binaries, every delivery accounted 
 	$(GO) test -tags chaos -run '^TestChaos$$' -timeout 30m -count=1 -v ./e2e/
 
 .PHONY: bench
-bench: ## Measure throughput and latency of the real binaries against baselines (about 6 minutes; BENCH_SCALE=0.05 for a smoke run)
-	$(GO) test -tags bench -run TestBench -timeout 20m -count=1 -v ./bench/
+bench: ## Measure throughput and latency of the real binaries against baselines and slow, mixed, HTTPS endpoints (about 12 minutes; BENCH_SCALE=0.05 for a smoke run)
+	$(GO) test -tags bench -run TestBench -timeout 45m -count=1 -v ./bench/
 
 # A page costs milliseconds: a fixed count of rounds measures it well.
 PAGES_BENCHTIME ?= 200x

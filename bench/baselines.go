@@ -187,11 +187,11 @@ func runNaive(t *testing.T, n int) baseline {
 		t.Fatalf("naive baseline: create table: %v", err)
 	}
 
-	rcv := startReceiver(t)
+	rcv := startReceiver(t, endpoints{hooks: 1})
 	secret := "whsec_" + testenv.RandomHex(24)
-	rcv.setSecret("naive", secret)
+	rcv.setSecret(0, secret)
 	err = enqueueAll(ctx, redis, n, func(int) (*asynq.Task, error) {
-		p, err := json.Marshal(naiveTask{DeliveryID: uuid.NewString(), URL: rcv.url("naive"), Secret: secret})
+		p, err := json.Marshal(naiveTask{DeliveryID: uuid.NewString(), URL: rcv.url(0), Secret: secret})
 		return asynq.NewTask("bench:naive", p), err
 	})
 	if err != nil {

@@ -3,6 +3,8 @@
 package bench
 
 import (
+	"fmt"
+	"strconv"
 	"testing"
 )
 
@@ -41,6 +43,29 @@ func TestBench(t *testing.T) {
 	service(runSpec{name: "deliveries", hooks: 1, events: sz.events, clients: sz.clients}, &res.deliveries)
 	service(runSpec{name: "fanout", hooks: sz.fanoutHooks, events: sz.fanoutEvents, clients: sz.clients}, &res.fanout)
 	service(runSpec{name: "paced", hooks: 1, paced: true, rate: sz.pacedRate, duration: sz.pacedDuration}, &res.paced)
+
+	// Against slow, mixed and many endpoints, as customers' are: waiting
+	// on receivers rather than on PostgreSQL.
+	slow := func(name string, hooks, rate int) runSpec {
+		return runSpec{name: name, hooks: hooks, ownListeners: true, tls: true, latency: fixedLatency(slowLatency),
+			paced: true, rate: rate / hooks, duration: sz.slowDuration, warmup: sz.warmup}
+	}
+	service(slow("slow1", 1, slow1Rate), &res.slow1)
+	service(slow("slowfleet", fleetHooks, fleetRate), &res.slowFleet)
+	mixed := slow("mixed_clean", fleetHooks, mixedRate)
+	mixed.latency = mixedLatency
+	service(mixed, &res.mixedClean)
+	mixed.name, mixed.bad = "mixed", badEndpoints()
+	service(mixed, &res.mixed)
+	for i, w := range scaleWorkers {
+		service(runSpec{name: fmt.Sprintf("scale_%dw", w.n), hooks: scaleHooks, ownListeners: true, latency: fixedLatency(scaleLatency),
+			paced: true, rate: scaleRate / scaleHooks, duration: sz.scaleDuration, warmup: sz.warmup, steadyOnly: true, workers: w.n,
+			env: map[string]string{"WORKER_CONCURRENCY": strconv.Itoa(scaleConcurrency), "DELIVERY_TIMEOUT": scaleTimeout.String()}},
+			&res.scale[i])
+	}
+	service(runSpec{name: "inflight", hooks: inflightHooks, ownListeners: true, tls: true, latency: fixedLatency(inflightLatency),
+		events: sz.burst, clients: sz.burst, env: map[string]string{"WORKER_CONCURRENCY": strconv.Itoa(inflightConcurrency)}},
+		&res.inflight)
 	// Last: its database is the biggest, and dropping it is the slowest.
 	service(runSpec{name: "stored", hooks: 1, history: sz.history, events: sz.events, clients: sz.clients}, &res.stored)
 

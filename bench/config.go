@@ -57,9 +57,39 @@ const (
 	historyEnd     = time.Hour
 )
 
+// The latency-bound runs. Their rates are fixed whatever BENCH_SCALE, which
+// scales their durations and the burst; rates are deliveries per second,
+// spread evenly over the run's webhooks (every webhook gets every event).
+const (
+	slowLatency = 200 * time.Millisecond // the slow1 and slowfleet receivers
+	slow1Rate   = 200                    // to 1 webhook
+	fleetHooks  = 100                    // webhooks of slowfleet, mixed and mixed_clean
+	fleetRate   = 500
+	mixedRate   = 400
+	// The mixed runs' receivers answer in log-normal time, capped so a
+	// healthy one never meets the default DELIVERY_TIMEOUT (10 s).
+	mixedMedian = 150 * time.Millisecond
+	mixedP99    = 2 * time.Second
+	mixedCap    = 5 * time.Second
+	// The scale runs cannot keep up by design: 10 webhooks answering in 1 s
+	// take what one worker's 100 slots give, about 100/s.
+	scaleHooks       = 10
+	scaleLatency     = time.Second
+	scaleRate        = 600
+	scaleConcurrency = 100
+	// scaleTimeout is the scale runs' DELIVERY_TIMEOUT: a worker drains its
+	// attempts within it + 5 s of SIGTERM, so stopping on a backlog is quick.
+	scaleTimeout = 2 * time.Second
+	// The in-flight run: a burst to 50 webhooks answering in 5 s, with
+	// worker slots for every attempt it should hold at once.
+	inflightHooks       = 50
+	inflightLatency     = 5 * time.Second
+	inflightConcurrency = 2500
+)
+
 // sizes are the counts of one benchmark run. BENCH_SCALE multiplies every
-// count (and the paced run's duration, not its rate); a variable of its
-// own overrides one size after scaling.
+// count (and every duration, not the rates); a variable of its own
+// overrides one size after scaling.
 type sizes struct {
 	events        int           // BENCH_EVENTS: events of each saturated run with 1 webhook
 	clients       int           // BENCH_CLIENTS: concurrent POSTers of the saturated runs
@@ -69,6 +99,15 @@ type sizes struct {
 	pacedRate     int           // BENCH_PACED_RATE: events per second of the paced run
 	pacedDuration time.Duration // BENCH_PACED_DURATION: how long the paced run sends
 	baselineTasks int           // BENCH_BASELINE_TASKS: tasks of each baseline
+	slowDuration  time.Duration // BENCH_SLOW_DURATION: how long slow1, slowfleet and the mixed runs send
+	scaleDuration time.Duration // BENCH_SCALE_DURATION: how long each scale run sends
+	// warmup: the steady window of a paced run starts this long after its
+	// first POST (and ends with the offering).
+	warmup time.Duration
+	burst  int // BENCH_BURST: events the in-flight run sends at once
+	// inflightWant is how many attempts the in-flight run must see held at
+	// once for its RSS to count: 40 per webhook at the full burst.
+	inflightWant int
 }
 
 func loadSizes() (sizes, error) {
@@ -81,6 +120,7 @@ func loadSizes() (sizes, error) {
 		scale = f
 	}
 	count := func(n int) int { return max(1, int(math.Round(float64(n)*scale))) }
+	span := func(d time.Duration) time.Duration { return time.Duration(float64(d) * scale).Round(time.Millisecond) }
 	s := sizes{
 		events:        count(20_000),
 		clients:       32,
@@ -88,8 +128,15 @@ func loadSizes() (sizes, error) {
 		fanoutHooks:   5,
 		history:       count(2_000_000),
 		pacedRate:     1_000,
-		pacedDuration: time.Duration(float64(20*time.Second) * scale).Round(time.Millisecond),
+		pacedDuration: span(20 * time.Second),
 		baselineTasks: count(20_000),
+		slowDuration:  span(30 * time.Second),
+		// At least three of the scale runs' answers and one before the
+		// window, so a smoke run still measures deliveries in it.
+		scaleDuration: max(span(20*time.Second), 3*scaleLatency),
+		warmup:        max(span(5*time.Second), scaleLatency),
+		burst:         count(100),
+		inflightWant:  count(2_000),
 	}
 	ints := []struct {
 		name string
@@ -102,6 +149,7 @@ func loadSizes() (sizes, error) {
 		{"BENCH_HISTORY", &s.history},
 		{"BENCH_PACED_RATE", &s.pacedRate},
 		{"BENCH_BASELINE_TASKS", &s.baselineTasks},
+		{"BENCH_BURST", &s.burst},
 	}
 	for _, o := range ints {
 		v := os.Getenv(o.name)
@@ -114,20 +162,30 @@ func loadSizes() (sizes, error) {
 		}
 		*o.dst = n
 	}
-	if v := os.Getenv("BENCH_PACED_DURATION"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return sizes{}, fmt.Errorf("BENCH_PACED_DURATION=%q: want a positive duration like 20s", v)
-		}
-		s.pacedDuration = d
+	durations := []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"BENCH_PACED_DURATION", &s.pacedDuration},
+		{"BENCH_SLOW_DURATION", &s.slowDuration},
+		{"BENCH_SCALE_DURATION", &s.scaleDuration},
 	}
-	if s.pacedDuration < 100*time.Millisecond {
-		s.pacedDuration = 100 * time.Millisecond
+	for _, o := range durations {
+		if v := os.Getenv(o.name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return sizes{}, fmt.Errorf("%s=%q: want a positive duration like 20s", o.name, v)
+			}
+			*o.dst = d
+		}
+		*o.dst = max(*o.dst, 100*time.Millisecond)
 	}
 	return s, nil
 }
 
 func (s sizes) String() string {
-	return fmt.Sprintf("events=%d clients=%d fanout=%dx%d history=%d paced=%d/s for %v baseline_tasks=%d",
-		s.events, s.clients, s.fanoutEvents, s.fanoutHooks, s.history, s.pacedRate, s.pacedDuration, s.baselineTasks)
+	return fmt.Sprintf("events=%d clients=%d fanout=%dx%d history=%d paced=%d/s for %v baseline_tasks=%d "+
+		"slow runs for %v, scale runs for %v, steady window from +%v, burst=%d events",
+		s.events, s.clients, s.fanoutEvents, s.fanoutHooks, s.history, s.pacedRate, s.pacedDuration, s.baselineTasks,
+		s.slowDuration, s.scaleDuration, s.warmup, s.burst)
 }

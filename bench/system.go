@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"syscall"
@@ -20,7 +21,7 @@ import (
 const (
 	startTimeout = 30 * time.Second
 	// stopTimeout covers the worker's drain on SIGTERM (DELIVERY_TIMEOUT
-	// 10 s + 5 s by default) with some margin.
+	// 10 s + 5 s by default) with some margin; runs may only shorten it.
 	stopTimeout = 20 * time.Second
 	// logTail is how many lines of each process's output a failure report
 	// shows; at LOG_LEVEL=warn a healthy run writes almost none.
@@ -46,14 +47,15 @@ type system struct {
 	adminToken string
 	db         *sql.DB // the bench's own pool: completion polls and seeding
 	api        *process
-	worker     *process
+	workers    []*process // replicas sharing the Redis DB, as deployed
 	scheduler  *process
 	all        []*process // every process started, for stop
 }
 
-// startSystem starts the three binaries from binDir and waits until each
-// answers its health check.
-func startSystem(t *testing.T, binDir string) *system {
+// startSystem starts the api, the given number of workers and the
+// scheduler from binDir, all with serviceEnv overlaid with env, and waits
+// until each answers its health check.
+func startSystem(t *testing.T, binDir string, workers int, env map[string]string) *system {
 	t.Helper()
 	dbURL := testenv.NewDatabase(t)
 	redisURL := testenv.NewRedis(t)
@@ -66,18 +68,36 @@ func startSystem(t *testing.T, binDir string) *system {
 	t.Cleanup(func() { db.Close() })
 
 	s := &system{adminToken: "bench_admin_" + testenv.RandomHex(16), db: db}
-	var env []string
-	for k, v := range serviceEnv(dbURL, redisURL, s.adminToken) {
-		env = append(env, k+"="+v)
+	vars := serviceEnv(dbURL, redisURL, s.adminToken)
+	maps.Copy(vars, env)
+	var environ []string
+	for k, v := range vars {
+		environ = append(environ, k+"="+v)
 	}
 	// Registered after the database and Redis DB, so the processes stop
 	// before those are dropped.
 	t.Cleanup(func() { s.stop(t) })
-	s.api = s.start(t, binDir, "api", env, "/readyz")
+	s.api = s.start(t, binDir, "api", environ, "/readyz")
 	s.apiURL = "http://" + s.api.addr
-	s.worker = s.start(t, binDir, "worker", env, "/healthz")
-	s.scheduler = s.start(t, binDir, "scheduler", env, "/healthz")
+	for range workers {
+		s.workers = append(s.workers, s.start(t, binDir, "worker", environ, "/healthz"))
+	}
+	s.scheduler = s.start(t, binDir, "scheduler", environ, "/healthz")
 	return s
+}
+
+// workerRSS is the largest peak RSS (VmHWM) among the workers, in MiB:
+// what one replica needs.
+func (s *system) workerRSS() (float64, error) {
+	var peak float64
+	for _, w := range s.workers {
+		mb, err := peakRSSMB(w.Cmd.Process.Pid)
+		if err != nil {
+			return 0, fmt.Errorf("worker RSS: %w", err)
+		}
+		peak = max(peak, mb)
+	}
+	return peak, nil
 }
 
 // dead returns an error naming the first process that has exited.

@@ -2,8 +2,10 @@ package testenv
 
 import (
 	"cmp"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -81,6 +83,16 @@ type ReceiverConfig struct {
 	Check func(Received) error
 	// Latency delays every answer.
 	Latency time.Duration
+	// Delay, when set, picks each answer's delay instead of Latency, for
+	// endpoints whose latency varies. It runs concurrently.
+	Delay func() time.Duration
+	// TLS serves HTTPS with httptest's self-signed certificate (see
+	// Certificate), as most real endpoints are.
+	TLS bool
+	// Listeners is how many listeners (distinct host:ports, as distinct
+	// endpoints are distinct hosts) serve the one handler, and so share
+	// its records; 0 means one. URL and Addr are the first's.
+	Listeners int
 }
 
 // Receiver is a webhook endpoint on loopback that records every request
@@ -89,12 +101,13 @@ type ReceiverConfig struct {
 type Receiver struct {
 	tb   testing.TB
 	cfg  ReceiverConfig
-	srv  *httptest.Server
+	srvs []*httptest.Server
 	done chan struct{}
 
 	mu          sync.Mutex
 	got         []Received
 	perDelivery map[string]int
+	conns       []time.Time
 	inFlight    int
 	peak        int
 	failed      int
@@ -106,16 +119,63 @@ type Receiver struct {
 func NewReceiver(tb testing.TB, cfg ReceiverConfig) *Receiver {
 	tb.Helper()
 	r := &Receiver{tb: tb, cfg: cfg, done: make(chan struct{}), perDelivery: map[string]int{}}
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serveHTTP))
+	for range max(cfg.Listeners, 1) {
+		r.srvs = append(r.srvs, r.listen())
+	}
 	tb.Cleanup(func() {
 		close(r.done) // releases hanging requests, which Close waits for
-		r.srv.Close()
+		for _, srv := range r.srvs {
+			srv.Close()
+		}
 	})
 	return r
 }
 
+// listen starts one listener of the handler, recording the connections it
+// accepts so a test can tell pooled connections from new ones (with TLS,
+// each new one is a handshake).
+func (r *Receiver) listen() *httptest.Server {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(r.serveHTTP))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			r.mu.Lock()
+			r.conns = append(r.conns, time.Now())
+			r.mu.Unlock()
+		}
+	}
+	if r.cfg.TLS {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	return srv
+}
+
+// delay is how long to hold the answer to one request.
+func (r *Receiver) delay() time.Duration {
+	if r.cfg.Delay != nil {
+		return r.cfg.Delay()
+	}
+	return r.cfg.Latency
+}
+
+// hold counts a request in flight from its arrival, delay included, and
+// returns the function that counts it out.
+func (r *Receiver) hold() (release func()) {
+	r.mu.Lock()
+	r.inFlight++
+	r.peak = max(r.peak, r.inFlight)
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		r.inFlight--
+		r.mu.Unlock()
+	}
+}
+
 func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
-	time.Sleep(r.cfg.Latency)
+	defer r.hold()()
+	time.Sleep(r.delay())
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
 		r.tb.Errorf("testenv receiver: read body: %v", err)
@@ -145,14 +205,7 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		got.Status = cmp.Or(a.Status, http.StatusNoContent)
 	}
 	r.got = append(r.got, got)
-	r.inFlight++
-	r.peak = max(r.peak, r.inFlight)
 	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		r.inFlight--
-		r.mu.Unlock()
-	}()
 
 	switch {
 	case a.Write != nil:
@@ -175,10 +228,26 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // URL returns the receiver's URL for a path, which may carry a query.
-func (r *Receiver) URL(path string) string { return r.srv.URL + path }
+func (r *Receiver) URL(path string) string { return r.ListenerURL(0, path) }
+
+// ListenerURL is URL on listener i (0 to Listeners-1): one endpoint among
+// several distinct hosts.
+func (r *Receiver) ListenerURL(i int, path string) string { return r.srvs[i].URL + path }
 
 // Addr is the receiver's host:port.
-func (r *Receiver) Addr() string { return r.srv.Listener.Addr().String() }
+func (r *Receiver) Addr() string { return r.srvs[0].Listener.Addr().String() }
+
+// Certificate is the certificate the listeners serve over TLS (httptest's,
+// the same for all), for a client to trust; nil without TLS.
+func (r *Receiver) Certificate() *x509.Certificate { return r.srvs[0].Certificate() }
+
+// Conns returns when each connection was accepted so far, over all the
+// listeners, in the order they were recorded.
+func (r *Receiver) Conns() []time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]time.Time(nil), r.conns...)
+}
 
 // Requests returns a copy of the requests received so far, in order.
 func (r *Receiver) Requests() []Received {
@@ -214,7 +283,8 @@ func (r *Receiver) Deliveries() int {
 	return len(r.perDelivery)
 }
 
-// PeakInFlight is the most requests the receiver held at once.
+// PeakInFlight is the most requests the receiver held at once, over all
+// its listeners, counting each from its arrival (its delay included).
 func (r *Receiver) PeakInFlight() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
