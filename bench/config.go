@@ -49,7 +49,10 @@ const (
 	// pacedSenders is the number of goroutines the pacer hands events to;
 	// enough that a slow answer from the api does not hold the pace back.
 	pacedSenders = 128
-	// baselineConcurrency matches the worker's default WORKER_CONCURRENCY.
+	// baselineConcurrency is what the baselines run with: 64 keeps this
+	// machine's cores busy against a receiver that answers at once (it was
+	// the worker's default WORKER_CONCURRENCY when they were set), and it
+	// stays so that their figures compare across runs.
 	baselineConcurrency = 64
 	// historySpacing is the time between two seeded deliveries: 2,000,000
 	// of them span about two weeks, ending historyEnd before the run.
