@@ -17,6 +17,7 @@ type state struct {
 	rtt                        time.Duration // the endpoint's; 0 before its first answer
 	running, slots             int           // the worker's attempts and slots
 	waitingAll, maxWaiting     int           // the worker's waiting tasks and their bound
+	waitShare                  int           // the endpoint's fair share of maxWaiting
 	maxWait                    time.Duration
 	draining                   bool
 }
@@ -42,7 +43,7 @@ func admit(s state) verdict {
 		return verdict{start: true}
 	}
 	expected, patience := expectedWait(s), patience(s)
-	roomy := s.waitingAll < s.maxWaiting && !s.draining
+	roomy := s.waitingAll < s.maxWaiting && s.waiting < max(s.waitShare, s.allowed) && !s.draining
 	switch {
 	case roomy && s.rtt == 0 && s.waiting < max(s.limit, 1):
 		return verdict{wait: true, waitFor: patience}

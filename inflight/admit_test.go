@@ -10,12 +10,16 @@ func TestAdmit(t *testing.T) {
 	// base: an endpoint answering in 200 ms, 5 of its 10 running, in a
 	// worker with free slots and room to wait.
 	base := state{inFlight: 5, allowed: 10, limit: 10, rtt: 200 * time.Millisecond, running: 50, slots: 100,
-		waitingAll: 10, maxWaiting: 100, maxWait: 5 * time.Second}
+		waitingAll: 10, maxWaiting: 100, waitShare: 1000, maxWait: 5 * time.Second}
 	tests := []struct {
 		name   string
 		change func(*state)
 		want   verdict
 	}{
+		{"its share of the waiting room full: back to the queue",
+			func(s *state) { s.inFlight, s.waiting, s.waitShare = 10, 25, 25 }, verdict{retryIn: time.Second}},
+		{"a share smaller than its limit still lets a limit's worth wait",
+			func(s *state) { s.inFlight, s.waiting, s.waitShare = 10, 9, 2 }, verdict{wait: true, waitFor: 5 * time.Second}},
 		{"below its limit with a free slot: start", func(*state) {}, verdict{start: true}},
 		{"at its limit: wait for one round trip", func(s *state) { s.inFlight = 10 }, verdict{wait: true, waitFor: 5 * time.Second}},
 		{"behind its own waiting tasks: wait, first come first served", func(s *state) { s.waiting = 3 }, verdict{wait: true, waitFor: 5 * time.Second}},

@@ -57,7 +57,20 @@ type Limiter struct {
 	draining bool
 	drain    chan struct{}
 	swept    time.Time
+	// reserved is, per period, the slots the busy endpoints' fair shares
+	// keep: Σ min(demand, slots / busy endpoints), and equal that share.
+	reserved, equal int
+	// waitShare is an equal share of MaxWaiting among the busy endpoints.
+	waitShare  int
+	reservedAt time.Time
+	// stale says an endpoint became busy since: the reserve is counted
+	// again before the next admission.
+	stale bool
 }
+
+// reserveEvery is how often the busy endpoints' reserve is counted: the
+// period over which an endpoint counts as busy.
+const reserveEvery = time.Second
 
 // endpoint is one endpoint's limit, share, attempts and waiting tasks.
 type endpoint struct {
@@ -70,7 +83,12 @@ type endpoint struct {
 	waiters    []*waiter
 	asked      time.Time
 	peak       int // the most attempts wanted at once since the last renewal
-	lastUsed   time.Time
+	// busy and busyBefore are the most attempts wanted at once in this
+	// and the last period of the fair shares (reserveEvery).
+	busy, busyBefore int
+	// counted is what the reserve last counted for the endpoint.
+	counted  int
+	lastUsed time.Time
 	// asking says a lease call is out; one at a time per endpoint, so the
 	// grants land in the order they were made.
 	asking bool
@@ -119,6 +137,59 @@ func (l *Limiter) Stats() Stats {
 // allowed is how many attempts may run at once: the limit, within the share.
 func (e *endpoint) allowed() int { return min(int(e.limit.Value), e.leased) }
 
+// demand is what the endpoint wanted at most in the last two periods.
+func (e *endpoint) demand() int { return max(e.busy, e.busyBefore, e.wanted()) }
+
+// want notes what the endpoint wants now; one that was idle marks the
+// reserve stale. l.mu is held.
+func (l *Limiter) want(e *endpoint) {
+	if e.demand() == 0 {
+		l.stale = true
+	}
+	e.busy = max(e.busy, e.wanted()+1)
+	e.peak = max(e.peak, e.wanted()+1)
+}
+
+// fairCap is the most slots the endpoint may hold: all but what the other
+// busy endpoints' fair shares keep (at most an equal share each, less if
+// they want less), so that an endpoint whose attempts hang cannot take the
+// slots the others will need in the next moment, while one alone, or one
+// among endpoints that want little, may use nearly all of them. l.mu is
+// held.
+func (l *Limiter) fairCap(e *endpoint) int {
+	now := l.cfg.Now()
+	if l.stale || now.Sub(l.reservedAt) >= reserveEvery {
+		l.countReserve(now)
+	}
+	return max(l.cfg.Slots-(l.reserved-e.counted), 1)
+}
+
+// countReserve counts the busy endpoints' reserve, and starts a new period
+// when the last one is over. l.mu is held.
+func (l *Limiter) countReserve(now time.Time) {
+	newPeriod := now.Sub(l.reservedAt) >= reserveEvery
+	n := 0
+	for _, e := range l.hooks {
+		if e.demand() > 0 {
+			n++
+		}
+	}
+	l.equal = max(l.cfg.Slots/max(n, 1), 1)
+	l.waitShare = max(l.cfg.MaxWaiting/max(n, 1), 1)
+	l.reserved = 0
+	for _, e := range l.hooks {
+		e.counted = min(e.demand(), l.equal)
+		l.reserved += e.counted
+		if newPeriod {
+			e.busyBefore, e.busy = e.busy, e.wanted()
+		}
+	}
+	if newPeriod {
+		l.reservedAt = now
+	}
+	l.stale = false
+}
+
 // wanted is how many attempts would run now if they could.
 func (e *endpoint) wanted() int { return e.inFlight + len(e.waiters) }
 
@@ -128,6 +199,7 @@ func (e *endpoint) wanted() int { return e.inFlight + len(e.waiters) }
 func (l *Limiter) Acquire(ctx context.Context, key string) (release Release, retryIn time.Duration, err error) {
 	l.mu.Lock()
 	e := l.endpoint(key)
+	l.want(e)
 	if err := l.askIfShort(ctx, key, e); err != nil {
 		l.mu.Unlock()
 		return nil, 0, err
@@ -144,7 +216,6 @@ func (l *Limiter) Acquire(ctx context.Context, key string) (release Release, ret
 	}
 	w := &waiter{ready: make(chan struct{}), since: l.cfg.Now()}
 	e.waiters = append(e.waiters, w)
-	e.peak = max(e.peak, e.wanted())
 	l.queued[e] = key
 	l.waiting++
 	l.mu.Unlock()
@@ -213,9 +284,10 @@ func (l *Limiter) state(e *endpoint) state {
 	if rtt == 0 && !e.firstStart.IsZero() {
 		rtt = max(l.cfg.Now().Sub(e.firstStart), time.Nanosecond)
 	}
+	allowed := min(e.allowed(), l.fairCap(e)) // counts the reserve and waitShare first
 	return state{
-		inFlight: e.inFlight, allowed: e.allowed(), limit: int(e.limit.Value), waiting: len(e.waiters), rtt: rtt,
-		running: l.running, slots: l.cfg.Slots, waitingAll: l.waiting, maxWaiting: l.cfg.MaxWaiting,
+		inFlight: e.inFlight, allowed: allowed, limit: int(e.limit.Value), waiting: len(e.waiters), rtt: rtt,
+		running: l.running, slots: l.cfg.Slots, waitingAll: l.waiting, maxWaiting: l.cfg.MaxWaiting, waitShare: l.waitShare,
 		maxWait: l.cfg.MaxWait, draining: l.draining,
 	}
 }
@@ -227,7 +299,6 @@ func (l *Limiter) startLocked(e *endpoint) {
 	}
 	e.inFlight++
 	l.running++
-	e.peak = max(e.peak, e.wanted())
 }
 
 // leave takes a waiter out of its endpoint's queue; false when it was
@@ -281,7 +352,7 @@ func (l *Limiter) handOver() {
 	cs := make([]candidate, 0, len(l.queued))
 	for e, key := range l.queued {
 		qs = append(qs, queue{e, key})
-		cs = append(cs, candidate{inFlight: e.inFlight, allowed: e.allowed(), since: e.waiters[0].since})
+		cs = append(cs, candidate{inFlight: e.inFlight, allowed: min(e.allowed(), l.fairCap(e)), since: e.waiters[0].since})
 	}
 	for l.running < l.cfg.Slots {
 		i := pickNext(cs)

@@ -439,3 +439,32 @@ func TestLimiterForgetsIdleEndpoints(t *testing.T) {
 		t.Error("an idle endpoint's state was kept")
 	}
 }
+
+// TestLimiterKeepsSlotsForTheOtherBusyEndpoints: with slots free, an
+// endpoint may still not take the slots that the other endpoints busy in
+// the last moments will need, so one whose attempts hang cannot fill the
+// worker between two of theirs; alone, it may use every slot.
+func TestLimiterKeepsSlotsForTheOtherBusyEndpoints(t *testing.T) {
+	t.Parallel()
+	l, _ := newTestLimiter(100, 10)
+	for _, k := range []string{"a", "b", "c"} {
+		start(t, l, k)(50*time.Millisecond, false) // one quick attempt each
+	}
+	hung := 0
+	for range 10 {
+		if try(l, "hang") != nil {
+			hung++
+		}
+	}
+	if hung != 7 {
+		t.Errorf("the hanging endpoint took %d of 10 free slots, want 7: one kept for each of the 3 other busy endpoints", hung)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		start(t, l, k) // its slot is there at once
+	}
+
+	alone, _ := newTestLimiter(100, 10)
+	if got := len(fill(t, alone, "hang", 10)); got != 10 {
+		t.Errorf("alone, the endpoint took %d of 10 slots, want all", got)
+	}
+}
