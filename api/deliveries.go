@@ -71,7 +71,7 @@ func nullTime(t sql.NullTime) *time.Time {
 func newDeliveryView(d repo.Delivery) deliveryView {
 	return deliveryView{
 		ID: d.ID, EventID: d.EventID, EventType: d.EventType, WebhookID: d.WebhookID,
-		RedeliveryOf: nullString(d.RedeliveryOf), Status: d.Status, Attempts: d.Attempts,
+		RedeliveryOf: nullString(d.RedeliveryOf), Status: string(d.Status), Attempts: d.Attempts,
 		StatusCode: nullInt(d.StatusCode), ResponseBody: string(d.ResponseBody), ResponseTruncated: d.ResponseTruncated,
 		LastError: nullString(d.LastError), LastAttemptAt: nullTime(d.LastAttemptAt), NextAttemptAt: nullTime(d.NextAttemptAt),
 		FinishedAt: nullTime(d.FinishedAt), CreatedAt: d.CreatedAt,

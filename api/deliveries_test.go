@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -198,7 +199,7 @@ func TestListDeliveriesFilters(t *testing.T) {
 		all = append([]string{id}, all...)
 		if i%3 == 0 {
 			f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "HTTP 500",
-				At: time.Now(), NewStatus: repo.StatusFailed})
+				At: time.Now(), NewStatus: delivery.StatusFailed})
 		}
 	}
 	// all is newest first: index 5-i is the i-th event.
@@ -299,11 +300,11 @@ func TestGetDeliveryWithAttempts(t *testing.T) {
 		{DeliveryID: id, Attempt: 1, StatusCode: 500, ResponseBody: []byte("oops"), Error: "HTTP 500",
 			ResponseHeaders: map[string]string{"Content-Type": "text/plain", "Retry-After": "30"},
 			RequestHeaders:  map[string]string{"X-Trackelio-Delivery": id, "webhook-timestamp": "1796154985"},
-			Duration:        120 * time.Millisecond, At: t1, NewStatus: repo.StatusPending, NextAttemptAt: t2},
+			Duration:        120 * time.Millisecond, At: t1, NewStatus: delivery.StatusPending, NextAttemptAt: t2},
 		{DeliveryID: id, Attempt: 2, Error: "timeout after 10s",
-			Duration: 10 * time.Second, At: t2, NewStatus: repo.StatusPending, NextAttemptAt: t3},
+			Duration: 10 * time.Second, At: t2, NewStatus: delivery.StatusPending, NextAttemptAt: t3},
 		{DeliveryID: id, Attempt: 3, StatusCode: 200, ResponseBody: []byte(`{"ok":true,"big":"...`), ResponseTruncated: true,
-			Duration: 45 * time.Millisecond, At: t3, Succeeded: true, NewStatus: repo.StatusSucceeded},
+			Duration: 45 * time.Millisecond, At: t3, Succeeded: true, NewStatus: delivery.StatusSucceeded},
 	}
 	wantAttempts := []client.Attempt{
 		{Attempt: 1, StatusCode: new(500), ResponseBody: "oops", Error: new("HTTP 500"), DurationMS: 120, CreatedAt: t1,
@@ -363,7 +364,7 @@ func TestRedeliver(t *testing.T) {
 	orig := f.deliveryIDsOfEvent(t, ev.ID)[0]
 	at := time.Now().UTC().Truncate(time.Microsecond)
 	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: orig, Attempt: 1, StatusCode: 410,
-		Error: "HTTP 410", Duration: time.Millisecond, At: at, NewStatus: repo.StatusFailed})
+		Error: "HTTP 410", Duration: time.Millisecond, At: at, NewStatus: delivery.StatusFailed})
 	origBefore := f.call(t, "GET", "/v1/deliveries/"+orig, ws.APIKey, "")
 	origBefore.wantStatus(t, http.StatusOK)
 

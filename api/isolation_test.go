@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -27,7 +28,7 @@ func TestWorkspaceIsolation(t *testing.T) {
 	del := f.deliveryIDsOfEvent(t, ev.ID)[0]
 	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: del, Attempt: 1, StatusCode: 500,
 		ResponseBody: []byte("A's receiver says no"), Error: "HTTP 500", Duration: time.Millisecond,
-		At: time.Now(), NewStatus: repo.StatusFailed})
+		At: time.Now(), NewStatus: delivery.StatusFailed})
 
 	// snapshot is everything A can read about its webhook and delivery.
 	snapshot := func(t *testing.T) []string {

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -67,14 +68,14 @@ func TestWebhookHealthFields(t *testing.T) {
 
 	ok, failed := now(), now().Add(time.Second)
 	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: f.mustEventDelivery(t, ws.APIKey, "post.created"), Attempt: 1,
-		StatusCode: 200, At: ok, Succeeded: true, NewStatus: repo.StatusSucceeded})
+		StatusCode: 200, At: ok, Succeeded: true, NewStatus: delivery.StatusSucceeded})
 	d := f.mustEventDelivery(t, ws.APIKey, "post.created")
 	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: d, Attempt: 1, StatusCode: 500, Error: "receiver answered 500",
-		At: failed, NewStatus: repo.StatusPending, NextAttemptAt: failed.Add(time.Minute)})
+		At: failed, NewStatus: delivery.StatusPending, NextAttemptAt: failed.Add(time.Minute)})
 	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: d, Attempt: 2, Error: "timed out",
-		At: failed.Add(time.Second), NewStatus: repo.StatusPending, NextAttemptAt: failed.Add(time.Minute)})
+		At: failed.Add(time.Second), NewStatus: delivery.StatusPending, NextAttemptAt: failed.Add(time.Minute)})
 	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: f.mustEventDelivery(t, ws.APIKey, "post.created"), Attempt: 1,
-		StatusCode: 204, At: failed.Add(2 * time.Second), Succeeded: true, NewStatus: repo.StatusSucceeded})
+		StatusCode: 204, At: failed.Add(2 * time.Second), Succeeded: true, NewStatus: delivery.StatusSucceeded})
 
 	want := client.Webhook{
 		ID: hook.ID, Active: true, FailureCount: 2,
@@ -99,7 +100,7 @@ func TestWebhookHealthFields(t *testing.T) {
 	// A 410 disables the webhook; GET says why and when.
 	gone := failed.Add(3 * time.Second)
 	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: f.mustEventDelivery(t, ws.APIKey, "post.created"), Attempt: 1,
-		StatusCode: 410, Error: "receiver answered 410 Gone", At: gone, NewStatus: repo.StatusFailed, DisableReason: "gone"})
+		StatusCode: 410, Error: "receiver answered 410 Gone", At: gone, NewStatus: delivery.StatusFailed, DisableReason: "gone"})
 	want.Active, want.FailureCount, want.ConsecutiveFailures = false, 3, 1
 	want.DisabledReason, want.DisabledAt, want.LastFailureAt = new("gone"), new(gone), new(gone)
 	want.SuccessRate24h = new(0.4)
@@ -115,17 +116,17 @@ func (f *fixture) failingHook(tb testing.TB, key string) (client.Webhook, []stri
 	tb.Helper()
 	hook := f.mustCreateHook(tb, key, "post.created")
 	ok := f.mustEventDelivery(tb, key, "post.created")
-	f.mustRecordAttempt(tb, repo.AttemptResult{DeliveryID: ok, Attempt: 1, StatusCode: 200, At: now(), Succeeded: true, NewStatus: repo.StatusSucceeded})
+	f.mustRecordAttempt(tb, repo.AttemptResult{DeliveryID: ok, Attempt: 1, StatusCode: 200, At: now(), Succeeded: true, NewStatus: delivery.StatusSucceeded})
 
 	failed := f.mustEventDelivery(tb, key, "post.created")
 	f.mustRecordAttempt(tb, repo.AttemptResult{DeliveryID: failed, Attempt: 1, StatusCode: 500, Error: "HTTP 500",
-		At: now(), NewStatus: repo.StatusPending, NextAttemptAt: now()})
+		At: now(), NewStatus: delivery.StatusPending, NextAttemptAt: now()})
 	f.mustRecordAttempt(tb, repo.AttemptResult{DeliveryID: failed, Attempt: 2, StatusCode: 500, Error: "HTTP 500",
-		At: now(), NewStatus: repo.StatusFailed})
+		At: now(), NewStatus: delivery.StatusFailed})
 	cancelled := f.mustEventDelivery(tb, key, "post.created")
 	gone := f.mustEventDelivery(tb, key, "post.created")
 	f.mustRecordAttempt(tb, repo.AttemptResult{DeliveryID: gone, Attempt: 1, StatusCode: 410, Error: "HTTP 410",
-		At: now(), NewStatus: repo.StatusFailed, DisableReason: "gone"})
+		At: now(), NewStatus: delivery.StatusFailed, DisableReason: "gone"})
 	// The worker finds the webhook disabled and cancels the next one.
 	if _, err := f.db.Exec(`UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, finished_at = now() WHERE id = $1`, cancelled); err != nil {
 		tb.Fatal(err)
@@ -233,14 +234,14 @@ func (f *fixture) redeliveredSources(tb testing.TB, ids []string) []string {
 	var sources []string
 	for _, id := range ids {
 		var row struct {
-			Status       string  `db:"status"`
-			Attempts     int     `db:"attempts"`
-			RedeliveryOf *string `db:"redelivery_of"`
+			Status       delivery.Status `db:"status"`
+			Attempts     int             `db:"attempts"`
+			RedeliveryOf *string         `db:"redelivery_of"`
 		}
 		if err := f.db.Get(&row, `SELECT status, attempts, redelivery_of::text AS redelivery_of FROM deliveries WHERE id = $1`, id); err != nil {
 			tb.Fatalf("read delivery %s: %v", id, err)
 		}
-		if row.Status != repo.StatusPending || row.Attempts != 0 || row.RedeliveryOf == nil {
+		if row.Status != delivery.StatusPending || row.Attempts != 0 || row.RedeliveryOf == nil {
 			tb.Errorf("delivery %s = %+v, want a pending redelivery", id, row)
 			continue
 		}
@@ -260,7 +261,7 @@ func TestRecover(t *testing.T) {
 	var ended []string
 	for range 2 {
 		id := f.mustEventDelivery(t, ws.APIKey, "post.created")
-		f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "HTTP 500", At: now(), NewStatus: repo.StatusFailed})
+		f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "HTTP 500", At: now(), NewStatus: delivery.StatusFailed})
 		ended = append(ended, id)
 	}
 	cancelled := f.mustEventDelivery(t, ws.APIKey, "post.created")
@@ -269,10 +270,10 @@ func TestRecover(t *testing.T) {
 	}
 	ended = append(ended, cancelled)
 	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: f.mustEventDelivery(t, ws.APIKey, "post.created"), Attempt: 1,
-		StatusCode: 200, At: now(), Succeeded: true, NewStatus: repo.StatusSucceeded})
+		StatusCode: 200, At: now(), Succeeded: true, NewStatus: delivery.StatusSucceeded})
 	f.mustEventDelivery(t, ws.APIKey, "post.created") // still pending
 	other := f.mustEventDelivery(t, ws.APIKey, "comment.created")
-	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: other, Attempt: 1, StatusCode: 500, Error: "HTTP 500", At: now(), NewStatus: repo.StatusFailed})
+	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: other, Attempt: 1, StatusCode: 500, Error: "HTTP 500", At: now(), NewStatus: delivery.StatusFailed})
 	since := fmt.Sprintf(`{"since":%q}`, start.Format(time.RFC3339Nano))
 	path := "/v1/webhooks/" + hook.ID + "/recover"
 	enqueuedBefore := len(f.enq.Enqueued())
@@ -325,8 +326,8 @@ func TestRecover(t *testing.T) {
 			t.Errorf("row counts (-want +got):\n%s", diff)
 		}
 		for _, id := range ended {
-			var status string
-			if err := f.db.Get(&status, `SELECT status FROM deliveries WHERE id = $1`, id); err != nil || status == repo.StatusPending {
+			var status delivery.Status
+			if err := f.db.Get(&status, `SELECT status FROM deliveries WHERE id = $1`, id); err != nil || status == delivery.StatusPending {
 				t.Errorf("source %s is %q after recovery, %v; want it left as it ended", id, status, err)
 			}
 		}

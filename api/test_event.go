@@ -35,7 +35,7 @@ type testAnswer struct {
 }
 
 func newTestAnswer(res manage.TestResult) testAnswer {
-	ans := testAnswer{DeliveryID: res.DeliveryID, EventID: res.EventID, Status: res.Status, Succeeded: res.Succeeded}
+	ans := testAnswer{DeliveryID: res.DeliveryID, EventID: res.EventID, Status: string(res.Status), Succeeded: res.Succeeded}
 	if a := res.Attempt; a != nil {
 		ans.StatusCode, ans.ResponseBody, ans.ResponseTruncated = nullInt(a.StatusCode), string(a.ResponseBody), a.ResponseTruncated
 		ans.Error, ans.DurationMS = nullString(a.Error), a.DurationMS

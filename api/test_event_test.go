@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -23,21 +24,21 @@ func TestTestEventAnswersTheAttempt(t *testing.T) {
 	}{
 		{"success", repo.AttemptResult{
 			StatusCode: 200, ResponseBody: []byte(`{"ok":true}`), Duration: 12 * time.Millisecond,
-			Succeeded: true, NewStatus: repo.StatusSucceeded,
+			Succeeded: true, NewStatus: delivery.StatusSucceeded,
 		}, client.TestResult{
-			Status: repo.StatusSucceeded, Succeeded: true, StatusCode: new(200), ResponseBody: `{"ok":true}`, DurationMS: 12,
+			Status: client.DeliverySucceeded, Succeeded: true, StatusCode: new(200), ResponseBody: `{"ok":true}`, DurationMS: 12,
 		}},
 		{"failure", repo.AttemptResult{
 			StatusCode: 500, ResponseBody: []byte("boom…"), ResponseTruncated: true, Error: "receiver answered 500",
-			Duration: 30 * time.Millisecond, NewStatus: repo.StatusFailed,
+			Duration: 30 * time.Millisecond, NewStatus: delivery.StatusFailed,
 		}, client.TestResult{
-			Status: repo.StatusFailed, StatusCode: new(500), ResponseBody: "boom…", ResponseTruncated: true,
+			Status: client.DeliveryFailed, StatusCode: new(500), ResponseBody: "boom…", ResponseTruncated: true,
 			Error: new("receiver answered 500"), DurationMS: 30,
 		}},
 		{"no response", repo.AttemptResult{
-			Error: "timed out after 10s", Duration: 10 * time.Second, NewStatus: repo.StatusFailed,
+			Error: "timed out after 10s", Duration: 10 * time.Second, NewStatus: delivery.StatusFailed,
 		}, client.TestResult{
-			Status: repo.StatusFailed, Error: new("timed out after 10s"), DurationMS: 10000,
+			Status: client.DeliveryFailed, Error: new("timed out after 10s"), DurationMS: 10000,
 		}},
 	}
 	for _, tt := range tests {
@@ -122,7 +123,7 @@ func TestTestEventInactiveWebhook(t *testing.T) {
 	ws := f.mustCreateWorkspace(t, "Acme")
 	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
 	f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":false}`).wantStatus(t, http.StatusOK)
-	f.enq.WorkerRecords(t, f.store, repo.AttemptResult{StatusCode: 200, Succeeded: true, NewStatus: repo.StatusSucceeded, ExcludeFromHealth: true})
+	f.enq.WorkerRecords(t, f.store, repo.AttemptResult{StatusCode: 200, Succeeded: true, NewStatus: delivery.StatusSucceeded, ExcludeFromHealth: true})
 
 	res := f.call(t, "POST", "/v1/webhooks/"+hook.ID+"/test", ws.APIKey, "")
 	res.wantStatus(t, http.StatusOK)

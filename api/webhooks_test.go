@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -281,7 +282,7 @@ func TestTurnOffCancelsPendingDeliveries(t *testing.T) {
 	ws := f.mustCreateWorkspace(t, "Acme")
 	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
 	f.enq.WorkerRecords(t, f.store, repo.AttemptResult{StatusCode: 500, Error: "receiver answered 500",
-		NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Hour)})
+		NewStatus: delivery.StatusPending, NextAttemptAt: time.Now().Add(time.Hour)})
 	ev := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", nil))
 	f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":false}`).wantStatus(t, http.StatusOK)
 	for _, id := range f.deliveryIDsOfEvent(t, ev.ID) {

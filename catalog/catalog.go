@@ -1,10 +1,6 @@
 // Package catalog lists the event types customers can subscribe to.
 package catalog
 
-// TestType is the type of the event POST /v1/webhooks/{id}/test sends. It is
-// not in the catalog: nobody subscribes to it, and producers cannot send it.
-const TestType = "webhook.test"
-
 // EventType is one entry of the catalog.
 type EventType struct {
 	Type        string `json:"type"`

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -57,7 +58,7 @@ func TestDeliveries(t *testing.T) {
 
 	a.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: oldest.ID, Attempt: 1, StatusCode: 200, ResponseBody: []byte(`{"ok":true}`),
 		ResponseHeaders: map[string]string{"Content-Type": "application/json"}, RequestHeaders: map[string]string{"Webhook-Id": "msg_1"},
-		Duration: 40 * time.Millisecond, Succeeded: true, NewStatus: repo.StatusSucceeded})
+		Duration: 40 * time.Millisecond, Succeeded: true, NewStatus: delivery.StatusSucceeded})
 	filters := []struct {
 		filter client.DeliveryFilter
 		want   []string
@@ -164,7 +165,7 @@ func TestRecover(t *testing.T) {
 	}
 	gone := page.Data[0].ID
 	a.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: gone, Attempt: 1, StatusCode: 410, Error: "HTTP 410",
-		NewStatus: repo.StatusFailed, DisableReason: "gone"})
+		NewStatus: delivery.StatusFailed, DisableReason: "gone"})
 	if h, err := c.GetWebhook(ctx, hook.ID); err != nil || h.Active || h.DisabledReason == nil || *h.DisabledReason != "gone" || h.DisabledAt == nil {
 		t.Fatalf("webhook %+v, %v; want it disabled as gone", h, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -108,7 +109,7 @@ func TestSendTestEvent(t *testing.T) {
 	// The worker, played here, makes the attempt at once.
 	a.enq.Then(func(ctx context.Context, id string) error {
 		stored, err := a.store.RecordAttempt(ctx, repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 200, ResponseBody: []byte("ok"),
-			Duration: 12 * time.Millisecond, At: time.Now(), Succeeded: true, NewStatus: repo.StatusSucceeded})
+			Duration: 12 * time.Millisecond, At: time.Now(), Succeeded: true, NewStatus: delivery.StatusSucceeded})
 		if err != nil || !stored.Stored {
 			t.Errorf("worker RecordAttempt = %+v, %v", stored, err) // not Fatal: this is the api's goroutine
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -16,13 +17,13 @@ type outcomeCounts struct {
 // Total is every delivery counted.
 func (c outcomeCounts) Total() int { return c.Succeeded + c.Failed + c.Pending + c.Cancelled }
 
-func (c *outcomeCounts) add(status string, n int) {
+func (c *outcomeCounts) add(status delivery.Status, n int) {
 	switch status {
-	case repo.StatusSucceeded:
+	case delivery.StatusSucceeded:
 		c.Succeeded += n
-	case repo.StatusFailed:
+	case delivery.StatusFailed:
 		c.Failed += n
-	case repo.StatusCancelled:
+	case delivery.StatusCancelled:
 		c.Cancelled += n
 	default:
 		c.Pending += n
@@ -141,10 +142,10 @@ func stackBars(id, title, span string, buckets []bucket, label func(int, bucket)
 	most := 0
 	for _, b := range buckets {
 		most = max(most, b.counts.Total())
-		c.Totals.add(repo.StatusSucceeded, b.counts.Succeeded)
-		c.Totals.add(repo.StatusFailed, b.counts.Failed)
-		c.Totals.add(repo.StatusPending, b.counts.Pending)
-		c.Totals.add(repo.StatusCancelled, b.counts.Cancelled)
+		c.Totals.add(delivery.StatusSucceeded, b.counts.Succeeded)
+		c.Totals.add(delivery.StatusFailed, b.counts.Failed)
+		c.Totals.add(delivery.StatusPending, b.counts.Pending)
+		c.Totals.add(delivery.StatusCancelled, b.counts.Cancelled)
 	}
 	c.Summary = fmt.Sprintf("Deliveries %s: %s.", span, c.Totals.Describe())
 	slot := float64(chartWidth) / float64(len(buckets))

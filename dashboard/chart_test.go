@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -16,14 +17,14 @@ func TestDeliveryCharts(t *testing.T) {
 		return time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC).Add(-time.Duration(ago) * time.Hour)
 	}
 	counts := []repo.HourCount{
-		{Hour: hour(30 * 24), Status: repo.StatusSucceeded, Count: 99}, // before both windows
-		{Hour: hour(6 * 24), Status: repo.StatusSucceeded, Count: 4},   // 25 Nov: in the week, not the day
-		{Hour: hour(24), Status: repo.StatusFailed, Count: 2},          // 13:00 yesterday: one hour too old for the day
-		{Hour: hour(23), Status: repo.StatusSucceeded, Count: 10},      // the first hour of the day chart
-		{Hour: hour(23), Status: repo.StatusPending, Count: 5},
-		{Hour: hour(0), Status: repo.StatusSucceeded, Count: 20}, // this hour
-		{Hour: hour(0), Status: repo.StatusCancelled, Count: 1},
-		{Hour: hour(0), Status: repo.StatusFailed, Count: 3},
+		{Hour: hour(30 * 24), Status: delivery.StatusSucceeded, Count: 99}, // before both windows
+		{Hour: hour(6 * 24), Status: delivery.StatusSucceeded, Count: 4},   // 25 Nov: in the week, not the day
+		{Hour: hour(24), Status: delivery.StatusFailed, Count: 2},          // 13:00 yesterday: one hour too old for the day
+		{Hour: hour(23), Status: delivery.StatusSucceeded, Count: 10},      // the first hour of the day chart
+		{Hour: hour(23), Status: delivery.StatusPending, Count: 5},
+		{Hour: hour(0), Status: delivery.StatusSucceeded, Count: 20}, // this hour
+		{Hour: hour(0), Status: delivery.StatusCancelled, Count: 1},
+		{Hour: hour(0), Status: delivery.StatusFailed, Count: 3},
 	}
 	day, week := deliveryCharts(counts, now)
 

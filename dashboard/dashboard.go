@@ -25,8 +25,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/ratelimit"
-	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -77,7 +77,7 @@ type Config struct {
 	// Retry is the workers' retry policy (RETRY_SCHEDULE), with which the
 	// pages say attempt n of N and when a delivery gives up; a zero one is
 	// the default schedule's.
-	Retry jobs.RetryPolicy
+	Retry delivery.RetryPolicy
 	// Now is the clock (time.Now).
 	Now func() time.Time
 }
@@ -101,7 +101,7 @@ type Dashboard struct {
 	now       func() time.Time
 	pages     *pages
 	events    []eventInfo
-	retry     jobs.RetryPolicy
+	retry     delivery.RetryPolicy
 	proxies   []netip.Prefix
 	// signIns limits failed sign-ins per client address.
 	signIns *ratelimit.Keyed
@@ -131,7 +131,7 @@ func New(cfg Config) *Dashboard {
 	}
 	d.signIns = ratelimit.New(failedSignInsPerSecond, failedSignInsBurst, d.now)
 	if len(d.retry.Schedule) == 0 {
-		d.retry.Schedule = jobs.MustParseSchedule(jobs.DefaultSchedule)
+		d.retry.Schedule = delivery.MustParseSchedule(delivery.DefaultSchedule)
 	}
 	d.routes()
 	return d

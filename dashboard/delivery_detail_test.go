@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -21,7 +22,7 @@ func TestDeliveryPage(t *testing.T) {
 	ws, _ := f.mustWorkspace(t, "Acme")
 	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
 	first := answered500
-	first.NewStatus, first.NextAttemptAt = repo.StatusPending, time.Now()
+	first.NewStatus, first.NextAttemptAt = delivery.StatusPending, time.Now()
 	first.ResponseHeaders = map[string]string{"Retry-After": "30", "Content-Type": "text/plain"}
 	first.ResponseHeadersDropped = 3
 	first.RequestHeaders = map[string]string{"X-Trackelio-Signature": "aaaa", "webhook-timestamp": "1"}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/trackelio/webhooks/repo"
+	"github.com/trackelio/webhooks/delivery"
 )
 
 // deliveryRedeliver creates a new delivery of the same event to the same
@@ -21,7 +21,7 @@ func (d *Dashboard) deliveryRedeliver(w http.ResponseWriter, r *http.Request, v 
 		if err != nil {
 			return err
 		}
-		if dl.Status == repo.StatusPending {
+		if dl.Status == delivery.StatusPending {
 			return d.confirm(w, r, v, confirmView{
 				Heading:    "Redeliver while it is still being delivered?",
 				Paragraphs: []string{pendingState(d.attempts(dl)), "A redelivery is a second, separate delivery of the same event that starts now: your endpoint may get the event twice, under two delivery ids."},

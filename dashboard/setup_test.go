@@ -17,6 +17,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/trackelio/webhooks/dashboard"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/repo"
@@ -105,13 +106,13 @@ func (f *fixture) mustDeliver(tb testing.TB, hook repo.Webhook, typ string, extr
 // Attempt results tests record.
 var (
 	answered200 = repo.AttemptResult{StatusCode: 200, ResponseBody: []byte(`{"ok":true}`), Duration: 12 * time.Millisecond,
-		Succeeded: true, NewStatus: repo.StatusSucceeded,
+		Succeeded: true, NewStatus: delivery.StatusSucceeded,
 		RequestHeaders: map[string]string{"X-Trackelio-Signature": "5f0c", "webhook-timestamp": "1796154985"}}
 	answered500 = repo.AttemptResult{StatusCode: 500, ResponseBody: []byte("boom"), Error: "receiver answered 500 Internal Server Error",
-		Duration: 30 * time.Millisecond, NewStatus: repo.StatusFailed}
+		Duration: 30 * time.Millisecond, NewStatus: delivery.StatusFailed}
 	// answered500Retrying is a failure with a retry due in an hour.
 	answered500Retrying = repo.AttemptResult{StatusCode: 500, ResponseBody: []byte("boom"), Error: "receiver answered 500 Internal Server Error",
-		Duration: 30 * time.Millisecond, NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Hour)}
+		Duration: 30 * time.Millisecond, NewStatus: delivery.StatusPending, NextAttemptAt: time.Now().Add(time.Hour)}
 )
 
 // visitor is a browser: it keeps cookies and does not follow redirects, so

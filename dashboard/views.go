@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -41,11 +42,11 @@ func webhookHealth(h repo.Webhook) badge {
 // deliveryOutcome names where a delivery stands.
 func deliveryOutcome(d repo.Delivery) badge {
 	switch {
-	case d.Status == repo.StatusSucceeded:
+	case d.Status == delivery.StatusSucceeded:
 		return badge{Class: "ok", Label: "Succeeded"}
-	case d.Status == repo.StatusFailed:
+	case d.Status == delivery.StatusFailed:
 		return badge{Class: "fail", Label: "Failed"}
-	case d.Status == repo.StatusCancelled:
+	case d.Status == delivery.StatusCancelled:
 		return badge{Class: "muted", Label: "Cancelled"}
 	default:
 		// One word for the one state, as the API names it; how far its
@@ -67,7 +68,7 @@ type attemptsView struct {
 // run with (RETRY_SCHEDULE).
 func (d *Dashboard) attempts(dl repo.Delivery) attemptsView {
 	a := attemptsView{Made: dl.Attempts, Max: max(d.retry.MaxAttemptsFor(dl.EventType), dl.Attempts)}
-	if next := timePtr(dl.NextAttemptAt); next != nil && dl.Status == repo.StatusPending {
+	if next := timePtr(dl.NextAttemptAt); next != nil && dl.Status == delivery.StatusPending {
 		a.Next = next
 		if last := d.retry.LastAttemptAround(*next, dl.Attempts, dl.EventType); last.After(*next) {
 			a.GivesUp = &last
@@ -79,7 +80,7 @@ func (d *Dashboard) attempts(dl repo.Delivery) attemptsView {
 // failedAttempts is the delivery's failure count: every attempt failed but
 // a successful last one.
 func failedAttempts(d repo.Delivery) int {
-	if d.Status == repo.StatusSucceeded {
+	if d.Status == delivery.StatusSucceeded {
 		return d.Attempts - 1
 	}
 	return d.Attempts

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"testing"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -36,14 +37,14 @@ func TestDeliveryOutcomeAndFailures(t *testing.T) {
 		want     string
 		failures int
 	}{
-		{repo.Delivery{Status: repo.StatusPending}, "Pending", 0},
+		{repo.Delivery{Status: delivery.StatusPending}, "Pending", 0},
 		// One word for the one state: how far its attempts went shows beside it.
-		{repo.Delivery{Status: repo.StatusPending, Attempts: 2}, "Pending", 2},
-		{repo.Delivery{Status: repo.StatusSucceeded, Attempts: 1}, "Succeeded", 0},
-		{repo.Delivery{Status: repo.StatusSucceeded, Attempts: 4}, "Succeeded", 3},
-		{repo.Delivery{Status: repo.StatusFailed, Attempts: 10}, "Failed", 10},
-		{repo.Delivery{Status: repo.StatusCancelled}, "Cancelled", 0},
-		{repo.Delivery{Status: repo.StatusCancelled, Attempts: 3}, "Cancelled", 3},
+		{repo.Delivery{Status: delivery.StatusPending, Attempts: 2}, "Pending", 2},
+		{repo.Delivery{Status: delivery.StatusSucceeded, Attempts: 1}, "Succeeded", 0},
+		{repo.Delivery{Status: delivery.StatusSucceeded, Attempts: 4}, "Succeeded", 3},
+		{repo.Delivery{Status: delivery.StatusFailed, Attempts: 10}, "Failed", 10},
+		{repo.Delivery{Status: delivery.StatusCancelled}, "Cancelled", 0},
+		{repo.Delivery{Status: delivery.StatusCancelled, Attempts: 3}, "Cancelled", 3},
 	}
 	for _, tt := range tests {
 		if got := deliveryOutcome(tt.d).Label; got != tt.want {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -187,11 +188,11 @@ func (d *Dashboard) history(r *http.Request, v *visit, webhookID string) (histor
 	q := r.URL.Query()
 	h := historyView{Status: q.Get("outcome"), EventType: q.Get("event_type")}
 	h.Statuses = []option{{Value: "", Label: "All outcomes"}}
-	for _, s := range repo.Statuses {
-		h.Statuses = append(h.Statuses, option{Value: s, Label: deliveryOutcome(repo.Delivery{Status: s}).Label, Selected: s == h.Status})
+	for _, s := range delivery.Statuses {
+		h.Statuses = append(h.Statuses, option{Value: string(s), Label: deliveryOutcome(repo.Delivery{Status: s}).Label, Selected: string(s) == h.Status})
 	}
 	h.EventTypes = []option{{Value: "", Label: "All events"}}
-	for _, e := range append(catalog.All(), catalog.EventType{Type: catalog.TestType}) {
+	for _, e := range append(catalog.All(), catalog.EventType{Type: delivery.TestEventType}) {
 		h.EventTypes = append(h.EventTypes, option{Value: e.Type, Label: e.Type, Selected: e.Type == h.EventType})
 	}
 	page, err := d.manage.History(r.Context(), v.WorkspaceID, webhookID, manage.HistoryQuery{

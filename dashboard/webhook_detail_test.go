@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -37,7 +38,7 @@ func TestWebhookDetailHistory(t *testing.T) {
 	f := setup(t)
 	ws, _ := f.mustWorkspace(t, "Acme")
 	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created", "comment.created")
-	timeout := repo.AttemptResult{Error: "timed out after 10s", Duration: 10 * time.Second, NewStatus: repo.StatusFailed}
+	timeout := repo.AttemptResult{Error: "timed out after 10s", Duration: 10 * time.Second, NewStatus: delivery.StatusFailed}
 	// 55 deliveries, oldest first: every third a comment; every fifth
 	// failed twice then succeeded; every seventh is waiting for a retry;
 	// the newest timed out.

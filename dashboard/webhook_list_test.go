@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackelio/webhooks/repo"
+	"github.com/trackelio/webhooks/delivery"
 )
 
 func TestWebhookListEmptyState(t *testing.T) {
@@ -32,7 +32,7 @@ func TestWebhookListShowsHealth(t *testing.T) {
 	f.mustDeliver(t, healthy, "post.created", nil, answered200)
 	f.mustDeliver(t, failing, "post.created", nil, answered200)
 	pending := answered500
-	pending.NewStatus, pending.NextAttemptAt = repo.StatusPending, time.Now().Add(time.Hour)
+	pending.NewStatus, pending.NextAttemptAt = delivery.StatusPending, time.Now().Add(time.Hour)
 	f.mustDeliver(t, failing, "post.created", nil, pending)
 	f.mustDeliver(t, failing, "post.created", nil, pending)
 	if _, err := f.db.Exec(`UPDATE webhooks SET active = false, disabled_reason = 'gone', disabled_at = now() WHERE id = $1`, gone.ID); err != nil {

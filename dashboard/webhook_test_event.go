@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -79,7 +79,7 @@ func (d *Dashboard) testAnswer(ctx context.Context, v *visit, webhookID, deliver
 		return nil, nil
 	}
 	dl, err := d.store.Delivery(ctx, v.WorkspaceID, deliveryID)
-	if errors.Is(err, repo.ErrNotFound) || err == nil && (dl.WebhookID != webhookID || dl.EventType != catalog.TestType) {
+	if errors.Is(err, repo.ErrNotFound) || err == nil && (dl.WebhookID != webhookID || dl.EventType != delivery.TestEventType) {
 		return nil, nil
 	}
 	if err != nil {

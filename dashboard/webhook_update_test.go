@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -71,7 +72,7 @@ func TestTurnOffAsksFirst(t *testing.T) {
 	v.get(t, path+"?notice=deactivated").wantText(t, "The webhook is inactive. Its pending deliveries are cancelled.")
 	// The one waiting for a retry is cancelled at once; the one due now is
 	// the worker's, which cancels it when its task runs.
-	for id, want := range map[string]string{retrying: repo.StatusCancelled, due: repo.StatusPending, done: repo.StatusSucceeded} {
+	for id, want := range map[string]delivery.Status{retrying: delivery.StatusCancelled, due: delivery.StatusPending, done: delivery.StatusSucceeded} {
 		if d, err := f.store.Delivery(t.Context(), ws, id); err != nil || d.Status != want {
 			t.Errorf("delivery %s is %s (%v), want %s", id, d.Status, err, want)
 		}
@@ -198,8 +199,8 @@ func TestDeleteWebhook(t *testing.T) {
 	v.post(t, path+"/delete", v.form(t)).wantRedirect(t, "/dashboard/webhooks?notice=deleted")
 	v.get(t, "/dashboard/webhooks?notice=deleted").wantText(t, "The webhook was deleted. Its pending deliveries were cancelled.", "No webhooks yet")
 	v.get(t, path).wantStatus(t, http.StatusNotFound)
-	var status string
-	if err := f.db.Get(&status, `SELECT status FROM deliveries WHERE id = $1`, pending); err != nil || status != repo.StatusCancelled {
+	var status delivery.Status
+	if err := f.db.Get(&status, `SELECT status FROM deliveries WHERE id = $1`, pending); err != nil || status != delivery.StatusCancelled {
 		t.Errorf("pending delivery after the delete = %q, %v; want cancelled", status, err)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 )
 
@@ -39,7 +39,7 @@ func checkPayload(r testenv.Received) error {
 	if err := json.Unmarshal(r.Body, &ev); err != nil {
 		return fmt.Errorf("a delivery's body is not JSON: %w\n%s", err, r.Body)
 	}
-	if ev.Type == catalog.TestType {
+	if ev.Type == delivery.TestEventType {
 		return nil
 	}
 	if err := testenv.Schemas().Validate(ev.Type, ev.Data); err != nil {

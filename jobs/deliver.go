@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/inflight"
 	"github.com/trackelio/webhooks/internal/batch"
 	"github.com/trackelio/webhooks/metrics"
@@ -41,14 +42,14 @@ const recordTimeout = 10 * time.Second
 type DeliverConfig struct {
 	Store   DeliveryStore
 	Sender  Sender
-	Policy  RetryPolicy
+	Policy  delivery.RetryPolicy
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 	// Limits caps in-flight attempts per webhook and adds the circuit
 	// breaker; nil turns both off.
 	Limits *WebhookLimits
 	// AutoDisable disables webhooks that keep failing; zero never does.
-	AutoDisable repo.AutoDisable
+	AutoDisable delivery.AutoDisable
 	// Retries, when set, schedules each retry as a task on the retries
 	// queue; without it a retry stays on the task's own queue.
 	Retries TaskEnqueuer
@@ -112,20 +113,19 @@ func (h *DeliverHandler) loadWorks(ctx context.Context, ids []string) ([]loaded,
 // increase() and rate(), so the first permanent failure after a restart
 // would not alert.
 func initSeries(m *metrics.Metrics) {
-	outcomes := []sender.Outcome{sender.Success, sender.HTTPError, sender.Timeout, sender.ConnectionError, sender.Blocked}
-	types := []string{catalog.TestType}
+	types := []string{delivery.TestEventType}
 	for _, t := range catalog.All() {
 		types = append(types, t.Type)
 	}
 	for _, t := range types {
-		for _, o := range outcomes {
+		for _, o := range delivery.Outcomes {
 			m.Attempts.WithLabelValues(t, string(o))
 		}
-		for _, st := range []string{repo.StatusSucceeded, repo.StatusFailed, repo.StatusCancelled} {
-			m.Finished.WithLabelValues(t, st)
+		for _, st := range []delivery.Status{delivery.StatusSucceeded, delivery.StatusFailed, delivery.StatusCancelled} {
+			m.Finished.WithLabelValues(t, string(st))
 		}
 	}
-	for _, o := range outcomes {
+	for _, o := range delivery.Outcomes {
 		m.AttemptDuration.WithLabelValues(string(o))
 	}
 	for _, r := range []string{waitInFlightCap, waitBreakerOpen} {
@@ -156,16 +156,16 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	w := l.work
 	// asynq may run a task again after a lost lease or a sweep; the stored
 	// status is the truth.
-	if w.Status != repo.StatusPending {
+	if w.Status != delivery.StatusPending {
 		return nil
 	}
 	// A test event goes to a disabled webhook too: it is how a customer
 	// checks a fix before re-enabling it.
-	if w.WebhookDeleted || (!w.WebhookActive && !isTest(w.EventType)) {
+	if w.WebhookDeleted || (!w.WebhookActive && !delivery.IsTest(w.EventType)) {
 		if err := h.cfg.Store.CancelDelivery(ctx, w.DeliveryID); err != nil {
 			return err
 		}
-		h.cfg.Metrics.Finished.WithLabelValues(w.EventType, repo.StatusCancelled).Inc()
+		h.cfg.Metrics.Finished.WithLabelValues(w.EventType, string(delivery.StatusCancelled)).Inc()
 		return nil
 	}
 	if w.NextAttemptAt != nil {
@@ -178,7 +178,7 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		// A test event is the customer's own probe: the breaker, which
 		// paces deliveries to a failing endpoint, does not hold it.
 		failures := w.ConsecutiveFailures
-		if isTest(w.EventType) {
+		if delivery.IsTest(w.EventType) {
 			failures = 0
 		}
 		wait, err := f.BreakerWait(ctx, w.WebhookID, failures)
@@ -210,16 +210,16 @@ func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work, release infli
 		URL: w.WebhookURL, Body: w.Body, Secret: w.Secret, PreviousSecret: w.PreviousSecret,
 		EventType: w.EventType, DeliveryID: w.DeliveryID,
 	})
-	d := Decide(res, n, w.EventType, h.cfg.Policy)
+	d := delivery.Decide(res.Response(), n, w.EventType, h.cfg.Policy)
 	release(res.Duration, d.Congested)
 	now := h.cfg.Now()
 	r := repo.AttemptResult{
 		DeliveryID: w.DeliveryID, Attempt: n, StatusCode: res.StatusCode, ResponseBody: res.Body,
 		ResponseTruncated: res.Truncated, ResponseHeaders: res.Headers, ResponseHeadersDropped: res.HeadersDropped, RequestHeaders: res.RequestHeaders,
-		Error: res.Error, Duration: res.Duration, At: now, Succeeded: res.Outcome == sender.Success,
+		Error: res.Error, Duration: res.Duration, At: now, Succeeded: res.Outcome == delivery.Success,
 		NewStatus: d.Status, DisableReason: d.DisableReason, AutoDisable: h.cfg.AutoDisable, ExcludeFromHealth: d.ExcludeFromHealth,
 	}
-	if d.Status == repo.StatusPending {
+	if d.Status == delivery.StatusPending {
 		r.NextAttemptAt = now.Add(d.Delay)
 	}
 	recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
@@ -238,7 +238,7 @@ func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work, release infli
 }
 
 // report counts and logs a recorded attempt and schedules the next one.
-func (h *DeliverHandler) report(ctx context.Context, w repo.Work, r repo.AttemptResult, res sender.Result, d Decision, rec repo.Recorded) error {
+func (h *DeliverHandler) report(ctx context.Context, w repo.Work, r repo.AttemptResult, res sender.Result, d delivery.Decision, rec repo.Recorded) error {
 	m := h.cfg.Metrics
 	m.Attempts.WithLabelValues(w.EventType, string(res.Outcome)).Inc()
 	m.AttemptDuration.WithLabelValues(string(res.Outcome)).Observe(res.Duration.Seconds())
@@ -250,18 +250,18 @@ func (h *DeliverHandler) report(ctx context.Context, w repo.Work, r repo.Attempt
 	}
 	if rec.Disabled {
 		m.Disabled.Inc()
-		log().WarnContext(ctx, "webhook disabled", "reason", cmp.Or(d.DisableReason, "failing"))
+		log().WarnContext(ctx, "webhook disabled", "reason", cmp.Or(d.DisableReason, delivery.DisabledFailing))
 	}
 	switch d.Status {
-	case repo.StatusSucceeded:
-		m.Finished.WithLabelValues(w.EventType, repo.StatusSucceeded).Inc()
+	case delivery.StatusSucceeded:
+		m.Finished.WithLabelValues(w.EventType, string(delivery.StatusSucceeded)).Inc()
 		m.DeliveryLatency.Observe(r.At.Sub(w.EventCreatedAt).Seconds())
 		if h.cfg.Log.Enabled(ctx, slog.LevelDebug) {
 			log().DebugContext(ctx, "delivered")
 		}
 		return nil
-	case repo.StatusFailed:
-		m.Finished.WithLabelValues(w.EventType, repo.StatusFailed).Inc()
+	case delivery.StatusFailed:
+		m.Finished.WithLabelValues(w.EventType, string(delivery.StatusFailed)).Inc()
 		log().WarnContext(ctx, "delivery failed; no more attempts", "error", res.Error, "error_detail", res.Detail)
 		return fmt.Errorf("delivery %s failed after %d attempts: %s: %w", w.DeliveryID, r.Attempt, res.Error, asynq.SkipRetry)
 	}

@@ -14,14 +14,14 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/jobs"
-	"github.com/trackelio/webhooks/repo"
 	"github.com/trackelio/webhooks/sender"
 )
 
 // etiquettePolicy retries twice, a minute and ten minutes after a failure,
 // and waits at least three minutes after a 429 or a timeout.
-var etiquettePolicy = jobs.RetryPolicy{Schedule: []time.Duration{time.Minute, 10 * time.Minute}, MinAfterThrottle: 3 * time.Minute}
+var etiquettePolicy = delivery.RetryPolicy{Schedule: []time.Duration{time.Minute, 10 * time.Minute}, MinAfterThrottle: 3 * time.Minute}
 
 func TestDeliverHonoursRetryAfter(t *testing.T) {
 	t.Parallel()
@@ -32,15 +32,15 @@ func TestDeliverHonoursRetryAfter(t *testing.T) {
 		res  sender.Result
 		want time.Duration
 	}{
-		{"429 with Retry-After", sender.Result{Outcome: sender.HTTPError, StatusCode: 429, RetryAfter: 5 * time.Minute}, 5 * time.Minute},
-		{"429 with a short Retry-After", sender.Result{Outcome: sender.HTTPError, StatusCode: 429, RetryAfter: 30 * time.Second}, 3 * time.Minute},
-		{"429 without Retry-After", sender.Result{Outcome: sender.HTTPError, StatusCode: 429}, 3 * time.Minute},
-		{"429 with a Retry-After past the cap", sender.Result{Outcome: sender.HTTPError, StatusCode: 429, RetryAfter: 48 * time.Hour}, 10 * time.Minute},
-		{"503 with Retry-After", sender.Result{Outcome: sender.HTTPError, StatusCode: 503, RetryAfter: 2 * time.Minute}, 2 * time.Minute},
-		{"503 without Retry-After", sender.Result{Outcome: sender.HTTPError, StatusCode: 503}, time.Minute},
-		{"500", sender.Result{Outcome: sender.HTTPError, StatusCode: 500}, time.Minute},
-		{"timeout", sender.Result{Outcome: sender.Timeout}, 3 * time.Minute},
-		{"connection refused", sender.Result{Outcome: sender.ConnectionError}, time.Minute},
+		{"429 with Retry-After", sender.Result{Outcome: delivery.HTTPError, StatusCode: 429, RetryAfter: 5 * time.Minute}, 5 * time.Minute},
+		{"429 with a short Retry-After", sender.Result{Outcome: delivery.HTTPError, StatusCode: 429, RetryAfter: 30 * time.Second}, 3 * time.Minute},
+		{"429 without Retry-After", sender.Result{Outcome: delivery.HTTPError, StatusCode: 429}, 3 * time.Minute},
+		{"429 with a Retry-After past the cap", sender.Result{Outcome: delivery.HTTPError, StatusCode: 429, RetryAfter: 48 * time.Hour}, 10 * time.Minute},
+		{"503 with Retry-After", sender.Result{Outcome: delivery.HTTPError, StatusCode: 503, RetryAfter: 2 * time.Minute}, 2 * time.Minute},
+		{"503 without Retry-After", sender.Result{Outcome: delivery.HTTPError, StatusCode: 503}, time.Minute},
+		{"500", sender.Result{Outcome: delivery.HTTPError, StatusCode: 500}, time.Minute},
+		{"timeout", sender.Result{Outcome: delivery.Timeout}, 3 * time.Minute},
+		{"connection refused", sender.Result{Outcome: delivery.ConnectionError}, time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,7 +57,7 @@ func TestDeliverHonoursRetryAfter(t *testing.T) {
 				t.Errorf("retry delay = %v, want %v", ra.Delay, tt.want)
 			}
 			d := f.mustGetDelivery(t, id)
-			if d.Status != repo.StatusPending || !d.NextAttemptAt.Valid || d.NextAttemptAt.Time.Sub(d.LastAttemptAt.Time) != tt.want {
+			if d.Status != delivery.StatusPending || !d.NextAttemptAt.Valid || d.NextAttemptAt.Time.Sub(d.LastAttemptAt.Time) != tt.want {
 				t.Errorf("delivery %s, next attempt %v after the last; want pending, %v after", d.Status, d.NextAttemptAt.Time.Sub(d.LastAttemptAt.Time), tt.want)
 			}
 		})
@@ -73,8 +73,8 @@ func TestDeliverGoneDisablesWebhook(t *testing.T) {
 		t.Error("a retry task was enqueued after a 410")
 		return nil, nil
 	}}
-	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: http.StatusGone, Error: "receiver answered 410 Gone"})}
-	h := f.handler(t, p, etiquettePolicy, retriesVia(enq), autoDisable(repo.AutoDisable{After: time.Hour, MinFailures: 100}))
+	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: delivery.HTTPError, StatusCode: http.StatusGone, Error: "receiver answered 410 Gone"})}
+	h := f.handler(t, p, etiquettePolicy, retriesVia(enq), autoDisable(delivery.AutoDisable{After: time.Hour, MinFailures: 100}))
 
 	before := time.Now()
 	err := h.ProcessTask(ctx, mustDeliverTask(t, first))
@@ -86,7 +86,7 @@ func TestDeliverGoneDisablesWebhook(t *testing.T) {
 		t.Errorf("a 410 asks for a retry: %v", err)
 	}
 	d := f.mustGetDelivery(t, first)
-	if d.Status != repo.StatusFailed || d.Attempts != 1 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
+	if d.Status != delivery.StatusFailed || d.Attempts != 1 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
 		t.Errorf("delivery = %+v, want failed after its first attempt although two more were allowed", d)
 	}
 	hook, err := f.store.Webhook(ctx, f.ws.ID, f.hook.ID)
@@ -100,8 +100,8 @@ func TestDeliverGoneDisablesWebhook(t *testing.T) {
 		t.Errorf("disabled webhooks metric = %v, want 1", n)
 	}
 	f.wantCounts(t, counts{
-		Attempts: map[sender.Outcome]float64{sender.HTTPError: 1},
-		Finished: map[string]float64{repo.StatusFailed: 1},
+		Attempts: map[delivery.Outcome]float64{delivery.HTTPError: 1},
+		Finished: map[delivery.Status]float64{delivery.StatusFailed: 1},
 	})
 
 	// The webhook's other pending delivery is cancelled, not attempted.
@@ -111,7 +111,7 @@ func TestDeliverGoneDisablesWebhook(t *testing.T) {
 	if n := len(p.requests()); n != 1 {
 		t.Errorf("sender called %d times, want 1", n)
 	}
-	if d := f.mustGetDelivery(t, second); d.Status != repo.StatusCancelled || d.Attempts != 0 {
+	if d := f.mustGetDelivery(t, second); d.Status != delivery.StatusCancelled || d.Attempts != 0 {
 		t.Errorf("other delivery %s after %d attempts, want cancelled after 0", d.Status, d.Attempts)
 	}
 }
@@ -121,8 +121,8 @@ func TestDeliverAutoDisable(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t)
 	ids := []string{f.mustDelivery(t, time.Now()), f.mustDelivery(t, time.Now()), f.mustDelivery(t, time.Now())}
-	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
-	h := f.handler(t, p, etiquettePolicy, autoDisable(repo.AutoDisable{MinFailures: 2}))
+	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: delivery.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
+	h := f.handler(t, p, etiquettePolicy, autoDisable(delivery.AutoDisable{MinFailures: 2}))
 
 	for i, id := range ids[:2] {
 		var ra *jobs.RetryAfterError
@@ -146,7 +146,7 @@ func TestDeliverAutoDisable(t *testing.T) {
 	if n := len(p.requests()); n != 2 {
 		t.Errorf("sender called %d times, want 2", n)
 	}
-	if d := f.mustGetDelivery(t, ids[2]); d.Status != repo.StatusCancelled {
+	if d := f.mustGetDelivery(t, ids[2]); d.Status != delivery.StatusCancelled {
 		t.Errorf("third delivery %s, want cancelled", d.Status)
 	}
 }
@@ -183,14 +183,14 @@ func TestDeliverRetryQueueSchedulesNextTask(t *testing.T) {
 	ctx := context.Background()
 	rf := setupRetry(t)
 	id := rf.mustDelivery(t, time.Now())
-	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 429, RetryAfter: 5 * time.Minute, Error: "receiver answered 429"})}
+	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: delivery.HTTPError, StatusCode: 429, RetryAfter: 5 * time.Minute, Error: "receiver answered 429"})}
 	h := rf.handler(t, p, etiquettePolicy, retriesVia(rf.client))
 
 	if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
 		t.Fatalf("ProcessTask = %v, want nil: the retry is its own task", err)
 	}
 	d := rf.mustGetDelivery(t, id)
-	if d.Status != repo.StatusPending || d.Attempts != 1 || d.NextAttemptAt.Time.Sub(d.LastAttemptAt.Time) != 5*time.Minute {
+	if d.Status != delivery.StatusPending || d.Attempts != 1 || d.NextAttemptAt.Time.Sub(d.LastAttemptAt.Time) != 5*time.Minute {
 		t.Fatalf("delivery = %+v, want pending after 1 attempt, next in 5m", d)
 	}
 	info := rf.task(t, jobs.QueueRetries, id+":2")
@@ -208,7 +208,7 @@ func TestDeliverRetryQueueSchedulesNextTask(t *testing.T) {
 	if info := rf.task(t, jobs.QueueDeliveries, id); info != nil {
 		t.Errorf("a task under the bare id is on the deliveries queue: %+v", info)
 	}
-	rf.wantCounts(t, counts{Attempts: map[sender.Outcome]float64{sender.HTTPError: 1}})
+	rf.wantCounts(t, counts{Attempts: map[delivery.Outcome]float64{delivery.HTTPError: 1}})
 }
 
 // TestDeliverRetryQueueChain runs each attempt's task in turn until the
@@ -219,8 +219,8 @@ func TestDeliverRetryQueueChain(t *testing.T) {
 	ctx := context.Background()
 	rf := setupRetry(t)
 	id := rf.mustDelivery(t, time.Now())
-	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
-	pol := jobs.RetryPolicy{Schedule: []time.Duration{time.Millisecond, time.Millisecond}}
+	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: delivery.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
+	pol := delivery.RetryPolicy{Schedule: []time.Duration{time.Millisecond, time.Millisecond}}
 	h := rf.handler(t, p, pol, retriesVia(rf.client))
 
 	for attempts := range 3 {
@@ -242,7 +242,7 @@ func TestDeliverRetryQueueChain(t *testing.T) {
 			t.Errorf("after attempt %d: task %s present = %v, want %v", attempts+1, next, got, !last)
 		}
 	}
-	if d := rf.mustGetDelivery(t, id); d.Status != repo.StatusFailed || d.Attempts != 3 {
+	if d := rf.mustGetDelivery(t, id); d.Status != delivery.StatusFailed || d.Attempts != 3 {
 		t.Errorf("delivery %s after %d attempts, want failed after 3", d.Status, d.Attempts)
 	}
 	info, err := rf.insp.GetQueueInfo(jobs.QueueRetries)
@@ -255,7 +255,7 @@ func TestDeliverRetryQueueEnqueueErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := setup(t)
-	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
+	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: delivery.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
 
 	t.Run("a task already there is fine", func(t *testing.T) {
 		t.Parallel()
@@ -289,7 +289,7 @@ func TestDeliverRetryQueueEnqueueErrors(t *testing.T) {
 		if !errors.As(err, &ra) || !ra.Failure || ra.Delay != time.Minute {
 			t.Errorf("ProcessTask = %v, want a failed attempt retried by this task in 1m", err)
 		}
-		if d := f.mustGetDelivery(t, id); d.Status != repo.StatusPending || d.Attempts != 1 {
+		if d := f.mustGetDelivery(t, id); d.Status != delivery.StatusPending || d.Attempts != 1 {
 			t.Errorf("delivery %s after %d attempts, want pending after 1", d.Status, d.Attempts)
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/repo"
 	"github.com/trackelio/webhooks/sender"
@@ -19,11 +20,11 @@ import (
 
 // policy is a schedule long enough that nothing in these tests becomes due by
 // itself: every run is driven by calling ProcessTask.
-var policy = jobs.RetryPolicy{Schedule: []time.Duration{time.Minute, 5 * time.Minute}}
+var policy = delivery.RetryPolicy{Schedule: []time.Duration{time.Minute, 5 * time.Minute}}
 
 // handler is the production handler around p and pol; each set adjusts
 // its config first, as the worker's configuration would.
-func (f *fixture) handler(tb testing.TB, p *fakeSender, pol jobs.RetryPolicy, set ...func(*jobs.DeliverConfig)) *jobs.DeliverHandler {
+func (f *fixture) handler(tb testing.TB, p *fakeSender, pol delivery.RetryPolicy, set ...func(*jobs.DeliverConfig)) *jobs.DeliverHandler {
 	tb.Helper()
 	cfg := jobs.DeliverConfig{Store: f.store, Sender: p, Policy: pol, Metrics: f.metrics, Log: discardLog}
 	for _, s := range set {
@@ -40,25 +41,25 @@ func retriesVia(e jobs.TaskEnqueuer) func(*jobs.DeliverConfig) {
 }
 
 // autoDisable sets the auto-disable policy.
-func autoDisable(a repo.AutoDisable) func(*jobs.DeliverConfig) {
+func autoDisable(a delivery.AutoDisable) func(*jobs.DeliverConfig) {
 	return func(c *jobs.DeliverConfig) { c.AutoDisable = a }
 }
 
 // counts is the delivery metrics of eventType, by label.
 type counts struct {
-	Attempts map[sender.Outcome]float64
-	Finished map[string]float64
+	Attempts map[delivery.Outcome]float64
+	Finished map[delivery.Status]float64
 }
 
 func (f *fixture) counts() counts {
-	c := counts{Attempts: map[sender.Outcome]float64{}, Finished: map[string]float64{}}
-	for _, o := range []sender.Outcome{sender.Success, sender.HTTPError, sender.Timeout, sender.ConnectionError} {
+	c := counts{Attempts: map[delivery.Outcome]float64{}, Finished: map[delivery.Status]float64{}}
+	for _, o := range delivery.Outcomes {
 		if v := testutil.ToFloat64(f.metrics.Attempts.WithLabelValues(eventType, string(o))); v != 0 {
 			c.Attempts[o] = v
 		}
 	}
-	for _, s := range []string{repo.StatusSucceeded, repo.StatusFailed, repo.StatusCancelled} {
-		if v := testutil.ToFloat64(f.metrics.Finished.WithLabelValues(eventType, s)); v != 0 {
+	for _, s := range delivery.Statuses {
+		if v := testutil.ToFloat64(f.metrics.Finished.WithLabelValues(eventType, string(s))); v != 0 {
 			c.Finished[s] = v
 		}
 	}
@@ -68,10 +69,10 @@ func (f *fixture) counts() counts {
 func (f *fixture) wantCounts(tb testing.TB, want counts) {
 	tb.Helper()
 	if want.Attempts == nil {
-		want.Attempts = map[sender.Outcome]float64{}
+		want.Attempts = map[delivery.Outcome]float64{}
 	}
 	if want.Finished == nil {
-		want.Finished = map[string]float64{}
+		want.Finished = map[delivery.Status]float64{}
 	}
 	if diff := cmp.Diff(want, f.counts()); diff != "" {
 		tb.Errorf("metrics mismatch (-want +got):\n%s", diff)
@@ -88,7 +89,7 @@ func TestDeliverSuccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &fakeSender{SendFunc: answer(sender.Result{
-		Outcome: sender.Success, StatusCode: 200, Body: []byte(`{"ok":true}`), Duration: 7 * time.Millisecond,
+		Outcome: delivery.Success, StatusCode: 200, Body: []byte(`{"ok":true}`), Duration: 7 * time.Millisecond,
 		Headers: map[string]string{"X-Request-Id": "req-1"},
 	})}
 
@@ -104,7 +105,7 @@ func TestDeliverSuccess(t *testing.T) {
 		t.Errorf("posted requests (-want +got):\n%s", diff)
 	}
 	d := f.mustGetDelivery(t, id)
-	if d.Status != repo.StatusSucceeded || d.Attempts != 1 || d.StatusCode.Int32 != 200 ||
+	if d.Status != delivery.StatusSucceeded || d.Attempts != 1 || d.StatusCode.Int32 != 200 ||
 		d.NextAttemptAt.Valid || !d.FinishedAt.Valid || d.FinishedAt.Time.Before(before.Add(-time.Second)) {
 		t.Errorf("delivery = %+v, want succeeded after 1 attempt, finished now", d)
 	}
@@ -120,8 +121,8 @@ func TestDeliverSuccess(t *testing.T) {
 		t.Errorf("stored response headers (-want +got):\n%s", diff)
 	}
 	f.wantCounts(t, counts{
-		Attempts: map[sender.Outcome]float64{sender.Success: 1},
-		Finished: map[string]float64{repo.StatusSucceeded: 1},
+		Attempts: map[delivery.Outcome]float64{delivery.Success: 1},
+		Finished: map[delivery.Status]float64{delivery.StatusSucceeded: 1},
 	})
 	if n := testutil.CollectAndCount(f.metrics.DeliveryLatency); n != 1 {
 		t.Errorf("delivery latency series = %d, want 1", n)
@@ -134,7 +135,7 @@ func TestDeliverFailureSchedulesRetry(t *testing.T) {
 	f := setup(t)
 	id := f.mustDelivery(t, time.Now())
 	p := &fakeSender{SendFunc: answer(sender.Result{
-		Outcome: sender.HTTPError, StatusCode: 500, Body: []byte("boom"),
+		Outcome: delivery.HTTPError, StatusCode: 500, Body: []byte("boom"),
 		Error: "receiver answered 500 Internal Server Error", Duration: 3 * time.Millisecond,
 	})}
 
@@ -156,14 +157,14 @@ func TestDeliverFailureSchedulesRetry(t *testing.T) {
 		t.Error("a retryable failure wraps SkipRetry")
 	}
 	d := f.mustGetDelivery(t, id)
-	if d.Status != repo.StatusPending || d.Attempts != 1 || d.FinishedAt.Valid ||
+	if d.Status != delivery.StatusPending || d.Attempts != 1 || d.FinishedAt.Valid ||
 		d.LastError.String != "receiver answered 500 Internal Server Error" {
 		t.Errorf("delivery = %+v, want pending after 1 attempt with the error", d)
 	}
 	if !d.NextAttemptAt.Valid || !d.LastAttemptAt.Valid || d.NextAttemptAt.Time.Sub(d.LastAttemptAt.Time) != time.Minute {
 		t.Errorf("next attempt %v, last attempt %v; want exactly 1m apart", d.NextAttemptAt, d.LastAttemptAt)
 	}
-	f.wantCounts(t, counts{Attempts: map[sender.Outcome]float64{sender.HTTPError: 1}})
+	f.wantCounts(t, counts{Attempts: map[delivery.Outcome]float64{delivery.HTTPError: 1}})
 	hook, err := f.store.Webhook(ctx, f.ws.ID, f.hook.ID)
 	if err != nil || hook.ConsecutiveFailures != 1 || hook.FailureCount != 1 {
 		t.Errorf("webhook counters = %d/%d, %v; want 1/1", hook.ConsecutiveFailures, hook.FailureCount, err)
@@ -175,9 +176,9 @@ func TestDeliverLastAttemptFails(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t)
 	id := f.mustDelivery(t, time.Now())
-	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.Timeout, Error: "timed out after 10s", Duration: 10 * time.Second})}
+	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: delivery.Timeout, Error: "timed out after 10s", Duration: 10 * time.Second})}
 	// Two attempts; the second is due at once.
-	h := f.handler(t, p, jobs.RetryPolicy{Schedule: []time.Duration{time.Millisecond}})
+	h := f.handler(t, p, delivery.RetryPolicy{Schedule: []time.Duration{time.Millisecond}})
 
 	var ra *jobs.RetryAfterError
 	if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); !errors.As(err, &ra) {
@@ -192,15 +193,15 @@ func TestDeliverLastAttemptFails(t *testing.T) {
 	}
 
 	d := f.mustGetDelivery(t, id)
-	if d.Status != repo.StatusFailed || d.Attempts != 2 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
+	if d.Status != delivery.StatusFailed || d.Attempts != 2 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
 		t.Errorf("delivery = %+v, want failed after 2 attempts, finished, no next attempt", d)
 	}
 	if n := len(p.requests()); n != 2 {
 		t.Errorf("sender called %d times, want 2", n)
 	}
 	f.wantCounts(t, counts{
-		Attempts: map[sender.Outcome]float64{sender.Timeout: 2},
-		Finished: map[string]float64{repo.StatusFailed: 1},
+		Attempts: map[delivery.Outcome]float64{delivery.Timeout: 2},
+		Finished: map[delivery.Status]float64{delivery.StatusFailed: 1},
 	})
 
 	// A rerun of the archived task's last run changes nothing.
@@ -218,7 +219,7 @@ func TestDeliverAlreadyFinished(t *testing.T) {
 	f := setup(t)
 	id := f.mustDelivery(t, time.Now())
 	rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
-		DeliveryID: id, Attempt: 1, StatusCode: 200, At: time.Now(), Succeeded: true, NewStatus: repo.StatusSucceeded,
+		DeliveryID: id, Attempt: 1, StatusCode: 200, At: time.Now(), Succeeded: true, NewStatus: delivery.StatusSucceeded,
 	})
 	if err != nil || !rec.Stored {
 		t.Fatalf("RecordAttempt = %+v, %v", rec, err)
@@ -253,7 +254,7 @@ func TestDeliverDeletedWebhook(t *testing.T) {
 	if n := len(p.requests()); n != 0 {
 		t.Errorf("sender called %d times for a deleted webhook", n)
 	}
-	if d := f.mustGetDelivery(t, id); d.Status != repo.StatusCancelled || d.Attempts != 0 {
+	if d := f.mustGetDelivery(t, id); d.Status != delivery.StatusCancelled || d.Attempts != 0 {
 		t.Errorf("delivery = %s after %d attempts, want cancelled after 0", d.Status, d.Attempts)
 	}
 }
@@ -276,10 +277,10 @@ func TestDeliverInactiveWebhook(t *testing.T) {
 		t.Errorf("sender called %d times for an inactive webhook", n)
 	}
 	d := f.mustGetDelivery(t, id)
-	if d.Status != repo.StatusCancelled || d.Attempts != 0 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
+	if d.Status != delivery.StatusCancelled || d.Attempts != 0 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
 		t.Errorf("delivery = %+v, want cancelled, finished, no attempt", d)
 	}
-	f.wantCounts(t, counts{Finished: map[string]float64{repo.StatusCancelled: 1}})
+	f.wantCounts(t, counts{Finished: map[delivery.Status]float64{delivery.StatusCancelled: 1}})
 }
 
 func TestDeliverNotYetDue(t *testing.T) {
@@ -304,7 +305,7 @@ func TestDeliverNotYetDue(t *testing.T) {
 	if n := len(p.requests()); n != 0 {
 		t.Errorf("sender called %d times before the attempt was due", n)
 	}
-	if d := f.mustGetDelivery(t, id); d.Status != repo.StatusPending || d.Attempts != 0 {
+	if d := f.mustGetDelivery(t, id); d.Status != delivery.StatusPending || d.Attempts != 0 {
 		t.Errorf("delivery = %s after %d attempts, want pending after 0", d.Status, d.Attempts)
 	}
 	f.wantCounts(t, counts{})
@@ -347,12 +348,12 @@ func TestDeliverAttemptRecordedByAnotherRun(t *testing.T) {
 	// attempt first.
 	p := &fakeSender{SendFunc: func(ctx context.Context, r sender.Request) sender.Result {
 		rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
-			DeliveryID: r.DeliveryID, Attempt: 1, StatusCode: 200, At: time.Now(), Succeeded: true, NewStatus: repo.StatusSucceeded,
+			DeliveryID: r.DeliveryID, Attempt: 1, StatusCode: 200, At: time.Now(), Succeeded: true, NewStatus: delivery.StatusSucceeded,
 		})
 		if err != nil || !rec.Stored {
 			t.Errorf("concurrent RecordAttempt = %+v, %v", rec, err)
 		}
-		return sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"}
+		return sender.Result{Outcome: delivery.HTTPError, StatusCode: 500, Error: "receiver answered 500"}
 	}}
 
 	if err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
@@ -362,7 +363,7 @@ func TestDeliverAttemptRecordedByAnotherRun(t *testing.T) {
 	if len(as) != 1 || as[0].StatusCode.Int32 != 200 {
 		t.Errorf("attempts = %+v, want only the other run's 200", as)
 	}
-	if d := f.mustGetDelivery(t, id); d.Status != repo.StatusSucceeded {
+	if d := f.mustGetDelivery(t, id); d.Status != delivery.StatusSucceeded {
 		t.Errorf("delivery = %s, want succeeded", d.Status)
 	}
 	f.wantCounts(t, counts{})
@@ -373,10 +374,10 @@ func TestDeliverOutcomeLabels(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t)
 	results := []sender.Result{
-		{Outcome: sender.HTTPError, StatusCode: 503, Error: "receiver answered 503"},
-		{Outcome: sender.Timeout, Error: "timed out after 10s"},
-		{Outcome: sender.ConnectionError, Error: "connection refused"},
-		{Outcome: sender.Success, StatusCode: 204},
+		{Outcome: delivery.HTTPError, StatusCode: 503, Error: "receiver answered 503"},
+		{Outcome: delivery.Timeout, Error: "timed out after 10s"},
+		{Outcome: delivery.ConnectionError, Error: "connection refused"},
+		{Outcome: delivery.Success, StatusCode: 204},
 	}
 	for _, res := range results {
 		id := f.mustDelivery(t, time.Now())
@@ -384,8 +385,8 @@ func TestDeliverOutcomeLabels(t *testing.T) {
 		f.handler(t, &fakeSender{SendFunc: answer(res)}, policy).ProcessTask(ctx, mustDeliverTask(t, id)) //nolint:errcheck
 	}
 	f.wantCounts(t, counts{
-		Attempts: map[sender.Outcome]float64{sender.HTTPError: 1, sender.Timeout: 1, sender.ConnectionError: 1, sender.Success: 1},
-		Finished: map[string]float64{repo.StatusSucceeded: 1},
+		Attempts: map[delivery.Outcome]float64{delivery.HTTPError: 1, delivery.Timeout: 1, delivery.ConnectionError: 1, delivery.Success: 1},
+		Finished: map[delivery.Status]float64{delivery.StatusSucceeded: 1},
 	})
 	// Three failures in a row, then a success: the streak is reset.
 	hook, err := f.store.Webhook(ctx, f.ws.ID, f.hook.ID)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -151,7 +152,7 @@ func TestFleetCollectorWithRedisAndPostgres(t *testing.T) {
 	}
 	rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
 		DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "boom", At: time.Now(),
-		NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Hour),
+		NewStatus: delivery.StatusPending, NextAttemptAt: time.Now().Add(time.Hour),
 	})
 	if err != nil || !rec.Stored {
 		t.Fatalf("RecordAttempt = %+v, %v", rec, err)

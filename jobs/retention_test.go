@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
@@ -55,13 +56,13 @@ func setupRetention(tb testing.TB) *retentionFixture {
 	ctx := context.Background()
 	rf := &retentionFixture{fixture: setup(tb), ids: map[string]string{}}
 	now := time.Now()
-	record := func(id string, attempt int, status string) {
+	record := func(id string, attempt int, status delivery.Status) {
 		tb.Helper()
 		r := repo.AttemptResult{DeliveryID: id, Attempt: attempt, StatusCode: 500, Error: "500", At: now, NewStatus: status}
 		switch status {
-		case repo.StatusSucceeded:
+		case delivery.StatusSucceeded:
 			r.StatusCode, r.Error, r.Succeeded = 200, "", true
-		case repo.StatusPending:
+		case delivery.StatusPending:
 			r.NextAttemptAt = now.Add(time.Minute)
 		}
 		if rec, err := rf.store.RecordAttempt(ctx, r); err != nil || !rec.Stored {
@@ -69,16 +70,16 @@ func setupRetention(tb testing.TB) *retentionFixture {
 		}
 	}
 	rf.ids["succeeded"] = rf.mustDelivery(tb, now)
-	record(rf.ids["succeeded"], 1, repo.StatusSucceeded)
+	record(rf.ids["succeeded"], 1, delivery.StatusSucceeded)
 	rf.ids["failed"] = rf.mustDelivery(tb, now)
-	record(rf.ids["failed"], 1, repo.StatusPending)
-	record(rf.ids["failed"], 2, repo.StatusFailed)
+	record(rf.ids["failed"], 1, delivery.StatusPending)
+	record(rf.ids["failed"], 2, delivery.StatusFailed)
 	rf.ids["cancelled"] = rf.mustDelivery(tb, now)
 	if err := rf.store.CancelDelivery(ctx, rf.ids["cancelled"]); err != nil {
 		tb.Fatal(err)
 	}
 	rf.ids["pending"] = rf.mustDelivery(tb, now)
-	record(rf.ids["pending"], 1, repo.StatusPending)
+	record(rf.ids["pending"], 1, delivery.StatusPending)
 	id := uuid.NewString()
 	acc, err := rf.store.CreateEvent(ctx, repo.NewEvent{ID: id, WorkspaceID: rf.ws.ID, Type: "comment.created",
 		Body: fmt.Appendf(nil, `{"id":%q}`, id), CreatedAt: now})
@@ -282,11 +283,11 @@ func TestWorkerRunsRetention(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t)
 	redisOpt := newRedis(t)
-	startWorker(t, f, redisOpt, jobs.RetryPolicy{Schedule: []time.Duration{time.Minute}})
+	startWorker(t, f, redisOpt, delivery.RetryPolicy{Schedule: []time.Duration{time.Minute}})
 	old := time.Now().Add(-month - time.Hour)
 	id := f.mustDelivery(t, old)
 	if rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
-		DeliveryID: id, Attempt: 1, StatusCode: 200, At: old, Succeeded: true, NewStatus: repo.StatusSucceeded,
+		DeliveryID: id, Attempt: 1, StatusCode: 200, At: old, Succeeded: true, NewStatus: delivery.StatusSucceeded,
 	}); err != nil || !rec.Stored {
 		t.Fatalf("RecordAttempt = %+v, %v", rec, err)
 	}

@@ -11,16 +11,16 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/jobs"
-	"github.com/trackelio/webhooks/repo"
 	"github.com/trackelio/webhooks/sender"
 	"github.com/trackelio/webhooks/signature"
 )
 
 // startWorker runs a real asynq server with the production mux, handlers and
 // sender, until the test ends.
-func startWorker(tb testing.TB, f *fixture, redisOpt asynq.RedisConnOpt, pol jobs.RetryPolicy) {
+func startWorker(tb testing.TB, f *fixture, redisOpt asynq.RedisConnOpt, pol delivery.RetryPolicy) {
 	tb.Helper()
 	srv := jobs.NewServer(redisOpt, jobs.ServerConfig{
 		Concurrency: 4, PollInterval: 10 * time.Millisecond, ShutdownTimeout: time.Second,
@@ -44,7 +44,7 @@ func TestWorkerRetriesUntilSuccess(t *testing.T) {
 	rc := testenv.NewReceiver(t, testenv.ReceiverConfig{Reply: testenv.Statuses(500, 500, 200)})
 	f := setupWithURL(t, rc.URL(""))
 	redisOpt := newRedis(t)
-	startWorker(t, f, redisOpt, jobs.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}})
+	startWorker(t, f, redisOpt, delivery.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}})
 
 	id := f.mustDelivery(t, time.Now())
 	if err := jobs.NewDeliveryQueue(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
@@ -52,7 +52,7 @@ func TestWorkerRetriesUntilSuccess(t *testing.T) {
 	}
 
 	waitFor(t, 30*time.Second, "the delivery to succeed", func() bool {
-		return f.mustGetDelivery(t, id).Status == repo.StatusSucceeded
+		return f.mustGetDelivery(t, id).Status == delivery.StatusSucceeded
 	})
 	d := f.mustGetDelivery(t, id)
 	if d.Attempts != 3 || d.StatusCode.Int32 != 200 {
@@ -88,8 +88,8 @@ func TestWorkerRetriesUntilSuccess(t *testing.T) {
 		t.Errorf("signature valid per attempt (-want +got):\n%s", diff)
 	}
 	f.wantCounts(t, counts{
-		Attempts: map[sender.Outcome]float64{sender.HTTPError: 2, sender.Success: 1},
-		Finished: map[string]float64{repo.StatusSucceeded: 1},
+		Attempts: map[delivery.Outcome]float64{delivery.HTTPError: 2, delivery.Success: 1},
+		Finished: map[delivery.Status]float64{delivery.StatusSucceeded: 1},
 	})
 	if n := testutil.ToFloat64(f.metrics.TaskErrors.WithLabelValues(jobs.TypeDeliver)); n != 0 {
 		t.Errorf("task errors = %v, want 0: delivery failures are not task errors", n)
@@ -103,7 +103,7 @@ func TestWorkerArchivesExhaustedDelivery(t *testing.T) {
 	f := setupWithURL(t, rc.URL(""))
 	redisOpt := newRedis(t)
 	insp := newInspector(t, redisOpt)
-	startWorker(t, f, redisOpt, jobs.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond}})
+	startWorker(t, f, redisOpt, delivery.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond}})
 
 	id := f.mustDelivery(t, time.Now())
 	if err := jobs.NewDeliveryQueue(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
@@ -123,7 +123,7 @@ func TestWorkerArchivesExhaustedDelivery(t *testing.T) {
 		return false
 	})
 	d := f.mustGetDelivery(t, id)
-	if d.Status != repo.StatusFailed || d.Attempts != 3 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
+	if d.Status != delivery.StatusFailed || d.Attempts != 3 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
 		t.Errorf("delivery = %+v, want failed after 3 attempts", d)
 	}
 	if hits := rc.Count(); hits != 3 {
@@ -137,8 +137,8 @@ func TestWorkerArchivesExhaustedDelivery(t *testing.T) {
 		t.Errorf("task state %v, last error %q; want archived with the exhaustion reason", info.State, info.LastErr)
 	}
 	f.wantCounts(t, counts{
-		Attempts: map[sender.Outcome]float64{sender.HTTPError: 3},
-		Finished: map[string]float64{repo.StatusFailed: 1},
+		Attempts: map[delivery.Outcome]float64{delivery.HTTPError: 3},
+		Finished: map[delivery.Status]float64{delivery.StatusFailed: 1},
 	})
 }
 

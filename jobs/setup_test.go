@@ -15,7 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
@@ -44,7 +44,7 @@ func (p *fakeSender) Send(ctx context.Context, r sender.Request) sender.Result {
 	fn := p.SendFunc
 	p.mu.Unlock()
 	if fn == nil {
-		return sender.Result{Outcome: sender.Success, StatusCode: 204, Duration: time.Millisecond}
+		return sender.Result{Outcome: delivery.Success, StatusCode: 204, Duration: time.Millisecond}
 	}
 	return fn(ctx, r)
 }
@@ -111,7 +111,7 @@ func (f *fixture) mustDelivery(tb testing.TB, due time.Time) string {
 // POST /v1/webhooks/{id}/test does, and returns its delivery's id.
 func (f *fixture) mustTestDelivery(tb testing.TB) string {
 	tb.Helper()
-	ev := repo.NewEvent{ID: uuid.NewString(), WorkspaceID: f.ws.ID, Type: catalog.TestType, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	ev := repo.NewEvent{ID: uuid.NewString(), WorkspaceID: f.ws.ID, Type: delivery.TestEventType, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	ev.Body = fmt.Appendf(nil, `{"id":%q,"type":%q,"data":{}}`, ev.ID, ev.Type)
 	id, err := f.store.CreateTestEvent(context.Background(), ev, f.hook.ID)
 	if err != nil {

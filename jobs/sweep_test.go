@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -231,7 +232,7 @@ func TestSweepUsesTaskLocation(t *testing.T) {
 		for n := 1; n <= attempts; n++ {
 			rec, err := sf.store.RecordAttempt(ctx, repo.AttemptResult{
 				DeliveryID: id, Attempt: n, StatusCode: 500, Error: "boom", At: hourAgo.Add(-time.Hour),
-				NewStatus: repo.StatusPending, NextAttemptAt: hourAgo,
+				NewStatus: delivery.StatusPending, NextAttemptAt: hourAgo,
 			})
 			if err != nil || !rec.Stored {
 				t.Fatalf("RecordAttempt: %+v, %v", rec, err)

@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/jobs"
-	"github.com/trackelio/webhooks/repo"
 	"github.com/trackelio/webhooks/sender"
 )
 
@@ -375,7 +375,7 @@ func setupFair(tb testing.TB, cfg jobs.WebhookLimitsConfig) *fairFixture {
 	return &fairFixture{fixture: setup(tb), fair: newWebhookLimits(tb, newGoRedis(tb), cfg)}
 }
 
-func (f *fairFixture) handler(tb testing.TB, p *fakeSender, pol jobs.RetryPolicy) *jobs.DeliverHandler {
+func (f *fairFixture) handler(tb testing.TB, p *fakeSender, pol delivery.RetryPolicy) *jobs.DeliverHandler {
 	tb.Helper()
 	return f.fixture.handler(tb, p, pol, func(c *jobs.DeliverConfig) { c.Limits = f.fair })
 }
@@ -433,7 +433,7 @@ func TestDeliverInFlightCapFull(t *testing.T) {
 	if n := len(p.requests()); n != 0 {
 		t.Errorf("sender called %d times while the webhook was at its cap", n)
 	}
-	if d := f.mustGetDelivery(t, id); d.Status != repo.StatusPending || d.Attempts != 0 {
+	if d := f.mustGetDelivery(t, id); d.Status != delivery.StatusPending || d.Attempts != 0 {
 		t.Errorf("delivery = %s after %d attempts, want pending after 0", d.Status, d.Attempts)
 	}
 	if n := f.waits("in_flight_cap"); n != 1 {
@@ -486,7 +486,7 @@ func TestDeliverReleasesSlotAfterFailure(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := setupFair(t, jobs.WebhookLimitsConfig{MaxInFlight: 1, LeaseTTL: time.Minute})
-	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
+	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: delivery.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
 	h := f.handler(t, p, policy)
 	for i := range 3 {
 		id := f.mustDelivery(t, time.Now())
@@ -507,7 +507,7 @@ func TestDeliverTestEvent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := setupFair(t, jobs.WebhookLimitsConfig{MaxInFlight: 10, LeaseTTL: time.Minute, BreakerThreshold: 2, ProbeInterval: time.Hour})
-	failing := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
+	failing := &fakeSender{SendFunc: answer(sender.Result{Outcome: delivery.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
 	var retried sync.Map // delivery ids with a retry task
 	enq := &fakeEnqueuer{EnqueueContextFunc: func(_ context.Context, task *asynq.Task, _ ...asynq.Option) (*asynq.TaskInfo, error) {
 		var p jobs.DeliverPayload
@@ -517,7 +517,7 @@ func TestDeliverTestEvent(t *testing.T) {
 		retried.Store(p.DeliveryID, true)
 		return &asynq.TaskInfo{}, nil
 	}}
-	h := f.fixture.handler(t, failing, policy, retriesVia(enq), autoDisable(repo.AutoDisable{MinFailures: 3}),
+	h := f.fixture.handler(t, failing, policy, retriesVia(enq), autoDisable(delivery.AutoDisable{MinFailures: 3}),
 		func(c *jobs.DeliverConfig) { c.Limits = f.fair })
 
 	// Three failures open the breaker and disable the webhook.
@@ -539,20 +539,20 @@ func TestDeliverTestEvent(t *testing.T) {
 	}
 
 	for _, answer := range []sender.Result{
-		{Outcome: sender.HTTPError, StatusCode: 410, Error: "receiver answered 410 Gone"},
-		{Outcome: sender.Success, StatusCode: 200},
+		{Outcome: delivery.HTTPError, StatusCode: 410, Error: "receiver answered 410 Gone"},
+		{Outcome: delivery.Success, StatusCode: 200},
 	} {
 		failing.SendFunc = func(context.Context, sender.Request) sender.Result { return answer }
 		id := f.mustTestDelivery(t)
 		err := h.ProcessTask(ctx, mustDeliverTask(t, id))
 		d := f.mustGetDelivery(t, id)
 		switch answer.Outcome {
-		case sender.Success:
-			if err != nil || d.Status != repo.StatusSucceeded {
+		case delivery.Success:
+			if err != nil || d.Status != delivery.StatusSucceeded {
 				t.Errorf("a test answered 200: ProcessTask = %v, delivery %s; want nil, succeeded", err, d.Status)
 			}
 		default:
-			if !errors.Is(err, asynq.SkipRetry) || d.Status != repo.StatusFailed || d.NextAttemptAt.Valid {
+			if !errors.Is(err, asynq.SkipRetry) || d.Status != delivery.StatusFailed || d.NextAttemptAt.Valid {
 				t.Errorf("a test answered %d: ProcessTask = %v, delivery %s (next %v); want failed without a retry", answer.StatusCode, err, d.Status, d.NextAttemptAt)
 			}
 		}
@@ -577,7 +577,7 @@ func TestDeliverBreaker(t *testing.T) {
 	ctx := context.Background()
 	const interval = 300 * time.Millisecond
 	f := setupFair(t, jobs.WebhookLimitsConfig{MaxInFlight: 10, LeaseTTL: time.Minute, BreakerThreshold: 2, ProbeInterval: interval})
-	failing := &fakeSender{SendFunc: answer(sender.Result{Outcome: sender.HTTPError, StatusCode: 503, Error: "receiver answered 503"})}
+	failing := &fakeSender{SendFunc: answer(sender.Result{Outcome: delivery.HTTPError, StatusCode: 503, Error: "receiver answered 503"})}
 	h := f.handler(t, failing, policy)
 
 	// Two failures open the breaker.
@@ -619,7 +619,7 @@ func TestDeliverBreaker(t *testing.T) {
 	if n := f.waits("breaker_open"); n != 3 {
 		t.Errorf("breaker_open waits = %v, want 3", n)
 	}
-	f.wantCounts(t, counts{Attempts: map[sender.Outcome]float64{sender.HTTPError: 3}})
+	f.wantCounts(t, counts{Attempts: map[delivery.Outcome]float64{delivery.HTTPError: 3}})
 
 	// The next probe goes ahead once the interval has passed; it succeeds
 	// and closes the breaker, so the rest go at once.

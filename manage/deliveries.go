@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -99,7 +99,7 @@ func (s *Service) Recover(ctx context.Context, hook repo.Webhook, win repo.Recov
 type TestResult struct {
 	DeliveryID string
 	EventID    string
-	Status     string // of the delivery after its first attempt
+	Status     delivery.Status // of the delivery after its first attempt
 	Succeeded  bool
 	// Attempt is the attempt, or nil when the delivery ended without one
 	// (the webhook was deleted meanwhile).
@@ -119,7 +119,7 @@ func (s *Service) SendTest(ctx context.Context, hook repo.Webhook) (TestResult, 
 	if err != nil {
 		return TestResult{}, err
 	}
-	ev, err := s.newEvent(hook.WorkspaceID, catalog.TestType, data)
+	ev, err := s.newEvent(hook.WorkspaceID, delivery.TestEventType, data)
 	if err != nil {
 		return TestResult{}, err
 	}
@@ -135,7 +135,7 @@ func (s *Service) SendTest(ctx context.Context, hook repo.Webhook) (TestResult, 
 		if err != nil {
 			return TestResult{}, err
 		}
-		if d.Attempts > 0 || d.Status != repo.StatusPending {
+		if d.Attempts > 0 || d.Status != delivery.StatusPending {
 			as, err := s.store.Attempts(ctx, deliveryID)
 			if err != nil {
 				return TestResult{}, err

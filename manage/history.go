@@ -3,13 +3,13 @@ package manage
 import (
 	"context"
 	"encoding/base64"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -38,10 +38,15 @@ type HistoryPage struct {
 // newest page when fewer than a page's worth are newer). It never counts
 // the history: one row past the page tells whether another page exists.
 func (s *Service) History(ctx context.Context, workspaceID, webhookID string, q HistoryQuery) (HistoryPage, error) {
-	if q.Status != "" && !slices.Contains(repo.Statuses, q.Status) {
-		return HistoryPage{}, invalid("status", "status must be one of %s", strings.Join(repo.Statuses, ", "))
+	var status delivery.Status
+	if q.Status != "" {
+		st, err := delivery.ParseStatus(q.Status)
+		if err != nil {
+			return HistoryPage{}, invalid("status", "%s", err)
+		}
+		status = st
 	}
-	if q.EventType != "" && q.EventType != catalog.TestType && !catalog.Known(q.EventType) {
+	if q.EventType != "" && q.EventType != delivery.TestEventType && !catalog.Known(q.EventType) {
 		return HistoryPage{}, invalid("event_type", "unknown event type %q; see GET /v1/event-types", q.EventType)
 	}
 	var at *repo.Cursor
@@ -52,7 +57,7 @@ func (s *Service) History(ctx context.Context, workspaceID, webhookID string, q 
 		}
 		at = &c
 	}
-	filter := repo.DeliveryFilter{Status: q.Status, EventType: q.EventType}
+	filter := repo.DeliveryFilter{Status: status, EventType: q.EventType}
 	ds, err := s.store.Deliveries(ctx, workspaceID, webhookID, filter, at, q.Limit+1)
 	if err != nil {
 		return HistoryPage{}, err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/trackelio/webhooks/delivery"
 )
 
 // expiredBatch bounds how many expired links and sessions one sign-in
@@ -164,7 +165,7 @@ func (s *Store) TakeFlash(ctx context.Context, tokenHash, sessionHash []byte, no
 // LastAttempt is the latest attempted delivery of a webhook.
 type LastAttempt struct {
 	DeliveryID string
-	Status     string
+	Status     delivery.Status
 	StatusCode *int // nil when no response arrived
 	At         time.Time
 }
@@ -182,11 +183,11 @@ const lastAttemptsSQL = `
 // walk down its history index.
 func (s *Store) LastAttempts(ctx context.Context, webhookIDs []string) (map[string]LastAttempt, error) {
 	var rows []struct {
-		WebhookID  string        `db:"webhook_id"`
-		DeliveryID string        `db:"id"`
-		Status     string        `db:"status"`
-		StatusCode sql.NullInt32 `db:"status_code"`
-		At         time.Time     `db:"last_attempt_at"`
+		WebhookID  string          `db:"webhook_id"`
+		DeliveryID string          `db:"id"`
+		Status     delivery.Status `db:"status"`
+		StatusCode sql.NullInt32   `db:"status_code"`
+		At         time.Time       `db:"last_attempt_at"`
 	}
 	err := s.db.SelectContext(ctx, &rows, lastAttemptsSQL, pq.StringArray(webhookIDs))
 	if err != nil {
@@ -207,9 +208,9 @@ func (s *Store) LastAttempts(ctx context.Context, webhookIDs []string) (map[stri
 // HourCount is how many deliveries of a webhook created in one hour (UTC)
 // are in one status.
 type HourCount struct {
-	Hour   time.Time `db:"hour"`
-	Status string    `db:"status"`
-	Count  int       `db:"count"`
+	Hour   time.Time       `db:"hour"`
+	Status delivery.Status `db:"status"`
+	Count  int             `db:"count"`
 }
 
 const hourlyCountsSQL = `

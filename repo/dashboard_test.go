@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/lib/pq"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -174,7 +175,7 @@ func TestLastAttempts(t *testing.T) {
 	quiet := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"b"}, Active: true})
 	older := f.mustDelivery(t, newEvent(ws.ID, "a"))
 	at := pgTime(time.Now())
-	f.mustRecord(t, repo.AttemptResult{DeliveryID: older, Attempt: 1, Error: "timed out", At: at, NewStatus: repo.StatusFailed}, true)
+	f.mustRecord(t, repo.AttemptResult{DeliveryID: older, Attempt: 1, Error: "timed out", At: at, NewStatus: delivery.StatusFailed}, true)
 	f.mustDelivery(t, newEvent(ws.ID, "a")) // newer, not attempted yet
 	f.mustDelivery(t, newEvent(ws.ID, "b"))
 
@@ -182,7 +183,7 @@ func TestLastAttempts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]repo.LastAttempt{tried.ID: {DeliveryID: older, Status: repo.StatusFailed, At: at}}
+	want := map[string]repo.LastAttempt{tried.ID: {DeliveryID: older, Status: delivery.StatusFailed, At: at}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("LastAttempts (-want +got):\n%s", diff)
 	}

@@ -9,36 +9,26 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/trackelio/webhooks/delivery"
 )
-
-// Delivery statuses.
-const (
-	StatusPending   = "pending"
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-	StatusCancelled = "cancelled"
-)
-
-// Statuses lists the delivery statuses in the order the dashboard offers them.
-var Statuses = []string{StatusSucceeded, StatusFailed, StatusPending, StatusCancelled}
 
 // Delivery is one run of an event to one webhook, as the history shows it.
 type Delivery struct {
-	ID                string         `db:"id"`
-	EventID           string         `db:"event_id"`
-	EventType         string         `db:"event_type"`
-	WebhookID         string         `db:"webhook_id"`
-	RedeliveryOf      sql.NullString `db:"redelivery_of"`
-	Status            string         `db:"status"`
-	Attempts          int            `db:"attempts"`
-	StatusCode        sql.NullInt32  `db:"status_code"`
-	ResponseBody      []byte         `db:"response_body"`
-	ResponseTruncated bool           `db:"response_truncated"`
-	LastError         sql.NullString `db:"last_error"`
-	LastAttemptAt     sql.NullTime   `db:"last_attempt_at"`
-	NextAttemptAt     sql.NullTime   `db:"next_attempt_at"`
-	FinishedAt        sql.NullTime   `db:"finished_at"`
-	CreatedAt         time.Time      `db:"created_at"`
+	ID                string          `db:"id"`
+	EventID           string          `db:"event_id"`
+	EventType         string          `db:"event_type"`
+	WebhookID         string          `db:"webhook_id"`
+	RedeliveryOf      sql.NullString  `db:"redelivery_of"`
+	Status            delivery.Status `db:"status"`
+	Attempts          int             `db:"attempts"`
+	StatusCode        sql.NullInt32   `db:"status_code"`
+	ResponseBody      []byte          `db:"response_body"`
+	ResponseTruncated bool            `db:"response_truncated"`
+	LastError         sql.NullString  `db:"last_error"`
+	LastAttemptAt     sql.NullTime    `db:"last_attempt_at"`
+	NextAttemptAt     sql.NullTime    `db:"next_attempt_at"`
+	FinishedAt        sql.NullTime    `db:"finished_at"`
+	CreatedAt         time.Time       `db:"created_at"`
 }
 
 // Attempt is one HTTP request made for a delivery.
@@ -76,7 +66,7 @@ type Cursor struct {
 
 // DeliveryFilter narrows a delivery history; empty fields match everything.
 type DeliveryFilter struct {
-	Status    string // pending, succeeded, failed or cancelled
+	Status    delivery.Status // empty for every status
 	EventType string
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -265,7 +266,7 @@ func TestRedeliver(t *testing.T) {
 	orig := f.mustDelivery(t, ev)
 	at := pgTime(time.Now().Add(-30 * time.Minute))
 	f.mustRecord(t, repo.AttemptResult{
-		DeliveryID: orig, Attempt: 1, StatusCode: 500, Error: "boom", At: at, NewStatus: repo.StatusFailed,
+		DeliveryID: orig, Attempt: 1, StatusCode: 500, Error: "boom", At: at, NewStatus: delivery.StatusFailed,
 	}, true)
 	origBefore := f.mustGetDelivery(t, ws.ID, orig)
 
@@ -277,7 +278,7 @@ func TestRedeliver(t *testing.T) {
 	d := f.mustGetDelivery(t, ws.ID, id)
 	want := repo.Delivery{
 		ID: id, EventID: ev.ID, EventType: "post.created", WebhookID: hook.ID,
-		RedeliveryOf: sql.NullString{String: orig, Valid: true}, Status: repo.StatusPending,
+		RedeliveryOf: sql.NullString{String: orig, Valid: true}, Status: delivery.StatusPending,
 		ResponseBody: []byte{}, NextAttemptAt: d.NextAttemptAt, CreatedAt: d.CreatedAt,
 	}
 	if diff := cmp.Diff(want, d); diff != "" {

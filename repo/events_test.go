@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/lib/pq"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -60,7 +61,7 @@ func TestCreateEventFansOutToMatchingWebhooks(t *testing.T) {
 		for _, d := range ds {
 			want := repo.Delivery{
 				ID: d.ID, EventID: ev.ID, EventType: "post.created", WebhookID: h.ID,
-				Status: repo.StatusPending, ResponseBody: []byte{},
+				Status: delivery.StatusPending, ResponseBody: []byte{},
 				NextAttemptAt: sql.NullTime{Time: ev.CreatedAt, Valid: true},
 				CreatedAt:     ev.CreatedAt,
 			}
@@ -380,7 +381,7 @@ func TestDeleteWebhookCancelsPendingDeliveries(t *testing.T) {
 	done := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
 	at := pgTime(time.Now())
 	rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
-		DeliveryID: done, Attempt: 1, StatusCode: 200, At: at, Succeeded: true, NewStatus: repo.StatusSucceeded,
+		DeliveryID: done, Attempt: 1, StatusCode: 200, At: at, Succeeded: true, NewStatus: delivery.StatusSucceeded,
 	})
 	if err != nil || !rec.Stored {
 		t.Fatalf("RecordAttempt = %+v, %v", rec, err)
@@ -394,7 +395,7 @@ func TestDeleteWebhookCancelsPendingDeliveries(t *testing.T) {
 	if err := f.store.DeleteWebhook(ctx, other.ID, hook.ID); !errors.Is(err, repo.ErrNotFound) {
 		t.Fatalf("DeleteWebhook from another workspace = %v, want ErrNotFound", err)
 	}
-	if d := f.mustGetDelivery(t, ws.ID, pending[0]); d.Status != repo.StatusPending {
+	if d := f.mustGetDelivery(t, ws.ID, pending[0]); d.Status != delivery.StatusPending {
 		t.Fatalf("a refused delete changed delivery status to %s", d.Status)
 	}
 
@@ -404,15 +405,15 @@ func TestDeleteWebhookCancelsPendingDeliveries(t *testing.T) {
 	}
 	for _, id := range pending {
 		d := f.mustGetDelivery(t, ws.ID, id)
-		if d.Status != repo.StatusCancelled || d.NextAttemptAt.Valid || !d.FinishedAt.Valid || d.FinishedAt.Time.Before(before.Add(-time.Second)) {
+		if d.Status != delivery.StatusCancelled || d.NextAttemptAt.Valid || !d.FinishedAt.Valid || d.FinishedAt.Time.Before(before.Add(-time.Second)) {
 			t.Errorf("delivery after delete = status %s, next %v, finished %v; want cancelled, no next attempt, finished now",
 				d.Status, d.NextAttemptAt, d.FinishedAt)
 		}
 	}
-	if d := f.mustGetDelivery(t, ws.ID, done); d.Status != repo.StatusSucceeded || !d.FinishedAt.Time.Equal(at) {
+	if d := f.mustGetDelivery(t, ws.ID, done); d.Status != delivery.StatusSucceeded || !d.FinishedAt.Time.Equal(at) {
 		t.Errorf("finished delivery changed by delete: status %s finished %v", d.Status, d.FinishedAt)
 	}
-	if d := f.mustGetDelivery(t, ws.ID, untouched); d.Status != repo.StatusPending {
+	if d := f.mustGetDelivery(t, ws.ID, untouched); d.Status != delivery.StatusPending {
 		t.Errorf("another webhook's delivery = %s, want pending", d.Status)
 	}
 
@@ -503,7 +504,7 @@ func TestCreateTestEvent(t *testing.T) {
 		t.Fatalf("CreateTestEvent: %v", err)
 	}
 	want := repo.Delivery{
-		ID: id, EventID: ev.ID, EventType: "webhook.test", WebhookID: hook.ID, Status: repo.StatusPending,
+		ID: id, EventID: ev.ID, EventType: "webhook.test", WebhookID: hook.ID, Status: delivery.StatusPending,
 		ResponseBody: []byte{}, NextAttemptAt: validTime(ev.CreatedAt), CreatedAt: ev.CreatedAt,
 	}
 	if diff := cmp.Diff(want, f.mustGetDelivery(t, ws.ID, id)); diff != "" {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -36,14 +37,14 @@ func TestFleetStatus(t *testing.T) {
 		id := f.mustDelivery(t, ev)
 		f.mustRecord(t, repo.AttemptResult{
 			DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "boom", At: pgTime(time.Now()),
-			NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Hour),
+			NewStatus: delivery.StatusPending, NextAttemptAt: time.Now().Add(time.Hour),
 		}, true)
 		return id
 	}
 	fail("a", 0)
 	fail("b", 0)
 	rec := f.mustDelivery(t, newEvent(ws.ID, "b"))
-	f.mustRecord(t, repo.AttemptResult{DeliveryID: rec, Attempt: 1, StatusCode: 200, At: pgTime(time.Now()), Succeeded: true, NewStatus: repo.StatusSucceeded}, true)
+	f.mustRecord(t, repo.AttemptResult{DeliveryID: rec, Attempt: 1, StatusCode: 200, At: pgTime(time.Now()), Succeeded: true, NewStatus: delivery.StatusSucceeded}, true)
 	fail("e", 0)
 	if err := f.store.DeleteWebhook(ctx, ws.ID, deleted.ID); err != nil {
 		t.Fatal(err)

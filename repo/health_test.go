@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -53,14 +54,14 @@ func mustRecorded(tb testing.TB, store *repo.Store, r repo.AttemptResult) repo.R
 func failure(deliveryID string, attempt int, at time.Time) repo.AttemptResult {
 	return repo.AttemptResult{
 		DeliveryID: deliveryID, Attempt: attempt, StatusCode: 500, Error: "receiver answered 500",
-		At: at, NewStatus: repo.StatusPending, NextAttemptAt: at.Add(time.Minute),
+		At: at, NewStatus: delivery.StatusPending, NextAttemptAt: at.Add(time.Minute),
 	}
 }
 
 // success is a successful attempt.
 func success(deliveryID string, attempt int, at time.Time) repo.AttemptResult {
 	return repo.AttemptResult{
-		DeliveryID: deliveryID, Attempt: attempt, StatusCode: 200, At: at, Succeeded: true, NewStatus: repo.StatusSucceeded,
+		DeliveryID: deliveryID, Attempt: attempt, StatusCode: 200, At: at, Succeeded: true, NewStatus: delivery.StatusSucceeded,
 	}
 }
 
@@ -123,11 +124,11 @@ func TestRecordAttemptAutoDisable(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	now := pgTime(time.Now())
-	policy := repo.AutoDisable{After: time.Hour, MinFailures: 3}
+	policy := delivery.AutoDisable{After: time.Hour, MinFailures: 3}
 
 	tests := []struct {
 		name     string
-		policy   repo.AutoDisable
+		policy   delivery.AutoDisable
 		failures []time.Duration // attempt times relative to now, in order
 		// disabledBy is the 1-based failure that disables the webhook, 0 for none.
 		disabledBy int
@@ -137,8 +138,8 @@ func TestRecordAttemptAutoDisable(t *testing.T) {
 		{"count reached but streak too young", policy, []time.Duration{-59 * time.Minute, -30 * time.Minute, 0}, 0},
 		{"old streak below the count", policy, []time.Duration{-3 * time.Hour, 0}, 0},
 		{"disables once", policy, []time.Duration{-3 * time.Hour, -2 * time.Hour, -2 * time.Hour, -time.Minute}, 3},
-		{"no policy", repo.AutoDisable{}, []time.Duration{-72 * time.Hour, -48 * time.Hour, -24 * time.Hour, 0}, 0},
-		{"After zero disables on the count alone", repo.AutoDisable{MinFailures: 2}, []time.Duration{-time.Second, 0}, 2},
+		{"no policy", delivery.AutoDisable{}, []time.Duration{-72 * time.Hour, -48 * time.Hour, -24 * time.Hour, 0}, 0},
+		{"After zero disables on the count alone", delivery.AutoDisable{MinFailures: 2}, []time.Duration{-time.Second, 0}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,11 +190,11 @@ func TestRecordAttemptExcludedFromHealth(t *testing.T) {
 	mustRecorded(t, f.store, failure(streak, 1, t0))
 	want := f.health(t, hook.ID)
 
-	policy := repo.AutoDisable{MinFailures: 1}
+	policy := delivery.AutoDisable{MinFailures: 1}
 	for i, r := range []repo.AttemptResult{
-		{StatusCode: 500, Error: "receiver answered 500", NewStatus: repo.StatusFailed, AutoDisable: policy},
-		{StatusCode: 410, Error: "receiver answered 410 Gone", NewStatus: repo.StatusFailed, DisableReason: "gone"},
-		{StatusCode: 200, Succeeded: true, NewStatus: repo.StatusSucceeded},
+		{StatusCode: 500, Error: "receiver answered 500", NewStatus: delivery.StatusFailed, AutoDisable: policy},
+		{StatusCode: 410, Error: "receiver answered 410 Gone", NewStatus: delivery.StatusFailed, DisableReason: "gone"},
+		{StatusCode: 200, Succeeded: true, NewStatus: delivery.StatusSucceeded},
 	} {
 		r.DeliveryID, r.Attempt, r.At, r.ExcludeFromHealth = tests[i], 1, t0.Add(time.Duration(i+1)*time.Minute), true
 		if rec := mustRecorded(t, f.store, r); rec.Disabled {
@@ -221,7 +222,7 @@ func TestRecordAttemptDisableReason(t *testing.T) {
 		d2 := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
 		rec := mustRecorded(t, f.store, repo.AttemptResult{
 			DeliveryID: d1, Attempt: 1, StatusCode: 410, Error: "receiver answered 410 Gone", At: at,
-			NewStatus: repo.StatusFailed, DisableReason: "gone", AutoDisable: repo.AutoDisable{After: time.Hour, MinFailures: 100},
+			NewStatus: delivery.StatusFailed, DisableReason: "gone", AutoDisable: delivery.AutoDisable{After: time.Hour, MinFailures: 100},
 		})
 		if !rec.Disabled {
 			t.Error("Recorded.Disabled = false for a gone failure, want true")
@@ -239,7 +240,7 @@ func TestRecordAttemptDisableReason(t *testing.T) {
 		later := at.Add(time.Second)
 		r := repo.AttemptResult{
 			DeliveryID: d2, Attempt: 1, StatusCode: 410, Error: "receiver answered 410 Gone", At: later,
-			NewStatus: repo.StatusFailed, DisableReason: "gone",
+			NewStatus: delivery.StatusFailed, DisableReason: "gone",
 		}
 		if rec := mustRecorded(t, f.store, r); rec.Disabled {
 			t.Error("Recorded.Disabled = true for a webhook that was already disabled")
@@ -260,7 +261,7 @@ func TestRecordAttemptDisableReason(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec := mustRecorded(t, f.store, repo.AttemptResult{
-			DeliveryID: id, Attempt: 1, StatusCode: 410, Error: "gone", At: at, NewStatus: repo.StatusFailed, DisableReason: "gone",
+			DeliveryID: id, Attempt: 1, StatusCode: 410, Error: "gone", At: at, NewStatus: delivery.StatusFailed, DisableReason: "gone",
 		})
 		if rec.Disabled {
 			t.Error("Recorded.Disabled = true for an inactive webhook")
@@ -276,7 +277,7 @@ func TestRecordAttemptDisableReason(t *testing.T) {
 		hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
 		id := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
 		r := success(id, 1, at)
-		r.AutoDisable = repo.AutoDisable{MinFailures: 1}
+		r.AutoDisable = delivery.AutoDisable{MinFailures: 1}
 		if rec := mustRecorded(t, f.store, r); rec.Disabled {
 			t.Error("Recorded.Disabled = true for a success")
 		}
@@ -303,11 +304,11 @@ func TestRecordAttemptConcurrentFailures(t *testing.T) {
 	}{
 		{"two 410s", func(id string, at time.Time) repo.AttemptResult {
 			return repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 410, Error: "receiver answered 410 Gone",
-				At: at, NewStatus: repo.StatusFailed, DisableReason: "gone"}
+				At: at, NewStatus: delivery.StatusFailed, DisableReason: "gone"}
 		}, "gone"},
 		{"two failures reaching MinFailures", func(id string, at time.Time) repo.AttemptResult {
 			r := failure(id, 1, at)
-			r.AutoDisable = repo.AutoDisable{MinFailures: 2}
+			r.AutoDisable = delivery.AutoDisable{MinFailures: 2}
 			return r
 		}, "failing"},
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -55,19 +56,20 @@ func (h *history) event(tb testing.TB, name string, createdAt time.Time) string 
 	return h.name(id, name)
 }
 
-// delivery is one delivery of an event with its attempts. A pending one
+// seeded is one delivery of an event with its attempts. A pending one
 // (finished zero) is due an hour after its last attempt.
-type delivery struct {
-	name, event, status string
-	created, finished   time.Time
-	attempts            int
-	redeliveryOf        string // a name
+type seeded struct {
+	name, event       string
+	status            delivery.Status
+	created, finished time.Time
+	attempts          int
+	redeliveryOf      string // a name
 }
 
-func (h *history) delivery(tb testing.TB, d delivery) string {
+func (h *history) seed(tb testing.TB, d seeded) string {
 	tb.Helper()
 	finished, next := sql.NullTime{Time: d.finished, Valid: !d.finished.IsZero()}, sql.NullTime{}
-	if d.status == repo.StatusPending {
+	if d.status == delivery.StatusPending {
 		next = sql.NullTime{Time: d.created.Add(time.Hour), Valid: true}
 	}
 	var id string
@@ -147,46 +149,46 @@ func seedRetentionHistory(tb testing.TB, f *fixture, now time.Time) *history {
 	h := newHistory(tb, f)
 	cutoff := now.Add(-30 * day)
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
-	failed := func(name, event string, finished time.Time, attempts int) delivery {
-		return delivery{name: name, event: event, status: repo.StatusFailed, created: finished.Add(-time.Hour), finished: finished, attempts: attempts}
+	failed := func(name, event string, finished time.Time, attempts int) seeded {
+		return seeded{name: name, event: event, status: delivery.StatusFailed, created: finished.Add(-time.Hour), finished: finished, attempts: attempts}
 	}
 
 	h.event(tb, "old, all finished long ago", ago(40*day))
-	h.delivery(tb, delivery{name: "old succeeded", event: "old, all finished long ago", status: repo.StatusSucceeded,
+	h.seed(tb, seeded{name: "old succeeded", event: "old, all finished long ago", status: delivery.StatusSucceeded,
 		created: ago(40 * day), finished: ago(40*day - time.Minute), attempts: 2})
-	h.delivery(tb, delivery{name: "old cancelled", event: "old, all finished long ago", status: repo.StatusCancelled,
+	h.seed(tb, seeded{name: "old cancelled", event: "old, all finished long ago", status: delivery.StatusCancelled,
 		created: ago(40 * day), finished: ago(35 * day)})
 
 	h.event(tb, "old, finished just before the cutoff", ago(31*day))
-	h.delivery(tb, failed("failed just before the cutoff", "old, finished just before the cutoff", cutoff.Add(-time.Microsecond), 3))
+	h.seed(tb, failed("failed just before the cutoff", "old, finished just before the cutoff", cutoff.Add(-time.Microsecond), 3))
 
 	h.event(tb, "old, finished at the cutoff", ago(31*day))
-	h.delivery(tb, failed("failed at the cutoff", "old, finished at the cutoff", cutoff, 1))
+	h.seed(tb, failed("failed at the cutoff", "old, finished at the cutoff", cutoff, 1))
 
 	h.event(tb, "old, finished recently", ago(31*day))
-	h.delivery(tb, delivery{name: "succeeded 29 days ago", event: "old, finished recently", status: repo.StatusSucceeded,
+	h.seed(tb, seeded{name: "succeeded 29 days ago", event: "old, finished recently", status: delivery.StatusSucceeded,
 		created: ago(31 * day), finished: ago(29 * day), attempts: 1})
 
 	h.event(tb, "old, one delivery pending", ago(45*day))
-	h.delivery(tb, delivery{name: "old pending", event: "old, one delivery pending", status: repo.StatusPending,
+	h.seed(tb, seeded{name: "old pending", event: "old, one delivery pending", status: delivery.StatusPending,
 		created: ago(45 * day), attempts: 4})
-	h.delivery(tb, failed("old failed beside a pending one", "old, one delivery pending", ago(44*day), 1))
+	h.seed(tb, failed("old failed beside a pending one", "old, one delivery pending", ago(44*day), 1))
 
 	h.event(tb, "old, redelivery pending", ago(40*day))
-	h.delivery(tb, failed("original of a pending redelivery", "old, redelivery pending", ago(40*day), 1))
-	h.delivery(tb, delivery{name: "pending redelivery", event: "old, redelivery pending", status: repo.StatusPending,
+	h.seed(tb, failed("original of a pending redelivery", "old, redelivery pending", ago(40*day), 1))
+	h.seed(tb, seeded{name: "pending redelivery", event: "old, redelivery pending", status: delivery.StatusPending,
 		created: ago(day), attempts: 1, redeliveryOf: "original of a pending redelivery"})
 
 	h.event(tb, "old, redelivered recently", ago(40*day))
-	h.delivery(tb, failed("original of a recent redelivery", "old, redelivered recently", ago(40*day), 1))
-	h.delivery(tb, delivery{name: "recent redelivery", event: "old, redelivered recently", status: repo.StatusSucceeded,
+	h.seed(tb, failed("original of a recent redelivery", "old, redelivered recently", ago(40*day), 1))
+	h.seed(tb, seeded{name: "recent redelivery", event: "old, redelivered recently", status: delivery.StatusSucceeded,
 		created: ago(day), finished: ago(day - time.Minute), attempts: 1, redeliveryOf: "original of a recent redelivery"})
 
 	h.event(tb, "old, redelivered long ago", ago(50*day))
-	h.delivery(tb, failed("old original", "old, redelivered long ago", ago(50*day), 2))
+	h.seed(tb, failed("old original", "old, redelivered long ago", ago(50*day), 2))
 	old := failed("old redelivery", "old, redelivered long ago", ago(45*day), 1)
 	old.redeliveryOf = "old original"
-	h.delivery(tb, old)
+	h.seed(tb, old)
 
 	h.event(tb, "old, no subscribers", ago(40*day))
 	h.event(tb, "at the cutoff, no subscribers", cutoff)
@@ -291,9 +293,9 @@ func TestDeleteExpiredSkipsRowsOthersHold(t *testing.T) {
 	now := time.Now()
 	h := newHistory(t, f)
 	h.event(t, "old event", now.Add(-40*day))
-	h.delivery(t, delivery{name: "held delivery", event: "old event", status: repo.StatusFailed,
+	h.seed(t, seeded{name: "held delivery", event: "old event", status: delivery.StatusFailed,
 		created: now.Add(-40 * day), finished: now.Add(-40 * day), attempts: 2})
-	h.delivery(t, delivery{name: "free delivery", event: "old event", status: repo.StatusSucceeded,
+	h.seed(t, seeded{name: "free delivery", event: "old event", status: delivery.StatusSucceeded,
 		created: now.Add(-40 * day), finished: now.Add(-39 * day), attempts: 1})
 	h.event(t, "held event", now.Add(-40*day))
 	h.event(t, "free event", now.Add(-40*day))
@@ -359,7 +361,7 @@ func TestRedeliverOfADeliveryRetentionDeletes(t *testing.T) {
 	h := newHistory(t, f)
 	now := time.Now()
 	h.event(t, "old event", now.Add(-40*day))
-	h.delivery(t, delivery{name: "old", event: "old event", status: repo.StatusFailed,
+	h.seed(t, seeded{name: "old", event: "old event", status: delivery.StatusFailed,
 		created: now.Add(-40 * day), finished: now.Add(-40 * day), attempts: 1})
 
 	retention, err := f.db.Beginx()

@@ -9,8 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
-
-	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/delivery"
 )
 
 // Webhook is a customer endpoint subscribed to some event types.
@@ -211,7 +210,7 @@ func cancelPending(ctx context.Context, tx *sqlx.Tx, workspaceID, webhookID stri
 		WHERE id IN (
 			SELECT d.id FROM deliveries d
 			WHERE d.webhook_id = $1 AND d.workspace_id = $2 AND d.status = 'pending'
-			  AND (NOT $3 OR (d.next_attempt_at > now() AND d.event_type <> '`+catalog.TestType+`'))
+			  AND (NOT $3 OR (d.next_attempt_at > now() AND d.event_type <> '`+delivery.TestEventType+`'))
 			ORDER BY d.id FOR NO KEY UPDATE)`, webhookID, workspaceID, waitingOnly)
 	if err != nil {
 		return 0, fmt.Errorf("cancel pending deliveries: %w", err)
@@ -228,7 +227,7 @@ func (s *Store) CountPending(ctx context.Context, workspaceID, webhookID string,
 		SELECT count(*) FROM (
 			SELECT 1 FROM deliveries
 			WHERE webhook_id = $1 AND workspace_id = $2 AND status = 'pending' AND event_type <> $3 LIMIT $4) p`,
-		webhookID, workspaceID, catalog.TestType, limit)
+		webhookID, workspaceID, delivery.TestEventType, limit)
 	if err != nil {
 		return 0, fmt.Errorf("count pending deliveries: %w", err)
 	}
@@ -313,7 +312,7 @@ const successRatesSQL = `
 	       avg(CASE WHEN a.status_code BETWEEN 200 AND 299 THEN 1.0 ELSE 0.0 END)::float8 AS rate
 	FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id
 	WHERE d.webhook_id = ANY($1) AND d.created_at > now() - interval '7 days'
-	  AND a.created_at > now() - interval '24 hours' AND d.event_type <> '` + catalog.TestType + `'
+	  AND a.created_at > now() - interval '24 hours' AND d.event_type <> '` + delivery.TestEventType + `'
 	GROUP BY d.webhook_id`
 
 // SuccessRates returns, per webhook id, the share of attempts in the last 24

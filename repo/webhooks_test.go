@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -31,7 +32,7 @@ func TestUpdateWebhookReactivation(t *testing.T) {
 		d2 := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
 		mustRecorded(t, f.store, failure(d1, 1, t0))
 		r := failure(d2, 1, t0.Add(time.Minute))
-		r.NewStatus, r.StatusCode, r.DisableReason = repo.StatusFailed, 410, "gone"
+		r.NewStatus, r.StatusCode, r.DisableReason = delivery.StatusFailed, 410, "gone"
 		if rec := mustRecorded(t, f.store, r); !rec.Disabled {
 			t.Fatal("the 410 did not disable the webhook")
 		}
@@ -157,7 +158,7 @@ func TestUpdateWebhookTurningOffCancelsPending(t *testing.T) {
 	if err != nil || upd.Cancelled != 2 || upd.Active {
 		t.Fatalf("UpdateWebhook(off) = active %v, cancelled %d, %v; want off, 2", upd.Active, upd.Cancelled, err)
 	}
-	want := map[string]string{waiting[0]: "cancelled", waiting[1]: "cancelled", due: "pending", done: "succeeded", theirs: "pending", testID: "pending"}
+	want := map[string]delivery.Status{waiting[0]: "cancelled", waiting[1]: "cancelled", due: "pending", done: "succeeded", theirs: "pending", testID: "pending"}
 	for id, status := range want {
 		if d := f.mustGetDelivery(t, ws.ID, id); d.Status != status {
 			t.Errorf("delivery %s is %s, want %s", id, d.Status, status)
@@ -297,9 +298,9 @@ func TestSuccessRates(t *testing.T) {
 			id := f.mustDelivery(t, ev)
 			r := repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: a.status, At: pgTime(now.Add(-a.ago))}
 			if a.status >= 200 && a.status <= 299 {
-				r.Succeeded, r.NewStatus = true, repo.StatusSucceeded
+				r.Succeeded, r.NewStatus = true, delivery.StatusSucceeded
 			} else {
-				r.Error, r.NewStatus = "failed", repo.StatusFailed
+				r.Error, r.NewStatus = "failed", delivery.StatusFailed
 			}
 			mustRecorded(t, f.store, r)
 		}
@@ -344,20 +345,20 @@ func TestRecoverWindow(t *testing.T) {
 	since := pgTime(time.Now().Add(-time.Hour))
 	until := since.Add(10 * time.Second)
 
-	// delivery creates a delivery of the given type at since+offset and
+	// deliver creates a delivery of the given type at since+offset and
 	// brings it to the given status.
-	delivery := func(typ string, offset time.Duration, status string) string {
+	deliver := func(typ string, offset time.Duration, status delivery.Status) string {
 		t.Helper()
 		ev := newEvent(ws.ID, typ)
 		ev.CreatedAt = since.Add(offset)
 		id := f.mustDelivery(t, ev)
 		at := pgTime(time.Now())
 		switch status {
-		case repo.StatusFailed:
-			mustRecorded(t, f.store, repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "boom", At: at, NewStatus: repo.StatusFailed})
-		case repo.StatusSucceeded:
+		case delivery.StatusFailed:
+			mustRecorded(t, f.store, repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "boom", At: at, NewStatus: delivery.StatusFailed})
+		case delivery.StatusSucceeded:
 			mustRecorded(t, f.store, success(id, 1, at))
-		case repo.StatusCancelled:
+		case delivery.StatusCancelled:
 			if err := f.store.CancelDelivery(ctx, id); err != nil {
 				t.Fatal(err)
 			}
@@ -366,15 +367,15 @@ func TestRecoverWindow(t *testing.T) {
 		}
 		return id
 	}
-	delivery("post.created", -time.Microsecond, repo.StatusFailed) // before the window
-	atSince := delivery("post.created", 0, repo.StatusFailed)
-	cancelled := delivery("post.created", time.Second, repo.StatusCancelled)
-	delivery("post.created", 2*time.Second, repo.StatusSucceeded)
-	delivery("post.created", 3*time.Second, repo.StatusPending)
-	delivery("post.created", 4*time.Second, "retrying")
-	lastFailed := delivery("post.created", 5*time.Second, repo.StatusFailed)
-	delivery("comment.created", 6*time.Second, repo.StatusFailed) // the sibling webhook's
-	delivery("post.created", 10*time.Second, repo.StatusFailed)   // at until: after the window
+	deliver("post.created", -time.Microsecond, delivery.StatusFailed) // before the window
+	atSince := deliver("post.created", 0, delivery.StatusFailed)
+	cancelled := deliver("post.created", time.Second, delivery.StatusCancelled)
+	deliver("post.created", 2*time.Second, delivery.StatusSucceeded)
+	deliver("post.created", 3*time.Second, delivery.StatusPending)
+	deliver("post.created", 4*time.Second, "retrying")
+	lastFailed := deliver("post.created", 5*time.Second, delivery.StatusFailed)
+	deliver("comment.created", 6*time.Second, delivery.StatusFailed) // the sibling webhook's
+	deliver("post.created", 10*time.Second, delivery.StatusFailed)   // at until: after the window
 
 	win := repo.RecoverWindow{Since: since, Until: until, Limit: 100}
 	count := func(t *testing.T, workspaceID, webhookID string, win repo.RecoverWindow) int {
@@ -415,7 +416,7 @@ func TestRecoverWindow(t *testing.T) {
 	var sources []string
 	for _, id := range ids {
 		d := f.mustGetDelivery(t, ws.ID, id)
-		if d.Status != repo.StatusPending || d.Attempts != 0 || d.WebhookID != hook.ID ||
+		if d.Status != delivery.StatusPending || d.Attempts != 0 || d.WebhookID != hook.ID ||
 			!d.NextAttemptAt.Valid || d.NextAttemptAt.Time.Before(start.Add(-time.Minute)) || d.NextAttemptAt.Time.After(time.Now().Add(time.Minute)) {
 			t.Errorf("recovered delivery = %+v, want pending, due now, to the webhook", d)
 		}
@@ -429,7 +430,7 @@ func TestRecoverWindow(t *testing.T) {
 		t.Errorf("recovered sources (-want +got):\n%s", diff)
 	}
 	for _, id := range []string{atSince, cancelled, lastFailed} {
-		if d := f.mustGetDelivery(t, ws.ID, id); d.Status != repo.StatusFailed && d.Status != repo.StatusCancelled {
+		if d := f.mustGetDelivery(t, ws.ID, id); d.Status != delivery.StatusFailed && d.Status != delivery.StatusCancelled {
 			t.Errorf("source %s is %s after Recover, want it left as it ended", id, d.Status)
 		}
 	}

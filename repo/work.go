@@ -10,22 +10,23 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"github.com/trackelio/webhooks/delivery"
 )
 
 // Work is everything the worker needs for one attempt, loaded in one query.
 type Work struct {
-	DeliveryID     string     `db:"id"`
-	Status         string     `db:"status"`
-	Attempts       int        `db:"attempts"`
-	NextAttemptAt  *time.Time `db:"next_attempt_at"`
-	EventType      string     `db:"event_type"`
-	EventCreatedAt time.Time  `db:"event_created_at"`
-	Body           []byte     `db:"body"`
-	WebhookID      string     `db:"webhook_id"`
-	WebhookURL     string     `db:"url"`
-	Secret         string     `db:"secret"`
-	WebhookActive  bool       `db:"active"`
-	WebhookDeleted bool       `db:"deleted"`
+	DeliveryID     string          `db:"id"`
+	Status         delivery.Status `db:"status"`
+	Attempts       int             `db:"attempts"`
+	NextAttemptAt  *time.Time      `db:"next_attempt_at"`
+	EventType      string          `db:"event_type"`
+	EventCreatedAt time.Time       `db:"event_created_at"`
+	Body           []byte          `db:"body"`
+	WebhookID      string          `db:"webhook_id"`
+	WebhookURL     string          `db:"url"`
+	Secret         string          `db:"secret"`
+	WebhookActive  bool            `db:"active"`
+	WebhookDeleted bool            `db:"deleted"`
 	// ConsecutiveFailures drives the circuit breaker.
 	ConsecutiveFailures int `db:"consecutive_failures"`
 	// PreviousSecret is set while a rotation's grace period lasts.
@@ -92,14 +93,14 @@ type AttemptResult struct {
 	Succeeded      bool
 	// NewStatus is pending (another attempt follows at NextAttemptAt),
 	// succeeded, or failed (attempts exhausted).
-	NewStatus     string
+	NewStatus     delivery.Status
 	NextAttemptAt time.Time
 	// DisableReason, when set on a failure, disables the webhook at once
 	// (for example "gone" after a 410).
 	DisableReason string
 	// AutoDisable is the worker's policy; the attempts of one batch to one
 	// webhook are folded with the first one's.
-	AutoDisable AutoDisable
+	AutoDisable delivery.AutoDisable
 	// ExcludeFromHealth stores the attempt without folding it into the
 	// webhook's health: a test event's attempt moves no counter, streak or
 	// timestamp and disables nothing.
@@ -143,14 +144,12 @@ const recordSQL = `
 	SELECT d.id AS delivery_id, w.id, ` + healthColumns + `
 	FROM d JOIN webhooks w ON w.id = d.webhook_id`
 
-const healthColumns = `w.active, w.failure_count, w.consecutive_failures, w.last_success_at, w.last_failure_at,
-	w.failing_since, coalesce(w.disabled_reason, '') AS disabled_reason, w.disabled_at`
-
-// healthRow is a webhook's health as read for the fold.
-type healthRow struct {
+// recordedRow is a recorded attempt's webhook and its health as read for
+// the fold.
+type recordedRow struct {
 	DeliveryID string `db:"delivery_id"`
 	WebhookID  string `db:"id"`
-	WebhookHealth
+	healthRow
 }
 
 // RecordAttempt records one attempt; see RecordAttempts.
@@ -196,7 +195,7 @@ func (s *Store) RecordAttempts(ctx context.Context, rs []AttemptResult) ([]Recor
 		return nil, fmt.Errorf("record attempts: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after commit
-	var stored []healthRow
+	var stored []recordedRow
 	if err := tx.StmtxContext(ctx, stmt).SelectContext(ctx, &stored, args...); err != nil {
 		return nil, fmt.Errorf("record %d attempts: %w", len(batch), err)
 	}
@@ -229,14 +228,14 @@ func recordArgs(rs []AttemptResult, batch []int) ([]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encode request headers: %w", err)
 		}
-		ids[j], attempts[j], statuses[j], codes[j] = r.DeliveryID, int64(r.Attempt), r.NewStatus, int64(r.StatusCode)
+		ids[j], attempts[j], statuses[j], codes[j] = r.DeliveryID, int64(r.Attempt), string(r.NewStatus), int64(r.StatusCode)
 		bodies[j], truncated[j], errs[j], durations[j] = r.ResponseBody, r.ResponseTruncated, r.Error, r.Duration.Milliseconds()
 		dropped[j] = int64(r.ResponseHeadersDropped)
 		if bodies[j] == nil {
 			bodies[j] = []byte{}
 		}
 		ats[j], resp[j], req[j] = r.At.Format(time.RFC3339Nano), string(h), string(q)
-		if r.NewStatus == StatusPending {
+		if r.NewStatus == delivery.StatusPending {
 			nexts[j] = r.NextAttemptAt.Format(time.RFC3339Nano)
 		}
 	}
@@ -248,7 +247,7 @@ func recordArgs(rs []AttemptResult, batch []int) ([]any, error) {
 // foldHealth folds the stored attempts into each webhook's health and
 // writes the webhooks whose health changed, marking in out which attempts
 // were stored and which disabled their webhook.
-func (s *Store) foldHealth(ctx context.Context, tx *sqlx.Tx, rs []AttemptResult, first map[string]int, stored []healthRow, out []Recorded) error {
+func (s *Store) foldHealth(ctx context.Context, tx *sqlx.Tx, rs []AttemptResult, first map[string]int, stored []recordedRow, out []Recorded) error {
 	hooks := map[string]*hookEvents{}
 	var order []string
 	for _, row := range stored {
@@ -260,11 +259,11 @@ func (s *Store) foldHealth(ctx context.Context, tx *sqlx.Tx, rs []AttemptResult,
 		}
 		h := hooks[row.WebhookID]
 		if h == nil {
-			h = &hookEvents{read: row.WebhookHealth}
+			h = &hookEvents{read: row.health()}
 			hooks[row.WebhookID] = h
 			order = append(order, row.WebhookID)
 		}
-		h.events = append(h.events, healthEvent{at: r.At, succeeded: r.Succeeded, disable: r.DisableReason})
+		h.events = append(h.events, delivery.HealthEvent{At: r.At, Succeeded: r.Succeeded, DisableReason: r.DisableReason})
 		h.owners = append(h.owners, i)
 	}
 	// Only the webhooks whose health changes are locked and written; the
@@ -274,7 +273,7 @@ func (s *Store) foldHealth(ctx context.Context, tx *sqlx.Tx, rs []AttemptResult,
 	for _, id := range order {
 		h := hooks[id]
 		h.sortByTime()
-		if next, _ := h.read.fold(h.events, rs[h.owners[0]].AutoDisable); worthWriting(h.read, next) {
+		if next, _ := h.read.Apply(h.events, rs[h.owners[0]].AutoDisable); worthWriting(h.read, next) {
 			changed = append(changed, id)
 		}
 	}
@@ -284,7 +283,7 @@ func (s *Store) foldHealth(ctx context.Context, tx *sqlx.Tx, rs []AttemptResult,
 	slices.Sort(changed)
 	var locked []struct {
 		ID string `db:"id"`
-		WebhookHealth
+		healthRow
 	}
 	if err := tx.SelectContext(ctx, &locked, `SELECT w.id, `+healthColumns+` FROM webhooks w
 		WHERE w.id = ANY($1::uuid[]) ORDER BY w.id FOR NO KEY UPDATE`, pq.StringArray(changed)); err != nil {
@@ -293,11 +292,12 @@ func (s *Store) foldHealth(ctx context.Context, tx *sqlx.Tx, rs []AttemptResult,
 	var u healthUpdate
 	for _, l := range locked {
 		h := hooks[l.ID]
-		next, disabledBy := l.WebhookHealth.fold(h.events, rs[h.owners[0]].AutoDisable)
+		read := l.health()
+		next, disabledBy := read.Apply(h.events, rs[h.owners[0]].AutoDisable)
 		if disabledBy >= 0 {
 			out[h.owners[disabledBy]].Disabled = true
 		}
-		if !l.WebhookHealth.equal(next) {
+		if !read.Equal(next) {
 			u.add(l.ID, next)
 		}
 	}
@@ -306,8 +306,8 @@ func (s *Store) foldHealth(ctx context.Context, tx *sqlx.Tx, rs []AttemptResult,
 
 // hookEvents are one webhook's stored attempts of a batch.
 type hookEvents struct {
-	read   WebhookHealth // as the batch's statement read it
-	events []healthEvent
+	read   delivery.Health // as the batch's statement read it
+	events []delivery.HealthEvent
 	owners []int // the index in the batch of each event
 }
 
@@ -318,8 +318,8 @@ func (h *hookEvents) sortByTime() {
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return h.events[a].at.Compare(h.events[b].at) })
-	events, owners := make([]healthEvent, len(idx)), make([]int, len(idx))
+	slices.SortStableFunc(idx, func(a, b int) int { return h.events[a].At.Compare(h.events[b].At) })
+	events, owners := make([]delivery.HealthEvent, len(idx)), make([]int, len(idx))
 	for i, j := range idx {
 		events[i], owners[i] = h.events[j], h.owners[j]
 	}
@@ -334,7 +334,7 @@ type healthUpdate struct {
 	successes, failed, since, disabledAt []string
 }
 
-func (u *healthUpdate) add(id string, h WebhookHealth) {
+func (u *healthUpdate) add(id string, h delivery.Health) {
 	u.ids, u.active, u.failures, u.streaks = append(u.ids, id), append(u.active, h.Active), append(u.failures, h.FailureCount), append(u.streaks, int64(h.ConsecutiveFailures))
 	u.successes, u.failed, u.since = append(u.successes, timeText(h.LastSuccessAt)), append(u.failed, timeText(h.LastFailureAt)), append(u.since, timeText(h.FailingSince))
 	u.reasons, u.disabledAt = append(u.reasons, h.DisabledReason), append(u.disabledAt, timeText(h.DisabledAt))

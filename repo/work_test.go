@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -73,13 +74,13 @@ func TestRecordAttemptLifecycle(t *testing.T) {
 	f.mustRecord(t, repo.AttemptResult{
 		DeliveryID: id, Attempt: 1, StatusCode: 500, ResponseBody: []byte("boom"),
 		Error: "receiver answered 500 Internal Server Error", Duration: 15 * time.Millisecond, At: t0,
-		NewStatus: repo.StatusPending, NextAttemptAt: t0.Add(time.Minute),
+		NewStatus: delivery.StatusPending, NextAttemptAt: t0.Add(time.Minute),
 		ResponseHeaders: map[string]string{"Content-Type": "text/plain", "Retry-After": "30"},
 		RequestHeaders:  map[string]string{"X-Trackelio-Signature": "abc123", "webhook-id": id},
 	}, true)
 	want := repo.Delivery{
 		ID: id, EventID: ev.ID, EventType: "post.created", WebhookID: hook.ID,
-		Status: repo.StatusPending, Attempts: 1,
+		Status: delivery.StatusPending, Attempts: 1,
 		StatusCode:    sql.NullInt32{Int32: 500, Valid: true},
 		ResponseBody:  []byte("boom"),
 		LastError:     sql.NullString{String: "receiver answered 500 Internal Server Error", Valid: true},
@@ -99,7 +100,7 @@ func TestRecordAttemptLifecycle(t *testing.T) {
 	t1 := t0.Add(time.Minute)
 	f.mustRecord(t, repo.AttemptResult{
 		DeliveryID: id, Attempt: 2, Error: "timed out after 10s", Duration: 10 * time.Second, At: t1,
-		NewStatus: repo.StatusPending, NextAttemptAt: t1.Add(5 * time.Minute),
+		NewStatus: delivery.StatusPending, NextAttemptAt: t1.Add(5 * time.Minute),
 	}, true)
 	if diff := cmp.Diff(counters{2, 2}, f.counters(t, hook.ID)); diff != "" {
 		t.Errorf("webhook counters after two failures (-want +got):\n%s", diff)
@@ -109,13 +110,13 @@ func TestRecordAttemptLifecycle(t *testing.T) {
 	// a skipped one store nothing.
 	for _, n := range []int{1, 2, 4} {
 		f.mustRecord(t, repo.AttemptResult{
-			DeliveryID: id, Attempt: n, StatusCode: 200, At: t1, Succeeded: true, NewStatus: repo.StatusSucceeded,
+			DeliveryID: id, Attempt: n, StatusCode: 200, At: t1, Succeeded: true, NewStatus: delivery.StatusSucceeded,
 		}, false)
 	}
 	if got := len(f.mustAttempts(t, id)); got != 2 {
 		t.Errorf("attempts stored = %d, want 2", got)
 	}
-	if d := f.mustGetDelivery(t, ws.ID, id); d.Status != repo.StatusPending || d.Attempts != 2 {
+	if d := f.mustGetDelivery(t, ws.ID, id); d.Status != delivery.StatusPending || d.Attempts != 2 {
 		t.Errorf("stale attempts changed the delivery: status %s attempts %d", d.Status, d.Attempts)
 	}
 	if diff := cmp.Diff(counters{2, 2}, f.counters(t, hook.ID)); diff != "" {
@@ -126,12 +127,12 @@ func TestRecordAttemptLifecycle(t *testing.T) {
 	t2 := t1.Add(5 * time.Minute)
 	f.mustRecord(t, repo.AttemptResult{
 		DeliveryID: id, Attempt: 3, StatusCode: 204, ResponseBody: []byte("ok…"), ResponseTruncated: true,
-		Duration: 3 * time.Millisecond, At: t2, Succeeded: true, NewStatus: repo.StatusSucceeded,
+		Duration: 3 * time.Millisecond, At: t2, Succeeded: true, NewStatus: delivery.StatusSucceeded,
 		NextAttemptAt: t2.Add(time.Hour), // ignored for a finished delivery
 	}, true)
 	want = repo.Delivery{
 		ID: id, EventID: ev.ID, EventType: "post.created", WebhookID: hook.ID,
-		Status: repo.StatusSucceeded, Attempts: 3,
+		Status: delivery.StatusSucceeded, Attempts: 3,
 		StatusCode:        sql.NullInt32{Int32: 204, Valid: true},
 		ResponseBody:      []byte("ok…"),
 		ResponseTruncated: true,
@@ -160,7 +161,7 @@ func TestRecordAttemptLifecycle(t *testing.T) {
 
 	// A finished delivery takes no more attempts.
 	f.mustRecord(t, repo.AttemptResult{
-		DeliveryID: id, Attempt: 4, StatusCode: 500, Error: "late", At: t2, NewStatus: repo.StatusPending, NextAttemptAt: t2,
+		DeliveryID: id, Attempt: 4, StatusCode: 500, Error: "late", At: t2, NewStatus: delivery.StatusPending, NextAttemptAt: t2,
 	}, false)
 	if got := len(f.mustAttempts(t, id)); got != 3 {
 		t.Errorf("attempts stored after finish = %d, want 3", got)
@@ -181,19 +182,19 @@ func TestRecordAttemptFailedAndCancelled(t *testing.T) {
 	at := pgTime(time.Now())
 	f.mustRecord(t, repo.AttemptResult{
 		DeliveryID: failed, Attempt: 1, StatusCode: 503, Error: "receiver answered 503", At: at,
-		NewStatus: repo.StatusFailed, NextAttemptAt: at.Add(time.Hour),
+		NewStatus: delivery.StatusFailed, NextAttemptAt: at.Add(time.Hour),
 	}, true)
 	d := f.mustGetDelivery(t, ws.ID, failed)
 	got := struct {
-		Status     string
+		Status     delivery.Status
 		Next       sql.NullTime
 		FinishedAt sql.NullTime
 	}{d.Status, d.NextAttemptAt, d.FinishedAt}
 	want := struct {
-		Status     string
+		Status     delivery.Status
 		Next       sql.NullTime
 		FinishedAt sql.NullTime
-	}{repo.StatusFailed, sql.NullTime{}, sql.NullTime{Time: at, Valid: true}}
+	}{delivery.StatusFailed, sql.NullTime{}, sql.NullTime{Time: at, Valid: true}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("failed delivery (-want +got):\n%s", diff)
 	}
@@ -201,7 +202,7 @@ func TestRecordAttemptFailedAndCancelled(t *testing.T) {
 		t.Errorf("webhook counters (-want +got):\n%s", diff)
 	}
 	f.mustRecord(t, repo.AttemptResult{
-		DeliveryID: failed, Attempt: 2, StatusCode: 200, At: at, Succeeded: true, NewStatus: repo.StatusSucceeded,
+		DeliveryID: failed, Attempt: 2, StatusCode: 200, At: at, Succeeded: true, NewStatus: delivery.StatusSucceeded,
 	}, false)
 
 	cancelled := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
@@ -209,9 +210,9 @@ func TestRecordAttemptFailedAndCancelled(t *testing.T) {
 		t.Fatalf("CancelDelivery: %v", err)
 	}
 	f.mustRecord(t, repo.AttemptResult{
-		DeliveryID: cancelled, Attempt: 1, StatusCode: 200, At: at, Succeeded: true, NewStatus: repo.StatusSucceeded,
+		DeliveryID: cancelled, Attempt: 1, StatusCode: 200, At: at, Succeeded: true, NewStatus: delivery.StatusSucceeded,
 	}, false)
-	if d := f.mustGetDelivery(t, ws.ID, cancelled); d.Status != repo.StatusCancelled || d.Attempts != 0 {
+	if d := f.mustGetDelivery(t, ws.ID, cancelled); d.Status != delivery.StatusCancelled || d.Attempts != 0 {
 		t.Errorf("cancelled delivery = status %s attempts %d, want cancelled with 0 attempts", d.Status, d.Attempts)
 	}
 	// The failure streak stays: the success above was not recorded.
@@ -220,7 +221,7 @@ func TestRecordAttemptFailedAndCancelled(t *testing.T) {
 	}
 
 	unknown, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
-		DeliveryID: uuid.NewString(), Attempt: 1, At: at, NewStatus: repo.StatusFailed,
+		DeliveryID: uuid.NewString(), Attempt: 1, At: at, NewStatus: delivery.StatusFailed,
 	})
 	if err != nil || unknown.Stored {
 		t.Errorf("RecordAttempt on an unknown delivery = %v, %v; want false, nil", unknown, err)
@@ -243,7 +244,7 @@ func TestRecordAttemptConcurrentSameAttempt(t *testing.T) {
 		wg.Go(func() {
 			recorded[i], errs[i] = f.store.RecordAttempt(context.Background(), repo.AttemptResult{
 				DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "boom", At: pgTime(time.Now()),
-				NewStatus: repo.StatusPending, NextAttemptAt: time.Now().Add(time.Minute),
+				NewStatus: delivery.StatusPending, NextAttemptAt: time.Now().Add(time.Minute),
 			})
 		})
 	}
@@ -276,12 +277,12 @@ func TestCancelDeliveryLeavesFinishedAlone(t *testing.T) {
 	f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
 	id := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
 	at := pgTime(time.Now().Add(-time.Hour))
-	f.mustRecord(t, repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 200, At: at, Succeeded: true, NewStatus: repo.StatusSucceeded}, true)
+	f.mustRecord(t, repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 200, At: at, Succeeded: true, NewStatus: delivery.StatusSucceeded}, true)
 
 	if err := f.store.CancelDelivery(ctx, id); err != nil {
 		t.Fatalf("CancelDelivery: %v", err)
 	}
-	if d := f.mustGetDelivery(t, ws.ID, id); d.Status != repo.StatusSucceeded || !d.FinishedAt.Time.Equal(at) {
+	if d := f.mustGetDelivery(t, ws.ID, id); d.Status != delivery.StatusSucceeded || !d.FinishedAt.Time.Equal(at) {
 		t.Errorf("CancelDelivery changed a finished delivery: status %s finished %v", d.Status, d.FinishedAt)
 	}
 }
@@ -296,7 +297,7 @@ func TestWork(t *testing.T) {
 	id := f.mustDelivery(t, ev)
 
 	want := repo.Work{
-		DeliveryID: id, Status: repo.StatusPending,
+		DeliveryID: id, Status: delivery.StatusPending,
 		NextAttemptAt: &ev.CreatedAt,
 		EventType:     "post.created", EventCreatedAt: ev.CreatedAt, Body: ev.Body,
 		WebhookID: hook.ID, WebhookURL: "https://example.test/in", Secret: "whsec_abc", WebhookActive: true,
@@ -339,11 +340,11 @@ func TestRecordAttemptsBatch(t *testing.T) {
 	}
 	t0 := pgTime(time.Now())
 	ok := func(id string, at time.Duration) repo.AttemptResult {
-		return repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 200, At: t0.Add(at), Succeeded: true, NewStatus: repo.StatusSucceeded}
+		return repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 200, At: t0.Add(at), Succeeded: true, NewStatus: delivery.StatusSucceeded}
 	}
 	fail := func(id string, at time.Duration) repo.AttemptResult {
 		return repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "HTTP 500", At: t0.Add(at),
-			NewStatus: repo.StatusPending, NextAttemptAt: t0.Add(time.Hour), AutoDisable: repo.AutoDisable{MinFailures: 2}}
+			NewStatus: delivery.StatusPending, NextAttemptAt: t0.Add(time.Hour), AutoDisable: delivery.AutoDisable{MinFailures: 2}}
 	}
 	stale := ok(busyIDs[2], 0)
 	stale.Attempt = 3 // the delivery has made no attempt yet

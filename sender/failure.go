@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/destination"
 )
 
@@ -45,9 +46,9 @@ func failure(ctx context.Context, err error, timeout time.Duration, p *progress)
 // connection was made.
 func refused(err error) Result {
 	if errors.Is(err, destination.ErrBlocked) {
-		return Result{Outcome: Blocked, Error: blockedText(err), Detail: err.Error()}
+		return Result{Outcome: delivery.Blocked, Error: blockedText(err), Detail: err.Error()}
 	}
-	return Result{Outcome: ConnectionError, Error: err.Error(), Detail: err.Error()}
+	return Result{Outcome: delivery.ConnectionError, Error: err.Error(), Detail: err.Error()}
 }
 
 // blockedText tells the customer that the guard refused the destination,
@@ -62,43 +63,43 @@ func blockedText(err error) string {
 
 // classify turns a failed request into its outcome and the customer's
 // text, from the error's types wherever net/http gives them.
-func classify(ctx context.Context, err error, timeout time.Duration, p *progress) (Outcome, string) {
+func classify(ctx context.Context, err error, timeout time.Duration, p *progress) (delivery.Outcome, string) {
 	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(err, destination.ErrBlocked):
-		return Blocked, blockedText(err)
+		return delivery.Blocked, blockedText(err)
 	case errors.As(err, &dnsErr):
 		return dnsFailure(dnsErr)
 	case timedOut(ctx, err):
-		return Timeout, fmt.Sprintf("timed out after %s %s", timeout, p.phase())
+		return delivery.Timeout, fmt.Sprintf("timed out after %s %s", timeout, p.phase())
 	}
 	if text, ok := tlsFailure(err); ok {
-		return ConnectionError, text
+		return delivery.ConnectionError, text
 	}
 	for _, f := range connectionFailures {
 		if errors.Is(err, f.err) {
-			return ConnectionError, f.text
+			return delivery.ConnectionError, f.text
 		}
 	}
 	for _, f := range untypedFailures {
 		if strings.Contains(err.Error(), f.goText) {
-			return ConnectionError, f.text
+			return delivery.ConnectionError, f.text
 		}
 	}
 	if p.tlsFailed.Load() {
-		return ConnectionError, "TLS handshake failed"
+		return delivery.ConnectionError, "TLS handshake failed"
 	}
-	return ConnectionError, "connection failed"
+	return delivery.ConnectionError, "connection failed"
 }
 
-func dnsFailure(err *net.DNSError) (Outcome, string) {
+func dnsFailure(err *net.DNSError) (delivery.Outcome, string) {
 	switch {
 	case err.IsNotFound:
-		return ConnectionError, "DNS lookup failed: no such host"
+		return delivery.ConnectionError, "DNS lookup failed: no such host"
 	case err.IsTimeout:
-		return Timeout, "DNS lookup timed out"
+		return delivery.Timeout, "DNS lookup timed out"
 	}
-	return ConnectionError, "DNS lookup failed"
+	return delivery.ConnectionError, "DNS lookup failed"
 }
 
 // timedOut says whether the attempt ran out of time: its deadline passed,

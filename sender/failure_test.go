@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/sender"
 )
@@ -98,7 +99,7 @@ func TestSendFailures(t *testing.T) {
 				addr := closedAddr(t)
 				return newSender(timeout), "http://" + addr + "/hook"
 			},
-			want:   sender.Result{Outcome: sender.ConnectionError, Error: "connection refused"},
+			want:   sender.Result{Outcome: delivery.ConnectionError, Error: "connection refused"},
 			detail: "connection refused",
 		},
 		{
@@ -106,7 +107,7 @@ func TestSendFailures(t *testing.T) {
 			attempt: func(t *testing.T) (*sender.Sender, string) {
 				return newSender(timeout), newReceiver(t, hangUp(true)).URL("")
 			},
-			want:   sender.Result{Outcome: sender.ConnectionError, Error: "connection reset by the receiver"},
+			want:   sender.Result{Outcome: delivery.ConnectionError, Error: "connection reset by the receiver"},
 			detail: "reset",
 		},
 		{
@@ -114,7 +115,7 @@ func TestSendFailures(t *testing.T) {
 			attempt: func(t *testing.T) (*sender.Sender, string) {
 				return newSender(timeout), newReceiver(t, hangUp(false)).URL("")
 			},
-			want:   sender.Result{Outcome: sender.ConnectionError, Error: "the receiver closed the connection without a response"},
+			want:   sender.Result{Outcome: delivery.ConnectionError, Error: "the receiver closed the connection without a response"},
 			detail: "EOF",
 		},
 		{
@@ -122,7 +123,7 @@ func TestSendFailures(t *testing.T) {
 			attempt: func(t *testing.T) (*sender.Sender, string) {
 				return guardedSender(destination.New(destination.Config{}), timeout), newReceiver(t, nil).URL("")
 			},
-			want:   sender.Result{Outcome: sender.Blocked, Error: "blocked: the address is not public"},
+			want:   sender.Result{Outcome: delivery.Blocked, Error: "blocked: the address is not public"},
 			detail: "127.0.0.1",
 		},
 		{
@@ -133,7 +134,7 @@ func TestSendFailures(t *testing.T) {
 				})})
 				return guardedSender(g, timeout), "https://internal.example.com/hook"
 			},
-			want:   sender.Result{Outcome: sender.Blocked, Error: "blocked: the address is not public"},
+			want:   sender.Result{Outcome: delivery.Blocked, Error: "blocked: the address is not public"},
 			detail: "internal.example.com (10.1.2.3)",
 		},
 		{
@@ -142,7 +143,7 @@ func TestSendFailures(t *testing.T) {
 				g := dnsGuard(&net.DNSError{Err: "no such host", Server: resolver, IsNotFound: true})
 				return guardedSender(g, timeout), "https://gone.example.com/hook"
 			},
-			want:   sender.Result{Outcome: sender.ConnectionError, Error: "DNS lookup failed: no such host"},
+			want:   sender.Result{Outcome: delivery.ConnectionError, Error: "DNS lookup failed: no such host"},
 			detail: resolver,
 		},
 		{
@@ -151,7 +152,7 @@ func TestSendFailures(t *testing.T) {
 				g := dnsGuard(&net.DNSError{Err: "i/o timeout", Server: resolver, IsTimeout: true})
 				return guardedSender(g, timeout), "https://slow.example.com/hook"
 			},
-			want:   sender.Result{Outcome: sender.Timeout, Error: "DNS lookup timed out"},
+			want:   sender.Result{Outcome: delivery.Timeout, Error: "DNS lookup timed out"},
 			detail: resolver,
 		},
 		{
@@ -160,7 +161,7 @@ func TestSendFailures(t *testing.T) {
 				g := dnsGuard(&net.DNSError{Err: "server misbehaving", Server: resolver, IsTemporary: true})
 				return guardedSender(g, timeout), "https://broken.example.com/hook"
 			},
-			want:   sender.Result{Outcome: sender.ConnectionError, Error: "DNS lookup failed"},
+			want:   sender.Result{Outcome: delivery.ConnectionError, Error: "DNS lookup failed"},
 			detail: resolver,
 		},
 		{
@@ -179,7 +180,7 @@ func TestSendFailures(t *testing.T) {
 					}})
 				return s, "https://example.com/hook"
 			},
-			want:   sender.Result{Outcome: sender.Timeout, Error: "timed out after 100ms connecting"},
+			want:   sender.Result{Outcome: delivery.Timeout, Error: "timed out after 100ms connecting"},
 			detail: "deadline",
 		},
 		{
@@ -187,7 +188,7 @@ func TestSendFailures(t *testing.T) {
 			attempt: func(t *testing.T) (*sender.Sender, string) {
 				return newSender(timeout), "https://" + newReceiver(t, nil).Addr() + "/hook"
 			},
-			want:   sender.Result{Outcome: sender.ConnectionError, Error: "TLS handshake failed: the receiver did not answer with TLS"},
+			want:   sender.Result{Outcome: delivery.ConnectionError, Error: "TLS handshake failed: the receiver did not answer with TLS"},
 			detail: "HTTPS",
 		},
 		{
@@ -195,7 +196,7 @@ func TestSendFailures(t *testing.T) {
 			attempt: func(t *testing.T) (*sender.Sender, string) {
 				return newSender(timeout), newTLSReceiver(t, unreachable(t), nil).URL
 			},
-			want:   sender.Result{Outcome: sender.ConnectionError, Error: "TLS handshake failed: certificate signed by an unknown authority"},
+			want:   sender.Result{Outcome: delivery.ConnectionError, Error: "TLS handshake failed: certificate signed by an unknown authority"},
 			detail: "x509",
 		},
 		{
@@ -204,7 +205,7 @@ func TestSendFailures(t *testing.T) {
 				srv := newTLSReceiver(t, unreachable(t), &tls.Config{Certificates: []tls.Certificate{expiredCert(t)}})
 				return newSender(timeout), srv.URL
 			},
-			want:   sender.Result{Outcome: sender.ConnectionError, Error: "TLS handshake failed: certificate expired or not yet valid"},
+			want:   sender.Result{Outcome: delivery.ConnectionError, Error: "TLS handshake failed: certificate expired or not yet valid"},
 			detail: "expired",
 		},
 		{
@@ -214,7 +215,7 @@ func TestSendFailures(t *testing.T) {
 				_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 				return trusting(guardedSender(loopbackGuard(), timeout), srv), "https://receiver.test:" + port + "/hook"
 			},
-			want:   sender.Result{Outcome: sender.ConnectionError, Error: "TLS handshake failed: certificate is not valid for this host"},
+			want:   sender.Result{Outcome: delivery.ConnectionError, Error: "TLS handshake failed: certificate is not valid for this host"},
 			detail: "receiver.test",
 		},
 		{
@@ -225,7 +226,7 @@ func TestSendFailures(t *testing.T) {
 				srv := newTLSReceiver(t, unreachable(t), &tls.Config{MaxVersion: tls.VersionTLS12, ClientAuth: tls.RequireAnyClientCert})
 				return trusting(newSender(timeout), srv), srv.URL
 			},
-			want:   sender.Result{Outcome: sender.ConnectionError, Error: "TLS handshake failed"},
+			want:   sender.Result{Outcome: delivery.ConnectionError, Error: "TLS handshake failed"},
 			detail: "tls",
 		},
 	}

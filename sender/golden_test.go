@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/sender"
 )
@@ -55,7 +56,7 @@ func TestOutgoingBytesGolden(t *testing.T) {
 			raw := capture(t, func(url string) {
 				res := s.Send(context.Background(), sender.Request{URL: url + "/hooks/trackelio?source=golden", Body: body,
 					Secret: secret, EventType: typ, DeliveryID: deliveryID})
-				if res.Outcome != sender.Success {
+				if res.Outcome != delivery.Success {
 					t.Errorf("attempt %s: %s", res.Outcome, res.Error)
 				}
 			})

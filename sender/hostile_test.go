@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/sender"
 )
@@ -54,27 +55,27 @@ func TestSendHostileReceivers(t *testing.T) {
 	}{
 		{
 			name: "huge headers", handler: (*testenv.Hostile).HugeHeaders, timeout: fast,
-			want: sender.Result{Outcome: sender.ConnectionError, Error: headersTooLarge},
+			want: sender.Result{Outcome: delivery.ConnectionError, Error: headersTooLarge},
 		},
 		{
 			// net/http derives HTTP/2's header list limit from the same
 			// bound; HPACK refuses the oversized string first.
 			name: "huge headers over HTTP/2", handler: (*testenv.Hostile).HugeHeaders, http2: true, timeout: fast,
-			want: sender.Result{Outcome: sender.ConnectionError, Error: headersTooLarge + " or could not be decoded (HTTP/2)"},
+			want: sender.Result{Outcome: delivery.ConnectionError, Error: headersTooLarge + " or could not be decoded (HTTP/2)"},
 		},
 		{
 			name: "endless body", handler: (*testenv.Hostile).EndlessBody, timeout: fast,
-			want: sender.Result{Outcome: sender.Success, StatusCode: http.StatusOK,
+			want: sender.Result{Outcome: delivery.Success, StatusCode: http.StatusOK,
 				Body: bytes.Repeat([]byte("x"), sender.CaptureLimit), Truncated: true},
 		},
 		{
 			name: "slow drip of headers", handler: (*testenv.Hostile).DripHeaders, timeout: slow,
-			want: sender.Result{Outcome: sender.Timeout, Error: "timed out after 300ms waiting for the response headers"},
+			want: sender.Result{Outcome: delivery.Timeout, Error: "timed out after 300ms waiting for the response headers"},
 		},
 		{
 			// The status arrived, so it is the receiver's answer.
 			name: "slow drip of body", handler: (*testenv.Hostile).DripBody, timeout: slow, dripBody: true,
-			want: sender.Result{Outcome: sender.Success, StatusCode: http.StatusOK},
+			want: sender.Result{Outcome: delivery.Success, StatusCode: http.StatusOK},
 		},
 	}
 	for _, tt := range tests {
@@ -138,10 +139,10 @@ func TestSendMemoryPerAttemptIsBounded(t *testing.T) {
 				fast    bool // ends its attempt by itself; the drips wait for Release
 				want    sender.Result
 			}{
-				{host.HugeHeaders(), true, sender.Result{Outcome: sender.ConnectionError, Error: headersTooLarge}},
-				{host.EndlessBody(), true, sender.Result{Outcome: sender.Success, StatusCode: http.StatusOK, Truncated: true}},
-				{host.DripHeaders(), false, sender.Result{Outcome: sender.Success, StatusCode: http.StatusOK}},
-				{host.DripBody(), false, sender.Result{Outcome: sender.Success, StatusCode: http.StatusOK}},
+				{host.HugeHeaders(), true, sender.Result{Outcome: delivery.ConnectionError, Error: headersTooLarge}},
+				{host.EndlessBody(), true, sender.Result{Outcome: delivery.Success, StatusCode: http.StatusOK, Truncated: true}},
+				{host.DripHeaders(), false, sender.Result{Outcome: delivery.Success, StatusCode: http.StatusOK}},
+				{host.DripBody(), false, sender.Result{Outcome: delivery.Success, StatusCode: http.StatusOK}},
 			}
 			urls := make([]string, len(kinds))
 			for i, k := range kinds {

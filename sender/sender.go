@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/signature"
 )
 
@@ -36,20 +37,6 @@ const (
 	maxHeaders       = 50
 	maxHeaderValue   = 1024
 	maxHeadersStored = 8 << 10
-)
-
-// Outcome classifies an attempt; the values are metric labels and API values.
-type Outcome string
-
-// Attempt outcomes.
-const (
-	Success         Outcome = "success"
-	HTTPError       Outcome = "http_error"
-	Timeout         Outcome = "timeout"
-	ConnectionError Outcome = "connection_error"
-	// Blocked means the destination guard refused the address; no
-	// connection was made.
-	Blocked Outcome = "blocked"
 )
 
 // Config configures a Sender.
@@ -73,7 +60,7 @@ type Config struct {
 	// CheckURL, when set, vets each URL before anything is sent; the worker
 	// passes the guard's CheckURL, so URLs stored before a rule existed are
 	// held to it without a connection. An error wrapping
-	// destination.ErrBlocked makes the attempt Blocked; any other fails it
+	// destination.ErrBlocked makes the attempt delivery.Blocked; any other fails it
 	// with the error's message, which must be fit for the customer.
 	CheckURL func(string) error
 	// RootCAs, when set, are the authorities an HTTPS receiver's
@@ -147,7 +134,7 @@ type Request struct {
 
 // Result is what one attempt produced.
 type Result struct {
-	Outcome    Outcome
+	Outcome    delivery.Outcome
 	StatusCode int // 0 when no response arrived
 	Body       []byte
 	Truncated  bool
@@ -167,6 +154,11 @@ type Result struct {
 	// can name internal addresses and our resolver.
 	Detail   string
 	Duration time.Duration
+}
+
+// Response is what a delivery decision reads of the result.
+func (r Result) Response() delivery.Response {
+	return delivery.Response{Outcome: r.Outcome, StatusCode: r.StatusCode, RetryAfter: r.RetryAfter}
 }
 
 // Send makes one attempt and never returns a Go error: every failure is an
@@ -189,7 +181,7 @@ func (s *Sender) attempt(ctx context.Context, r Request) Result {
 	p := &progress{}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, p.trace()), http.MethodPost, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
-		return Result{Outcome: ConnectionError, Error: "the webhook URL is not valid", Detail: err.Error()}
+		return Result{Outcome: delivery.ConnectionError, Error: "the webhook URL is not valid", Detail: err.Error()}
 	}
 	sent := s.sign(req, r)
 	res := s.send(ctx, req, p)
@@ -241,12 +233,12 @@ func (s *Sender) send(ctx context.Context, req *http.Request, p *progress) Resul
 	// outcome: the status is the receiver's answer.
 	body, truncated, _ := readPrefix(resp.Body, CaptureLimit)
 	headers, dropped := boundHeaders(resp.Header)
-	res := Result{Outcome: Success, StatusCode: resp.StatusCode, Body: body, Truncated: truncated, Headers: headers, HeadersDropped: dropped}
+	res := Result{Outcome: delivery.Success, StatusCode: resp.StatusCode, Body: body, Truncated: truncated, Headers: headers, HeadersDropped: dropped}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		res.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		res.Outcome = HTTPError
+		res.Outcome = delivery.HTTPError
 		res.Error = fmt.Sprintf("receiver answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
 	return res

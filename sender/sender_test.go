@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/internal/testenv"
 	"github.com/trackelio/webhooks/sender"
@@ -74,7 +75,7 @@ func TestSendHeadersAndBodyExact(t *testing.T) {
 
 	res := newSender(5*time.Second).Send(context.Background(), req)
 
-	want := sender.Result{Outcome: sender.Success, StatusCode: http.StatusNoContent, Body: []byte{}}
+	want := sender.Result{Outcome: delivery.Success, StatusCode: http.StatusNoContent, Body: []byte{}}
 	if diff := cmp.Diff(want, res, resultOpts); diff != "" {
 		t.Errorf("Result mismatch (-want +got):\n%s", diff)
 	}
@@ -133,23 +134,23 @@ func TestSendStatusOutcomes(t *testing.T) {
 		body   string
 		want   sender.Result
 	}{
-		{"200", 200, `{"ok":true}`, sender.Result{Outcome: sender.Success, StatusCode: 200, Body: []byte(`{"ok":true}`)}},
-		{"202 empty body", 202, "", sender.Result{Outcome: sender.Success, StatusCode: 202, Body: []byte{}}},
-		{"299", 299, "fine", sender.Result{Outcome: sender.Success, StatusCode: 299, Body: []byte("fine")}},
+		{"200", 200, `{"ok":true}`, sender.Result{Outcome: delivery.Success, StatusCode: 200, Body: []byte(`{"ok":true}`)}},
+		{"202 empty body", 202, "", sender.Result{Outcome: delivery.Success, StatusCode: 202, Body: []byte{}}},
+		{"299", 299, "fine", sender.Result{Outcome: delivery.Success, StatusCode: 299, Body: []byte("fine")}},
 		{"500 body captured", 500, "boom: database down", sender.Result{
-			Outcome: sender.HTTPError, StatusCode: 500, Body: []byte("boom: database down"),
+			Outcome: delivery.HTTPError, StatusCode: 500, Body: []byte("boom: database down"),
 			Error: "receiver answered 500 Internal Server Error",
 		}},
 		{"404", 404, "nope", sender.Result{
-			Outcome: sender.HTTPError, StatusCode: 404, Body: []byte("nope"),
+			Outcome: delivery.HTTPError, StatusCode: 404, Body: []byte("nope"),
 			Error: "receiver answered 404 Not Found",
 		}},
 		{"429", 429, "", sender.Result{
-			Outcome: sender.HTTPError, StatusCode: 429, Body: []byte{},
+			Outcome: delivery.HTTPError, StatusCode: 429, Body: []byte{},
 			Error: "receiver answered 429 Too Many Requests",
 		}},
 		{"304", 304, "", sender.Result{
-			Outcome: sender.HTTPError, StatusCode: 304, Body: []byte{},
+			Outcome: delivery.HTTPError, StatusCode: 304, Body: []byte{},
 			Error: "receiver answered 304 Not Modified",
 		}},
 	}
@@ -184,7 +185,7 @@ func TestSendDoesNotFollowRedirects(t *testing.T) {
 			res := newSender(5*time.Second).Send(context.Background(), request(origin.URL("")))
 
 			want := sender.Result{
-				Outcome: sender.HTTPError, StatusCode: status, Body: []byte("moved"),
+				Outcome: delivery.HTTPError, StatusCode: status, Body: []byte("moved"),
 				Error: "receiver answered " + strconv.Itoa(status) + " " + http.StatusText(status),
 			}
 			if diff := cmp.Diff(want, res, resultOpts); diff != "" {
@@ -225,7 +226,7 @@ func TestSendTruncatesLargeBodies(t *testing.T) {
 			})
 			res := s.Send(context.Background(), request(rc.URL("")))
 			want := sender.Result{
-				Outcome: sender.HTTPError, StatusCode: 500, Body: body[:tt.wantLen], Truncated: tt.wantTruncated,
+				Outcome: delivery.HTTPError, StatusCode: 500, Body: body[:tt.wantLen], Truncated: tt.wantTruncated,
 				Error: "receiver answered 500 Internal Server Error",
 			}
 			if diff := cmp.Diff(want, res, resultOpts); diff != "" {
@@ -252,7 +253,7 @@ func TestSendTimeout(t *testing.T) {
 	res := newSender(timeout).Send(context.Background(), request(rc.URL("")))
 	elapsed := time.Since(start)
 
-	want := sender.Result{Outcome: sender.Timeout, Error: "timed out after 100ms waiting for the response headers"}
+	want := sender.Result{Outcome: delivery.Timeout, Error: "timed out after 100ms waiting for the response headers"}
 	if diff := cmp.Diff(want, res, resultOpts); diff != "" {
 		t.Errorf("Result mismatch (-want +got):\n%s", diff)
 	}
@@ -283,7 +284,7 @@ func TestSendSlowBodyTimesOut(t *testing.T) {
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Fatalf("Send took %v with a 100ms timeout", elapsed)
 	}
-	want := sender.Result{Outcome: sender.Success, StatusCode: 200, Body: []byte("partial")}
+	want := sender.Result{Outcome: delivery.Success, StatusCode: 200, Body: []byte("partial")}
 	if diff := cmp.Diff(want, res, resultOpts); diff != "" {
 		t.Errorf("Result mismatch (-want +got):\n%s", diff)
 	}
@@ -305,7 +306,7 @@ func TestSendConnectionRefused(t *testing.T) {
 	t.Parallel()
 	res := newSender(5*time.Second).Send(context.Background(), request("http://"+closedAddr(t)+"/hook"))
 
-	if res.Outcome != sender.ConnectionError || res.StatusCode != 0 || res.Body != nil {
+	if res.Outcome != delivery.ConnectionError || res.StatusCode != 0 || res.Body != nil {
 		t.Errorf("Result = %+v, want ConnectionError without a response", res)
 	}
 	if !strings.Contains(res.Error, "connection refused") {
@@ -319,7 +320,7 @@ func TestSendConnectionRefused(t *testing.T) {
 func TestSendInvalidURL(t *testing.T) {
 	t.Parallel()
 	res := newSender(time.Second).Send(context.Background(), request("http://bad host/"))
-	if res.Outcome != sender.ConnectionError || res.Error == "" {
+	if res.Outcome != delivery.ConnectionError || res.Error == "" {
 		t.Errorf("Result = %+v, want ConnectionError with an error", res)
 	}
 }
@@ -330,7 +331,7 @@ func TestSendCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	res := newSender(5*time.Second).Send(ctx, request(rc.URL("")))
-	if res.Outcome == sender.Success || res.Error == "" {
+	if res.Outcome == delivery.Success || res.Error == "" {
 		t.Errorf("Result = %+v, want a failure for a cancelled context", res)
 	}
 }
@@ -415,7 +416,7 @@ func TestSendIgnoresEnvironmentProxy(t *testing.T) {
 	_, port, _ := net.SplitHostPort(rc.Addr())
 	res := s.Send(context.Background(), request("http://receiver.test:"+port+"/hook"))
 
-	if res.Outcome != sender.Success || res.StatusCode != http.StatusNoContent {
+	if res.Outcome != delivery.Success || res.StatusCode != http.StatusNoContent {
 		t.Errorf("Result = %+v, want Success 204 from the receiver", res)
 	}
 	if n := len(rc.Requests()); n != 1 {
@@ -438,7 +439,7 @@ func TestSendThroughConfiguredProxy(t *testing.T) {
 
 	res := s.Send(context.Background(), request(rc.URL("")))
 
-	if res.Outcome != sender.Success || string(res.Body) != "via proxy" {
+	if res.Outcome != delivery.Success || string(res.Body) != "via proxy" {
 		t.Errorf("Result = %+v, want the proxy's 200", res)
 	}
 	if n := proxied.Load(); n != 1 {
@@ -459,7 +460,7 @@ func TestSendBlockedDestination(t *testing.T) {
 
 	// The customer reads that it was blocked, not which address the name
 	// had: that would map our network. The worker's log gets the address.
-	if res.Outcome != sender.Blocked || res.StatusCode != 0 || res.Error != "blocked: the address is not public" ||
+	if res.Outcome != delivery.Blocked || res.StatusCode != 0 || res.Error != "blocked: the address is not public" ||
 		!strings.Contains(res.Detail, "127.0.0.1") {
 		t.Errorf("Result = %+v, want Blocked with an error without the address, and a Detail naming 127.0.0.1", res)
 	}
@@ -469,7 +470,7 @@ func TestSendBlockedDestination(t *testing.T) {
 
 	// The same guard with loopback allowed delivers.
 	s = guardedSender(loopbackGuard(), 5*time.Second)
-	if res := s.Send(context.Background(), request(rc.URL(""))); res.Outcome != sender.Success {
+	if res := s.Send(context.Background(), request(rc.URL(""))); res.Outcome != delivery.Success {
 		t.Errorf("allowlisted Send = %+v, want Success", res)
 	}
 }
@@ -492,13 +493,13 @@ func TestSendChecksURLFirst(t *testing.T) {
 		want sender.Result
 	}{
 		// Allowlisted addresses are held to the port rule too.
-		{"http://127.0.0.1:22/hook", sender.Result{Outcome: sender.Blocked, Error: "blocked: port 22 is not allowed"}},
-		{"http://hooks.example.com:6379/", sender.Result{Outcome: sender.Blocked, Error: "blocked: port 6379 is not allowed"}},
-		{"http://10.0.0.1/hook", sender.Result{Outcome: sender.Blocked, Error: "blocked: the address is not public"}},
-		{"https://example.com/a b", sender.Result{Outcome: sender.ConnectionError,
+		{"http://127.0.0.1:22/hook", sender.Result{Outcome: delivery.Blocked, Error: "blocked: port 22 is not allowed"}},
+		{"http://hooks.example.com:6379/", sender.Result{Outcome: delivery.Blocked, Error: "blocked: port 6379 is not allowed"}},
+		{"http://10.0.0.1/hook", sender.Result{Outcome: delivery.Blocked, Error: "blocked: the address is not public"}},
+		{"https://example.com/a b", sender.Result{Outcome: delivery.ConnectionError,
 			Error: "url contains a space at position 22; percent-encode it as %20"}},
 		// Go escapes a space in the path but sends the query as it is.
-		{"https://example.com/hook?q=a b", sender.Result{Outcome: sender.ConnectionError,
+		{"https://example.com/hook?q=a b", sender.Result{Outcome: delivery.ConnectionError,
 			Error: "url contains a space at position 29; percent-encode it as %20"}},
 	}
 	for _, tt := range tests {
@@ -517,7 +518,7 @@ func TestSendChecksURLFirst(t *testing.T) {
 	// A URL the hook accepts is sent.
 	rc := newReceiver(t, nil)
 	s = sender.New(sender.Config{Timeout: 5 * time.Second, UserAgent: testUserAgent, CheckURL: loopbackGuard().CheckURL})
-	if res := s.Send(context.Background(), request(rc.URL("/hook"))); res.Outcome != sender.Success {
+	if res := s.Send(context.Background(), request(rc.URL("/hook"))); res.Outcome != delivery.Success {
 		t.Errorf("Send to an accepted URL = %+v, want Success", res)
 	}
 }
@@ -555,7 +556,7 @@ func TestSendBoundsResponseHeaders(t *testing.T) {
 	})
 	res := newSender(5*time.Second).Send(context.Background(), request(rc.URL("")))
 
-	if res.Outcome != sender.Success {
+	if res.Outcome != delivery.Success {
 		t.Fatalf("Result = %+v, want Success", res)
 	}
 	size := 0
@@ -587,7 +588,7 @@ func TestSendConcurrent(t *testing.T) {
 		wg.Go(func() {
 			req := request(rc.URL(""))
 			req.DeliveryID = strconv.Itoa(i)
-			if res := s.Send(context.Background(), req); res.Outcome != sender.Success {
+			if res := s.Send(context.Background(), req); res.Outcome != delivery.Success {
 				t.Errorf("Send %d = %+v, want Success", i, res)
 			}
 		})
@@ -618,7 +619,7 @@ func TestSendTrustsConfiguredRoots(t *testing.T) {
 	pool.AddCert(srv.Certificate())
 	s := sender.New(sender.Config{Timeout: 5 * time.Second, MaxConnsPerHost: 4, UserAgent: testUserAgent, RootCAs: pool})
 	for i := range 3 {
-		if res := s.Send(context.Background(), request(srv.URL)); res.Outcome != sender.Success {
+		if res := s.Send(context.Background(), request(srv.URL)); res.Outcome != delivery.Success {
 			t.Fatalf("attempt %d: %+v, want Success", i+1, res)
 		}
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
 	"github.com/trackelio/webhooks/dashboard"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/destination"
-	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/manage"
 )
 
@@ -62,7 +62,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.FrameAncestors, err = dashboard.ParseFrameAncestors(getenv("DASHBOARD_FRAME_ANCESTORS"))
 	env.Check("DASHBOARD_FRAME_ANCESTORS", err)
 	// The workers' schedule: the dashboard says attempt n of N with it.
-	c.RetrySchedule, err = jobs.ParseSchedule(env.String("RETRY_SCHEDULE", jobs.DefaultSchedule))
+	c.RetrySchedule, err = delivery.ParseSchedule(env.String("RETRY_SCHEDULE", delivery.DefaultSchedule))
 	env.Check("RETRY_SCHEDULE", err)
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {

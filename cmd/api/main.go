@@ -16,6 +16,7 @@ import (
 	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/cmd/internal/boot"
 	"github.com/trackelio/webhooks/dashboard"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/manage"
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		SessionTTL:     cfg.SessionTTL,
 		FrameAncestors: cfg.FrameAncestors,
 		TrustedProxies: cfg.TrustedProxies,
-		Retry:          jobs.RetryPolicy{Schedule: cfg.RetrySchedule},
+		Retry:          delivery.RetryPolicy{Schedule: cfg.RetrySchedule},
 	})
 	handler := api.New(api.Config{
 		Store:      store,

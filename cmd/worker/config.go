@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/destination"
 	"github.com/trackelio/webhooks/jobs"
-	"github.com/trackelio/webhooks/repo"
 )
 
 // Defaults sized for receivers that take 100 ms to 2 s (see the README's
@@ -34,13 +34,13 @@ type config struct {
 	RedisURL         string
 	PollInterval     time.Duration
 	DeliveryTimeout  time.Duration
-	Retry            jobs.RetryPolicy
+	Retry            delivery.RetryPolicy
 	LogLevel         string
 	Guard            destination.Config
 	Proxy            *url.URL
 	RootCAs          *x509.CertPool
 	Limits           jobs.WebhookLimitsConfig
-	AutoDisable      repo.AutoDisable
+	AutoDisable      delivery.AutoDisable
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -75,9 +75,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		env.Check("DELIVERY_CA_FILE", err)
 		c.RootCAs = pool
 	}
-	schedule, err := jobs.ParseSchedule(env.String("RETRY_SCHEDULE", jobs.DefaultSchedule))
+	schedule, err := delivery.ParseSchedule(env.String("RETRY_SCHEDULE", delivery.DefaultSchedule))
 	env.Check("RETRY_SCHEDULE", err)
-	c.Retry = jobs.RetryPolicy{
+	c.Retry = delivery.RetryPolicy{
 		Schedule:         schedule,
 		Jitter:           env.Float("RETRY_JITTER", 0.2),
 		MinAfterThrottle: env.Duration("RETRY_MIN_AFTER_THROTTLE", time.Minute),
@@ -91,7 +91,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		BreakerThreshold: env.Int("BREAKER_THRESHOLD", 10),
 		ProbeInterval:    env.Duration("BREAKER_PROBE_INTERVAL", 30*time.Second),
 	}
-	c.AutoDisable = repo.AutoDisable{
+	c.AutoDisable = delivery.AutoDisable{
 		After:       env.Duration("WEBHOOK_DISABLE_AFTER", 5*24*time.Hour),
 		MinFailures: env.Int("WEBHOOK_DISABLE_MIN_FAILURES", 20),
 	}
