@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
 )
 
 func TestV1RoutesRequireAPIKey(t *testing.T) {
@@ -17,7 +17,7 @@ func TestV1RoutesRequireAPIKey(t *testing.T) {
 	f := setup(t)
 	ws := f.mustCreateWorkspace(t, "Acme")
 	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
-	ev := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", nil))
+	ev := f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "post.created", nil))
 	deliveryID := f.deliveryIDsOfEvent(t, ev.ID)[0]
 	enqueuedBefore := len(f.enq.Enqueued())
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -64,7 +64,7 @@ func TestListDeliveriesPagination(t *testing.T) {
 	// newestFirst holds hook's delivery ids, newest first.
 	var newestFirst []string
 	for i := range 25 {
-		ev := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", map[string]any{"i": i}))
+		ev := f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "post.created", map[string]any{"i": i}))
 		var id string
 		if err := f.db.Get(&id, `SELECT id::text FROM deliveries WHERE event_id = $1 AND webhook_id = $2`, ev.ID, hook.ID); err != nil {
 			t.Fatal(err)
@@ -122,7 +122,7 @@ func TestListDeliveriesPagination(t *testing.T) {
 
 	t.Run("a cursor holds its place while new deliveries arrive", func(t *testing.T) {
 		first := f.listPage(t, ws.APIKey, hook.ID, "?limit=10")
-		f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", map[string]any{"late": true}))
+		f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "post.created", map[string]any{"late": true}))
 		second := f.listPage(t, ws.APIKey, hook.ID, "?limit=10&cursor="+url.QueryEscape(first.NextCursor))
 		var ids []string
 		for _, d := range second.Data {
@@ -163,7 +163,7 @@ func TestListDeliveriesPaginationWithTies(t *testing.T) {
 	ws := f.mustCreateWorkspace(t, "Acme")
 	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
 	for i := range 25 {
-		f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", map[string]any{"i": i}))
+		f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "post.created", map[string]any{"i": i}))
 	}
 	// Three groups of equal timestamps with a microsecond fraction, so
 	// neighbours in each group differ only by id.
@@ -194,7 +194,7 @@ func TestListDeliveriesFilters(t *testing.T) {
 	var all []string
 	for i := range 6 {
 		typ := []string{"post.created", "nps.submitted"}[i%2]
-		ev := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, typ, map[string]any{"i": i}))
+		ev := f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, typ, map[string]any{"i": i}))
 		id := f.deliveryIDsOfEvent(t, ev.ID)[0]
 		all = append([]string{id}, all...)
 		if i%3 == 0 {
@@ -260,7 +260,7 @@ func TestGetDeliveryWithAttempts(t *testing.T) {
 	f := setup(t)
 	ws := f.mustCreateWorkspace(t, "Acme")
 	hook := f.mustCreateHook(t, ws.APIKey, "comment.created")
-	ev := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "comment.created", nil))
+	ev := f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "comment.created", nil))
 	id := f.deliveryIDsOfEvent(t, ev.ID)[0]
 
 	get := func(t *testing.T) client.DeliveryDetail {
@@ -360,7 +360,7 @@ func TestRedeliver(t *testing.T) {
 	f := setup(t)
 	ws := f.mustCreateWorkspace(t, "Acme")
 	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
-	ev := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", nil))
+	ev := f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "post.created", nil))
 	orig := f.deliveryIDsOfEvent(t, ev.ID)[0]
 	at := time.Now().UTC().Truncate(time.Microsecond)
 	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: orig, Attempt: 1, StatusCode: 410,

@@ -12,7 +12,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/testfactory"
 )
 
 // TestBadRequestsChangeNothing sends requests the API must refuse and checks
@@ -22,7 +23,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 	f := setup(t)
 	ws := f.mustCreateWorkspace(t, "Acme")
 	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
-	ev := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", nil))
+	ev := f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "post.created", nil))
 	deliveryID := f.deliveryIDsOfEvent(t, ev.ID)[0]
 	unknown := uuid.NewString()
 
@@ -189,13 +190,13 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 // Idempotency-Key, the event is stored once.
 func TestDatabaseOutageAnswers503(t *testing.T) {
 	t.Parallel()
-	store, db, pg := testenv.NewStoreBehindProxy(t)
+	store, db, pg := dbtest.NewStoreBehindProxy(t)
 	f := setupOn(t, store, db)
 	ws := f.mustCreateWorkspace(t, "Acme")
 	f.mustCreateHook(t, ws.APIKey, "post.created")
 	post := func() response {
 		return f.do(t, request{Method: http.MethodPost, Path: "/v1/events", Auth: bearer(ws.APIKey),
-			Body: testenv.EventBody(t, "post.created", nil), Header: map[string]string{"Idempotency-Key": "outage-1"}})
+			Body: testfactory.EventBody(t, "post.created", nil), Header: map[string]string{"Idempotency-Key": "outage-1"}})
 	}
 
 	pg.Cut()

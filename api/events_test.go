@@ -20,7 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
 )
 
 // storedEvent is an events row.
@@ -94,7 +94,7 @@ func TestCreateEventFansOutToActiveSubscribedWebhooks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.typ, func(t *testing.T) {
 			enqueuedBefore := f.enq.Enqueued()
-			res := f.call(t, "POST", "/v1/events", a.APIKey, testenv.EventBody(t, tt.typ, nil))
+			res := f.call(t, "POST", "/v1/events", a.APIKey, testfactory.EventBody(t, tt.typ, nil))
 			res.wantStatus(t, http.StatusAccepted)
 			if diff := cmp.Diff([]string{"deliveries", "id"}, res.keys(t)); diff != "" {
 				t.Errorf("answer keys (-want +got):\n%s", diff)
@@ -262,7 +262,7 @@ func TestCreateEventIdempotency(t *testing.T) {
 		res.decodeStrict(t, &got)
 		return got, res
 	}
-	body := testenv.EventBody(t, "post.created", map[string]any{"order": 42})
+	body := testfactory.EventBody(t, "post.created", map[string]any{"order": 42})
 
 	first, res := post(t, a.APIKey, "order-42", body)
 	if h := res.Header.Get("Idempotent-Replayed"); h != "" {
@@ -323,8 +323,8 @@ func TestCreateEventIdempotency(t *testing.T) {
 		reordered := strings.Replace(body, `"order":42,`, "", 1)
 		reordered = strings.TrimSuffix(reordered, "}}") + `,"order":42}}`
 		tests := []struct{ name, body string }{
-			{"other data", testenv.EventBody(t, "post.created", map[string]any{"order": 43})},
-			{"another type", testenv.EventBody(t, "comment.created", map[string]any{"order": 42})},
+			{"other data", testfactory.EventBody(t, "post.created", map[string]any{"order": 43})},
+			{"another type", testfactory.EventBody(t, "comment.created", map[string]any{"order": 42})},
 			{"the same members in another order", reordered},
 		}
 		for _, tt := range tests {
@@ -430,7 +430,7 @@ func TestCreateEventOutlivesAHangUp(t *testing.T) {
 				return ctx.Err() // as asynq's client does with a cancelled context
 			})
 			f.do(t, request{Method: http.MethodPost, Path: "/v1/events", Auth: bearer(ws.APIKey),
-				Body: testenv.EventBody(t, "post.created", nil), Context: ctx})
+				Body: testfactory.EventBody(t, "post.created", nil), Context: ctx})
 
 			var events []string
 			if err := f.db.Select(&events, `SELECT id FROM events WHERE workspace_id = $1`, ws.ID); err != nil {
@@ -476,7 +476,7 @@ func TestCreateEventAnswersBeforeTheEnqueue(t *testing.T) {
 	answered := make(chan int, 2)
 	go func() {
 		for range 2 {
-			req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/events", strings.NewReader(testenv.EventBody(t, "post.created", nil)))
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/events", strings.NewReader(testfactory.EventBody(t, "post.created", nil)))
 			if err != nil {
 				t.Error(err)
 				return
@@ -515,7 +515,7 @@ func TestCreateEventEnqueueFailureStillAccepted(t *testing.T) {
 	f.mustCreateHook(t, ws.APIKey, "post.created")
 	f.mustCreateHook(t, ws.APIKey, "post.created")
 
-	got := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", nil))
+	got := f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "post.created", nil))
 	if got.Deliveries != 2 {
 		t.Errorf("deliveries = %d, want 2", got.Deliveries)
 	}
@@ -586,9 +586,9 @@ func TestCreateEventValidatesData(t *testing.T) {
 		{name: "post without an id", body: `{"type":"post.created","data":{"post":{"title":"T","status":"open","board":{"id":"b"},"author":{"id":"u"}},"source":"widget"}}`, field: "/data/post/id"},
 		{name: "unknown source", body: `{"type":"post.created","data":{` + requiredPost[:strings.LastIndex(requiredPost, ",")] + `,"source":"email"}}`, field: "/data/source"},
 		{name: "an empty data object", body: `{"type":"nps.submitted","data":{}}`, field: "/data/id"},
-		{name: "score out of range", body: `{"type":"nps.submitted","data":` + testenv.EventData(t, "nps.submitted", map[string]any{"score": 11}) + `}`, field: "/data/score"},
-		{name: "a score as a string", body: `{"type":"nps.submitted","data":` + testenv.EventData(t, "nps.submitted", map[string]any{"score": "9"}) + `}`, field: "/data/score"},
-		{name: "a time that is not RFC 3339", body: `{"type":"conversation.completed","data":` + testenv.EventData(t, "conversation.completed",
+		{name: "score out of range", body: `{"type":"nps.submitted","data":` + testfactory.EventData(t, "nps.submitted", map[string]any{"score": 11}) + `}`, field: "/data/score"},
+		{name: "a score as a string", body: `{"type":"nps.submitted","data":` + testfactory.EventData(t, "nps.submitted", map[string]any{"score": "9"}) + `}`, field: "/data/score"},
+		{name: "a time that is not RFC 3339", body: `{"type":"conversation.completed","data":` + testfactory.EventData(t, "conversation.completed",
 			map[string]any{"timings": map[string]any{"started_at": "30/11/2026", "completed_at": "2026-11-30T16:58:12Z"}}) + `}`, field: "/data/timings/started_at"},
 		{name: "5,000 levels in 10 KB", body: `{"type":"post.created","data":` + withPost(`{"deep":`+nested(5000, "1")+`}`) + `}`, field: tooDeep,
 			message: "data" + strings.TrimPrefix(tooDeep, "/data") + ": objects and arrays nested more than 32 levels deep"},
@@ -597,9 +597,9 @@ func TestCreateEventValidatesData(t *testing.T) {
 			message: `data/score: duplicate key "score"`},
 		{name: "a key twice, once escaped", body: `{"type":"nps.submitted","data":{"id":"n1","score":9,"\u0073core":9,"respondent":{"id":"u"}}}`, field: "/data/score"},
 		{name: "a nested key twice", body: `{"type":"nps.submitted","data":{"id":"n1","score":9,"respondent":{"id":"u","id":"v"}}}`, field: "/data/respondent/id"},
-		{name: "a request field twice", body: `{"type":"post.created","type":"nps.submitted","data":` + testenv.EventData(t, "nps.submitted", nil) + `}`,
+		{name: "a request field twice", body: `{"type":"post.created","type":"nps.submitted","data":` + testfactory.EventData(t, "nps.submitted", nil) + `}`,
 			field: "type", message: `field "type" given twice`},
-		{name: "a request field twice, in another case", body: `{"type":"nps.submitted","data":{},"Data":` + testenv.EventData(t, "nps.submitted", nil) + `}`, field: "Data"},
+		{name: "a request field twice, in another case", body: `{"type":"nps.submitted","data":{},"Data":` + testfactory.EventData(t, "nps.submitted", nil) + `}`, field: "Data"},
 		{name: "a request field twice, once escaped, after data holding look-alikes",
 			body: `{"type":"nps.submitted","data":{"type":[{"type":"}]"}],"s":"\\\",\"type\":"},"\u0074ype":"nps.submitted"}`, field: "type"},
 	}
@@ -609,7 +609,7 @@ func TestCreateEventValidatesData(t *testing.T) {
 				apiError{Status: 422, Code: "validation_failed", Field: tt.field, Message: tt.message})
 		})
 	}
-	res := f.do(t, request{Method: "POST", Path: "/v1/events", Auth: bearer(ws.APIKey), Body: testenv.EventBody(t, "nps.submitted", nil),
+	res := f.do(t, request{Method: "POST", Path: "/v1/events", Auth: bearer(ws.APIKey), Body: testfactory.EventBody(t, "nps.submitted", nil),
 		Header: map[string]string{"Idempotency-Key": "k-" + tests[2].name}})
 	res.wantStatus(t, http.StatusAccepted)
 	if h := res.Header.Get("Idempotent-Replayed"); h != "" {

@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
 )
 
 // FuzzCreateEvent posts arbitrary bodies to POST /v1/events. Whatever the
@@ -35,7 +35,7 @@ func FuzzCreateEvent(f *testing.F) {
 	f.Add([]byte(`{"type":"nps.submitted","TYPE":"post.created","data":{}}`))
 	// Valid events, so mutations also explore what the schemas accept.
 	for _, typ := range []string{"post.created", "nps.submitted", "conversation.completed"} {
-		f.Add([]byte(testenv.EventBody(f, typ, map[string]any{"nested": map[string]any{"deep": []any{1, "é", nil}}})))
+		f.Add([]byte(testfactory.EventBody(f, typ, map[string]any{"nested": map[string]any{"deep": []any{1, "é", nil}}})))
 	}
 
 	f.Fuzz(func(t *testing.T, body []byte) {

@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -24,7 +24,7 @@ func TestWorkspaceIsolation(t *testing.T) {
 	b := f.mustCreateWorkspace(t, "B")
 	hook := f.mustCreateHook(t, a.APIKey, "post.created")
 	f.mustCreateHook(t, b.APIKey, "post.created")
-	ev := f.mustPostEvent(t, a.APIKey, testenv.EventBody(t, "post.created", map[string]any{"secret": "of A"}))
+	ev := f.mustPostEvent(t, a.APIKey, testfactory.EventBody(t, "post.created", map[string]any{"secret": "of A"}))
 	del := f.deliveryIDsOfEvent(t, ev.ID)[0]
 	f.mustRecordAttempt(t, repo.AttemptResult{DeliveryID: del, Attempt: 1, StatusCode: 500,
 		ResponseBody: []byte("A's receiver says no"), Error: "HTTP 500", Duration: time.Millisecond,

@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/api"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/manage"
 )
 
@@ -49,7 +49,7 @@ func TestRateLimit(t *testing.T) {
 	}
 
 	before := f.rowCounts(t)
-	res := f.call(t, "POST", "/v1/events", a.APIKey, testenv.EventBody(t, "post.created", nil))
+	res := f.call(t, "POST", "/v1/events", a.APIKey, testfactory.EventBody(t, "post.created", nil))
 	res.wantError(t, apiError{Status: http.StatusTooManyRequests, Code: "rate_limited"})
 	if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || secs < 1 {
 		t.Errorf("Retry-After = %q, want a whole number of seconds ≥ 1", res.Header.Get("Retry-After"))

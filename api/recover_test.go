@@ -14,7 +14,7 @@ import (
 
 	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -44,7 +44,7 @@ func (f *fixture) mustHealth(tb testing.TB, key, id string) client.Webhook {
 // delivery's id.
 func (f *fixture) mustEventDelivery(tb testing.TB, key, typ string) string {
 	tb.Helper()
-	ev := f.mustPostEvent(tb, key, testenv.EventBody(tb, typ, nil))
+	ev := f.mustPostEvent(tb, key, testfactory.EventBody(tb, typ, nil))
 	ids := f.deliveryIDsOfEvent(tb, ev.ID)
 	if len(ids) != 1 {
 		tb.Fatalf("event has %d deliveries, want 1", len(ids))

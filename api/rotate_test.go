@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
 )
 
 func (f *fixture) mustGetSecret(tb testing.TB, key, webhookID string) string {
@@ -71,7 +71,7 @@ func TestRotateSecret(t *testing.T) {
 			if s := f.mustGetSecret(t, ws.APIKey, hook.ID); s != got.Secret {
 				t.Errorf("GET secret = %q after rotation, want the new %q", s, got.Secret)
 			}
-			stored := testenv.Secrets(t, f.db, hook.ID)
+			stored := testfactory.Secrets(t, f.db, hook.ID)
 			if stored.Secret != got.Secret || stored.Previous.String != hook.Secret ||
 				stored.PreviousExpiry.Time.Sub(got.PreviousSecretExpiresAt).Abs() > time.Microsecond {
 				t.Errorf("stored secrets = %+v, want the new secret, the old one as previous until %v", stored, got.PreviousSecretExpiresAt)
@@ -146,7 +146,7 @@ func TestRotateSecretRefusals(t *testing.T) {
 		{"another workspace's key", other.APIKey, path, "", apiError{Status: 404, Code: "not_found"}},
 		{"no key", "", path, "", apiError{Status: 401, Code: "unauthorized"}},
 	}
-	before := map[string]testenv.StoredSecrets{hook.ID: testenv.Secrets(t, f.db, hook.ID), theirs.ID: testenv.Secrets(t, f.db, theirs.ID)}
+	before := map[string]testfactory.StoredSecrets{hook.ID: testfactory.Secrets(t, f.db, hook.ID), theirs.ID: testfactory.Secrets(t, f.db, theirs.ID)}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := f.call(t, "POST", tt.path, tt.key, tt.body)
@@ -158,7 +158,7 @@ func TestRotateSecretRefusals(t *testing.T) {
 			}
 		})
 	}
-	after := map[string]testenv.StoredSecrets{hook.ID: testenv.Secrets(t, f.db, hook.ID), theirs.ID: testenv.Secrets(t, f.db, theirs.ID)}
+	after := map[string]testfactory.StoredSecrets{hook.ID: testfactory.Secrets(t, f.db, hook.ID), theirs.ID: testfactory.Secrets(t, f.db, theirs.ID)}
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("refused rotations changed secrets (-before +after):\n%s", diff)
 	}

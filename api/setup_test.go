@@ -19,7 +19,8 @@ import (
 
 	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
@@ -34,14 +35,14 @@ type fixture struct {
 	manage  *manage.Service // its background enqueues are waited for after each request
 	store   *repo.Store
 	db      *sqlx.DB // a separate connection for assertions on raw rows
-	enq     *testenv.RecordingQueue
+	enq     *queuetest.Recorder
 }
 
 // setup builds the API on a fresh migrated database. Options adjust the
 // API's and the shared operations' config before the handler is built.
 func setup(tb testing.TB, opts ...func(*api.Config, *manage.Config)) *fixture {
 	tb.Helper()
-	store, db := testenv.NewStoreAndDB(tb)
+	store, db := dbtest.NewStoreAndDB(tb)
 	return setupOn(tb, store, db, opts...)
 }
 
@@ -49,7 +50,7 @@ func setup(tb testing.TB, opts ...func(*api.Config, *manage.Config)) *fixture {
 // its database.
 func setupOn(tb testing.TB, store *repo.Store, db *sqlx.DB, opts ...func(*api.Config, *manage.Config)) *fixture {
 	tb.Helper()
-	enq := &testenv.RecordingQueue{}
+	enq := &queuetest.Recorder{}
 	log := slog.New(slog.DiscardHandler)
 	cfg := api.Config{
 		Store:      store,
@@ -270,7 +271,7 @@ var tables = []string{"workspaces", "api_keys", "webhooks", "events", "deliverie
 // rowCounts counts the rows of the tables above, read straight from Postgres.
 func (f *fixture) rowCounts(tb testing.TB) map[string]int {
 	tb.Helper()
-	return testenv.RowCounts(tb, f.db, tables...)
+	return dbtest.RowCounts(tb, f.db, tables...)
 }
 
 // deliveryIDsOfEvent lists the delivery ids stored for an event.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -283,7 +283,7 @@ func TestTurnOffCancelsPendingDeliveries(t *testing.T) {
 	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
 	f.enq.WorkerRecords(t, f.store, repo.AttemptResult{StatusCode: 500, Error: "receiver answered 500",
 		NewStatus: delivery.StatusPending, NextAttemptAt: time.Now().Add(time.Hour)})
-	ev := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", nil))
+	ev := f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "post.created", nil))
 	f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":false}`).wantStatus(t, http.StatusOK)
 	for _, id := range f.deliveryIDsOfEvent(t, ev.ID) {
 		var d client.DeliveryDetail
@@ -300,7 +300,7 @@ func TestDeleteWebhook(t *testing.T) {
 	ws := f.mustCreateWorkspace(t, "Acme")
 	keep := f.mustCreateHook(t, ws.APIKey, "post.created")
 	gone := f.mustCreateHook(t, ws.APIKey, "post.created")
-	ev := f.mustPostEvent(t, ws.APIKey, testenv.EventBody(t, "post.created", nil))
+	ev := f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "post.created", nil))
 	var pending string
 	if err := f.db.Get(&pending, `SELECT id::text FROM deliveries WHERE event_id = $1 AND webhook_id = $2`, ev.ID, gone.ID); err != nil {
 		t.Fatal(err)

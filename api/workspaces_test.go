@@ -14,7 +14,7 @@ import (
 
 	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/manage"
 )
 
@@ -189,7 +189,7 @@ func TestListEventTypes(t *testing.T) {
 	}
 
 	// The loop above checked the schemas and examples.
-	want := testenv.DocumentedEventTypes()
+	want := testfactory.DocumentedEventTypes()
 	if diff := cmp.Diff(want, got.Data, cmpopts.IgnoreFields(client.EventType{}, "Schema", "Example")); diff != "" {
 		t.Errorf("event types (-spec +got):\n%s", diff)
 	}

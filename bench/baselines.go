@@ -18,7 +18,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/redistest"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 	"github.com/trackelio/webhooks/signature"
 )
 
@@ -172,7 +175,7 @@ type naiveTask struct {
 func runNaive(t *testing.T, n int) baseline {
 	ctx := t.Context()
 	redis := redisOpt(t)
-	db, err := sql.Open("postgres", testenv.NewDatabase(t))
+	db, err := sql.Open("postgres", dbtest.NewDatabase(t))
 	if err != nil {
 		t.Fatalf("naive baseline: open database: %v", err)
 	}
@@ -188,7 +191,7 @@ func runNaive(t *testing.T, n int) baseline {
 	}
 
 	rcv := startReceiver(t, endpoints{hooks: 1})
-	secret := "whsec_" + testenv.RandomHex(24)
+	secret := "whsec_" + testfactory.RandomHex(24)
 	rcv.setSecret(0, secret)
 	err = enqueueAll(ctx, redis, n, func(int) (*asynq.Task, error) {
 		p, err := json.Marshal(naiveTask{DeliveryID: uuid.NewString(), URL: rcv.url(0), Secret: secret})
@@ -236,7 +239,7 @@ func naiveDeliver(ctx context.Context, client *http.Client, db *sql.DB, payload 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(signature.Header, signature.Sign(p.Secret, body))
-	req.Header.Set(testenv.DeliveryHeader, p.DeliveryID)
+	req.Header.Set(testreceiver.DeliveryHeader, p.DeliveryID)
 	started := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -258,7 +261,7 @@ func naiveDeliver(ctx context.Context, client *http.Client, db *sql.DB, payload 
 // redisOpt claims a Redis DB for the (sub)test.
 func redisOpt(t *testing.T) asynq.RedisConnOpt {
 	t.Helper()
-	opt, err := asynq.ParseRedisURI(testenv.NewRedis(t))
+	opt, err := asynq.ParseRedisURI(redistest.NewDB(t))
 	if err != nil {
 		t.Fatalf("parse redis url: %v", err)
 	}

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 	"github.com/trackelio/webhooks/signature"
 )
 
@@ -30,10 +30,10 @@ import (
 // listener, or each has its own host:port as distinct customers do, so the
 // worker's per-host connection pools are exercised.
 type receiver struct {
-	*testenv.Receiver
+	*testreceiver.Receiver
 	hooks     int // webhooks it answers for, numbered from 0
 	listeners int
-	replies   []testenv.Reply // per webhook index; nil answers 204 to all
+	replies   []testreceiver.Reply // per webhook index; nil answers 204 to all
 
 	mu      sync.Mutex
 	secrets map[string]string // hook name (the URL's last segment) → secret
@@ -45,7 +45,7 @@ type endpoints struct {
 	own     bool // each webhook its own listener, else one for all
 	tls     bool
 	delay   func() time.Duration // nil answers at once
-	replies []testenv.Reply      // one per webhook; nil answers 204
+	replies []testreceiver.Reply // one per webhook; nil answers 204
 }
 
 // receipt is the first arrival of one delivery.
@@ -61,11 +61,11 @@ func startReceiver(t *testing.T, e endpoints) *receiver {
 	if e.own {
 		r.listeners = e.hooks
 	}
-	cfg := testenv.ReceiverConfig{Check: r.verify, Delay: e.delay, TLS: e.tls, Listeners: r.listeners}
+	cfg := testreceiver.Config{Check: r.verify, Delay: e.delay, TLS: e.tls, Listeners: r.listeners}
 	if e.replies != nil {
 		cfg.Reply = r.reply
 	}
-	r.Receiver = testenv.NewReceiver(t, cfg)
+	r.Receiver = testreceiver.New(t, cfg)
 	return r
 }
 
@@ -83,7 +83,7 @@ func (r *receiver) setSecret(i int, secret string) {
 }
 
 // verify refuses a request to an unknown hook or without a valid signature.
-func (r *receiver) verify(got testenv.Received) error {
+func (r *receiver) verify(got testreceiver.Received) error {
 	hook, _ := strings.CutPrefix(got.URI, "/hooks/")
 	r.mu.Lock()
 	secret, ok := r.secrets[hook]
@@ -99,10 +99,10 @@ func (r *receiver) verify(got testenv.Received) error {
 
 // reply answers as the webhook a request is for does; verify has already
 // refused an unknown one, which gets a 404.
-func (r *receiver) reply(got testenv.Received, n, k int) testenv.Answer {
+func (r *receiver) reply(got testreceiver.Received, n, k int) testreceiver.Answer {
 	i, err := strconv.Atoi(strings.TrimPrefix(got.URI, "/hooks/"))
 	if err != nil || i < 0 || i >= len(r.replies) {
-		return testenv.Answer{Status: http.StatusNotFound}
+		return testreceiver.Answer{Status: http.StatusNotFound}
 	}
 	return r.replies[i](got, n, k)
 }
@@ -147,12 +147,12 @@ func mixedLatency() time.Duration {
 // badEndpoints are the mixed run's failing webhooks: three answer 500, one
 // throttles (429 with Retry-After: 5), and one hangs until the worker gives
 // up (DELIVERY_TIMEOUT).
-func badEndpoints() []testenv.Reply {
-	failing := testenv.Always(http.StatusInternalServerError, "bench: failing endpoint")
-	throttling := func(testenv.Received, int, int) testenv.Answer {
-		return testenv.Answer{Status: http.StatusTooManyRequests, Header: map[string]string{"Retry-After": "5"}}
+func badEndpoints() []testreceiver.Reply {
+	failing := testreceiver.Always(http.StatusInternalServerError, "bench: failing endpoint")
+	throttling := func(testreceiver.Received, int, int) testreceiver.Answer {
+		return testreceiver.Answer{Status: http.StatusTooManyRequests, Header: map[string]string{"Retry-After": "5"}}
 	}
-	return []testenv.Reply{failing, failing, failing, throttling, testenv.Hangs()}
+	return []testreceiver.Reply{failing, failing, failing, throttling, testreceiver.Hangs()}
 }
 
 // writeTrust writes the receivers' certificates as PEM into dir and returns

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 // runSpec is one measurement of the service on a fresh system.
@@ -43,7 +43,7 @@ type runSpec struct {
 	ownListeners bool
 	tls          bool
 	latency      func() time.Duration
-	bad          []testenv.Reply
+	bad          []testreceiver.Reply
 
 	// The system: workers worker processes (0 means 1), and env over
 	// serviceEnv for every process.

@@ -15,7 +15,10 @@ import (
 
 	_ "github.com/lib/pq" // PostgreSQL driver of the bench's own pool
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/redistest"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testproc"
 )
 
 const (
@@ -34,7 +37,7 @@ const (
 func buildBinaries(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := testenv.BuildServices("..", dir, false); err != nil {
+	if err := testproc.BuildServices("..", dir, false); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -57,8 +60,8 @@ type system struct {
 // until each answers its health check.
 func startSystem(t *testing.T, binDir string, workers int, env map[string]string) *system {
 	t.Helper()
-	dbURL := testenv.NewDatabase(t)
-	redisURL := testenv.NewRedis(t)
+	dbURL := dbtest.NewDatabase(t)
+	redisURL := redistest.NewDB(t)
 	db, err := sql.Open("postgres", dbURL)
 	if err != nil {
 		t.Fatalf("open bench pool: %v", err)
@@ -67,7 +70,7 @@ func startSystem(t *testing.T, binDir string, workers int, env map[string]string
 	db.SetMaxOpenConns(4)
 	t.Cleanup(func() { db.Close() })
 
-	s := &system{adminToken: "bench_admin_" + testenv.RandomHex(16), db: db}
+	s := &system{adminToken: "bench_admin_" + testfactory.RandomHex(16), db: db}
 	vars := serviceEnv(dbURL, redisURL, s.adminToken)
 	maps.Copy(vars, env)
 	var environ []string
@@ -114,7 +117,7 @@ func (s *system) dead() error {
 // its health route to answer 200.
 func (s *system) start(t *testing.T, binDir, name string, env []string, health string) *process {
 	t.Helper()
-	tp, err := testenv.StartProcess(filepath.Join(binDir, name), name, env)
+	tp, err := testproc.Start(filepath.Join(binDir, name), name, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +182,6 @@ func (s *system) stop(t *testing.T) {
 
 // process is one running binary and the address it listens on.
 type process struct {
-	*testenv.Process
+	*testproc.Process
 	addr string
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
 )
 
 func TestListEventTypes(t *testing.T) {
@@ -150,7 +150,7 @@ func TestPublishWaitsOutTheRateLimit(t *testing.T) {
 // event is accepted, and it is stored once.
 func TestPublishRidesOutADatabaseOutage(t *testing.T) {
 	t.Parallel()
-	store, db, pg := testenv.NewStoreBehindProxy(t)
+	store, db, pg := dbtest.NewStoreBehindProxy(t)
 	a := startAPIOn(t, store, db)
 	key := a.mustWorkspace(t, "Acme")
 	var waits []time.Duration

@@ -20,7 +20,9 @@ import (
 	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/dashboard"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/queuetest"
+	"github.com/trackelio/webhooks/internal/testmain"
 	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
@@ -37,7 +39,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Main(m, func(tb testing.TB) {
+	os.Exit(testmain.Run(m, func(tb testing.TB) {
 		exampleAPI = startAPI(tb)
 		apiURL = exampleAPI.URL
 	}))
@@ -51,14 +53,14 @@ type realAPI struct {
 	URL    string
 	store  *repo.Store
 	db     *sqlx.DB // a direct pool, for looking at rows
-	enq    *testenv.RecordingQueue
+	enq    *queuetest.Recorder
 	manage *manage.Service
 }
 
 // startAPI starts the api on a fresh database; opts adjust its config.
 func startAPI(tb testing.TB, opts ...func(*api.Config)) *realAPI {
 	tb.Helper()
-	store, db := testenv.NewStoreAndDB(tb)
+	store, db := dbtest.NewStoreAndDB(tb)
 	return startAPIOn(tb, store, db, opts...)
 }
 
@@ -67,7 +69,7 @@ func startAPI(tb testing.TB, opts ...func(*api.Config)) *realAPI {
 func startAPIOn(tb testing.TB, store *repo.Store, db *sqlx.DB, opts ...func(*api.Config)) *realAPI {
 	tb.Helper()
 	log := slog.New(slog.DiscardHandler)
-	enq := &testenv.RecordingQueue{}
+	enq := &queuetest.Recorder{}
 	svc := manage.New(manage.Config{Store: store, Enqueuer: enq, Log: log})
 	dash := dashboard.New(dashboard.Config{Store: store, Manage: svc, Log: log})
 	cfg := api.Config{

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testclock"
 )
 
 // The event data of these tests, in the shapes the catalog's schemas take.
@@ -126,7 +126,7 @@ func resetConn(w http.ResponseWriter, _ *http.Request) {
 // fakeTime is the clock and sleep of a scripted client: a wait advances
 // the clock at once and is recorded.
 type fakeTime struct {
-	clock *testenv.Clock
+	clock *testclock.Clock
 	mu    sync.Mutex
 	waits []time.Duration
 }
@@ -160,7 +160,7 @@ type scriptOptions struct {
 // whose jitter is always one half.
 func (s *script) client(tb testing.TB, o scriptOptions) (*client.Client, *fakeTime) {
 	tb.Helper()
-	ft := &fakeTime{clock: testenv.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
+	ft := &fakeTime{clock: testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
 	closed := closedAddr(tb)
 	var refuse atomic.Int64
 	refuse.Store(int64(o.refuse))

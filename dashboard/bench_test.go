@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/testfactory"
 )
 
 // BenchmarkPages renders the pages of a webhook with 10,000 deliveries in
@@ -21,10 +22,10 @@ func BenchmarkPages(b *testing.B) {
 	hook := f.mustWebhook(b, ws, "https://busy.example/hook", "post.created", "comment.created")
 	for i := range 9 {
 		other := f.mustWebhook(b, ws, fmt.Sprintf("https://other.example/%d", i), "post.created")
-		testenv.SeedHistory(b, f.db, ws, other.ID, 1000, 10*time.Minute)
+		testfactory.SeedHistory(b, f.db, ws, other.ID, 1000, 10*time.Minute)
 	}
-	testenv.SeedHistory(b, f.db, ws, hook.ID, 10000, time.Minute)
-	testenv.Analyze(b, f.db)
+	testfactory.SeedHistory(b, f.db, ws, hook.ID, 10000, time.Minute)
+	dbtest.Analyze(b, f.db)
 	var delivery string
 	if err := f.db.Get(&delivery, `SELECT id FROM deliveries WHERE webhook_id = $1 ORDER BY created_at DESC LIMIT 1`, hook.ID); err != nil {
 		b.Fatal(err)

@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -111,7 +111,7 @@ func TestDeliveryPageOfADeepEventIsBounded(t *testing.T) {
 	f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
 	id := uuid.NewString()
 	body := fmt.Sprintf(`{"id":%q,"type":"post.created","data":{"deep":%s%s}}`, id, strings.Repeat("[", 5000), strings.Repeat("]", 5000))
-	delivery := testenv.Delivery(t, f.store, repo.NewEvent{ID: id, WorkspaceID: ws, Type: "post.created", Body: []byte(body)}, "")
+	delivery := testfactory.Delivery(t, f.store, repo.NewEvent{ID: id, WorkspaceID: ws, Type: "post.created", Body: []byte(body)}, "")
 	v := f.signedIn(t, ws)
 	path := "/dashboard/deliveries/" + delivery
 	v.get(t, path).wantStatus(t, http.StatusOK) // warm the templates and the pool

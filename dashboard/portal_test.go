@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/dashboard"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
 	"github.com/trackelio/webhooks/manage"
 )
 
@@ -123,7 +123,7 @@ func TestNewLinkURL(t *testing.T) {
 				if !errors.As(err, &refusal) || refusal.Code != "public_url_not_set" || link != "" {
 					t.Errorf("NewLink = %q, %v; want a public_url_not_set refusal", link, err)
 				}
-				if n := testenv.RowCounts(t, f.db, "dashboard_links")["dashboard_links"]; n != 0 {
+				if n := dbtest.RowCounts(t, f.db, "dashboard_links")["dashboard_links"]; n != 0 {
 					t.Errorf("a refused link stored %d links", n)
 				}
 				return
@@ -173,7 +173,7 @@ func TestPortalLinkOfAnotherWorkspaceAsks(t *testing.T) {
 	ask.wantText(t, "Switch to Globex?", "You are signed in to Acme.")
 	ask.wantHTML(t, `<form method="post" action="`+link+`"`)
 	v.get(t, "/dashboard/webhooks").wantText(t, "Acme")
-	if n := testenv.RowCounts(t, f.db, "dashboard_links")["dashboard_links"]; n != 1 {
+	if n := dbtest.RowCounts(t, f.db, "dashboard_links")["dashboard_links"]; n != 1 {
 		t.Fatalf("asking used the link: %d links left", n)
 	}
 	// Without the session's CSRF token the switch is refused.

@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/dashboard"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
 )
 
 // signedRoutes are every page and form behind a session, with ids of a
@@ -119,7 +119,7 @@ func TestSessionExpires(t *testing.T) {
 // redirect, not a 500), and the same session works once it is back.
 func TestDatabaseOutageIsA503Page(t *testing.T) {
 	t.Parallel()
-	store, db, pg := testenv.NewStoreBehindProxy(t)
+	store, db, pg := dbtest.NewStoreBehindProxy(t)
 	f := setupOn(t, store, db)
 	ws, _ := f.mustWorkspace(t, "Acme")
 	v := f.signedIn(t, ws)

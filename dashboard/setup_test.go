@@ -18,7 +18,10 @@ import (
 
 	"github.com/trackelio/webhooks/dashboard"
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/queuetest"
+	"github.com/trackelio/webhooks/internal/testclock"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -29,14 +32,14 @@ type fixture struct {
 	srv   *httptest.Server
 	store *repo.Store
 	db    *sqlx.DB // for assertions on raw rows
-	enq   *testenv.RecordingQueue
-	clock *testenv.Clock
+	enq   *queuetest.Recorder
+	clock *testclock.Clock
 }
 
 // setup builds the dashboard; options adjust its config before it is built.
 func setup(tb testing.TB, opts ...func(*dashboard.Config)) *fixture {
 	tb.Helper()
-	store, db := testenv.NewStoreAndDB(tb)
+	store, db := dbtest.NewStoreAndDB(tb)
 	return setupOn(tb, store, db, opts...)
 }
 
@@ -44,7 +47,7 @@ func setup(tb testing.TB, opts ...func(*dashboard.Config)) *fixture {
 // on its database.
 func setupOn(tb testing.TB, store *repo.Store, db *sqlx.DB, opts ...func(*dashboard.Config)) *fixture {
 	tb.Helper()
-	f := &fixture{store: store, db: db, enq: &testenv.RecordingQueue{}, clock: testenv.NewClock(time.Now())}
+	f := &fixture{store: store, db: db, enq: &queuetest.Recorder{}, clock: testclock.New(time.Now())}
 	cfg := dashboard.Config{
 		Store: store,
 		// The clock moves sessions and links; deliveries keep real times.
@@ -63,14 +66,14 @@ func setupOn(tb testing.TB, store *repo.Store, db *sqlx.DB, opts ...func(*dashbo
 // mustWorkspace creates a workspace and returns its id and API key.
 func (f *fixture) mustWorkspace(tb testing.TB, name string) (string, string) {
 	tb.Helper()
-	ws, key := testenv.WorkspaceWithKey(tb, f.store, name)
+	ws, key := testfactory.WorkspaceWithKey(tb, f.store, name)
 	return ws.ID, key
 }
 
 // mustWebhook creates an active webhook subscribed to the given events.
 func (f *fixture) mustWebhook(tb testing.TB, workspaceID, url string, events ...string) repo.Webhook {
 	tb.Helper()
-	return testenv.Webhook(tb, f.store, workspaceID, repo.NewWebhook{
+	return testfactory.Webhook(tb, f.store, workspaceID, repo.NewWebhook{
 		URL: url, Events: events, Active: true, Secret: "whsec_dGVzdCBzZWNyZXQgb2YgdGhpcyB3ZWJob29rIQ==",
 	})
 }
@@ -82,11 +85,11 @@ func (f *fixture) mustDeliver(tb testing.TB, hook repo.Webhook, typ string, extr
 	tb.Helper()
 	ctx := context.Background()
 	svc := manage.New(manage.Config{Store: f.store, Enqueuer: f.enq})
-	ev, err := svc.NewEvent(hook.WorkspaceID, typ, json.RawMessage(testenv.EventData(tb, typ, extra)), "")
+	ev, err := svc.NewEvent(hook.WorkspaceID, typ, json.RawMessage(testfactory.EventData(tb, typ, extra)), "")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	acc := testenv.Event(tb, f.store, ev, "")
+	acc := testfactory.Event(tb, f.store, ev, "")
 	var id string
 	if err := f.db.Get(&id, `SELECT id FROM deliveries WHERE event_id = $1 AND webhook_id = $2`, acc.EventID, hook.ID); err != nil {
 		tb.Fatalf("delivery of event %s: %v", acc.EventID, err)
@@ -297,7 +300,7 @@ var tables = []string{"webhooks", "events", "deliveries", "delivery_attempts", "
 // rowCounts counts the rows of the tables above.
 func (f *fixture) rowCounts(tb testing.TB) map[string]int {
 	tb.Helper()
-	return testenv.RowCounts(tb, f.db, tables...)
+	return dbtest.RowCounts(tb, f.db, tables...)
 }
 
 // webhookSnapshot is a webhook row as text, to show it did not change.

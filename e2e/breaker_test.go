@@ -9,13 +9,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 func TestBreakerProbesDeadEndpoint(t *testing.T) {
 	t.Parallel()
-	dead := newReceiver(t, func(testenv.Received, int, int) testenv.Answer {
-		return testenv.Answer{Status: http.StatusInternalServerError, Body: "dead"}
+	dead := newReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
+		return testreceiver.Answer{Status: http.StatusInternalServerError, Body: "dead"}
 	})
 	const (
 		events   = 20
@@ -33,7 +34,7 @@ func TestBreakerProbesDeadEndpoint(t *testing.T) {
 	ws := sys.newWorkspace(t)
 	wh := ws.createWebhook(t, map[string]any{"url": dead.URL("/dead"), "events": []string{"csat.submitted"}})
 	for i := range events {
-		ws.postEvent(t, "csat.submitted", testenv.EventData(t, "csat.submitted", map[string]any{"id": fmt.Sprintf("csat_%d", i)}))
+		ws.postEvent(t, "csat.submitted", testfactory.EventData(t, "csat.submitted", map[string]any{"id": fmt.Sprintf("csat_%d", i)}))
 	}
 
 	// The breaker opens after 3 consecutive failures; deliveries already

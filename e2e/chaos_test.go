@@ -20,7 +20,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/faultproxy"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 // The chaos scenarios put the real binaries under steady load through the
@@ -69,7 +70,7 @@ type scenario struct {
 type chaosRun struct {
 	sys      *system
 	rcv      *receiver
-	rcvProxy *testenv.Proxy // set when the scenario is proxied
+	rcvProxy *faultproxy.Proxy // set when the scenario is proxied
 	ws       *workspace
 	hooks    []client.Webhook // the webhooks whose deliveries are owed
 	workers  []*process
@@ -115,11 +116,11 @@ const settleTimeout = 4 * time.Minute
 func runScenario(t *testing.T, sc scenario) chaosResult {
 	c := &chaosRun{accepted: map[string]time.Time{}, retried: map[string]int{},
 		client: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}}
-	c.rcv = newSlowReceiver(t, func(testenv.Received, int, int) testenv.Answer {
+	c.rcv = newSlowReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
 		if c.failing.Load() {
-			return testenv.Answer{Status: http.StatusInternalServerError, Body: "failing on purpose"}
+			return testreceiver.Answer{Status: http.StatusInternalServerError, Body: "failing on purpose"}
 		}
-		return testenv.Answer{Status: http.StatusOK, Body: "ok"}
+		return testreceiver.Answer{Status: http.StatusOK, Body: "ok"}
 	}, sc.size.latency)
 	c.sys = newSystem(t, sc.opts)
 	c.redisURL = c.sys.redisURL
@@ -148,14 +149,14 @@ func runScenario(t *testing.T, sc scenario) chaosResult {
 	c.ws = c.sys.newWorkspace(t)
 	base := c.rcv.URL("")
 	if sc.proxied {
-		base, c.rcvProxy = testenv.ProxyURL(t, base)
+		base, c.rcvProxy = faultproxy.URL(t, base)
 	}
 	for i := range sc.size.hooks {
 		c.hooks = append(c.hooks, c.ws.createWebhook(t, map[string]any{
 			"url": fmt.Sprintf("%s/hook/%d", base, i), "events": []string{"post.created"}}))
 	}
 	if sc.hanging {
-		c.ws.createWebhook(t, map[string]any{"url": newReceiver(t, testenv.Hangs()).URL("/hangs"), "events": []string{"post.created"}})
+		c.ws.createWebhook(t, map[string]any{"url": newReceiver(t, testreceiver.Hangs()).URL("/hangs"), "events": []string{"post.created"}})
 	}
 
 	ctx, stopLoad := context.WithCancel(context.Background())

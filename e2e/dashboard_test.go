@@ -11,7 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 	"github.com/trackelio/webhooks/signature"
 )
 
@@ -24,11 +25,11 @@ import (
 func TestDashboardInABrowser(t *testing.T) {
 	t.Parallel()
 	var failing atomic.Bool
-	rc := newReceiver(t, func(testenv.Received, int, int) testenv.Answer {
+	rc := newReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
 		if failing.Load() {
-			return testenv.Answer{Status: http.StatusInternalServerError, Body: `<script>document.title="pwned";window.pwned=1</script> database down`}
+			return testreceiver.Answer{Status: http.StatusInternalServerError, Body: `<script>document.title="pwned";window.pwned=1</script> database down`}
 		}
-		return testenv.Answer{Status: http.StatusOK, Body: `{"received":true}`}
+		return testreceiver.Answer{Status: http.StatusOK, Body: `{"received":true}`}
 	})
 	// Three quick attempts, then two an hour apart: a failing delivery
 	// stays pending long enough to be seen, retried, and redelivered.
@@ -94,9 +95,9 @@ func TestDashboardInABrowser(t *testing.T) {
 
 	// Events reported through the API arrive signed with that secret and
 	// show in the history with their status code.
-	ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": 1}))
-	ws.postEvent(t, "comment.created", testenv.EventData(t, "comment.created", map[string]any{"comment_id": "7"}))
-	ws.postEvent(t, "nps.submitted", testenv.EventData(t, "nps.submitted", nil)) // not subscribed
+	ws.postEvent(t, "post.created", testfactory.EventData(t, "post.created", map[string]any{"case": 1}))
+	ws.postEvent(t, "comment.created", testfactory.EventData(t, "comment.created", map[string]any{"comment_id": "7"}))
+	ws.postEvent(t, "nps.submitted", testfactory.EventData(t, "nps.submitted", nil)) // not subscribed
 	for _, r := range rc.waitRequests(t, sys, 2) {
 		if !signature.Verify(secret, r.Body, r.Header.Get(signature.Header)) {
 			t.Errorf("delivery %s does not verify with the secret the page showed", r.Delivery())
@@ -117,7 +118,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	// the failure count rises, and the history says where the delivery
 	// stands: attempt 3 of 5, when the next is, when it gives up.
 	failing.Store(true)
-	ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": 2}))
+	ws.postEvent(t, "post.created", testfactory.EventData(t, "post.created", map[string]any{"case": 2}))
 	b.open(hookPath)
 	b.reloadUntil(`table.history td[data-label="Status code"] .code.fail`, 1)
 	// The page reads the webhook's health and its history at once, so one
@@ -206,7 +207,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	b.follow(byText("button", "Turn off"))
 	b.wantText("The webhook is inactive. Its pending deliveries are cancelled.", "Inactive")
 	received := len(rc.Requests())
-	if acc := ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": 3})); acc.Deliveries != 0 {
+	if acc := ws.postEvent(t, "post.created", testfactory.EventData(t, "post.created", map[string]any{"case": 3})); acc.Deliveries != 0 {
 		t.Errorf("an event for the inactive webhook made %d deliveries", acc.Deliveries)
 	}
 	if got := len(rc.Requests()); got != received {

@@ -7,5 +7,6 @@
 // …); measured figures are logged as "FIGURE name=value" lines.
 //
 // Run it with `go test -race ./e2e/`; it needs the local PostgreSQL and
-// Redis that internal/testenv uses, and `node` and `python3` on PATH.
+// Redis that internal/dbtest and internal/redistest use, and `node` and
+// `python3` on PATH.
 package e2e

@@ -21,11 +21,12 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 // eventTypes is the documentation's table of events, in its order.
-var eventTypes = testenv.DocumentedEventTypes()
+var eventTypes = testfactory.DocumentedEventTypes()
 
 func allTypes() []string {
 	var ts []string
@@ -116,7 +117,7 @@ type requestHead struct {
 // checkRequest checks a received request against the event it should
 // carry, rebuilding the expected body byte for byte. createdAfter and
 // createdBefore bound the event's creation time.
-func checkRequest(t testing.TB, r testenv.Received, uri, secret, workspaceID string, ev sentEvent, createdAfter, createdBefore time.Time) {
+func checkRequest(t testing.TB, r testreceiver.Received, uri, secret, workspaceID string, ev sentEvent, createdAfter, createdBefore time.Time) {
 	t.Helper()
 	var head struct {
 		CreatedAt string `json:"created_at"`
@@ -208,8 +209,8 @@ func runVerifier(t testing.TB, interpreter, script string, cases []verifierCase)
 
 func TestDeliversEveryEventType(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, func(r testenv.Received, _, _ int) testenv.Answer {
-		return testenv.Answer{Status: http.StatusOK, Body: `{"received":"` + r.Delivery() + `"}`}
+	rcv := newReceiver(t, func(r testreceiver.Received, _, _ int) testreceiver.Answer {
+		return testreceiver.Answer{Status: http.StatusOK, Body: `{"received":"` + r.Delivery() + `"}`}
 	})
 	sys := startSystem(t, options{})
 	ws := sys.newWorkspace(t)

@@ -9,24 +9,25 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 func TestGoneDisablesWebhook(t *testing.T) {
 	t.Parallel()
 	var healed atomic.Bool
-	rcv := newReceiver(t, func(testenv.Received, int, int) testenv.Answer {
+	rcv := newReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
 		if healed.Load() {
-			return testenv.Answer{Status: http.StatusOK, Body: "back"}
+			return testreceiver.Answer{Status: http.StatusOK, Body: "back"}
 		}
-		return testenv.Answer{Status: http.StatusGone, Body: "gone"}
+		return testreceiver.Answer{Status: http.StatusGone, Body: "gone"}
 	})
 	sys := startSystem(t, options{})
 	ws := sys.newWorkspace(t)
 	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/gone"), "events": []string{"post.created"}})
 
 	before := time.Now()
-	ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": "gone"}))
+	ws.postEvent(t, "post.created", testfactory.EventData(t, "post.created", map[string]any{"case": "gone"}))
 	id := rcv.waitRequests(t, sys, 1)[0].Delivery()
 	d := ws.waitFinished(t, id)
 	if diff := cmp.Diff([]attemptRow{{1, new(410), "gone"}}, attemptRows(d.Attempts)); d.Status != "failed" || diff != "" {
@@ -58,7 +59,7 @@ func TestGoneDisablesWebhook(t *testing.T) {
 		t.Errorf("disabled_at %s is not when the 410 came", h.DisabledAt)
 	}
 
-	if a := ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": "after gone"})); a.Deliveries != 0 {
+	if a := ws.postEvent(t, "post.created", testfactory.EventData(t, "post.created", map[string]any{"case": "after gone"})); a.Deliveries != 0 {
 		t.Errorf("event for a gone webhook: %d deliveries, want 0", a.Deliveries)
 	}
 

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 // TestHostileReceiversKeepWorkerMemoryBounded runs a worker of 64 slots
@@ -24,17 +25,17 @@ func TestHostileReceiversKeepWorkerMemoryBounded(t *testing.T) {
 		// plain one 150 MB with 9 attempts in flight.
 		maxRSSMB = 256
 	)
-	host := testenv.NewHostile(t, 0)
+	host := testreceiver.NewHostile(t, 0)
 	// A webhook's adaptive limit starts at 20 attempts in flight and only
 	// answers grow it, which drips never give: four dripping webhooks hold
 	// every slot between them.
 	receivers := map[string]*receiver{
-		"huge headers":  newReceiver(t, testenv.Writes(host.HugeHeaders())),
-		"endless body":  newReceiver(t, testenv.Writes(host.EndlessBody())),
-		"header drip":   newReceiver(t, testenv.Writes(host.DripHeaders())),
-		"header drip 2": newReceiver(t, testenv.Writes(host.DripHeaders())),
-		"body drip":     newReceiver(t, testenv.Writes(host.DripBody())),
-		"body drip 2":   newReceiver(t, testenv.Writes(host.DripBody())),
+		"huge headers":  newReceiver(t, testreceiver.Writes(host.HugeHeaders())),
+		"endless body":  newReceiver(t, testreceiver.Writes(host.EndlessBody())),
+		"header drip":   newReceiver(t, testreceiver.Writes(host.DripHeaders())),
+		"header drip 2": newReceiver(t, testreceiver.Writes(host.DripHeaders())),
+		"body drip":     newReceiver(t, testreceiver.Writes(host.DripBody())),
+		"body drip 2":   newReceiver(t, testreceiver.Writes(host.DripBody())),
 	}
 	sys := newSystem(t, options{retrySchedule: "1h", env: map[string]string{
 		"WORKER_CONCURRENCY": fmt.Sprint(slots),
@@ -61,7 +62,7 @@ func TestHostileReceiversKeepWorkerMemoryBounded(t *testing.T) {
 
 	// Each event is a delivery to each receiver: enough drips for every slot.
 	for i := range slots {
-		ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": fmt.Sprintf("hostile_%d", i)}))
+		ws.postEvent(t, "post.created", testfactory.EventData(t, "post.created", map[string]any{"case": fmt.Sprintf("hostile_%d", i)}))
 	}
 	// Sampled until every slot is held, or the bound is broken.
 	peak := idle

@@ -7,17 +7,18 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 func TestIdempotencyAndRedeliver(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, testenv.Always(http.StatusOK, "ok"))
+	rcv := newReceiver(t, testreceiver.Always(http.StatusOK, "ok"))
 	sys := startSystem(t, options{})
 	ws := sys.newWorkspace(t)
 	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/idem"), "events": []string{"nps.submitted"}})
 
-	data := testenv.EventData(t, "nps.submitted", map[string]any{"id": "nps_42", "score": 10})
+	data := testfactory.EventData(t, "nps.submitted", map[string]any{"id": "nps_42", "score": 10})
 	first := ws.postEvent(t, "nps.submitted", data, "Idempotency-Key", "nps-42")
 	again := ws.postEvent(t, "nps.submitted", data, "Idempotency-Key", "nps-42")
 	if diff := cmp.Diff(client.Event{ID: first.ID, Deliveries: 1}, again); diff != "" {

@@ -11,13 +11,14 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 func TestInactiveAndDeletedWebhooks(t *testing.T) {
 	t.Parallel()
-	idle := newReceiver(t, testenv.Always(http.StatusOK, "ok"))
-	down := newReceiver(t, testenv.Always(http.StatusServiceUnavailable, "down"))
+	idle := newReceiver(t, testreceiver.Always(http.StatusOK, "ok"))
+	down := newReceiver(t, testreceiver.Always(http.StatusServiceUnavailable, "down"))
 	sys := startSystem(t, options{retrySchedule: "1s,1s,1s,1s"})
 	ws := sys.newWorkspace(t)
 
@@ -29,7 +30,7 @@ func TestInactiveAndDeletedWebhooks(t *testing.T) {
 	if patched.ID != switchedOff.ID || patched.Active {
 		t.Errorf("PATCH {\"active\": false} answered %+v", patched)
 	}
-	a := ws.postEvent(t, "csat.submitted", testenv.EventData(t, "csat.submitted", map[string]any{"id": "csat_2", "rating": 2}))
+	a := ws.postEvent(t, "csat.submitted", testfactory.EventData(t, "csat.submitted", map[string]any{"id": "csat_2", "rating": 2}))
 	type inactive struct {
 		Active  bool
 		History int
@@ -45,7 +46,7 @@ func TestInactiveAndDeletedWebhooks(t *testing.T) {
 
 	// A webhook deleted while its delivery waits for a retry ends it.
 	doomed := ws.createWebhook(t, map[string]any{"url": down.URL("/deleted"), "events": []string{"conversation.completed"}})
-	ws.postEvent(t, "conversation.completed", testenv.EventData(t, "conversation.completed", nil))
+	ws.postEvent(t, "conversation.completed", testfactory.EventData(t, "conversation.completed", nil))
 	id := down.waitRequests(t, sys, 1)[0].Delivery()
 	ws.call(t, "DELETE", "/v1/webhooks/"+doomed.ID, nil, http.StatusNoContent, nil)
 	atDelete := len(down.Requests())

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 // percentile returns the q-quantile (nearest rank) of ds.
@@ -36,9 +37,9 @@ func TestInFlightCapKeepsHealthyLatency(t *testing.T) {
 	)
 	var healthy []*receiver
 	for range healthyCount {
-		healthy = append(healthy, newReceiver(t, testenv.Always(http.StatusOK, "ok")))
+		healthy = append(healthy, newReceiver(t, testreceiver.Always(http.StatusOK, "ok")))
 	}
-	bad := newReceiver(t, testenv.Hangs())
+	bad := newReceiver(t, testreceiver.Hangs())
 
 	sys := startSystem(t, options{retrySchedule: "10s", env: map[string]string{
 		"WORKER_CONCURRENCY":    "10",
@@ -57,7 +58,7 @@ func TestInFlightCapKeepsHealthyLatency(t *testing.T) {
 		start := time.Now()
 		for i := range events {
 			time.Sleep(time.Until(start.Add(time.Duration(i) * pace)))
-			a := ws.postEvent(t, "comment.created", testenv.EventData(t, "comment.created", map[string]any{"case": fmt.Sprintf("%s_%d", name, i)}))
+			a := ws.postEvent(t, "comment.created", testfactory.EventData(t, "comment.created", map[string]any{"case": fmt.Sprintf("%s_%d", name, i)}))
 			posted[a.ID] = time.Now()
 			if a.Deliveries != wantDeliveries {
 				t.Fatalf("%s: event %d answered %d deliveries, want %d", name, i, a.Deliveries, wantDeliveries)

@@ -10,12 +10,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 func TestOutboxRecoversAfterRedisLoss(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, testenv.Always(http.StatusOK, "ok"))
+	rcv := newReceiver(t, testreceiver.Always(http.StatusOK, "ok"))
 	sys := newSystem(t, options{sweepInterval: "500ms", outboxGrace: "200ms"})
 	sys.startAPI(t)
 	ws := sys.newWorkspace(t)
@@ -24,7 +25,7 @@ func TestOutboxRecoversAfterRedisLoss(t *testing.T) {
 	const n = 20
 	events := map[string]bool{}
 	for i := range n {
-		a := ws.postEvent(t, "comment.created", testenv.EventData(t, "comment.created", map[string]any{"case": i}))
+		a := ws.postEvent(t, "comment.created", testfactory.EventData(t, "comment.created", map[string]any{"case": i}))
 		if a.Deliveries != 1 {
 			t.Fatalf("event %d: %d deliveries, want 1", i, a.Deliveries)
 		}

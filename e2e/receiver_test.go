@@ -7,31 +7,32 @@ import (
 	"time"
 
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 // receiver is a webhook endpoint on loopback that holds every delivery it
 // gets to its type's published schema.
-type receiver struct{ *testenv.Receiver }
+type receiver struct{ *testreceiver.Receiver }
 
 // newReceiver starts a receiver answering with reply; it closes when the
 // test ends. Create it before the system, so the processes stop first.
-func newReceiver(t testing.TB, reply testenv.Reply) *receiver {
+func newReceiver(t testing.TB, reply testreceiver.Reply) *receiver {
 	t.Helper()
 	return newSlowReceiver(t, reply, 0)
 }
 
 // newSlowReceiver is newReceiver with every answer delayed by latency.
-func newSlowReceiver(t testing.TB, reply testenv.Reply, latency time.Duration) *receiver {
+func newSlowReceiver(t testing.TB, reply testreceiver.Reply, latency time.Duration) *receiver {
 	t.Helper()
-	return &receiver{testenv.NewReceiver(t, testenv.ReceiverConfig{Reply: reply, Check: checkPayload, Latency: latency})}
+	return &receiver{testreceiver.New(t, testreceiver.Config{Reply: reply, Check: checkPayload, Latency: latency})}
 }
 
 // checkPayload refuses a body that is not a delivery whose data its type's
 // published schema accepts: every delivery of these tests is held to the
 // contract receivers are promised. Test events are not in the catalog and
 // have no schema.
-func checkPayload(r testenv.Received) error {
+func checkPayload(r testreceiver.Received) error {
 	var ev struct {
 		Type string          `json:"type"`
 		Data json.RawMessage `json:"data"`
@@ -42,7 +43,7 @@ func checkPayload(r testenv.Received) error {
 	if ev.Type == delivery.TestEventType {
 		return nil
 	}
-	if err := testenv.Schemas().Validate(ev.Type, ev.Data); err != nil {
+	if err := testfactory.Schemas().Validate(ev.Type, ev.Data); err != nil {
 		return fmt.Errorf("a %s delivery breaks its schema: %w\n%s", ev.Type, err, r.Body)
 	}
 	return nil
@@ -50,9 +51,9 @@ func checkPayload(r testenv.Received) error {
 
 // waitRequests waits until the receiver has at least n requests and
 // returns them all.
-func (r *receiver) waitRequests(t testing.TB, s *system, n int) []testenv.Received {
+func (r *receiver) waitRequests(t testing.TB, s *system, n int) []testreceiver.Received {
 	t.Helper()
-	var got []testenv.Received
+	var got []testreceiver.Received
 	s.waitFor(t, fmt.Sprintf("%d requests at %s", n, r.URL("")), func() (bool, string) {
 		got = r.Requests()
 		return len(got) >= n, fmt.Sprintf("%d requests", len(got))

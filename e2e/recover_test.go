@@ -13,17 +13,18 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 func TestRecoverResendsFailed(t *testing.T) {
 	t.Parallel()
 	var up atomic.Bool
-	rcv := newReceiver(t, func(testenv.Received, int, int) testenv.Answer {
+	rcv := newReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
 		if up.Load() {
-			return testenv.Answer{Status: http.StatusOK, Body: "ok"}
+			return testreceiver.Answer{Status: http.StatusOK, Body: "ok"}
 		}
-		return testenv.Answer{Status: http.StatusInternalServerError, Body: "down"}
+		return testreceiver.Answer{Status: http.StatusInternalServerError, Body: "down"}
 	})
 	sys := startSystem(t, options{retrySchedule: "100ms"})
 	ws := sys.newWorkspace(t)
@@ -32,7 +33,7 @@ func TestRecoverResendsFailed(t *testing.T) {
 
 	var failedIDs []string // oldest first
 	post := func(i int) {
-		ws.postEvent(t, "post.status_changed", testenv.EventData(t, "post.status_changed", map[string]any{"case": i}))
+		ws.postEvent(t, "post.status_changed", testfactory.EventData(t, "post.status_changed", map[string]any{"case": i}))
 	}
 	post(1)
 	post(2)

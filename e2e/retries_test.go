@@ -11,7 +11,8 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 // attemptRow is the part of an attempt a test can predict.
@@ -37,7 +38,7 @@ type counters struct {
 
 // checkSameDelivery checks that requests are attempts of one delivery:
 // identical bodies, the same delivery id, each validly signed.
-func checkSameDelivery(t testing.TB, reqs []testenv.Received, secret string) {
+func checkSameDelivery(t testing.TB, reqs []testreceiver.Received, secret string) {
 	t.Helper()
 	for i, r := range reqs {
 		type attemptHead struct{ Body, Delivery, Signature string }
@@ -51,12 +52,12 @@ func checkSameDelivery(t testing.TB, reqs []testenv.Received, secret string) {
 
 func TestRetriesThenSucceeds(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, testenv.Statuses(500, 500, 200))
+	rcv := newReceiver(t, testreceiver.Statuses(500, 500, 200))
 	const delay = 200 * time.Millisecond
 	sys := startSystem(t, options{retrySchedule: "200ms,200ms,200ms"})
 	ws := sys.newWorkspace(t)
 	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/retry"), "events": []string{"post.assigned"}})
-	ev := ws.postEvent(t, "post.assigned", testenv.EventData(t, "post.assigned", map[string]any{"case": "retry"}))
+	ev := ws.postEvent(t, "post.assigned", testfactory.EventData(t, "post.assigned", map[string]any{"case": "retry"}))
 
 	reqs := rcv.waitRequests(t, sys, 3)
 	d := ws.waitFinished(t, reqs[0].Delivery())
@@ -98,11 +99,11 @@ func TestRetriesThenSucceeds(t *testing.T) {
 
 func TestRetriesExhausted(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, testenv.Always(http.StatusInternalServerError, "down"))
+	rcv := newReceiver(t, testreceiver.Always(http.StatusInternalServerError, "down"))
 	sys := startSystem(t, options{retrySchedule: "100ms,100ms"})
 	ws := sys.newWorkspace(t)
 	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/down"), "events": []string{"post.status_changed"}})
-	ws.postEvent(t, "post.status_changed", testenv.EventData(t, "post.status_changed", map[string]any{"case": "down"}))
+	ws.postEvent(t, "post.status_changed", testfactory.EventData(t, "post.status_changed", map[string]any{"case": "down"}))
 
 	id := rcv.waitRequests(t, sys, 1)[0].Delivery()
 	d := ws.waitFinished(t, id)

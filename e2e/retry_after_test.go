@@ -10,36 +10,37 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 func TestRetryAfterHonoured(t *testing.T) {
 	t.Parallel()
 	// One endpoint per way of pushing back; each answers the first request
 	// of a delivery with it and the second with 200.
-	first := func(a testenv.Answer) testenv.Reply {
-		return func(_ testenv.Received, _, k int) testenv.Answer {
+	first := func(a testreceiver.Answer) testreceiver.Reply {
+		return func(_ testreceiver.Received, _, k int) testreceiver.Answer {
 			if k == 1 {
 				return a
 			}
-			return testenv.Answer{Status: http.StatusOK, Body: "ok"}
+			return testreceiver.Answer{Status: http.StatusOK, Body: "ok"}
 		}
 	}
-	seconds := newReceiver(t, first(testenv.Answer{Status: http.StatusTooManyRequests, Body: "slow down",
+	seconds := newReceiver(t, first(testreceiver.Answer{Status: http.StatusTooManyRequests, Body: "slow down",
 		Header: map[string]string{"Retry-After": "2"}}))
 	// The HTTP date is computed from the receive time, 2 to 3 s ahead
 	// (the format has whole seconds).
-	dateOf := func(r testenv.Received) time.Time { return r.At.Add(3 * time.Second).Truncate(time.Second) }
-	date := newReceiver(t, func(r testenv.Received, _, k int) testenv.Answer {
+	dateOf := func(r testreceiver.Received) time.Time { return r.At.Add(3 * time.Second).Truncate(time.Second) }
+	date := newReceiver(t, func(r testreceiver.Received, _, k int) testreceiver.Answer {
 		if k == 1 {
-			return testenv.Answer{Status: http.StatusServiceUnavailable, Body: "maintenance",
+			return testreceiver.Answer{Status: http.StatusServiceUnavailable, Body: "maintenance",
 				Header: map[string]string{"Retry-After": dateOf(r).UTC().Format(http.TimeFormat)}}
 		}
-		return testenv.Answer{Status: http.StatusOK, Body: "ok"}
+		return testreceiver.Answer{Status: http.StatusOK, Body: "ok"}
 	})
-	capped := newReceiver(t, first(testenv.Answer{Status: http.StatusTooManyRequests, Body: "slow down",
+	capped := newReceiver(t, first(testreceiver.Answer{Status: http.StatusTooManyRequests, Body: "slow down",
 		Header: map[string]string{"Retry-After": "30"}}))
-	bare := newReceiver(t, first(testenv.Answer{Status: http.StatusTooManyRequests, Body: "slow down"}))
+	bare := newReceiver(t, first(testreceiver.Answer{Status: http.StatusTooManyRequests, Body: "slow down"}))
 
 	// The schedule's longest delay (3s) caps Retry-After, so the first
 	// delay is short and the 2 s asked for stay under the cap. (With a
@@ -55,20 +56,20 @@ func TestRetryAfterHonoured(t *testing.T) {
 		name    string
 		e       *receiver
 		code    int
-		atLeast func(first testenv.Received) time.Duration
+		atLeast func(first testreceiver.Received) time.Duration
 		below   time.Duration
 	}
 	cases := []tc{
-		{"retry_after_seconds", seconds, 429, func(testenv.Received) time.Duration { return 2 * time.Second }, scheduleCap + 2*time.Second},
-		{"retry_after_http_date", date, 503, func(r testenv.Received) time.Duration { return dateOf(r).Sub(r.At) }, scheduleCap + 2*time.Second},
-		{"retry_after_capped", capped, 429, func(testenv.Received) time.Duration { return scheduleCap }, 10 * time.Second},
-		{"throttled_without_retry_after", bare, 429, func(testenv.Received) time.Duration { return minAfterThrottle }, 3 * time.Second},
+		{"retry_after_seconds", seconds, 429, func(testreceiver.Received) time.Duration { return 2 * time.Second }, scheduleCap + 2*time.Second},
+		{"retry_after_http_date", date, 503, func(r testreceiver.Received) time.Duration { return dateOf(r).Sub(r.At) }, scheduleCap + 2*time.Second},
+		{"retry_after_capped", capped, 429, func(testreceiver.Received) time.Duration { return scheduleCap }, 10 * time.Second},
+		{"throttled_without_retry_after", bare, 429, func(testreceiver.Received) time.Duration { return minAfterThrottle }, 3 * time.Second},
 	}
 	hooks := map[string]client.Webhook{}
 	for _, c := range cases {
 		hooks[c.name] = ws.createWebhook(t, map[string]any{"url": c.e.URL("/" + c.name), "events": []string{"post.created"}})
 	}
-	a := ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": "retry-after"}))
+	a := ws.postEvent(t, "post.created", testfactory.EventData(t, "post.created", map[string]any{"case": "retry-after"}))
 	if a.Deliveries != len(cases) {
 		t.Fatalf("event answered %d deliveries, want %d", a.Deliveries, len(cases))
 	}

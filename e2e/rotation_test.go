@@ -12,7 +12,8 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 // rememberSecret adds a secret to those no process may log.
@@ -23,14 +24,14 @@ func (s *system) rememberSecret(secret string) {
 }
 
 // signatures returns the entries of a webhook-signature header.
-func signatures(r testenv.Received) []string {
+func signatures(r testreceiver.Received) []string {
 	return strings.Fields(r.Header.Get("webhook-signature"))
 }
 
 func TestSecretRotation(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, func(testenv.Received, int, int) testenv.Answer {
-		return testenv.Answer{Status: http.StatusOK, Body: "ok"}
+	rcv := newReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
+		return testreceiver.Answer{Status: http.StatusOK, Body: "ok"}
 	})
 	sys := startSystem(t, options{})
 	ws := sys.newWorkspace(t)
@@ -50,9 +51,9 @@ func TestSecretRotation(t *testing.T) {
 		t.Logf("rotated at %s; previous secret expires %s", start.Format(time.RFC3339), out.PreviousSecretExpiresAt.Format(time.RFC3339))
 		return out
 	}
-	deliver := func(n int) testenv.Received {
+	deliver := func(n int) testreceiver.Received {
 		t.Helper()
-		ws.postEvent(t, "post.assigned", testenv.EventData(t, "post.assigned", map[string]any{"case": n}))
+		ws.postEvent(t, "post.assigned", testfactory.EventData(t, "post.assigned", map[string]any{"case": n}))
 		return rcv.waitRequests(t, sys, n)[n-1]
 	}
 	type check struct {
@@ -60,7 +61,7 @@ func TestSecretRotation(t *testing.T) {
 		Entries       int
 		StdVerifies   map[string]bool
 	}
-	inspect := func(r testenv.Received, secrets map[string]string) check {
+	inspect := func(r testreceiver.Received, secrets map[string]string) check {
 		t.Helper()
 		c := check{Entries: len(signatures(r)), StdVerifies: map[string]bool{}}
 		for name, s := range secrets {

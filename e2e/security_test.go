@@ -12,7 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 // rssKB reads a process's resident set size from /proc.
@@ -45,7 +46,7 @@ func TestHugeResponseIsBounded(t *testing.T) {
 	const size = 1 << 30
 	var served atomic.Int64
 	chunk := bytes.Repeat([]byte("x"), 64<<10)
-	big := newReceiver(t, testenv.Writes(func(w http.ResponseWriter, r *http.Request) {
+	big := newReceiver(t, testreceiver.Writes(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(size))
 		w.WriteHeader(http.StatusOK)
 		for sent := 0; sent < size; sent += len(chunk) {
@@ -56,7 +57,7 @@ func TestHugeResponseIsBounded(t *testing.T) {
 			}
 		}
 	}))
-	small := newReceiver(t, testenv.Always(http.StatusOK, "ok"))
+	small := newReceiver(t, testreceiver.Always(http.StatusOK, "ok"))
 
 	sys := newSystem(t, options{})
 	sys.startAPI(t)
@@ -65,12 +66,12 @@ func TestHugeResponseIsBounded(t *testing.T) {
 
 	// Warm up the worker's paths with a small delivery before measuring.
 	ws.createWebhook(t, map[string]any{"url": small.URL("/warm"), "events": []string{"nps.submitted"}})
-	ws.postEvent(t, "nps.submitted", testenv.EventData(t, "nps.submitted", nil))
+	ws.postEvent(t, "nps.submitted", testfactory.EventData(t, "nps.submitted", nil))
 	small.waitRequests(t, sys, 1)
 	before := rssKB(t, worker.Cmd.Process.Pid)
 
 	wh := ws.createWebhook(t, map[string]any{"url": big.URL("/huge"), "events": []string{"csat.submitted"}})
-	ws.postEvent(t, "csat.submitted", testenv.EventData(t, "csat.submitted", nil))
+	ws.postEvent(t, "csat.submitted", testfactory.EventData(t, "csat.submitted", nil))
 	ds := ws.waitHistory(t, wh.ID, 1)
 	d := ws.waitFinished(t, ds[0].ID)
 	after := rssKB(t, worker.Cmd.Process.Pid)
@@ -98,7 +99,7 @@ func TestHugeResponseIsBounded(t *testing.T) {
 // attempt is logged as blocked, and the receiver gets nothing.
 func TestBlockedDestinationIsNeverDialled(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, testenv.Always(http.StatusOK, "ok"))
+	rcv := newReceiver(t, testreceiver.Always(http.StatusOK, "ok"))
 	sys := startSystem(t, options{blockLoopback: true, retrySchedule: "100ms"})
 	ws := sys.newWorkspace(t)
 
@@ -111,7 +112,7 @@ func TestBlockedDestinationIsNeverDialled(t *testing.T) {
 	// A name is resolved only when dialling, and refused then.
 	_, port, _ := net.SplitHostPort(rcv.Addr())
 	wh := ws.createWebhook(t, map[string]any{"url": "http://localhost:" + port + "/hook", "events": []string{"post.created"}})
-	ws.postEvent(t, "post.created", testenv.EventData(t, "post.created", map[string]any{"case": "to loopback"}))
+	ws.postEvent(t, "post.created", testfactory.EventData(t, "post.created", map[string]any{"case": "to loopback"}))
 	ds := ws.waitHistory(t, wh.ID, 1)
 	d := ws.waitFinished(t, ds[0].ID)
 	if d.Status != "failed" || len(d.Attempts) != 2 {

@@ -9,7 +9,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 // eventID returns the "id" of a delivered body.
@@ -27,7 +27,7 @@ func eventID(t testing.TB, body []byte) string {
 
 // verifyStandard checks a request's Standard Webhooks headers with the
 // published library and the given secret.
-func verifyStandard(t testing.TB, secret string, r testenv.Received) error {
+func verifyStandard(t testing.TB, secret string, r testreceiver.Received) error {
 	t.Helper()
 	wh, err := standardwebhooks.NewWebhook(secret)
 	if err != nil {
@@ -39,11 +39,11 @@ func verifyStandard(t testing.TB, secret string, r testenv.Received) error {
 func TestStandardWebhooksAcceptsEveryDelivery(t *testing.T) {
 	t.Parallel()
 	// Every delivery fails once, then succeeds.
-	rcv := newReceiver(t, func(_ testenv.Received, _, k int) testenv.Answer {
+	rcv := newReceiver(t, func(_ testreceiver.Received, _, k int) testreceiver.Answer {
 		if k == 1 {
-			return testenv.Answer{Status: http.StatusInternalServerError, Body: "not yet"}
+			return testreceiver.Answer{Status: http.StatusInternalServerError, Body: "not yet"}
 		}
-		return testenv.Answer{Status: http.StatusOK, Body: "ok"}
+		return testreceiver.Answer{Status: http.StatusOK, Body: "ok"}
 	})
 	sys := startSystem(t, options{retrySchedule: "100ms,100ms"})
 	ws := sys.newWorkspace(t)

@@ -15,7 +15,10 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/redistest"
+	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testproc"
 )
 
 // binDir holds the api, worker and scheduler binaries TestMain builds once
@@ -30,7 +33,7 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	// The module root is the parent of this directory.
-	if err := testenv.BuildServices("..", dir, true); err != nil {
+	if err := testproc.BuildServices("..", dir, true); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		os.RemoveAll(dir)
 		os.Exit(1)
@@ -99,9 +102,9 @@ func newSystem(t *testing.T, opts options) *system {
 		opts.outboxGrace = "500ms"
 	}
 	s := &system{
-		redisURL:    testenv.NewRedis(t),
-		databaseURL: testenv.NewDatabase(t),
-		adminToken:  "admin_" + testenv.RandomHex(16),
+		redisURL:    redistest.NewDB(t),
+		databaseURL: dbtest.NewDatabase(t),
+		adminToken:  "admin_" + testfactory.RandomHex(16),
 		// The client talks to loopback only and never through a proxy.
 		http: &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second},
 	}
@@ -194,7 +197,7 @@ func (s *system) waitHealthy(t testing.TB, u string) {
 
 // process is one running binary.
 type process struct {
-	*testenv.Process
+	*testproc.Process
 	addr string // the address it logged as listening on
 	// stopped says the test ended the process itself (see system.signal),
 	// so its exit is not a failure.
@@ -204,7 +207,7 @@ type process struct {
 // start runs a binary and waits for it to log the address it listens on.
 func (s *system) start(t testing.TB, name string) *process {
 	t.Helper()
-	tp, err := testenv.StartProcess(filepath.Join(binDir, name), name, s.env)
+	tp, err := testproc.Start(filepath.Join(binDir, name), name, s.env)
 	if err != nil {
 		t.Fatal(err)
 	}

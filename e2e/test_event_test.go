@@ -9,18 +9,18 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 func TestTestEventAnswersLiveResponse(t *testing.T) {
 	t.Parallel()
-	pong := newReceiver(t, func(testenv.Received, int, int) testenv.Answer {
-		return testenv.Answer{Status: http.StatusCreated, Body: "pong"}
+	pong := newReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
+		return testreceiver.Answer{Status: http.StatusCreated, Body: "pong"}
 	})
-	broken := newReceiver(t, func(testenv.Received, int, int) testenv.Answer {
-		return testenv.Answer{Status: http.StatusInternalServerError, Body: "boom"}
+	broken := newReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
+		return testreceiver.Answer{Status: http.StatusInternalServerError, Body: "boom"}
 	})
-	stuck := newReceiver(t, testenv.Hangs())
+	stuck := newReceiver(t, testreceiver.Hangs())
 	const timeout = time.Second
 	sys := startSystem(t, options{env: map[string]string{"DELIVERY_TIMEOUT": timeout.String()}})
 	ws := sys.newWorkspace(t)

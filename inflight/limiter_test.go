@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testclock"
 )
 
 // newTestLimiter is a limiter on a fake clock with a ceiling of max per
 // endpoint, slots for the worker, and waits that end only by a hand-over
 // unless a test shortens them.
-func newTestLimiter(max, slots int) (*Limiter, *testenv.Clock) {
-	c := testenv.NewClock(t0)
+func newTestLimiter(max, slots int) (*Limiter, *testclock.Clock) {
+	c := testclock.New(t0)
 	return New(Config{Slots: slots, MaxWaiting: 1000, MaxWait: time.Minute, Gradient: DefaultGradient(max), Now: c.Now}), c
 }
 

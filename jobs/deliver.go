@@ -13,6 +13,7 @@ import (
 
 	"github.com/trackelio/webhooks/catalog"
 	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/endpointlimit"
 	"github.com/trackelio/webhooks/inflight"
 	"github.com/trackelio/webhooks/internal/batch"
 	"github.com/trackelio/webhooks/metrics"
@@ -47,7 +48,7 @@ type DeliverConfig struct {
 	Log     *slog.Logger
 	// Limits caps in-flight attempts per webhook and adds the circuit
 	// breaker; nil turns both off.
-	Limits *WebhookLimits
+	Limits *endpointlimit.Limits
 	// AutoDisable disables webhooks that keep failing; zero never does.
 	AutoDisable delivery.AutoDisable
 	// Retries, when set, schedules each retry as a task on the retries
@@ -174,14 +175,14 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	release := inflight.Release(func(time.Duration, bool) {})
-	if f := h.cfg.Limits; f != nil {
+	if limits := h.cfg.Limits; limits != nil {
 		// A test event is the customer's own probe: the breaker, which
 		// paces deliveries to a failing endpoint, does not hold it.
 		failures := w.ConsecutiveFailures
 		if delivery.IsTest(w.EventType) {
 			failures = 0
 		}
-		wait, err := f.BreakerWait(ctx, w.WebhookID, failures)
+		wait, err := limits.BreakerWait(ctx, w.WebhookID, failures)
 		if err != nil {
 			return err
 		}
@@ -189,7 +190,7 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			h.cfg.Metrics.Waits.WithLabelValues(waitBreakerOpen).Inc()
 			return &RetryAfterError{Delay: wait, Reason: "circuit breaker open; waiting for the next probe"}
 		}
-		r, retryIn, err := f.Acquire(ctx, w.WebhookID)
+		r, retryIn, err := limits.Acquire(ctx, w.WebhookID)
 		if err != nil {
 			return err
 		}

@@ -121,12 +121,11 @@ func TestDeliverAutoDisable(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t)
 	ids := []string{f.mustDelivery(t, time.Now()), f.mustDelivery(t, time.Now()), f.mustDelivery(t, time.Now())}
-	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: delivery.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
+	p := failingSender(500)
 	h := f.handler(t, p, etiquettePolicy, autoDisable(delivery.AutoDisable{MinFailures: 2}))
 
 	for i, id := range ids[:2] {
-		var ra *jobs.RetryAfterError
-		if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); !errors.As(err, &ra) || !ra.Failure {
+		if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); !isFailedAttempt(err) {
 			t.Fatalf("delivery %d: ProcessTask = %v, want a failed attempt to retry", i, err)
 		}
 	}
@@ -219,7 +218,7 @@ func TestDeliverRetryQueueChain(t *testing.T) {
 	ctx := context.Background()
 	rf := setupRetry(t)
 	id := rf.mustDelivery(t, time.Now())
-	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: delivery.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
+	p := failingSender(500)
 	pol := delivery.RetryPolicy{Schedule: []time.Duration{time.Millisecond, time.Millisecond}}
 	h := rf.handler(t, p, pol, retriesVia(rf.client))
 
@@ -255,7 +254,7 @@ func TestDeliverRetryQueueEnqueueErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := setup(t)
-	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: delivery.HTTPError, StatusCode: 500, Error: "receiver answered 500"})}
+	p := failingSender(500)
 
 	t.Run("a task already there is fine", func(t *testing.T) {
 		t.Parallel()

@@ -21,8 +21,10 @@ import (
 func TestOrphanRecovererRequeuesTasksOfADeadWorker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rdb := newGoRedis(t)
-	opt := asynq.RedisClientOpt{Addr: rdb.Options().Addr, DB: rdb.Options().DB}
+	opt := newRedis(t)
+	// The scheduler makes its client the same way (boot.RedisClient).
+	rdb := opt.MakeRedisClient().(*redis.Client)
+	t.Cleanup(func() { rdb.Close() })
 
 	started := make(chan string, 4)
 	release := make(chan struct{})

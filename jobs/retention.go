@@ -13,8 +13,26 @@ import (
 	"github.com/trackelio/webhooks/repo"
 )
 
-// RetentionStore is what data retention needs from Postgres.
-type RetentionStore interface {
+// TypeRetention is the task type of the periodic data retention run.
+const TypeRetention = "retention:prune"
+
+// retentionPayload configures one data retention run.
+type retentionPayload struct {
+	// PeriodMS is how long finished history is kept; 0 keeps everything.
+	PeriodMS int64 `json:"period_ms"`
+}
+
+// retentionTaskTimeout leaves a run that used its whole budget
+// (retentionBudget) time to finish its last batch.
+const retentionTaskTimeout = retentionBudget + 5*time.Minute
+
+// NewRetentionTask builds the periodic data retention task.
+func NewRetentionTask(period time.Duration) (*asynq.Task, error) {
+	return newMaintenanceTask(TypeRetention, retentionPayload{PeriodMS: period.Milliseconds()}, retentionTaskTimeout)
+}
+
+// retentionStore is what data retention needs from Postgres.
+type retentionStore interface {
 	WithRetentionLock(ctx context.Context, fn func(context.Context) error) (bool, error)
 	DeleteExpired(ctx context.Context, r repo.Retention) (repo.Deleted, error)
 }
@@ -27,7 +45,7 @@ const retentionBudget = 10 * time.Minute
 // RetentionConfig configures the data retention handler; only Store,
 // Metrics and Log are required.
 type RetentionConfig struct {
-	Store   RetentionStore
+	Store   retentionStore
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 	// Now is the clock that places the cutoff (time.Now when nil).
@@ -57,9 +75,9 @@ func NewRetentionHandler(cfg RetentionConfig) *RetentionHandler {
 	return &RetentionHandler{cfg: cfg}
 }
 
-// RetentionCutoff is the moment before which finished history is deleted
+// retentionCutoff is the moment before which finished history is deleted
 // at now, and false when period keeps everything (0).
-func RetentionCutoff(now time.Time, period time.Duration) (time.Time, bool) {
+func retentionCutoff(now time.Time, period time.Duration) (time.Time, bool) {
 	if period <= 0 {
 		return time.Time{}, false
 	}
@@ -68,11 +86,11 @@ func RetentionCutoff(now time.Time, period time.Duration) (time.Time, bool) {
 
 // ProcessTask implements asynq.Handler.
 func (h *RetentionHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	var p RetentionPayload
+	var p retentionPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.PeriodMS < 0 {
 		return fmt.Errorf("decode %s payload %q: %v: %w", TypeRetention, t.Payload(), err, asynq.SkipRetry)
 	}
-	before, ok := RetentionCutoff(h.cfg.Now(), time.Duration(p.PeriodMS)*time.Millisecond)
+	before, ok := retentionCutoff(h.cfg.Now(), time.Duration(p.PeriodMS)*time.Millisecond)
 	if !ok {
 		return nil
 	}

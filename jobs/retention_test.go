@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testclock"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
@@ -131,7 +131,7 @@ func mustRetentionTask(tb testing.TB, period time.Duration) *asynq.Task {
 	return task
 }
 
-func (rf *retentionFixture) handler(clock *testenv.Clock) *jobs.RetentionHandler {
+func (rf *retentionFixture) handler(clock *testclock.Clock) *jobs.RetentionHandler {
 	return jobs.NewRetentionHandler(jobs.RetentionConfig{
 		Store: rf.store, Metrics: rf.metrics, Log: discardLog, Now: clock.Now, BatchSize: 2,
 	})
@@ -141,7 +141,7 @@ func TestRetentionDeletesFinishedHistory(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rf := setupRetention(t)
-	clock := testenv.NewClock(time.Now())
+	clock := testclock.New(time.Now())
 	h := rf.handler(clock)
 	all := map[string]int{"succeeded": 1, "failed": 2, "cancelled": 0, "pending": 1}
 
@@ -187,7 +187,7 @@ func TestRetentionDeletesFinishedHistory(t *testing.T) {
 func TestRetentionPeriodZeroKeepsEverything(t *testing.T) {
 	t.Parallel()
 	rf := setupRetention(t)
-	clock := testenv.NewClock(time.Now().Add(10 * 365 * 24 * time.Hour))
+	clock := testclock.New(time.Now().Add(10 * 365 * 24 * time.Hour))
 	if err := rf.handler(clock).ProcessTask(context.Background(), mustRetentionTask(t, 0)); err != nil {
 		t.Fatalf("retention: %v", err)
 	}
@@ -204,7 +204,7 @@ func TestRetentionSkipsWhileAnotherRunHoldsTheLock(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rf := setupRetention(t)
-	clock := testenv.NewClock(time.Now().Add(month + time.Hour))
+	clock := testclock.New(time.Now().Add(month + time.Hour))
 	h := rf.handler(clock)
 
 	release := holdLock(t, rf.store.WithRetentionLock)
@@ -231,7 +231,7 @@ func TestRetentionStopsAtItsBudget(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rf := setupRetention(t)
-	clock := testenv.NewClock(time.Now().Add(month + time.Hour))
+	clock := testclock.New(time.Now().Add(month + time.Hour))
 	short := jobs.NewRetentionHandler(jobs.RetentionConfig{
 		Store: rf.store, Metrics: rf.metrics, Log: discardLog, Now: clock.Now, BatchSize: 1, Budget: time.Nanosecond,
 	})
@@ -259,7 +259,7 @@ func TestRetentionFailsWhenCancelled(t *testing.T) {
 	rf := setupRetention(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := rf.handler(testenv.NewClock(time.Now())).ProcessTask(ctx, mustRetentionTask(t, month))
+	err := rf.handler(testclock.New(time.Now())).ProcessTask(ctx, mustRetentionTask(t, month))
 	if err == nil || errors.Is(err, asynq.SkipRetry) {
 		t.Errorf("retention on a cancelled context = %v, want an error to retry on the next tick", err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/sender"
 	"github.com/trackelio/webhooks/signature"
@@ -41,7 +41,7 @@ func startWorker(tb testing.TB, f *fixture, redisOpt asynq.RedisConnOpt, pol del
 func TestWorkerRetriesUntilSuccess(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rc := testenv.NewReceiver(t, testenv.ReceiverConfig{Reply: testenv.Statuses(500, 500, 200)})
+	rc := testreceiver.New(t, testreceiver.Config{Reply: testreceiver.Statuses(500, 500, 200)})
 	f := setupWithURL(t, rc.URL(""))
 	redisOpt := newRedis(t)
 	startWorker(t, f, redisOpt, delivery.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}})
@@ -99,7 +99,7 @@ func TestWorkerRetriesUntilSuccess(t *testing.T) {
 func TestWorkerArchivesExhaustedDelivery(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rc := testenv.NewReceiver(t, testenv.ReceiverConfig{Reply: testenv.Always(500, "down")})
+	rc := testreceiver.New(t, testreceiver.Config{Reply: testreceiver.Always(500, "down")})
 	f := setupWithURL(t, rc.URL(""))
 	redisOpt := newRedis(t)
 	insp := newInspector(t, redisOpt)

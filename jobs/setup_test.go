@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,7 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/redistest"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
@@ -60,6 +63,19 @@ func answer(res sender.Result) func(context.Context, sender.Request) sender.Resu
 	return func(context.Context, sender.Request) sender.Result { return res }
 }
 
+// failingSender is a sender whose receiver answers every request with the
+// HTTP status.
+func failingSender(status int) *fakeSender {
+	return &fakeSender{SendFunc: answer(sender.Result{Outcome: delivery.HTTPError, StatusCode: status, Error: fmt.Sprintf("receiver answered %d", status)})}
+}
+
+// isFailedAttempt reports whether err is what a failed attempt returns: a
+// *RetryAfterError that counts as a failure.
+func isFailedAttempt(err error) bool {
+	var ra *jobs.RetryAfterError
+	return errors.As(err, &ra) && ra.Failure
+}
+
 // fakeEnqueuer is a TaskEnqueuer whose EnqueueContextFunc decides the outcome.
 type fakeEnqueuer struct {
 	EnqueueContextFunc func(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
@@ -89,22 +105,22 @@ func setup(tb testing.TB) *fixture {
 // setupWithURL is setup with the webhook pointing at url.
 func setupWithURL(tb testing.TB, url string) *fixture {
 	tb.Helper()
-	store, db := testenv.NewStoreAndDB(tb)
-	f := &fixture{store: store, db: db, ws: testenv.Workspace(tb, store, "acme"), metrics: metrics.New(prometheus.NewRegistry())}
+	store, db := dbtest.NewStoreAndDB(tb)
+	f := &fixture{store: store, db: db, ws: testfactory.Workspace(tb, store, "acme"), metrics: metrics.New(prometheus.NewRegistry())}
 	f.hook = f.mustWebhook(tb, url)
 	return f
 }
 
 func (f *fixture) mustWebhook(tb testing.TB, url string) repo.Webhook {
 	tb.Helper()
-	return testenv.Webhook(tb, f.store, f.ws.ID, repo.NewWebhook{URL: url, Events: []string{eventType}, Active: true})
+	return testfactory.Webhook(tb, f.store, f.ws.ID, repo.NewWebhook{URL: url, Events: []string{eventType}, Active: true})
 }
 
 // mustDelivery creates one event due at the given time and returns the id of
 // its single delivery.
 func (f *fixture) mustDelivery(tb testing.TB, due time.Time) string {
 	tb.Helper()
-	return testenv.Delivery(tb, f.store, repo.NewEvent{WorkspaceID: f.ws.ID, Type: eventType, CreatedAt: due}, `{"title":"hello"}`)
+	return testfactory.Delivery(tb, f.store, repo.NewEvent{WorkspaceID: f.ws.ID, Type: eventType, CreatedAt: due}, `{"title":"hello"}`)
 }
 
 // mustTestDelivery creates a webhook.test event for the webhook, as
@@ -160,7 +176,7 @@ func mustSweepTask(tb testing.TB, grace time.Duration) *asynq.Task {
 // options.
 func newRedis(tb testing.TB) asynq.RedisConnOpt {
 	tb.Helper()
-	opt, err := asynq.ParseRedisURI(testenv.NewRedis(tb))
+	opt, err := asynq.ParseRedisURI(redistest.NewDB(tb))
 	if err != nil {
 		tb.Fatalf("ParseRedisURI: %v", err)
 	}

@@ -14,19 +14,29 @@ import (
 	"github.com/trackelio/webhooks/repo"
 )
 
-// SweepStore is what the outbox sweep needs from Postgres.
-type SweepStore interface {
+// TypeOutboxSweep is the task type of the periodic outbox sweep.
+const TypeOutboxSweep = "outbox:sweep"
+
+// sweepPayload configures one outbox sweep.
+type sweepPayload struct {
+	// GraceMS is how overdue a pending delivery must be before the sweep
+	// treats it as missing from Redis.
+	GraceMS int64 `json:"grace_ms"`
+}
+
+// NewOutboxSweepTask builds the periodic sweep task.
+func NewOutboxSweepTask(grace time.Duration) (*asynq.Task, error) {
+	return newMaintenanceTask(TypeOutboxSweep, sweepPayload{GraceMS: grace.Milliseconds()}, 5*time.Minute)
+}
+
+// sweepStore is what the outbox sweep needs from Postgres.
+type sweepStore interface {
 	WithSweepLock(ctx context.Context, fn func(context.Context) error) (bool, error)
 	OverdueDeliveries(ctx context.Context, dueBefore time.Time, after *repo.Overdue, limit int) ([]repo.Overdue, error)
 }
 
-// TaskEnqueuer enqueues tasks; *asynq.Client implements it.
-type TaskEnqueuer interface {
-	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
-}
-
-// TaskInspector looks up and removes tasks; *asynq.Inspector implements it.
-type TaskInspector interface {
+// taskInspector looks up and removes tasks; *asynq.Inspector implements it.
+type taskInspector interface {
 	GetTaskInfo(queue, id string) (*asynq.TaskInfo, error)
 	DeleteTask(queue, id string) error
 }
@@ -40,21 +50,21 @@ const (
 // never enqueued, Redis restarted empty, or the task was archived by asynq's
 // retry backstop while Postgres still says pending.
 type SweepHandler struct {
-	store     SweepStore
+	store     sweepStore
 	enqueuer  TaskEnqueuer
-	inspector TaskInspector
+	inspector taskInspector
 	metrics   *metrics.Metrics
 	log       *slog.Logger
 }
 
 // NewSweepHandler builds the handler for TypeOutboxSweep.
-func NewSweepHandler(store SweepStore, enq TaskEnqueuer, insp TaskInspector, m *metrics.Metrics, log *slog.Logger) *SweepHandler {
+func NewSweepHandler(store sweepStore, enq TaskEnqueuer, insp taskInspector, m *metrics.Metrics, log *slog.Logger) *SweepHandler {
 	return &SweepHandler{store: store, enqueuer: enq, inspector: insp, metrics: m, log: log}
 }
 
 // ProcessTask implements asynq.Handler.
 func (h *SweepHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	var p SweepPayload
+	var p sweepPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.GraceMS < 0 {
 		return fmt.Errorf("decode %s payload %q: %v: %w", TypeOutboxSweep, t.Payload(), err, asynq.SkipRetry)
 	}
@@ -112,7 +122,7 @@ func (h *SweepHandler) requeue(ctx context.Context, d repo.Overdue) (bool, error
 	}
 	// Already in Redis. Only an archived task is stuck: Postgres says the
 	// delivery still has attempts left.
-	queue, id := TaskLocation(d.ID, d.Attempts)
+	queue, id := taskLocation(d.ID, d.Attempts)
 	info, err := h.inspector.GetTaskInfo(queue, id)
 	if err != nil || info.State != asynq.TaskStateArchived {
 		return false, nil

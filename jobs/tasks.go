@@ -1,9 +1,13 @@
-// Package jobs owns everything asynq: task types and payloads, the handlers
-// that deliver webhooks, sweep the outbox and delete expired history, the
-// retry policy, and the server and mux wiring.
+// Package jobs is the asynq side of the webhook sender: the queues, the
+// task types with their payloads and constructors, the task handlers
+// (delivery, outbox sweep, data retention), the recovery of a dead
+// worker's tasks, and the server, mux and logger wiring. It is not the
+// per-endpoint limits (package endpointlimit) nor the HTTP attempt
+// (package sender); the deliver handler calls both.
 package jobs
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -12,12 +16,8 @@ import (
 	"github.com/hibiken/asynq"
 )
 
-// Task types.
-const (
-	TypeDeliver     = "webhook:deliver"
-	TypeOutboxSweep = "outbox:sweep"
-	TypeRetention   = "retention:prune"
-)
+// TypeDeliver is the task type of one delivery attempt.
+const TypeDeliver = "webhook:deliver"
 
 // Queues. First attempts and retries have their own queues, weighted so a
 // flood of retries cannot delay fresh events; maintenance is small and must
@@ -41,17 +41,22 @@ const (
 	taskTimeout = 10 * time.Minute
 )
 
+// TaskEnqueuer enqueues tasks; *asynq.Client implements it.
+type TaskEnqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
 // DeliverPayload identifies the delivery; customer data stays in Postgres,
 // out of Redis and out of asynqmon.
 type DeliverPayload struct {
 	DeliveryID string `json:"delivery_id"`
 }
 
-// TaskLocation is where the task of a delivery that has made attempts
+// taskLocation is where the task of a delivery that has made attempts
 // attempts lives: the first attempt's task is on the deliveries queue under
 // the delivery id; the task for attempt n+1 is on the retries queue under
 // "<id>:<n+1>". Both the worker and the outbox sweep derive it from Postgres.
-func TaskLocation(deliveryID string, attempts int) (queue, taskID string) {
+func taskLocation(deliveryID string, attempts int) (queue, taskID string) {
 	if attempts == 0 {
 		return QueueDeliveries, deliveryID
 	}
@@ -66,7 +71,7 @@ func NewDeliverTask(deliveryID string, attempts int, processAt time.Time) (*asyn
 	if err != nil {
 		return nil, fmt.Errorf("encode deliver payload: %w", err)
 	}
-	queue, id := TaskLocation(deliveryID, attempts)
+	queue, id := taskLocation(deliveryID, attempts)
 	opts := []asynq.Option{
 		asynq.TaskID(id),
 		asynq.Queue(queue),
@@ -80,18 +85,6 @@ func NewDeliverTask(deliveryID string, attempts int, processAt time.Time) (*asyn
 	return asynq.NewTask(TypeDeliver, payload, opts...), nil
 }
 
-// SweepPayload configures one outbox sweep.
-type SweepPayload struct {
-	// GraceMS is how overdue a pending delivery must be before the sweep
-	// treats it as missing from Redis.
-	GraceMS int64 `json:"grace_ms"`
-}
-
-// NewOutboxSweepTask builds the periodic sweep task.
-func NewOutboxSweepTask(grace time.Duration) (*asynq.Task, error) {
-	return newMaintenanceTask(TypeOutboxSweep, SweepPayload{GraceMS: grace.Milliseconds()}, 5*time.Minute)
-}
-
 // newMaintenanceTask builds a periodic task of the maintenance queue. It is
 // never retried: the scheduler's next tick runs it again.
 func newMaintenanceTask(typ string, payload any, timeout time.Duration) (*asynq.Task, error) {
@@ -100,19 +93,4 @@ func newMaintenanceTask(typ string, payload any, timeout time.Duration) (*asynq.
 		return nil, fmt.Errorf("encode %s payload: %w", typ, err)
 	}
 	return asynq.NewTask(typ, b, asynq.Queue(QueueMaintenance), asynq.MaxRetry(0), asynq.Timeout(timeout)), nil
-}
-
-// RetentionPayload configures one data retention run.
-type RetentionPayload struct {
-	// PeriodMS is how long finished history is kept; 0 keeps everything.
-	PeriodMS int64 `json:"period_ms"`
-}
-
-// retentionTaskTimeout leaves a run that used its whole budget
-// (retentionBudget) time to finish its last batch.
-const retentionTaskTimeout = retentionBudget + 5*time.Minute
-
-// NewRetentionTask builds the periodic data retention task.
-func NewRetentionTask(period time.Duration) (*asynq.Task, error) {
-	return newMaintenanceTask(TypeRetention, RetentionPayload{PeriodMS: period.Milliseconds()}, retentionTaskTimeout)
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -267,10 +268,10 @@ func TestDashboardReadsUseTheHistoryIndex(t *testing.T) {
 	// 10,000 over a week.
 	for i := range 40 {
 		other := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"a"}, Active: true, URL: fmt.Sprintf("https://other.example/%d", i)})
-		testenv.SeedHistory(t, f.db, ws.ID, other.ID, 1000, 10*time.Minute)
+		testfactory.SeedHistory(t, f.db, ws.ID, other.ID, 1000, 10*time.Minute)
 	}
-	testenv.SeedHistory(t, f.db, ws.ID, hook.ID, 10000, time.Minute)
-	testenv.Analyze(t, f.db)
+	testfactory.SeedHistory(t, f.db, ws.ID, hook.ID, 10000, time.Minute)
+	dbtest.Analyze(t, f.db)
 	cursor := &repo.Cursor{CreatedAt: time.Now().Add(-24 * time.Hour), ID: uuid.NewString()}
 	type query struct {
 		name      string

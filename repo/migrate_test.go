@@ -16,7 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -24,7 +24,7 @@ import (
 // the migrated template) and drops it when the test ends.
 func newEmptyDatabase(tb testing.TB) string {
 	tb.Helper()
-	admin, err := sqlx.Open("postgres", testenv.PostgresURL())
+	admin, err := sqlx.Open("postgres", dbtest.PostgresURL())
 	if err != nil {
 		tb.Fatalf("open admin connection: %v", err)
 	}
@@ -34,7 +34,7 @@ func newEmptyDatabase(tb testing.TB) string {
 		tb.Fatalf("create database: %v", err)
 	}
 	tb.Cleanup(func() {
-		admin, err := sqlx.Open("postgres", testenv.PostgresURL())
+		admin, err := sqlx.Open("postgres", dbtest.PostgresURL())
 		if err != nil {
 			tb.Errorf("open admin connection: %v", err)
 			return
@@ -44,7 +44,7 @@ func newEmptyDatabase(tb testing.TB) string {
 			tb.Errorf("drop database %s: %v", name, err)
 		}
 	})
-	u, err := url.Parse(testenv.PostgresURL())
+	u, err := url.Parse(dbtest.PostgresURL())
 	if err != nil {
 		tb.Fatalf("parse postgres url: %v", err)
 	}

@@ -18,7 +18,9 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/testclock"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -230,7 +232,7 @@ func TestDeleteExpired(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			f := setup(t)
-			clock := testenv.NewClock(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+			clock := testclock.New(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 			h := seedRetentionHistory(t, f, clock.Now())
 			pendingBefore := h.pendingRows(t)
 			r := repo.Retention{Before: clock.Now().Add(-30 * day), BatchSize: size}
@@ -423,8 +425,8 @@ func TestRetentionUsesItsIndexes(t *testing.T) {
 	f := setup(t)
 	ws := f.mustWorkspace(t, "acme")
 	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"a"}, Active: true})
-	testenv.SeedHistory(t, f.db, ws.ID, hook.ID, 5000, 10*time.Minute)
-	testenv.Analyze(t, f.db)
+	testfactory.SeedHistory(t, f.db, ws.ID, hook.ID, 5000, 10*time.Minute)
+	dbtest.Analyze(t, f.db)
 	before, start, ids := time.Now().Add(-7*day), time.Time{}, pq.StringArray{uuid.NewString(), uuid.NewString()}
 	for _, q := range []struct {
 		name, sql string

@@ -10,7 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -23,7 +24,7 @@ type fixture struct {
 
 func setup(tb testing.TB) *fixture {
 	tb.Helper()
-	store, db := testenv.NewStoreAndDB(tb)
+	store, db := dbtest.NewStoreAndDB(tb)
 	return &fixture{store: store, db: db}
 }
 
@@ -32,13 +33,13 @@ func pgTime(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
 
 func (f *fixture) mustWorkspace(tb testing.TB, name string) repo.Workspace {
 	tb.Helper()
-	return testenv.Workspace(tb, f.store, name)
+	return testfactory.Workspace(tb, f.store, name)
 }
 
 // mustWebhook creates a webhook as in says, on a dummy URL unless given.
 func (f *fixture) mustWebhook(tb testing.TB, workspaceID string, in repo.NewWebhook) repo.Webhook {
 	tb.Helper()
-	return testenv.Webhook(tb, f.store, workspaceID, in)
+	return testfactory.Webhook(tb, f.store, workspaceID, in)
 }
 
 // newEvent is an event of the given type created now, without an idempotency key.
@@ -55,14 +56,14 @@ func newEvent(workspaceID, typ string) repo.NewEvent {
 
 func (f *fixture) mustEvent(tb testing.TB, ev repo.NewEvent) repo.AcceptedEvent {
 	tb.Helper()
-	return testenv.Event(tb, f.store, ev, "")
+	return testfactory.Event(tb, f.store, ev, "")
 }
 
 // mustDelivery creates an event for a workspace with exactly one matching
 // webhook and returns the id of its single delivery.
 func (f *fixture) mustDelivery(tb testing.TB, ev repo.NewEvent) string {
 	tb.Helper()
-	return testenv.Delivery(tb, f.store, ev, "")
+	return testfactory.Delivery(tb, f.store, ev, "")
 }
 
 func (f *fixture) mustGetDelivery(tb testing.TB, workspaceID, id string) repo.Delivery {

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -214,8 +214,8 @@ func TestRotateSecret(t *testing.T) {
 	if w.ID != hook.ID || w.Secret != "whsec_second" || !w.UpdatedAt.After(hook.UpdatedAt) {
 		t.Errorf("RotateSecret returned id %s secret %q updated %v; want the webhook with the new secret, updated", w.ID, w.Secret, w.UpdatedAt)
 	}
-	want := testenv.StoredSecrets{Secret: "whsec_second", Previous: sql.NullString{String: "whsec_first", Valid: true}, PreviousExpiry: validTime(graceEnds)}
-	if diff := cmp.Diff(want, testenv.Secrets(t, f.db, hook.ID)); diff != "" {
+	want := testfactory.StoredSecrets{Secret: "whsec_second", Previous: sql.NullString{String: "whsec_first", Valid: true}, PreviousExpiry: validTime(graceEnds)}
+	if diff := cmp.Diff(want, testfactory.Secrets(t, f.db, hook.ID)); diff != "" {
 		t.Errorf("stored secrets (-want +got):\n%s", diff)
 	}
 	work, err := f.store.Work(ctx, id)
@@ -232,22 +232,22 @@ func TestRotateSecret(t *testing.T) {
 	if _, err := f.store.RotateSecret(ctx, ws.ID, hook.ID, "whsec_third", ended); err != nil {
 		t.Fatal(err)
 	}
-	want = testenv.StoredSecrets{Secret: "whsec_third", Previous: sql.NullString{String: "whsec_second", Valid: true}, PreviousExpiry: validTime(ended)}
-	if diff := cmp.Diff(want, testenv.Secrets(t, f.db, hook.ID)); diff != "" {
+	want = testfactory.StoredSecrets{Secret: "whsec_third", Previous: sql.NullString{String: "whsec_second", Valid: true}, PreviousExpiry: validTime(ended)}
+	if diff := cmp.Diff(want, testfactory.Secrets(t, f.db, hook.ID)); diff != "" {
 		t.Errorf("stored secrets after the second rotation (-want +got):\n%s", diff)
 	}
 	if work, err := f.store.Work(ctx, id); err != nil || work.Secret != "whsec_third" || work.PreviousSecret != "" {
 		t.Errorf("Work after the grace period = secret %q previous %v, %v; want only the new secret", work.Secret, work.PreviousSecret, err)
 	}
 
-	before := testenv.Secrets(t, f.db, hook.ID)
+	before := testfactory.Secrets(t, f.db, hook.ID)
 	if _, err := f.store.RotateSecret(ctx, other.ID, hook.ID, "whsec_attacker", graceEnds); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("RotateSecret from another workspace = %v, want ErrNotFound", err)
 	}
 	if _, err := f.store.RotateSecret(ctx, ws.ID, uuid.NewString(), "whsec_x", graceEnds); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("RotateSecret of an unknown webhook = %v, want ErrNotFound", err)
 	}
-	if diff := cmp.Diff(before, testenv.Secrets(t, f.db, hook.ID)); diff != "" {
+	if diff := cmp.Diff(before, testfactory.Secrets(t, f.db, hook.ID)); diff != "" {
 		t.Errorf("refused rotations changed the secrets (-before +after):\n%s", diff)
 	}
 	if err := f.store.DeleteWebhook(ctx, ws.ID, hook.ID); err != nil {
@@ -272,7 +272,7 @@ func TestDeleteWebhookForgetsPreviousSecret(t *testing.T) {
 	if err := f.store.DeleteWebhook(ctx, ws.ID, hook.ID); err != nil {
 		t.Fatal(err)
 	}
-	if s := testenv.Secrets(t, f.db, hook.ID); s.Secret != "" || s.Previous.Valid {
+	if s := testfactory.Secrets(t, f.db, hook.ID); s.Secret != "" || s.Previous.Valid {
 		t.Errorf("deleted webhook still stores secret %q and previous secret %v", s.Secret, s.Previous)
 	}
 }

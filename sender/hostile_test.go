@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 	"github.com/trackelio/webhooks/sender"
 )
 
@@ -46,7 +46,7 @@ func TestSendHostileReceivers(t *testing.T) {
 	)
 	tests := []struct {
 		name    string
-		handler func(*testenv.Hostile) http.HandlerFunc
+		handler func(*testreceiver.Hostile) http.HandlerFunc
 		http2   bool
 		timeout time.Duration
 		want    sender.Result
@@ -54,34 +54,34 @@ func TestSendHostileReceivers(t *testing.T) {
 		dripBody bool
 	}{
 		{
-			name: "huge headers", handler: (*testenv.Hostile).HugeHeaders, timeout: fast,
+			name: "huge headers", handler: (*testreceiver.Hostile).HugeHeaders, timeout: fast,
 			want: sender.Result{Outcome: delivery.ConnectionError, Error: headersTooLarge},
 		},
 		{
 			// net/http derives HTTP/2's header list limit from the same
 			// bound; HPACK refuses the oversized string first.
-			name: "huge headers over HTTP/2", handler: (*testenv.Hostile).HugeHeaders, http2: true, timeout: fast,
+			name: "huge headers over HTTP/2", handler: (*testreceiver.Hostile).HugeHeaders, http2: true, timeout: fast,
 			want: sender.Result{Outcome: delivery.ConnectionError, Error: headersTooLarge + " or could not be decoded (HTTP/2)"},
 		},
 		{
-			name: "endless body", handler: (*testenv.Hostile).EndlessBody, timeout: fast,
+			name: "endless body", handler: (*testreceiver.Hostile).EndlessBody, timeout: fast,
 			want: sender.Result{Outcome: delivery.Success, StatusCode: http.StatusOK,
 				Body: bytes.Repeat([]byte("x"), sender.CaptureLimit), Truncated: true},
 		},
 		{
-			name: "slow drip of headers", handler: (*testenv.Hostile).DripHeaders, timeout: slow,
+			name: "slow drip of headers", handler: (*testreceiver.Hostile).DripHeaders, timeout: slow,
 			want: sender.Result{Outcome: delivery.Timeout, Error: "timed out after 300ms waiting for the response headers"},
 		},
 		{
 			// The status arrived, so it is the receiver's answer.
-			name: "slow drip of body", handler: (*testenv.Hostile).DripBody, timeout: slow, dripBody: true,
+			name: "slow drip of body", handler: (*testreceiver.Hostile).DripBody, timeout: slow, dripBody: true,
 			want: sender.Result{Outcome: delivery.Success, StatusCode: http.StatusOK},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := tt.handler(testenv.NewHostile(t, 0))
+			h := tt.handler(testreceiver.NewHostile(t, 0))
 			s, url := newSender(tt.timeout), ""
 			if tt.http2 {
 				srv := newTLSReceiver(t, requireHTTP2(t, h), nil)
@@ -133,7 +133,7 @@ func TestSendMemoryPerAttemptIsBounded(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(10))
 	for _, n := range []int{64, 256} {
 		t.Run(fmt.Sprintf("%d attempts", n), func(t *testing.T) {
-			host := testenv.NewHostile(t, n)
+			host := testreceiver.NewHostile(t, n)
 			kinds := []struct {
 				handler http.HandlerFunc
 				fast    bool // ends its attempt by itself; the drips wait for Release

@@ -26,7 +26,7 @@ import (
 
 	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/destination"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 	"github.com/trackelio/webhooks/sender"
 	"github.com/trackelio/webhooks/signature"
 )
@@ -35,13 +35,13 @@ const testUserAgent = "Trackelio-Webhooks/test"
 
 // newReceiver starts a loopback receiver that records every request and
 // answers with handle (204 when nil).
-func newReceiver(tb testing.TB, handle http.HandlerFunc) *testenv.Receiver {
+func newReceiver(tb testing.TB, handle http.HandlerFunc) *testreceiver.Receiver {
 	tb.Helper()
-	cfg := testenv.ReceiverConfig{}
+	cfg := testreceiver.Config{}
 	if handle != nil {
-		cfg.Reply = testenv.Writes(handle)
+		cfg.Reply = testreceiver.Writes(handle)
 	}
-	return testenv.NewReceiver(tb, cfg)
+	return testreceiver.New(tb, cfg)
 }
 
 func newSender(timeout time.Duration) *sender.Sender {
@@ -92,7 +92,7 @@ func TestSendHeadersAndBodyExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantReqs := []testenv.Received{{
+	wantReqs := []testreceiver.Received{{
 		Method: http.MethodPost,
 		URI:    "/hooks/in",
 		Status: http.StatusNoContent,
@@ -110,7 +110,7 @@ func TestSendHeadersAndBodyExact(t *testing.T) {
 		},
 		Body: req.Body,
 	}}
-	if diff := cmp.Diff(wantReqs, rc.Requests(), cmpopts.IgnoreFields(testenv.Received{}, "At")); diff != "" {
+	if diff := cmp.Diff(wantReqs, rc.Requests(), cmpopts.IgnoreFields(testreceiver.Received{}, "At")); diff != "" {
 		t.Errorf("received request mismatch (-want +got):\n%s", diff)
 	}
 	if got := rc.Requests()[0].Header.Get(signature.Header); !signature.Verify(req.Secret, req.Body, got) {

@@ -7,12 +7,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testproc"
 )
 
 func TestLoadConfigDashboard(t *testing.T) {
 	t.Parallel()
-	c, err := loadConfig(testenv.Getenv(nil))
+	c, err := loadConfig(testproc.Getenv(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +20,7 @@ func TestLoadConfigDashboard(t *testing.T) {
 		[]any{c.PublicURL, c.LinkTTL, c.SessionTTL, c.FrameAncestors, len(c.RetrySchedule)}); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
-	c, err = loadConfig(testenv.Getenv(map[string]string{
+	c, err = loadConfig(testproc.Getenv(map[string]string{
 		"PUBLIC_URL": "https://webhooks.trackelio.com/", "DASHBOARD_LINK_TTL": "2m", "DASHBOARD_SESSION_TTL": "8h",
 		"DASHBOARD_FRAME_ANCESTORS": "https://app.trackelio.com, https://*.trackelio.com", "RETRY_SCHEDULE": "1s,1m",
 	}))
@@ -53,7 +53,7 @@ func TestLoadConfigRefusesBadDashboardSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
-			_, err := loadConfig(testenv.Getenv(map[string]string{tt.key: tt.value}))
+			_, err := loadConfig(testproc.Getenv(map[string]string{tt.key: tt.value}))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("loadConfig error = %v, want one containing %q", err, tt.want)
 			}

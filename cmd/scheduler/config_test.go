@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testproc"
 )
 
 func TestLoadConfigRetention(t *testing.T) {
@@ -25,7 +25,7 @@ func TestLoadConfigRetention(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := loadConfig(testenv.Getenv(tt.vars))
+			c, err := loadConfig(testproc.Getenv(tt.vars))
 			if err != nil {
 				t.Fatalf("loadConfig: %v", err)
 			}
@@ -53,7 +53,7 @@ func TestLoadConfigRefusesBadRetentionSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
-			_, err := loadConfig(testenv.Getenv(map[string]string{tt.key: tt.value}))
+			_, err := loadConfig(testproc.Getenv(map[string]string{tt.key: tt.value}))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("loadConfig error = %v, want one containing %q", err, tt.want)
 			}

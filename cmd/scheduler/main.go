@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
+	"github.com/trackelio/webhooks/fleetstats"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
@@ -59,7 +60,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 
 	reg := prometheus.NewRegistry()
 	m := metrics.NewScheduler(reg)
-	reg.MustRegister(jobs.NewFleetCollector(inspector, store, log))
+	reg.MustRegister(fleetstats.NewCollector(inspector, store, log))
 
 	rdb, err := boot.RedisClient(redisOpt)
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testproc"
 	"github.com/trackelio/webhooks/jobs"
 )
 
@@ -52,7 +52,7 @@ func TestSchedule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := loadConfig(testenv.Getenv(tt.vars))
+			cfg, err := loadConfig(testproc.Getenv(tt.vars))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,7 +10,7 @@ import (
 	"github.com/trackelio/webhooks/cmd/internal/boot"
 	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/destination"
-	"github.com/trackelio/webhooks/jobs"
+	"github.com/trackelio/webhooks/endpointlimit"
 )
 
 // Defaults sized for receivers that take 100 ms to 2 s (see the README's
@@ -39,7 +39,7 @@ type config struct {
 	Guard            destination.Config
 	Proxy            *url.URL
 	RootCAs          *x509.CertPool
-	Limits           jobs.WebhookLimitsConfig
+	Limits           endpointlimit.Config
 	AutoDisable      delivery.AutoDisable
 }
 
@@ -82,7 +82,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Jitter:           env.Float("RETRY_JITTER", 0.2),
 		MinAfterThrottle: env.Duration("RETRY_MIN_AFTER_THROTTLE", time.Minute),
 	}
-	c.Limits = jobs.WebhookLimitsConfig{
+	c.Limits = endpointlimit.Config{
 		Slots: slots,
 		// As many tasks may wait for a slot as there are slots: a waiting
 		// task is a goroutine and its delivery's row.

@@ -7,12 +7,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testproc"
 )
 
 func TestLoadConfigDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := loadConfig(testenv.Getenv(nil))
+	c, err := loadConfig(testproc.Getenv(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	// The pool follows the concurrency: half of it, within 4 to 32.
 	for conc, pool := range map[string]int{"1": 4, "20": 10, "200": 32} {
-		c, err := loadConfig(testenv.Getenv(map[string]string{"WORKER_CONCURRENCY": conc}))
+		c, err := loadConfig(testproc.Getenv(map[string]string{"WORKER_CONCURRENCY": conc}))
 		if err != nil || c.DatabaseMaxConns != pool {
 			t.Errorf("WORKER_CONCURRENCY=%s: pool %d (%v), want %d", conc, c.DatabaseMaxConns, err, pool)
 		}
@@ -67,7 +67,7 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
 			t.Parallel()
-			_, err := loadConfig(testenv.Getenv(map[string]string{tt.key: tt.value}))
+			_, err := loadConfig(testproc.Getenv(map[string]string{tt.key: tt.value}))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("loadConfig error = %v, want one containing %q", err, tt.want)
 			}

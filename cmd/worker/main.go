@@ -14,6 +14,7 @@ import (
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
 	"github.com/trackelio/webhooks/destination"
+	"github.com/trackelio/webhooks/endpointlimit"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
@@ -77,16 +78,16 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return err
 	}
 	defer rdb.Close()
-	fairness := jobs.NewWebhookLimits(rdb, cfg.Limits)
+	limits := endpointlimit.New(rdb, cfg.Limits)
 	metrics.RegisterSlots(reg, cfg.Limits.Slots,
-		func() int { return fairness.Stats().Running }, func() int { return fairness.Stats().Waiting })
+		func() int { return limits.Stats().Running }, func() int { return limits.Stats().Waiting })
 	deliver := jobs.NewDeliverHandler(jobs.DeliverConfig{
 		Store:       store,
 		Sender:      snd,
 		Policy:      cfg.Retry,
 		Metrics:     m,
 		Log:         log,
-		Limits:      fairness,
+		Limits:      limits,
 		AutoDisable: cfg.AutoDisable,
 		Retries:     client,
 	})
@@ -105,12 +106,12 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	// Tasks waiting for a slot go back to the queue at once; Shutdown stops
 	// taking tasks and waits for running attempts to be recorded;
 	// unfinished ones go back to the queue.
-	fairness.Drain()
+	limits.Drain()
 	srv.Shutdown()
 	// After the last task: the batches it handed over are written, and
 	// this worker's shares of the in-flight caps go back to the others.
 	deliver.Close()
-	fairness.Close()
+	limits.Close()
 	log.Info("worker stopped")
 	return serveErr
 }

@@ -5,12 +5,12 @@ import (
 	"time"
 
 	"github.com/trackelio/webhooks/internal/ratelimit"
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testclock"
 )
 
 func TestKeyed(t *testing.T) {
 	t.Parallel()
-	clock := testenv.NewClock(time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC))
+	clock := testclock.New(time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC))
 	k := ratelimit.New(1.0/60, 3, clock.Now) // 3 at once, then one a minute
 	for i := range 3 {
 		if wait := k.Wait("a"); wait != 0 {

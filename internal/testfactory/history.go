@@ -1,4 +1,4 @@
-package testenv
+package testfactory
 
 import (
 	"testing"
@@ -11,7 +11,7 @@ import (
 // from now, each with its own event and one attempt: a third succeeded
 // (200), a third failed and a third are waiting for a retry (500). It writes
 // rows directly, in one statement, for tests and benchmarks of pages and
-// plans over a long history; Analyze afterwards.
+// plans over a long history; dbtest.Analyze afterwards.
 func SeedHistory(tb testing.TB, db *sqlx.DB, workspaceID, webhookID string, n int, spacing time.Duration) {
 	tb.Helper()
 	_, err := db.Exec(`
@@ -29,15 +29,6 @@ func SeedHistory(tb testing.TB, db *sqlx.DB, workspaceID, webhookID string, n in
 		SELECT id, 1, CASE WHEN i % 3 = 0 THEN 200 ELSE 500 END, '{"ok":true}', 5, at FROM src`,
 		workspaceID, webhookID, n, spacing.Seconds())
 	if err != nil {
-		tb.Fatalf("testenv: seed history of webhook %s: %v", webhookID, err)
-	}
-}
-
-// Analyze refreshes the planner's statistics after seeding, so plans are
-// those of a database that holds the rows.
-func Analyze(tb testing.TB, db *sqlx.DB) {
-	tb.Helper()
-	if _, err := db.Exec(`ANALYZE`); err != nil {
-		tb.Fatalf("testenv: analyze: %v", err)
+		tb.Fatalf("testfactory: seed history of webhook %s: %v", webhookID, err)
 	}
 }

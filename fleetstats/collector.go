@@ -1,4 +1,9 @@
-package jobs
+// Package fleetstats reports, at each Prometheus scrape, the tasks in each
+// asynq queue by state and the webhooks' fleet status (failing, disabled,
+// outbox lag), read from asynq and Postgres as the scrape asks. It only
+// reads: the series a process counts are package metrics', and the queues
+// are package jobs'.
+package fleetstats
 
 import (
 	"context"
@@ -9,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -24,9 +30,9 @@ type QueueSource interface {
 	GetQueueInfo(queue string) (*asynq.QueueInfo, error)
 }
 
-// FleetCollector reads queue depths and the fleet status when Prometheus
+// Collector reads queue depths and the fleet status when Prometheus
 // scrapes, so the numbers are never staler than the scrape.
-type FleetCollector struct {
+type Collector struct {
 	queues QueueSource
 	fleet  FleetSource
 	log    *slog.Logger
@@ -34,15 +40,15 @@ type FleetCollector struct {
 	desc metrics.Fleet
 }
 
-// NewFleetCollector builds the scheduler's collector.
-func NewFleetCollector(queues QueueSource, fleet FleetSource, log *slog.Logger) *FleetCollector {
-	return &FleetCollector{
+// NewCollector builds the scheduler's collector.
+func NewCollector(queues QueueSource, fleet FleetSource, log *slog.Logger) *Collector {
+	return &Collector{
 		queues: queues, fleet: fleet, log: log, desc: metrics.NewFleet(),
 	}
 }
 
 // Describe implements prometheus.Collector.
-func (c *FleetCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.desc.QueueTasks
 	ch <- c.desc.WebhooksFailing
 	ch <- c.desc.WebhooksDisabled
@@ -50,14 +56,14 @@ func (c *FleetCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector.
-func (c *FleetCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	// A queue that never had a task does not exist yet; asynq's
 	// GetQueueInfo then fails with an unexported error, so ask for the list.
 	known, listErr := c.queues.Queues()
 	if listErr != nil {
 		c.log.Warn("queue list unavailable", "error", listErr)
 	}
-	for _, q := range []string{QueueDeliveries, QueueRetries, QueueMaintenance} {
+	for _, q := range []string{jobs.QueueDeliveries, jobs.QueueRetries, jobs.QueueMaintenance} {
 		info := &asynq.QueueInfo{}
 		if slices.Contains(known, q) {
 			var err error

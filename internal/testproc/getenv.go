@@ -1,4 +1,4 @@
-package testenv
+package testproc
 
 // Getenv is an os.Getenv over vars, for the binaries' loadConfig(getenv).
 func Getenv(vars map[string]string) func(string) string {

@@ -1,9 +1,10 @@
-package jobs_test
+package fleetstats_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,16 +15,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/fleetstats"
+	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/redistest"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/jobs"
+	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
 )
+
+var discardLog = slog.New(slog.DiscardHandler)
 
 type fakeQueues struct {
 	QueuesFunc       func() ([]string, error)
 	GetQueueInfoFunc func(queue string) (*asynq.QueueInfo, error)
 }
 
-var _ jobs.QueueSource = (*fakeQueues)(nil)
+var _ fleetstats.QueueSource = (*fakeQueues)(nil)
 
 func (q *fakeQueues) Queues() ([]string, error) { return q.QueuesFunc() }
 
@@ -35,27 +43,36 @@ type fakeFleet struct {
 	StatusFunc func(ctx context.Context) (repo.FleetStatus, error)
 }
 
-var _ jobs.FleetSource = (*fakeFleet)(nil)
+var _ fleetstats.FleetSource = (*fakeFleet)(nil)
 
 func (f *fakeFleet) FleetStatus(ctx context.Context) (repo.FleetStatus, error) {
 	return f.StatusFunc(ctx)
 }
 
-// queueTasks renders the trackelio_queue_tasks exposition for the queues'
-// counts, in the order pending, active, scheduled, retry, archived, completed.
-func queueTasks(deliveries, retries, maintenance [6]int) string {
+// queueCounts is one queue's tasks in the order pending, active, scheduled,
+// retry, archived, completed.
+type queueCounts struct {
+	queue string
+	n     [6]int
+}
+
+// queueTasks renders the trackelio_queue_tasks exposition of the queues.
+func queueTasks(queues ...queueCounts) string {
 	var b strings.Builder
 	b.WriteString("# HELP trackelio_queue_tasks Tasks in each asynq queue by state.\n# TYPE trackelio_queue_tasks gauge\n")
 	states := []string{"pending", "active", "scheduled", "retry", "archived", "completed"}
-	for _, q := range []struct {
-		name string
-		n    [6]int
-	}{{jobs.QueueDeliveries, deliveries}, {jobs.QueueRetries, retries}, {jobs.QueueMaintenance, maintenance}} {
+	for _, q := range queues {
 		for i, s := range states {
-			b.WriteString(`trackelio_queue_tasks{queue="` + q.name + `",state="` + s + `"} ` + strconv.Itoa(q.n[i]) + "\n")
+			b.WriteString(`trackelio_queue_tasks{queue="` + q.queue + `",state="` + s + `"} ` + strconv.Itoa(q.n[i]) + "\n")
 		}
 	}
 	return b.String()
+}
+
+// allQueues is queueTasks of every queue, deliveries holding deliveries and
+// the others nothing.
+func allQueues(deliveries [6]int) string {
+	return queueTasks(queueCounts{jobs.QueueDeliveries, deliveries}, queueCounts{jobs.QueueRetries, [6]int{}}, queueCounts{jobs.QueueMaintenance, [6]int{}})
 }
 
 const fleetHelp = `# HELP trackelio_outbox_lag_seconds How overdue the oldest pending delivery is.
@@ -76,7 +93,7 @@ func fleetText(lag, disabled, failing string) string {
 
 var fleetNames = []string{"trackelio_queue_tasks", "trackelio_webhooks_failing", "trackelio_webhooks_disabled", "trackelio_outbox_lag_seconds"}
 
-func TestFleetCollectorReportsQueuesAndHealth(t *testing.T) {
+func TestCollectorReportsQueuesAndHealth(t *testing.T) {
 	t.Parallel()
 	queues := &fakeQueues{QueuesFunc: func() ([]string, error) { return []string{jobs.QueueDeliveries}, nil }, GetQueueInfoFunc: func(q string) (*asynq.QueueInfo, error) {
 		switch q {
@@ -91,9 +108,9 @@ func TestFleetCollectorReportsQueuesAndHealth(t *testing.T) {
 		return repo.FleetStatus{FailingWebhooks: 3, DisabledWebhooks: 2, OutboxLag: 90 * time.Second}, nil
 	}}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(jobs.NewFleetCollector(queues, fleet, discardLog))
+	reg.MustRegister(fleetstats.NewCollector(queues, fleet, discardLog))
 
-	want := queueTasks([6]int{7, 2, 30, 4, 5, 1}, [6]int{}, [6]int{}) + fleetText("90", "2", "3")
+	want := allQueues([6]int{7, 2, 30, 4, 5, 1}) + fleetText("90", "2", "3")
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), fleetNames...); err != nil {
 		t.Error(err)
 	}
@@ -102,7 +119,7 @@ func TestFleetCollectorReportsQueuesAndHealth(t *testing.T) {
 	}
 }
 
-func TestFleetCollectorSkipsUnavailableSources(t *testing.T) {
+func TestCollectorSkipsUnavailableSources(t *testing.T) {
 	t.Parallel()
 	queues := &fakeQueues{QueuesFunc: func() ([]string, error) { return []string{jobs.QueueDeliveries, jobs.QueueMaintenance}, nil }, GetQueueInfoFunc: func(q string) (*asynq.QueueInfo, error) {
 		if q == jobs.QueueDeliveries {
@@ -113,44 +130,36 @@ func TestFleetCollectorSkipsUnavailableSources(t *testing.T) {
 	fleet := &fakeFleet{StatusFunc: func(context.Context) (repo.FleetStatus, error) {
 		return repo.FleetStatus{}, errors.New("postgres down")
 	}}
-	c := jobs.NewFleetCollector(queues, fleet, discardLog)
+	c := fleetstats.NewCollector(queues, fleet, discardLog)
 
 	// No series for the queue that could not be read; the maintenance
 	// queue's counts, and zeros for the retries queue, which does not exist.
 	if n := testutil.CollectAndCount(c); n != 12 {
 		t.Errorf("collected %d series, want 12", n)
 	}
-	if err := testutil.CollectAndCompare(c, strings.NewReader(
-		`# HELP trackelio_queue_tasks Tasks in each asynq queue by state.
-# TYPE trackelio_queue_tasks gauge
-trackelio_queue_tasks{queue="maintenance",state="active"} 0
-trackelio_queue_tasks{queue="maintenance",state="archived"} 0
-trackelio_queue_tasks{queue="maintenance",state="completed"} 0
-trackelio_queue_tasks{queue="maintenance",state="pending"} 1
-trackelio_queue_tasks{queue="maintenance",state="retry"} 0
-trackelio_queue_tasks{queue="maintenance",state="scheduled"} 0
-trackelio_queue_tasks{queue="retries",state="active"} 0
-trackelio_queue_tasks{queue="retries",state="archived"} 0
-trackelio_queue_tasks{queue="retries",state="completed"} 0
-trackelio_queue_tasks{queue="retries",state="pending"} 0
-trackelio_queue_tasks{queue="retries",state="retry"} 0
-trackelio_queue_tasks{queue="retries",state="scheduled"} 0
-`)); err != nil {
+	want := queueTasks(queueCounts{jobs.QueueMaintenance, [6]int{1, 0, 0, 0, 0, 0}}, queueCounts{jobs.QueueRetries, [6]int{}})
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
 		t.Error(err)
 	}
 }
 
-func TestFleetCollectorWithRedisAndPostgres(t *testing.T) {
+func TestCollectorWithRedisAndPostgres(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setup(t)
-	redisOpt := newRedis(t)
-	insp := newInspector(t, redisOpt)
-	id := f.mustDelivery(t, time.Now())
-	if err := jobs.NewDeliveryQueue(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
+	store, _ := dbtest.NewStoreAndDB(t)
+	ws := testfactory.Workspace(t, store, "acme")
+	testfactory.Webhook(t, store, ws.ID, repo.NewWebhook{URL: "https://receiver.example/hook", Events: []string{"post.created"}, Active: true})
+	id := testfactory.Delivery(t, store, repo.NewEvent{WorkspaceID: ws.ID, Type: "post.created", CreatedAt: time.Now()}, `{"title":"hello"}`)
+	redisOpt, err := asynq.ParseRedisURI(redistest.NewDB(t))
+	if err != nil {
+		t.Fatalf("ParseRedisURI: %v", err)
+	}
+	client, insp := asynq.NewClient(redisOpt), asynq.NewInspector(redisOpt)
+	t.Cleanup(func() { client.Close(); insp.Close() })
+	if err := jobs.NewDeliveryQueue(client, metrics.New(prometheus.NewRegistry())).EnqueueDelivery(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+	rec, err := store.RecordAttempt(ctx, repo.AttemptResult{
 		DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "boom", At: time.Now(),
 		NewStatus: delivery.StatusPending, NextAttemptAt: time.Now().Add(time.Hour),
 	})
@@ -159,8 +168,8 @@ func TestFleetCollectorWithRedisAndPostgres(t *testing.T) {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(jobs.NewFleetCollector(insp, f.store, discardLog))
-	want := queueTasks([6]int{1, 0, 0, 0, 0, 0}, [6]int{}, [6]int{}) + fleetText("0", "0", "1")
+	reg.MustRegister(fleetstats.NewCollector(insp, store, discardLog))
+	want := allQueues([6]int{1, 0, 0, 0, 0, 0}) + fleetText("0", "0", "1")
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), fleetNames...); err != nil {
 		t.Error(err)
 	}

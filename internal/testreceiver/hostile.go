@@ -1,4 +1,4 @@
-package testenv
+package testreceiver
 
 import (
 	"bytes"
@@ -14,8 +14,8 @@ import (
 // client from reading all of it.
 const HugeHeaderSize = 9_000_000
 
-// DripInterval is how often the drips write their next byte.
-const DripInterval = 50 * time.Millisecond
+// dripInterval is how often the drips write their next byte.
+const dripInterval = 50 * time.Millisecond
 
 // hugeValue and endlessChunk are built once and shared by every answer, so
 // that a test measuring the heap of a client in this process measures the
@@ -97,7 +97,7 @@ func (h *Hostile) DripHeaders() http.HandlerFunc {
 		// Only a hijacked connection can send part of a header.
 		conn, buf, err := http.NewResponseController(w).Hijack()
 		if err != nil {
-			panic("testenv: DripHeaders needs an HTTP/1 server: " + err.Error())
+			panic("testreceiver: DripHeaders needs an HTTP/1 server: " + err.Error())
 		}
 		defer conn.Close()
 		buf.WriteString("HTTP/1.1 200 OK\r\nX-Drip: ")
@@ -123,11 +123,11 @@ func (h *Hostile) DripBody() http.HandlerFunc {
 	})
 }
 
-// drip calls write at once and then every DripInterval until Release (true)
+// drip calls write at once and then every dripInterval until Release (true)
 // or until write fails or gone is closed, when the client has hung up
 // (false).
 func (h *Hostile) drip(write func() error, gone <-chan struct{}) bool {
-	tick := time.NewTicker(DripInterval)
+	tick := time.NewTicker(dripInterval)
 	defer tick.Stop()
 	for {
 		if write() != nil {

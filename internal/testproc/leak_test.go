@@ -1,4 +1,4 @@
-package testenv_test
+package testproc_test
 
 import (
 	"testing"

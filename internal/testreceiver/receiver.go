@@ -1,4 +1,8 @@
-package testenv
+// Package testreceiver is the webhook endpoint of the tests and the bench:
+// Receiver, a local HTTP(S) server that records every request, answers as
+// the test scripts it and counts what it holds at once; and Hostile, the
+// answers of receivers that attack their caller.
+package testreceiver
 
 import (
 	"cmp"
@@ -72,8 +76,8 @@ func Writes(h http.HandlerFunc) Reply {
 	return func(Received, int, int) Answer { return Answer{Write: h} }
 }
 
-// ReceiverConfig says how a Receiver answers and what it checks.
-type ReceiverConfig struct {
+// Config says how a Receiver answers and what it checks.
+type Config struct {
 	// Reply picks each answer. It runs under the receiver's lock in
 	// arrival order, so it may keep state without its own. Nil answers
 	// 204 to everything.
@@ -100,7 +104,7 @@ type ReceiverConfig struct {
 // It is the one recording receiver of the tests and the bench.
 type Receiver struct {
 	tb   testing.TB
-	cfg  ReceiverConfig
+	cfg  Config
 	srvs []*httptest.Server
 	done chan struct{}
 
@@ -114,9 +118,9 @@ type Receiver struct {
 	firstErr    error
 }
 
-// NewReceiver starts a Receiver that closes when the test ends. Start it
-// before what sends to it, so that stops first.
-func NewReceiver(tb testing.TB, cfg ReceiverConfig) *Receiver {
+// New starts a Receiver that closes when the test ends. Start it before
+// what sends to it, so that stops first.
+func New(tb testing.TB, cfg Config) *Receiver {
 	tb.Helper()
 	r := &Receiver{tb: tb, cfg: cfg, done: make(chan struct{}), perDelivery: map[string]int{}}
 	for range max(cfg.Listeners, 1) {
@@ -178,14 +182,14 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	time.Sleep(r.delay())
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
-		r.tb.Errorf("testenv receiver: read body: %v", err)
+		r.tb.Errorf("testreceiver: read body: %v", err)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	got := Received{Method: req.Method, URI: req.RequestURI, Header: req.Header.Clone(), Body: body, At: time.Now()}
 	if r.cfg.Check != nil {
 		if err := r.cfg.Check(got); err != nil {
-			r.tb.Errorf("testenv receiver: %s %s: %v", got.Method, got.URI, err)
+			r.tb.Errorf("testreceiver: %s %s: %v", got.Method, got.URI, err)
 			r.mu.Lock()
 			r.failed++
 			if r.firstErr == nil {

@@ -1,4 +1,4 @@
-package testenv_test
+package testreceiver_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 // post sends body to url with a delivery id and returns the status and body.
@@ -23,7 +23,7 @@ func post(t *testing.T, ctx context.Context, url, delivery, body string) (int, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set(testenv.DeliveryHeader, delivery)
+	req.Header.Set(testreceiver.DeliveryHeader, delivery)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err.Error()
@@ -35,8 +35,8 @@ func post(t *testing.T, ctx context.Context, url, delivery, body string) (int, s
 
 func TestReceiverRecordsAndReplies(t *testing.T) {
 	// n counts every request, k those of the same delivery.
-	rc := testenv.NewReceiver(t, testenv.ReceiverConfig{Reply: func(r testenv.Received, n, k int) testenv.Answer {
-		return testenv.Answer{Status: 200 + n, Body: fmt.Sprintf("%s n=%d k=%d", r.Delivery(), n, k), Header: map[string]string{"X-N": fmt.Sprint(n)}}
+	rc := testreceiver.New(t, testreceiver.Config{Reply: func(r testreceiver.Received, n, k int) testreceiver.Answer {
+		return testreceiver.Answer{Status: 200 + n, Body: fmt.Sprintf("%s n=%d k=%d", r.Delivery(), n, k), Header: map[string]string{"X-N": fmt.Sprint(n)}}
 	}})
 	var got []string
 	for _, d := range []string{"a", "b", "a"} {
@@ -64,20 +64,20 @@ func TestReceiverRecordsAndReplies(t *testing.T) {
 func TestReceiverReplies(t *testing.T) {
 	tests := []struct {
 		name  string
-		reply testenv.Reply
+		reply testreceiver.Reply
 		want  []string
 	}{
 		{"nil answers 204", nil, []string{"204 ", "204 "}},
-		{"always", testenv.Always(503, "down"), []string{"503 down", "503 down"}},
-		{"statuses repeat the last", testenv.Statuses(500, 200), []string{"500 answer 1: 500", "200 answer 2: 200", "200 answer 3: 200"}},
-		{"writes", testenv.Writes(func(w http.ResponseWriter, r *http.Request) {
+		{"always", testreceiver.Always(503, "down"), []string{"503 down", "503 down"}},
+		{"statuses repeat the last", testreceiver.Statuses(500, 200), []string{"500 answer 1: 500", "200 answer 2: 200", "200 answer 3: 200"}},
+		{"writes", testreceiver.Writes(func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusTeapot)
 			io.WriteString(w, "by hand")
 		}), []string{"418 by hand"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rc := testenv.NewReceiver(t, testenv.ReceiverConfig{Reply: tt.reply})
+			rc := testreceiver.New(t, testreceiver.Config{Reply: tt.reply})
 			var got []string
 			for range tt.want {
 				status, body := post(t, t.Context(), rc.URL("/"), "d", "{}")
@@ -91,7 +91,7 @@ func TestReceiverReplies(t *testing.T) {
 }
 
 func TestReceiverHangsUntilTheClientGivesUp(t *testing.T) {
-	rc := testenv.NewReceiver(t, testenv.ReceiverConfig{Reply: testenv.Hangs()})
+	rc := testreceiver.New(t, testreceiver.Config{Reply: testreceiver.Hangs()})
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -124,7 +124,7 @@ func (r *recordingTB) Errorf(format string, args ...any) {
 func TestReceiverCheckFailsTheTest(t *testing.T) {
 	tb := &recordingTB{TB: t}
 	refused := errors.New("not signed")
-	rc := testenv.NewReceiver(tb, testenv.ReceiverConfig{Check: func(r testenv.Received) error {
+	rc := testreceiver.New(tb, testreceiver.Config{Check: func(r testreceiver.Received) error {
 		if string(r.Body) == "bad" {
 			return refused
 		}
@@ -138,7 +138,7 @@ func TestReceiverCheckFailsTheTest(t *testing.T) {
 	if err := rc.Err(); !errors.Is(err, refused) || !strings.Contains(err.Error(), "refused 2 requests") {
 		t.Errorf("Err = %v, want 2 refusals wrapping the check's error", err)
 	}
-	want := []string{"testenv receiver: POST /in: not signed", "testenv receiver: POST /in: not signed"}
+	want := []string{"testreceiver: POST /in: not signed", "testreceiver: POST /in: not signed"}
 	if diff := cmp.Diff(want, tb.errors); diff != "" {
 		t.Errorf("test errors (-want +got):\n%s", diff)
 	}

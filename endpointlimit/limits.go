@@ -1,12 +1,17 @@
-package jobs
+// Package endpointlimit decides whether a delivery attempt to a webhook
+// endpoint may start now, across the whole worker fleet: per endpoint an
+// adaptive in-flight limit and a fair share of this worker's slots (package
+// inflight), a fleet-wide ceiling that the workers hold as shares leased
+// in Redis, and a circuit breaker whose probes are paced through Redis.
+// It is not the retry schedule, and it makes no HTTP call: the caller
+// attempts, then releases the slot with how the attempt went.
+package endpointlimit
 
 import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"math/rand/v2"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,8 +19,8 @@ import (
 	"github.com/trackelio/webhooks/inflight"
 )
 
-// WebhookLimitsConfig sets the per-webhook limits shared by every worker replica.
-type WebhookLimitsConfig struct {
+// Config sets the per-endpoint limits shared by every worker replica.
+type Config struct {
 	// MaxInFlight caps concurrent attempts to one webhook across all
 	// workers: the ceiling of its adaptive limit.
 	MaxInFlight int
@@ -37,33 +42,30 @@ type WebhookLimitsConfig struct {
 	ProbeInterval time.Duration
 }
 
-// WebhookLimits limits attempts per webhook. Each worker keeps an adaptive limit
+// Limits limits attempts per webhook. Each worker keeps an adaptive limit
 // per webhook and its waiting tasks (inflight.Limiter), and leases a share
 // of the webhook's cap from Redis, renewing it in the background: attempts
 // themselves touch no shared state, and the shares never add up to more
 // than the cap. The circuit breaker's probes are in Redis too. Close it to
 // return the shares.
-type WebhookLimits struct {
+type Limits struct {
 	rdb    redis.UniversalClient
-	cfg    WebhookLimitsConfig
+	cfg    Config
 	worker string // this process's name in the leases
 	local  *inflight.Limiter
 	stop   chan struct{}
 	done   chan struct{}
-	// crashed keeps the shares on Close, as a killed worker does; tests
-	// set it to see them expire.
-	crashed atomic.Bool
 }
 
-// NewWebhookLimits builds the limits on a go-redis client and starts renewing
-// the shares.
-func NewWebhookLimits(rdb redis.UniversalClient, cfg WebhookLimitsConfig) *WebhookLimits {
+// New builds the limits on a go-redis client and starts renewing the
+// shares.
+func New(rdb redis.UniversalClient, cfg Config) *Limits {
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = 3 * time.Second
 	}
 	b := make([]byte, 8)
 	crand.Read(b)
-	l := &WebhookLimits{rdb: rdb, cfg: cfg, worker: hex.EncodeToString(b), stop: make(chan struct{}), done: make(chan struct{})}
+	l := &Limits{rdb: rdb, cfg: cfg, worker: hex.EncodeToString(b), stop: make(chan struct{}), done: make(chan struct{})}
 	l.local = inflight.New(inflight.Config{
 		Slots: cfg.Slots, MaxWaiting: cfg.MaxWaiting, MaxWait: cfg.MaxWait,
 		Gradient: inflight.DefaultGradient(cfg.MaxInFlight), Share: l.lease,
@@ -73,15 +75,15 @@ func NewWebhookLimits(rdb redis.UniversalClient, cfg WebhookLimitsConfig) *Webho
 }
 
 // Stats returns the attempts running and the tasks waiting in this worker.
-func (l *WebhookLimits) Stats() inflight.Stats { return l.local.Stats() }
+func (l *Limits) Stats() inflight.Stats { return l.local.Stats() }
 
 // Drain sends the tasks waiting for a slot back to the queue, and every
 // later one that cannot start at once: call it when the worker begins to
 // stop, so that waiting tasks do not hold up its shutdown.
-func (l *WebhookLimits) Drain() { l.local.Drain() }
+func (l *Limits) Drain() { l.local.Drain() }
 
 // Close stops renewing and returns this worker's shares.
-func (l *WebhookLimits) Close() {
+func (l *Limits) Close() {
 	select {
 	case <-l.stop:
 	default:
@@ -126,12 +128,11 @@ redis.call('PEXPIRE', KEYS[1], 2 * ttl)
 return grant`)
 
 func leaseKey(webhookID string) string { return "trackelio:lease:{" + webhookID + "}" }
-func probeKey(webhookID string) string { return "trackelio:probe:{" + webhookID + "}" }
 
 // lease asks Redis for a share of the webhook's cap big enough for demand
 // attempts, keeping holding slots whatever the grant, and returns the share
 // granted.
-func (l *WebhookLimits) lease(ctx context.Context, webhookID string, demand, holding int) (int, error) {
+func (l *Limits) lease(ctx context.Context, webhookID string, demand, holding int) (int, error) {
 	got, err := leaseShare.Run(ctx, l.rdb, []string{leaseKey(webhookID)},
 		l.worker, time.Now().UnixMilli(), l.cfg.LeaseTTL.Milliseconds(), l.cfg.MaxInFlight, demand, holding).Int()
 	if err != nil {
@@ -141,8 +142,8 @@ func (l *WebhookLimits) lease(ctx context.Context, webhookID string, demand, hol
 }
 
 // renew keeps the shares of the webhooks in use, sized to what they need,
-// and returns them when they fall idle or the WebhookLimits closes.
-func (l *WebhookLimits) renew() {
+// and returns them when they fall idle or the Limits closes.
+func (l *Limits) renew() {
 	defer close(l.done)
 	tick := time.NewTicker(l.cfg.LeaseTTL / 3)
 	defer tick.Stop()
@@ -151,11 +152,9 @@ func (l *WebhookLimits) renew() {
 		case <-tick.C:
 			l.local.Renew(context.Background())
 		case <-l.stop:
-			if !l.crashed.Load() {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				l.local.ReturnShares(ctx)
-				cancel()
-			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			l.local.ReturnShares(ctx)
+			cancel()
 			return
 		}
 	}
@@ -166,29 +165,6 @@ func (l *WebhookLimits) renew() {
 // turn is expected soon. Without a slot, release is nil and retryIn is when
 // the task should run again from the queue. The slot is for the HTTP
 // attempt only: release it as soon as the answer is in.
-func (l *WebhookLimits) Acquire(ctx context.Context, webhookID string) (release inflight.Release, retryIn time.Duration, err error) {
+func (l *Limits) Acquire(ctx context.Context, webhookID string) (release inflight.Release, retryIn time.Duration, err error) {
 	return l.local.Acquire(ctx, webhookID)
-}
-
-// BreakerWait is how long a delivery to a webhook with this many
-// consecutive failures must wait before its attempt: 0 while the breaker is
-// closed, and with it open 0 for the one delivery per probe interval that
-// probes the endpoint, the time until the next probe for the others.
-func (l *WebhookLimits) BreakerWait(ctx context.Context, webhookID string, consecutiveFailures int) (time.Duration, error) {
-	if l.cfg.BreakerThreshold <= 0 || consecutiveFailures < l.cfg.BreakerThreshold {
-		return 0, nil
-	}
-	won, err := l.rdb.SetNX(ctx, probeKey(webhookID), "1", l.cfg.ProbeInterval).Result()
-	if err != nil {
-		return 0, fmt.Errorf("breaker probe: %w", err)
-	}
-	if won {
-		return 0, nil
-	}
-	ttl, err := l.rdb.PTTL(ctx, probeKey(webhookID)).Result()
-	if err != nil {
-		return 0, fmt.Errorf("breaker probe ttl: %w", err)
-	}
-	// Spread the waiters so they do not all race for the next probe.
-	return max(ttl, 0) + time.Duration(rand.Int64N(int64(l.cfg.ProbeInterval/10)+1)), nil
 }

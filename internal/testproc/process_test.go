@@ -1,4 +1,4 @@
-package testenv_test
+package testproc_test
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testproc"
 )
 
 // script writes an executable shell script and returns its path.
@@ -27,7 +27,7 @@ echo '{"msg":"listening","addr":"127.0.0.1:4321"}'
 echo "$GREETING" >&2
 echo '{"msg":"listening","addr":"127.0.0.1:9"}'
 `)
-	p, err := testenv.StartProcess(path, "svc", []string{"GREETING=hello"})
+	p, err := testproc.Start(path, "svc", []string{"GREETING=hello"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ echo '{"msg":"listening","addr":"127.0.0.1:9"}'
 
 func TestProcessWaitOrKill(t *testing.T) {
 	// It says it listens once SIGTERM is ignored; sleep inherits that.
-	p, err := testenv.StartProcess(script(t, `trap '' TERM
+	p, err := testproc.Start(script(t, `trap '' TERM
 echo '{"msg":"listening","addr":"-"}'
 exec sleep 30
 `), "stubborn", nil)
@@ -71,7 +71,7 @@ exec sleep 30
 }
 
 func TestProcessWithoutOutput(t *testing.T) {
-	p, err := testenv.StartProcess(script(t, "exit 3\n"), "quiet", nil)
+	p, err := testproc.Start(script(t, "exit 3\n"), "quiet", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +83,8 @@ func TestProcessWithoutOutput(t *testing.T) {
 	}
 }
 
-func TestStartProcessOfAMissingBinary(t *testing.T) {
-	if _, err := testenv.StartProcess(filepath.Join(t.TempDir(), "nope"), "nope", nil); err == nil || !strings.Contains(err.Error(), "start nope") {
-		t.Errorf("StartProcess = %v, want an error naming the process", err)
+func TestStartOfAMissingBinary(t *testing.T) {
+	if _, err := testproc.Start(filepath.Join(t.TempDir(), "nope"), "nope", nil); err == nil || !strings.Contains(err.Error(), "start nope") {
+		t.Errorf("Start = %v, want an error naming the process", err)
 	}
 }

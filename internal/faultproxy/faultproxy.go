@@ -1,4 +1,6 @@
-package testenv
+// Package faultproxy provides Proxy, a loopback TCP proxy that a test cuts
+// and restores to play a server going down and coming back.
+package faultproxy
 
 import (
 	"io"
@@ -9,8 +11,8 @@ import (
 )
 
 // Proxy forwards loopback TCP connections to a server and can cut them, so
-// a test sees what its code does when PostgreSQL or Redis goes away and
-// comes back, without stopping the server other tests share.
+// a test sees what its code does when PostgreSQL, Redis or a receiver goes
+// away and comes back, without stopping the server other tests share.
 type Proxy struct {
 	target string
 	addr   string
@@ -21,13 +23,13 @@ type Proxy struct {
 	wg    sync.WaitGroup
 }
 
-// NewProxy listens on a free loopback port and forwards to target
+// newProxy listens on a free loopback port and forwards to target
 // (host:port); it closes when the test ends.
-func NewProxy(tb testing.TB, target string) *Proxy {
+func newProxy(tb testing.TB, target string) *Proxy {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatalf("testenv: proxy listen: %v", err)
+		tb.Fatalf("faultproxy: proxy listen: %v", err)
 	}
 	p := &Proxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
 	p.serve(ln)
@@ -38,21 +40,19 @@ func NewProxy(tb testing.TB, target string) *Proxy {
 	return p
 }
 
-// ProxyURL returns rawURL (postgres:// or redis://) with its host replaced
-// by a new proxy's address, and the proxy.
-func ProxyURL(tb testing.TB, rawURL string) (string, *Proxy) {
+// URL returns rawURL (postgres://, redis:// or http://) with its host
+// replaced by a new proxy's address, and the proxy; the proxy closes when
+// the test ends.
+func URL(tb testing.TB, rawURL string) (string, *Proxy) {
 	tb.Helper()
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		tb.Fatalf("testenv: proxy url: %v", err)
+		tb.Fatalf("faultproxy: proxy url: %v", err)
 	}
-	p := NewProxy(tb, u.Host)
+	p := newProxy(tb, u.Host)
 	u.Host = p.addr
 	return u.String(), p
 }
-
-// Addr is the proxy's host:port.
-func (p *Proxy) Addr() string { return p.addr }
 
 // Cut resets every forwarded connection and refuses new ones, as a server
 // that went down does.
@@ -76,7 +76,7 @@ func (p *Proxy) Restore(tb testing.TB) {
 	tb.Helper()
 	ln, err := net.Listen("tcp", p.addr)
 	if err != nil {
-		tb.Fatalf("testenv: proxy listen again on %s: %v", p.addr, err)
+		tb.Fatalf("faultproxy: proxy listen again on %s: %v", p.addr, err)
 	}
 	p.serve(ln)
 }

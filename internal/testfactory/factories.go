@@ -1,7 +1,14 @@
-package testenv
+// Package testfactory makes the rows and bodies tests need: workspaces,
+// webhooks, events and deliveries stored through the real repo.Store, a
+// long delivery history, valid event data from the catalog's examples, the
+// documented event types, random names and secrets, and the secrets a
+// webhook has as stored.
+package testfactory
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"testing"
 	"time"
@@ -30,7 +37,7 @@ func WorkspaceWithKey(tb testing.TB, store *repo.Store, name string) (repo.Works
 	key, digest := credential.New(credential.APIKeyPrefix)
 	ws, err := store.CreateWorkspace(context.Background(), name, digest)
 	if err != nil {
-		tb.Fatalf("testenv: CreateWorkspace: %v", err)
+		tb.Fatalf("testfactory: CreateWorkspace: %v", err)
 	}
 	return ws, key
 }
@@ -52,7 +59,7 @@ func Webhook(tb testing.TB, store *repo.Store, workspaceID string, in repo.NewWe
 	}
 	h, err := store.CreateWebhook(context.Background(), workspaceID, in, factoryMaxWebhooks)
 	if err != nil {
-		tb.Fatalf("testenv: CreateWebhook: %v", err)
+		tb.Fatalf("testfactory: CreateWebhook: %v", err)
 	}
 	return h
 }
@@ -76,7 +83,7 @@ func Event(tb testing.TB, store *repo.Store, ev repo.NewEvent, data string) repo
 	}
 	acc, err := store.CreateEvent(context.Background(), ev)
 	if err != nil {
-		tb.Fatalf("testenv: CreateEvent: %v", err)
+		tb.Fatalf("testfactory: CreateEvent: %v", err)
 	}
 	return acc
 }
@@ -87,7 +94,15 @@ func Delivery(tb testing.TB, store *repo.Store, ev repo.NewEvent, data string) s
 	tb.Helper()
 	acc := Event(tb, store, ev, data)
 	if len(acc.DeliveryIDs) != 1 {
-		tb.Fatalf("testenv: the event fanned out to %d deliveries, want 1", len(acc.DeliveryIDs))
+		tb.Fatalf("testfactory: the event fanned out to %d deliveries, want 1", len(acc.DeliveryIDs))
 	}
 	return acc.DeliveryIDs[0]
+}
+
+// RandomHex is n random bytes in hex: names, tokens and secrets that no
+// two tests share.
+func RandomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

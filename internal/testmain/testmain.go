@@ -1,4 +1,7 @@
-package testenv
+// Package testmain runs a package's tests after fixtures they all share,
+// which Example functions need, and fails the run when a goroutine is left
+// running: a TestMain for packages whose tests share a setup.
+package testmain
 
 import (
 	"fmt"
@@ -11,14 +14,14 @@ import (
 	"go.uber.org/goleak"
 )
 
-// Main runs a package's tests after setup has built fixtures they all share,
+// Run runs a package's tests after setup has built fixtures they all share,
 // which is what Example functions need: they get no *testing.T of their own.
 // Once the tests and cleanups are done, a goroutine left running fails the run.
 // setup receives a testing.TB whose Cleanup functions run, last first, once
 // the tests are over, and whose Fatal ends setup and fails the run, so the
-// helpers of this package (NewStoreAndDB, NewRedis, ...) work in it. Call it
-// from TestMain as os.Exit(testenv.Main(m, setup)).
-func Main(m *testing.M, setup func(tb testing.TB)) int {
+// test helpers of this module (dbtest.NewStoreAndDB, redistest.NewDB, ...)
+// work in it. Call it from TestMain as os.Exit(testmain.Run(m, setup)).
+func Run(m *testing.M, setup func(tb testing.TB)) int {
 	tb := &mainTB{}
 	done := make(chan struct{})
 	go func() {
@@ -43,9 +46,9 @@ func Main(m *testing.M, setup func(tb testing.TB)) int {
 	return code
 }
 
-// mainTB is the testing.TB Main hands to setup. testing.TB cannot be
+// mainTB is the testing.TB Run hands to setup. testing.TB cannot be
 // implemented outside package testing, so it embeds a nil one: a method
-// not defined here panics, and the helpers of this package call none.
+// not defined here panics, and the test helpers of this module call none.
 type mainTB struct {
 	testing.TB
 

@@ -1,4 +1,4 @@
-package testenv_test
+package testreceiver_test
 
 import (
 	"fmt"
@@ -9,15 +9,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/trackelio/webhooks/internal/testenv"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 // TestHostileGathersThenReleases: no answer starts before the requests to
 // gather have all arrived, and the drips end on Release.
 func TestHostileGathersThenReleases(t *testing.T) {
 	const n = 3
-	host := testenv.NewHostile(t, n)
-	rc := testenv.NewReceiver(t, testenv.ReceiverConfig{Reply: testenv.Writes(host.DripBody())})
+	host := testreceiver.NewHostile(t, n)
+	rc := testreceiver.New(t, testreceiver.Config{Reply: testreceiver.Writes(host.DripBody())})
 	answers := make(chan string, n)
 	var wg sync.WaitGroup
 	for range n {
@@ -45,13 +45,13 @@ func TestHostileGathersThenReleases(t *testing.T) {
 // TestHostileHugeHeaders: the header is as large as promised, and the
 // default client of net/http (a 10 MB bound) reads it.
 func TestHostileHugeHeaders(t *testing.T) {
-	rc := testenv.NewReceiver(t, testenv.ReceiverConfig{Reply: testenv.Writes(testenv.NewHostile(t, 0).HugeHeaders())})
+	rc := testreceiver.New(t, testreceiver.Config{Reply: testreceiver.Writes(testreceiver.NewHostile(t, 0).HugeHeaders())})
 	resp, err := http.Post(rc.URL("/"), "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if n := len(resp.Header.Get("X-Huge")); resp.StatusCode != http.StatusOK || n != testenv.HugeHeaderSize {
-		t.Errorf("answered %d with a header of %d bytes, want 200 with %d", resp.StatusCode, n, testenv.HugeHeaderSize)
+	if n := len(resp.Header.Get("X-Huge")); resp.StatusCode != http.StatusOK || n != testreceiver.HugeHeaderSize {
+		t.Errorf("answered %d with a header of %d bytes, want 200 with %d", resp.StatusCode, n, testreceiver.HugeHeaderSize)
 	}
 }

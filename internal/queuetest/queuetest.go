@@ -1,4 +1,6 @@
-package testenv
+// Package queuetest provides Recorder, the manage.Enqueuer of tests that
+// look at what was enqueued instead of delivering it.
+package queuetest
 
 import (
 	"context"
@@ -11,9 +13,10 @@ import (
 	"github.com/trackelio/webhooks/repo"
 )
 
-// RecordingQueue is the manage.Enqueuer of tests of the api and the
+// Recorder is the manage.Enqueuer of tests of the api, the client and the
 // dashboard: it records every delivery id handed to it instead of queueing.
-type RecordingQueue struct {
+// Its zero value is ready to use.
+type Recorder struct {
 	mu   sync.Mutex
 	ids  []string
 	then func(ctx context.Context, deliveryID string) error
@@ -22,7 +25,7 @@ type RecordingQueue struct {
 // Then sets what runs after each id is recorded and decides the error
 // returned (nil: none): a test can make it fail like Redis, or record an
 // attempt as the worker would.
-func (f *RecordingQueue) Then(fn func(ctx context.Context, deliveryID string) error) {
+func (f *Recorder) Then(fn func(ctx context.Context, deliveryID string) error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.then = fn
@@ -30,22 +33,22 @@ func (f *RecordingQueue) Then(fn func(ctx context.Context, deliveryID string) er
 
 // WorkerRecords makes the queue act as a worker that makes each enqueued
 // delivery's first attempt at once and records result for it in store.
-func (f *RecordingQueue) WorkerRecords(tb testing.TB, store *repo.Store, result repo.AttemptResult) {
+func (f *Recorder) WorkerRecords(tb testing.TB, store *repo.Store, result repo.AttemptResult) {
 	tb.Helper()
 	f.Then(func(ctx context.Context, deliveryID string) error {
 		r := result
 		r.DeliveryID, r.Attempt, r.At = deliveryID, 1, time.Now()
 		if rec, err := store.RecordAttempt(ctx, r); err != nil || !rec.Stored {
-			tb.Errorf("testenv: the worker's RecordAttempt = %+v, %v", rec, err)
+			tb.Errorf("queuetest: the worker's RecordAttempt = %+v, %v", rec, err)
 		}
 		return nil
 	})
 }
 
-var _ manage.Enqueuer = (*RecordingQueue)(nil)
+var _ manage.Enqueuer = (*Recorder)(nil)
 
 // EnqueueDelivery records the id.
-func (f *RecordingQueue) EnqueueDelivery(ctx context.Context, deliveryID string) error {
+func (f *Recorder) EnqueueDelivery(ctx context.Context, deliveryID string) error {
 	f.mu.Lock()
 	f.ids = append(f.ids, deliveryID)
 	fn := f.then
@@ -57,7 +60,7 @@ func (f *RecordingQueue) EnqueueDelivery(ctx context.Context, deliveryID string)
 }
 
 // Enqueued returns the ids enqueued so far, in order.
-func (f *RecordingQueue) Enqueued() []string {
+func (f *Recorder) Enqueued() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.ids)

@@ -1,4 +1,4 @@
-package testenv
+package testfactory
 
 import "github.com/trackelio/webhooks/client"
 

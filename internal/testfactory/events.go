@@ -1,4 +1,4 @@
-package testenv
+package testfactory
 
 import (
 	"encoding/json"
@@ -22,18 +22,18 @@ func EventData(tb testing.TB, eventType string, extra map[string]any) string {
 	tb.Helper()
 	example := schemas().Example(eventType)
 	if example == nil {
-		tb.Fatalf("testenv: %q is not a catalog event type", eventType)
+		tb.Fatalf("testfactory: %q is not a catalog event type", eventType)
 	}
 	var data map[string]any
 	if err := json.Unmarshal(example, &data); err != nil {
-		tb.Fatalf("testenv: the %s example: %v", eventType, err)
+		tb.Fatalf("testfactory: the %s example: %v", eventType, err)
 	}
 	for k, v := range extra {
 		data[k] = v
 	}
 	b, err := json.Marshal(data)
 	if err != nil {
-		tb.Fatalf("testenv: encode %s data: %v", eventType, err)
+		tb.Fatalf("testfactory: encode %s data: %v", eventType, err)
 	}
 	return string(b)
 }

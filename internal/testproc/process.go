@@ -1,4 +1,7 @@
-package testenv
+// Package testproc builds the service binaries (api, worker, scheduler) and
+// runs them under a test, watching for the address they listen on and
+// keeping what they print; Getenv fakes their environment for config tests.
+package testproc
 
 import (
 	"bytes"
@@ -38,8 +41,9 @@ type Process struct {
 	err  error
 }
 
-// StartProcess runs the binary at path with exactly env.
-func StartProcess(path, name string, env []string) (*Process, error) {
+// Start runs the binary at path with exactly env; name names it in
+// errors and in Tail.
+func Start(path, name string, env []string) (*Process, error) {
 	p := &Process{
 		Name: name,
 		Cmd:  exec.Command(path),

@@ -1,4 +1,5 @@
-package testenv
+// Package testclock provides Clock, a clock that tests move by hand.
+package testclock
 
 import (
 	"sync"
@@ -12,8 +13,8 @@ type Clock struct {
 	now time.Time
 }
 
-// NewClock returns a clock reading start.
-func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+// New returns a clock reading start.
+func New(start time.Time) *Clock { return &Clock{now: start} }
 
 // Now reads the clock; pass it where a func() time.Time is wanted.
 func (c *Clock) Now() time.Time {

@@ -1,9 +1,12 @@
-// Package testenv gives tests their own PostgreSQL database and Redis DB
-// number on the real local servers, so test packages can run in parallel and
-// leave nothing behind.
-package testenv
+// Package dbtest gives each test its own PostgreSQL database on the real
+// local server, cloned from a template migrated once per schema version, so
+// test packages can run in parallel and leave nothing behind. It also opens
+// Stores and raw pools on those databases, optionally behind a
+// faultproxy.Proxy, and reads row counts and refreshes statistics.
+package dbtest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,31 +22,20 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq" // PostgreSQL driver
-	"github.com/redis/go-redis/v9"
 
+	"github.com/trackelio/webhooks/internal/faultproxy"
 	"github.com/trackelio/webhooks/repo"
 )
 
 // PostgresURL is the server tests use: TEST_DATABASE_URL or the local default.
 func PostgresURL() string {
-	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
-
-// RedisURL is the server tests use: TEST_REDIS_URL or the local default.
-func RedisURL() string {
-	if u := os.Getenv("TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
+	return cmp.Or(os.Getenv("TEST_DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 }
 
 func withDatabase(rawURL, name string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		panic(fmt.Sprintf("testenv: bad postgres url %q: %v", rawURL, err))
+		panic(fmt.Sprintf("dbtest: bad postgres url %q: %v", rawURL, err))
 	}
 	u.Path = "/" + name
 	return u.String()
@@ -101,12 +93,9 @@ func ensureTemplate(ctx context.Context, admin *sqlx.DB, name string) error {
 	return nil
 }
 
-func randomSuffix() string { return RandomHex(6) }
-
-// RandomHex is n random bytes in hex: names, tokens and secrets that no
-// two tests share.
-func RandomHex(n int) string {
-	b := make([]byte, n)
+// randomSuffix names a database no other test uses.
+func randomSuffix() string {
+	b := make([]byte, 6)
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
@@ -118,15 +107,15 @@ func NewDatabase(tb testing.TB) string {
 	ctx := context.Background()
 	admin, err := sqlx.Open("postgres", PostgresURL())
 	if err != nil {
-		tb.Fatalf("testenv: %v", err)
+		tb.Fatalf("dbtest: %v", err)
 	}
 	defer admin.Close()
 	if err := admin.PingContext(ctx); err != nil {
-		tb.Fatalf("testenv: PostgreSQL at %s is not reachable (start it, or set TEST_DATABASE_URL): %v", PostgresURL(), err)
+		tb.Fatalf("dbtest: PostgreSQL at %s is not reachable (start it, or set TEST_DATABASE_URL): %v", PostgresURL(), err)
 	}
 	tmpl := templateName()
 	if err := ensureTemplate(ctx, admin, tmpl); err != nil {
-		tb.Fatalf("testenv: %v", err)
+		tb.Fatalf("dbtest: %v", err)
 	}
 	name := "trackelio_test_" + randomSuffix()
 	// Cloning fails while another session is connected to the template, which
@@ -139,34 +128,27 @@ func NewDatabase(tb testing.TB) string {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
-		tb.Fatalf("testenv: create database: %v", err)
+		tb.Fatalf("dbtest: create database: %v", err)
 	}
 	tb.Cleanup(func() {
 		admin, err := sqlx.Open("postgres", PostgresURL())
 		if err != nil {
-			tb.Errorf("testenv: %v", err)
+			tb.Errorf("dbtest: %v", err)
 			return
 		}
 		defer admin.Close()
 		if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
-			tb.Errorf("testenv: drop database %s: %v", name, err)
+			tb.Errorf("dbtest: drop database %s: %v", name, err)
 		}
 	})
 	return withDatabase(PostgresURL(), name)
-}
-
-// NewStore returns a Store on a fresh database.
-func NewStore(tb testing.TB) (*repo.Store, string) {
-	tb.Helper()
-	dbURL := NewDatabase(tb)
-	return openStore(tb, dbURL), dbURL
 }
 
 func openStore(tb testing.TB, dbURL string) *repo.Store {
 	tb.Helper()
 	st, err := repo.Open(context.Background(), dbURL, repo.Options{MaxConns: 5})
 	if err != nil {
-		tb.Fatalf("testenv: %v", err)
+		tb.Fatalf("dbtest: %v", err)
 	}
 	tb.Cleanup(func() { st.Close() })
 	return st
@@ -177,17 +159,17 @@ func openStore(tb testing.TB, dbURL string) *repo.Store {
 // expose; both close when the test ends.
 func NewStoreAndDB(tb testing.TB) (*repo.Store, *sqlx.DB) {
 	tb.Helper()
-	st, dbURL := NewStore(tb)
-	return st, openDB(tb, dbURL)
+	dbURL := NewDatabase(tb)
+	return openStore(tb, dbURL), openDB(tb, dbURL)
 }
 
 // NewStoreBehindProxy is NewStoreAndDB with the Store's connections going
-// through a Proxy the test can cut, as if PostgreSQL went down; the
-// assertion pool connects directly.
-func NewStoreBehindProxy(tb testing.TB) (*repo.Store, *sqlx.DB, *Proxy) {
+// through a faultproxy.Proxy the test can cut, as if PostgreSQL went down;
+// the assertion pool connects directly.
+func NewStoreBehindProxy(tb testing.TB) (*repo.Store, *sqlx.DB, *faultproxy.Proxy) {
 	tb.Helper()
 	dbURL := NewDatabase(tb)
-	proxied, proxy := ProxyURL(tb, dbURL)
+	proxied, proxy := faultproxy.URL(tb, dbURL)
 	return openStore(tb, proxied), openDB(tb, dbURL), proxy
 }
 
@@ -195,65 +177,9 @@ func openDB(tb testing.TB, dbURL string) *sqlx.DB {
 	tb.Helper()
 	db, err := sqlx.Open("postgres", dbURL)
 	if err != nil {
-		tb.Fatalf("testenv: open assertion connection: %v", err)
+		tb.Fatalf("dbtest: open assertion connection: %v", err)
 	}
 	db.SetMaxOpenConns(2)
 	tb.Cleanup(func() { db.Close() })
 	return db
-}
-
-// redisDBs are the database numbers handed out to tests; DB 0 holds the
-// claims and is left to `make run`.
-const firstTestDB, lastTestDB = 1, 15
-
-// NewRedis claims a Redis database number no other test is using, flushes it,
-// and returns its URL; the database is flushed and released when the test ends.
-func NewRedis(tb testing.TB) string {
-	tb.Helper()
-	ctx := context.Background()
-	opt, err := redis.ParseURL(RedisURL())
-	if err != nil {
-		tb.Fatalf("testenv: bad redis url: %v", err)
-	}
-	ctl := redis.NewClient(opt)
-	defer ctl.Close()
-	if err := ctl.Ping(ctx).Err(); err != nil {
-		tb.Fatalf("testenv: Redis at %s is not reachable (start it, or set TEST_REDIS_URL): %v", RedisURL(), err)
-	}
-	token := randomSuffix()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		for db := firstTestDB; db <= lastTestDB; db++ {
-			key := fmt.Sprintf("trackelio:testenv:db:%d", db)
-			ok, err := ctl.SetNX(ctx, key, token, 15*time.Minute).Result()
-			if err != nil {
-				tb.Fatalf("testenv: claim redis db: %v", err)
-			}
-			if !ok {
-				continue
-			}
-			dbOpt := *opt
-			dbOpt.DB = db
-			c := redis.NewClient(&dbOpt)
-			c.FlushDB(ctx)
-			c.Close()
-			tb.Cleanup(func() {
-				c := redis.NewClient(&dbOpt)
-				c.FlushDB(context.Background())
-				c.Close()
-				ctl := redis.NewClient(opt)
-				defer ctl.Close()
-				if v, _ := ctl.Get(context.Background(), key).Result(); v == token {
-					ctl.Del(context.Background(), key)
-				}
-			})
-			u, _ := url.Parse(RedisURL())
-			u.Path = fmt.Sprintf("/%d", db)
-			return u.String()
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("testenv: no free redis database among %d..%d", firstTestDB, lastTestDB)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

@@ -1,4 +1,4 @@
-package testenv
+package testfactory
 
 import (
 	"database/sql"
@@ -20,22 +20,7 @@ func Secrets(tb testing.TB, db *sqlx.DB, webhookID string) StoredSecrets {
 	tb.Helper()
 	var s StoredSecrets
 	if err := db.Get(&s, `SELECT secret, previous_secret, previous_secret_expires_at FROM webhooks WHERE id = $1`, webhookID); err != nil {
-		tb.Fatalf("testenv: read the secrets of webhook %s: %v", webhookID, err)
+		tb.Fatalf("testfactory: read the secrets of webhook %s: %v", webhookID, err)
 	}
 	return s
-}
-
-// RowCounts counts the rows of each table over db, so a test can show that
-// a refused request stored nothing.
-func RowCounts(tb testing.TB, db *sqlx.DB, tables ...string) map[string]int {
-	tb.Helper()
-	counts := make(map[string]int, len(tables))
-	for _, table := range tables {
-		var n int
-		if err := db.Get(&n, `SELECT count(*) FROM `+table); err != nil {
-			tb.Fatalf("testenv: count the rows of %s: %v", table, err)
-		}
-		counts[table] = n
-	}
-	return counts
 }

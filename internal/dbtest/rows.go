@@ -1,0 +1,31 @@
+package dbtest
+
+import (
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// RowCounts counts the rows of each table over db, so a test can show that
+// a refused request stored nothing.
+func RowCounts(tb testing.TB, db *sqlx.DB, tables ...string) map[string]int {
+	tb.Helper()
+	counts := make(map[string]int, len(tables))
+	for _, table := range tables {
+		var n int
+		if err := db.Get(&n, `SELECT count(*) FROM `+table); err != nil {
+			tb.Fatalf("dbtest: count the rows of %s: %v", table, err)
+		}
+		counts[table] = n
+	}
+	return counts
+}
+
+// Analyze refreshes the planner's statistics after seeding, so plans are
+// those of a database that holds the rows.
+func Analyze(tb testing.TB, db *sqlx.DB) {
+	tb.Helper()
+	if _, err := db.Exec(`ANALYZE`); err != nil {
+		tb.Fatalf("dbtest: analyze: %v", err)
+	}
+}
