@@ -47,4 +47,16 @@
 // API's code, message and refused field; use errors.As. Other failures (the
 // network, the context, an undecodable answer) are returned wrapped, so
 // errors.Is(err, context.DeadlineExceeded) works as usual.
+//
+// # Compatibility
+//
+// client and signature are the module's public packages, the only ones
+// meant to be imported from outside it; both need only the standard
+// library. Their exported API only grows: no exported name is removed or
+// renamed and none changes meaning, so code that compiles against them
+// keeps compiling and behaving the same. Additions are new functions,
+// options, constants and struct fields, so build structs with field names.
+// The types follow the API's JSON, which gains members but never loses or
+// retypes one. Every other package of the module is the service's own and
+// may change in any commit.
 package client

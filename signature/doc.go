@@ -39,4 +39,12 @@
 //
 // During a rotation list the new secret first and the old one after it, and
 // drop the old one once the grace period is over.
+//
+// # Compatibility
+//
+// signature and client are the module's public packages; both need only
+// the standard library. Their exported API only grows (nothing is removed,
+// renamed or changes meaning), and the two schemes are fixed: what a
+// verifier accepts today it accepts from every later delivery. A new scheme
+// would come under new header names, beside these.
 package signature
