@@ -195,8 +195,7 @@ func TestDatabaseOutageAnswers503(t *testing.T) {
 	ws := f.mustCreateWorkspace(t, "Acme")
 	f.mustCreateHook(t, ws.APIKey, "post.created")
 	post := func() response {
-		return f.do(t, request{Method: http.MethodPost, Path: "/v1/events", Auth: bearer(ws.APIKey),
-			Body: testfactory.EventBody(t, "post.created", nil), Header: map[string]string{"Idempotency-Key": "outage-1"}})
+		return f.postEvent(t, ws.APIKey, "outage-1", testfactory.EventBody(t, "post.created", nil))
 	}
 
 	pg.Cut()

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +12,8 @@ const (
 	maxIdempotencyKeyLen = 255
 )
 
+// validIdempotencyKey checks the header's syntax. It is the API's, not
+// manage's: it is refused before the body is read, whatever the body holds.
 func validIdempotencyKey(k string) bool {
 	if len(k) > maxIdempotencyKeyLen {
 		return false
@@ -37,34 +38,13 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, maxEventBody, &in); err != nil {
 		return err
 	}
-	ev, err := s.manage.NewEvent(workspaceID(r.Context()), in.Type, in.Data, key)
-	if err != nil {
-		return err
-	}
-	// A valid event that was read whole is accepted whether or not its
-	// client waits for the answer: a hang-up must not abandon the commit
-	// half-way (its batch may commit it anyway) nor the enqueue after it,
-	// or its deliveries would wait for the outbox sweep. Both are bounded
-	// on their own: the batch's flush timeout, the enqueue's.
-	ctx := context.WithoutCancel(r.Context())
-	acc, err := s.store.CreateEvent(ctx, ev)
+	acc, err := s.manage.Publish(r.Context(), workspaceID(r.Context()), in.Type, in.Data, key)
 	if err != nil {
 		return err
 	}
 	if acc.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
-		writeJSON(w, http.StatusAccepted, map[string]any{"id": acc.EventID, "deliveries": acc.DeliveryCount})
-		return nil
 	}
-	s.metrics.EventsAccepted.WithLabelValues(in.Type).Inc()
-	s.metrics.DeliveriesCreated.WithLabelValues(in.Type).Add(float64(acc.DeliveryCount))
-	// Committed is accepted: the answer goes out and the enqueue follows in
-	// the background, so no producer waits on Redis, neither for this
-	// answer nor for the next request on its connection (while Redis is
-	// down an enqueue takes seconds to give up). Deliveries whose enqueue
-	// fails, or never happens because the process dies first, are the
-	// outbox sweep's.
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": acc.EventID, "deliveries": acc.DeliveryCount})
-	s.manage.EnqueueSoon(ctx, acc.DeliveryIDs)
 	return nil
 }

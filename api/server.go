@@ -15,14 +15,12 @@ import (
 	"github.com/trackelio/webhooks/repo"
 )
 
-// Store is what the API reads from Postgres itself; changes to webhooks and
-// deliveries go through the manage.Service the dashboard shares.
+// Store is what the API reads from Postgres itself; every change goes
+// through the manage.Service the dashboard shares.
 type Store interface {
-	CreateWorkspace(ctx context.Context, name string, keyHash []byte) (repo.Workspace, error)
 	WorkspaceByKeyHash(ctx context.Context, keyHash []byte) (string, error)
 	Webhook(ctx context.Context, workspaceID, id string) (repo.Webhook, error)
 	Webhooks(ctx context.Context, workspaceID string) ([]repo.Webhook, error)
-	CreateEvent(ctx context.Context, ev repo.NewEvent) (repo.AcceptedEvent, error)
 	Delivery(ctx context.Context, workspaceID, id string) (repo.Delivery, error)
 	Attempts(ctx context.Context, deliveryID string) ([]repo.Attempt, error)
 	SuccessRates(ctx context.Context, webhookIDs []string) (map[string]float64, error)

@@ -256,13 +256,39 @@ func (f *fixture) mustCreateHook(tb testing.TB, key string, events ...string) cl
 	return f.mustCreateWebhook(tb, key, map[string]any{"url": "https://receiver.example/hook", "events": events})
 }
 
-func (f *fixture) mustPostEvent(tb testing.TB, key, body string) client.Event {
+// postEvent posts body to POST /v1/events under the Idempotency-Key idem,
+// or none when idem is "".
+func (f *fixture) postEvent(tb testing.TB, key, idem, body string) response {
 	tb.Helper()
-	res := f.call(tb, "POST", "/v1/events", key, body)
+	req := request{Method: "POST", Path: "/v1/events", Auth: bearer(key), Body: body}
+	if idem != "" {
+		req.Header = map[string]string{"Idempotency-Key": idem}
+	}
+	return f.do(tb, req)
+}
+
+// mustAcceptEvent posts an event under idem and wants it accepted, as a
+// replay of an earlier one (Idempotent-Replayed: true) or as a new one.
+func (f *fixture) mustAcceptEvent(tb testing.TB, key, idem, body string, replayed bool) client.Event {
+	tb.Helper()
+	res := f.postEvent(tb, key, idem, body)
 	res.wantStatus(tb, http.StatusAccepted)
+	want := ""
+	if replayed {
+		want = "true"
+	}
+	if h := res.Header.Get("Idempotent-Replayed"); h != want {
+		tb.Errorf("Idempotent-Replayed = %q, want %q", h, want)
+	}
 	var a client.Event
 	res.decodeStrict(tb, &a)
 	return a
+}
+
+// mustPostEvent posts a new event without an Idempotency-Key.
+func (f *fixture) mustPostEvent(tb testing.TB, key, body string) client.Event {
+	tb.Helper()
+	return f.mustAcceptEvent(tb, key, "", body, false)
 }
 
 // tables are the tables whose row counts must not move on a refused request.

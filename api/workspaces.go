@@ -2,13 +2,7 @@ package api
 
 import (
 	"net/http"
-	"strings"
-	"unicode/utf8"
-
-	"github.com/trackelio/webhooks/credential"
 )
-
-const maxNameLen = 200
 
 func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
@@ -17,19 +11,10 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, maxJSONBody, &in); err != nil {
 		return err
 	}
-	name := strings.TrimSpace(in.Name)
-	if name == "" {
-		return invalid("name", "name is required")
-	}
-	if utf8.RuneCountInString(name) > maxNameLen {
-		return invalid("name", "name is longer than 200 characters")
-	}
-	key, digest := credential.New(credential.APIKeyPrefix)
-	ws, err := s.store.CreateWorkspace(r.Context(), name, digest)
+	ws, key, err := s.manage.CreateWorkspace(r.Context(), in.Name)
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(r.Context(), "workspace created", "workspace_id", ws.ID)
 	writeJSON(w, http.StatusCreated, map[string]string{"id": ws.ID, "name": ws.Name, "api_key": key})
 	return nil
 }

@@ -31,7 +31,9 @@ import (
 	"github.com/trackelio/webhooks/repo"
 )
 
-// Store is what the pages read from PostgreSQL; changes go through manage.
+// Store is what the pages read from PostgreSQL, and the dashboard's own
+// sign-in state kept there (portal links, sessions, flash notices); every
+// change to a workspace's data goes through manage.
 type Store interface {
 	WorkspaceByKeyHash(ctx context.Context, keyHash []byte) (string, error)
 	CreatePortalLink(ctx context.Context, tokenHash []byte, workspaceID string, expiresAt time.Time) error

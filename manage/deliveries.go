@@ -37,7 +37,7 @@ func (s *Service) Redeliver(ctx context.Context, workspaceID, deliveryID string)
 	if err != nil {
 		return repo.Delivery{}, err
 	}
-	s.Enqueue(ctx, []string{newID})
+	s.enqueue(ctx, []string{newID})
 	return s.store.Delivery(ctx, workspaceID, newID)
 }
 
@@ -83,7 +83,7 @@ func (s *Service) Recover(ctx context.Context, hook repo.Webhook, win repo.Recov
 	if err != nil {
 		return 0, fmt.Errorf("recover webhook %s: %w", hook.ID, err)
 	}
-	s.Enqueue(ctx, ids)
+	s.enqueue(ctx, ids)
 	// A recovery that covers the offer kept on the webhook uses it up: the
 	// deliveries it counts stay failed, so only this says it was taken.
 	if offer, ok := s.offerWindow(hook); ok && !win.Since.After(offer.Since) && !win.Until.Before(offer.Until) {
@@ -123,11 +123,11 @@ func (s *Service) SendTest(ctx context.Context, hook repo.Webhook) (TestResult, 
 	if err != nil {
 		return TestResult{}, err
 	}
-	deliveryID, err := s.store.CreateTestEvent(ctx, ev, hook.ID)
+	acc, err := s.publish(ctx, ev, hook.ID)
 	if err != nil {
 		return TestResult{}, err
 	}
-	s.Enqueue(ctx, []string{deliveryID})
+	deliveryID := acc.DeliveryIDs[0]
 
 	deadline := time.Now().Add(s.testWait)
 	for {

@@ -37,17 +37,17 @@ func TestEnqueueSoon(t *testing.T) {
 	s := New(Config{Enqueuer: enq})
 	s.soon = make(chan struct{}, 1) // a backlog of one
 
-	s.EnqueueSoon(context.Background(), []string{"a"}) // returns while "a" is held
+	s.enqueueSoon(context.Background(), []string{"a"}) // returns while "a" is held
 	<-started
 	inline := make(chan struct{})
 	go func() {
-		s.EnqueueSoon(context.Background(), []string{"b"}) // the backlog is full
+		s.enqueueSoon(context.Background(), []string{"b"}) // the backlog is full
 		close(inline)
 	}()
 	select {
 	case <-inline:
 	case <-time.After(5 * time.Second):
-		t.Fatal("with the backlog full, EnqueueSoon did not enqueue in the caller")
+		t.Fatal("with the backlog full, enqueueSoon did not enqueue in the caller")
 	}
 	enq.mu.Lock()
 	got := slices.Clone(enq.ids)

@@ -2,6 +2,7 @@ package manage
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -75,6 +76,63 @@ func (s *Service) NewEvent(workspaceID, typ string, data json.RawMessage, idempo
 	ev.IdempotencyKey = idempotencyKey
 	ev.RequestDigest, err = requestDigest(typ, data)
 	return ev, err
+}
+
+// Publish accepts a producer's event: it checks it as NewEvent does,
+// stores it with one pending delivery per active webhook of the workspace
+// subscribed to its type, and hands those to the workers in the background,
+// so the caller answers without waiting on Redis (an enqueue that fails, or
+// never happens because the process dies first, is the outbox sweep's). An
+// idempotency key sent before with the same request stores nothing and
+// returns the first event, Replayed; with a different request it is a
+// *repo.KeyReusedError. Once the event is checked, ctx's cancellation no
+// longer applies.
+func (s *Service) Publish(ctx context.Context, workspaceID, typ string, data json.RawMessage, idempotencyKey string) (repo.AcceptedEvent, error) {
+	ev, err := s.NewEvent(workspaceID, typ, data, idempotencyKey)
+	if err != nil {
+		return repo.AcceptedEvent{}, err
+	}
+	// A valid event is accepted whether or not its producer waits for the
+	// answer: a hang-up must not abandon the commit half-way (its batch may
+	// commit it anyway) nor the enqueue after it, or its deliveries would
+	// wait for the outbox sweep. Both are bounded on their own: the batch's
+	// flush timeout, the enqueue's.
+	acc, err := s.publish(context.WithoutCancel(ctx), ev, "")
+	if err != nil || acc.Replayed {
+		return acc, err
+	}
+	s.metrics.EventsAccepted.WithLabelValues(typ).Inc()
+	s.metrics.DeliveriesCreated.WithLabelValues(typ).Add(float64(acc.DeliveryCount))
+	return acc, nil
+}
+
+// publish commits ev with its pending deliveries and hands them to the
+// workers in the background. With only empty, the deliveries go to every
+// active webhook of ev's workspace subscribed to its type, and a replayed
+// idempotency key commits and enqueues nothing. With only naming a webhook
+// (a test), ev has one delivery, to that webhook whatever it is subscribed
+// to and even while it is inactive.
+func (s *Service) publish(ctx context.Context, ev repo.NewEvent, only string) (repo.AcceptedEvent, error) {
+	acc, err := s.commit(ctx, ev, only)
+	if err != nil {
+		return repo.AcceptedEvent{}, fmt.Errorf("publish %s event %s: %w", ev.Type, ev.ID, err)
+	}
+	if !acc.Replayed {
+		s.enqueueSoon(ctx, acc.DeliveryIDs)
+	}
+	return acc, nil
+}
+
+// commit stores ev and its deliveries as publish says.
+func (s *Service) commit(ctx context.Context, ev repo.NewEvent, only string) (repo.AcceptedEvent, error) {
+	if only == "" {
+		return s.store.CreateEvent(ctx, ev)
+	}
+	id, err := s.store.CreateTestEvent(ctx, ev, only)
+	if err != nil {
+		return repo.AcceptedEvent{}, err
+	}
+	return repo.AcceptedEvent{EventID: ev.ID, DeliveryIDs: []string{id}, DeliveryCount: 1}, nil
 }
 
 // requestDigest identifies a request under its Idempotency-Key: the SHA-256

@@ -1,9 +1,19 @@
-// Package manage holds the webhook operations the JSON API and the dashboard
-// share: one validation path for what customers submit, creation with a
-// generated secret, changes with their recovery offer, deletion, secret
-// rotation, test events, redelivery and recovery. Both front ends call it,
-// so a rule never differs between them; they only decode their input and
-// render the outcome.
+// Package manage is the one path for every change made to a workspace's
+// data, whoever asks: creating workspaces; creating, changing and deleting
+// webhooks and rotating their secrets; publishing events; redeliveries and
+// recoveries; test events. Each operation checks what was submitted, stores
+// the change and hands the deliveries it creates to the workers, so a rule
+// never differs between the JSON API and the dashboard: they only decode
+// their input, call manage and render the outcome. It also reads what its
+// operations decide on and show, such as a delivery history or a recovery
+// offer.
+//
+// It is not an HTTP layer: status codes, headers, forms and request parsing
+// are the front ends'. It does not keep the front ends' own sign-in state
+// (API key look-ups, dashboard sessions, portal links, flash notices), nor
+// their plain reads for display. It is not the store (SQL is package
+// repo's), and not the worker: attempts, retries, webhook health, the outbox
+// sweep and data retention are package jobs'.
 package manage
 
 import (
@@ -14,13 +24,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/trackelio/webhooks/catalog"
 	"github.com/trackelio/webhooks/destination"
+	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
 )
 
 // Store is what the operations need from PostgreSQL.
 type Store interface {
+	CreateWorkspace(ctx context.Context, name string, keyHash []byte) (repo.Workspace, error)
+	CreateEvent(ctx context.Context, ev repo.NewEvent) (repo.AcceptedEvent, error)
 	CreateWebhook(ctx context.Context, workspaceID string, in repo.NewWebhook, max int) (repo.Webhook, error)
 	UpdateWebhook(ctx context.Context, workspaceID, id string, p repo.WebhookPatch) (repo.UpdatedWebhook, error)
 	DeleteWebhook(ctx context.Context, workspaceID, id string) error
@@ -50,6 +65,9 @@ type Config struct {
 	Store    Store
 	Enqueuer Enqueuer
 	Log      *slog.Logger
+	// Metrics counts the events Publish accepts and their deliveries; nil
+	// counts them on a registry of their own.
+	Metrics *metrics.Metrics
 	// CheckURL vets a webhook URL (scheme, form, and literal addresses the
 	// destination guard refuses); nil uses a guard with no allowlist.
 	CheckURL func(raw string) error
@@ -69,13 +87,14 @@ type Service struct {
 	store    Store
 	enqueuer Enqueuer
 	log      *slog.Logger
+	metrics  *metrics.Metrics
 	checkURL func(string) error
 	maxHooks int
 	testWait time.Duration
 	now      func() time.Time
 	schemas  *catalog.Schemas
 
-	// soon bounds the enqueues EnqueueSoon runs in the background; soonWG
+	// soon bounds the enqueues enqueueSoon runs in the background; soonWG
 	// is what Wait waits for.
 	soon   chan struct{}
 	soonWG sync.WaitGroup
@@ -88,12 +107,15 @@ const maxEnqueuesSoon = 4096
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{
-		store: cfg.Store, enqueuer: cfg.Enqueuer, log: cfg.Log, checkURL: cfg.CheckURL,
+		store: cfg.Store, enqueuer: cfg.Enqueuer, log: cfg.Log, metrics: cfg.Metrics, checkURL: cfg.CheckURL,
 		maxHooks: cfg.MaxWebhooks, testWait: cfg.TestWait, now: cfg.Now,
 		schemas: catalog.MustLoadSchemas(), soon: make(chan struct{}, maxEnqueuesSoon),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.metrics == nil {
+		s.metrics = metrics.New(prometheus.NewRegistry())
 	}
 	if s.checkURL == nil {
 		s.checkURL = destination.New(destination.Config{}).CheckURL
@@ -114,14 +136,14 @@ func New(cfg Config) *Service {
 // its caller's cancellation.
 const enqueueTimeout = 5 * time.Second
 
-// Enqueue hands committed deliveries to the workers. A failure is logged, not
+// enqueue hands committed deliveries to the workers. A failure is logged, not
 // returned: the deliveries are safe in PostgreSQL and the outbox sweep
 // enqueues them later, so the caller must not retry and duplicate them. The
 // tasks of a fan-out are enqueued at once, so they share a Redis round trip.
 // The deliveries are committed, so a caller that has gone (a client that
 // hung up) does not cancel their enqueue: they go out at once rather than
 // after the sweep's grace.
-func (s *Service) Enqueue(ctx context.Context, ids []string) {
+func (s *Service) enqueue(ctx context.Context, ids []string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -135,26 +157,26 @@ func (s *Service) Enqueue(ctx context.Context, ids []string) {
 	wg.Wait()
 }
 
-// EnqueueSoon is Enqueue for a caller that has already answered: it runs
-// in the background, so an HTTP connection is free for its next request
-// while Redis is slow or down. Beyond maxEnqueuesSoon waiting at once the
-// caller enqueues itself, slowing its producer rather than piling up
-// goroutines. Wait waits for the background ones.
-func (s *Service) EnqueueSoon(ctx context.Context, ids []string) {
+// enqueueSoon is enqueue run in the background, so no caller waits on
+// Redis: an HTTP connection is free for its next request while Redis is
+// slow or down. Beyond maxEnqueuesSoon waiting at once the caller enqueues
+// itself, slowing its producer rather than piling up goroutines. Wait waits
+// for the background ones.
+func (s *Service) enqueueSoon(ctx context.Context, ids []string) {
 	select {
 	case s.soon <- struct{}{}:
 		s.soonWG.Go(func() {
 			defer func() { <-s.soon }()
-			s.Enqueue(ctx, ids)
+			s.enqueue(ctx, ids)
 		})
 	default:
-		s.Enqueue(ctx, ids)
+		s.enqueue(ctx, ids)
 	}
 }
 
-// Wait returns once every enqueue EnqueueSoon started has ended (each is
-// bounded by enqueueTimeout): a stopping api calls it after its last
-// request.
+// Wait returns once every enqueue started in the background has ended
+// (each is bounded by enqueueTimeout): a stopping api calls it after its
+// last request.
 func (s *Service) Wait() { s.soonWG.Wait() }
 
 // FieldError is a submitted value that was refused, with a message for the

@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Store:       store,
 		Enqueuer:    jobs.NewDeliveryQueue(client, m),
 		Log:         log,
+		Metrics:     m,
 		CheckURL:    destination.New(cfg.Guard).CheckURL,
 		MaxWebhooks: cfg.MaxWebhooks,
 		// Bounded below the server's 60 s write timeout.
