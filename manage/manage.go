@@ -12,8 +12,9 @@
 // are the front ends'. It does not keep the front ends' own sign-in state
 // (API key look-ups, dashboard sessions, portal links, flash notices), nor
 // their plain reads for display. It is not the store (SQL is package
-// repo's), and not the worker: attempts, retries, webhook health, the outbox
-// sweep and data retention are package jobs'.
+// repo's), and not the worker: attempts, the outbox sweep and data
+// retention are package jobs', and the rules of retries and webhook health
+// package delivery's.
 package manage
 
 import (
