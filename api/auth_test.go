@@ -7,19 +7,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
-
-	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/internal/testfactory"
 )
 
 func TestV1RoutesRequireAPIKey(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws := f.mustCreateWorkspace(t, "Acme")
-	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
-	ev := f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "post.created", nil))
-	deliveryID := f.deliveryIDsOfEvent(t, ev.ID)[0]
-	enqueuedBefore := len(f.enq.Enqueued())
+	f, ws, hook := setupWithHook(t, "post.created")
+	deliveryID := f.mustEventDelivery(t, ws.APIKey, "post.created")
 
 	routes := []struct {
 		method, path, body string
@@ -49,7 +42,7 @@ func TestV1RoutesRequireAPIKey(t *testing.T) {
 		{"empty bearer", "Bearer "},
 		{"admin token", "Bearer " + testAdminToken},
 	}
-	before := f.rowCounts(t)
+	before := f.footprint(t)
 	for _, rt := range routes {
 		for _, a := range auths {
 			t.Run(rt.method+" "+rt.path+"/"+a.name, func(t *testing.T) {
@@ -62,18 +55,9 @@ func TestV1RoutesRequireAPIKey(t *testing.T) {
 		}
 	}
 
-	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-		t.Errorf("row counts changed by unauthenticated requests (-before +after):\n%s", diff)
-	}
-	if got := len(f.enq.Enqueued()); got != enqueuedBefore {
-		t.Errorf("unauthenticated requests enqueued %d deliveries", got-enqueuedBefore)
-	}
+	f.wantNoFootprint(t, before, "unauthenticated requests")
 	// The webhook survived the unauthenticated PATCH and DELETE.
-	res := f.call(t, "GET", "/v1/webhooks/"+hook.ID, ws.APIKey, "")
-	res.wantStatus(t, http.StatusOK)
-	var got client.Webhook
-	res.decode(t, &got)
-	if !got.Active {
+	if got := f.mustGetWebhook(t, ws.APIKey, hook.ID); !got.Active {
 		t.Errorf("webhook was deactivated by an unauthenticated PATCH")
 	}
 }

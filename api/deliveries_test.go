@@ -56,9 +56,7 @@ func (f *fixture) listAll(tb testing.TB, key, hookID string, limit int) (ids []s
 
 func TestListDeliveriesPagination(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws := f.mustCreateWorkspace(t, "Acme")
-	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
+	f, ws, hook := setupWithHook(t, "post.created")
 	other := f.mustCreateHook(t, ws.APIKey, "post.created") // its deliveries stay out of hook's history
 
 	// newestFirst holds hook's delivery ids, newest first.
@@ -159,9 +157,7 @@ func TestListDeliveriesPagination(t *testing.T) {
 // rest on the id alone.
 func TestListDeliveriesPaginationWithTies(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws := f.mustCreateWorkspace(t, "Acme")
-	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
+	f, ws, hook := setupWithHook(t, "post.created")
 	for i := range 25 {
 		f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "post.created", map[string]any{"i": i}))
 	}
@@ -187,9 +183,7 @@ func TestListDeliveriesPaginationWithTies(t *testing.T) {
 
 func TestListDeliveriesFilters(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws := f.mustCreateWorkspace(t, "Acme")
-	hook := f.mustCreateHook(t, ws.APIKey, "post.created", "nps.submitted")
+	f, ws, hook := setupWithHook(t, "post.created", "nps.submitted")
 	// Six deliveries, newest last: types alternate, every third one failed.
 	var all []string
 	for i := range 6 {
@@ -257,9 +251,7 @@ func TestListDeliveriesFilters(t *testing.T) {
 
 func TestGetDeliveryWithAttempts(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws := f.mustCreateWorkspace(t, "Acme")
-	hook := f.mustCreateHook(t, ws.APIKey, "comment.created")
+	f, ws, hook := setupWithHook(t, "comment.created")
 	ev := f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "comment.created", nil))
 	id := f.deliveryIDsOfEvent(t, ev.ID)[0]
 
@@ -345,11 +337,7 @@ func TestGetDeliveryWithAttempts(t *testing.T) {
 	}
 
 	t.Run("the webhook tracks failures", func(t *testing.T) {
-		res := f.call(t, "GET", "/v1/webhooks/"+hook.ID, ws.APIKey, "")
-		res.wantStatus(t, http.StatusOK)
-		var got client.Webhook
-		res.decode(t, &got)
-		if got.FailureCount != 2 || got.ConsecutiveFailures != 0 {
+		if got := f.mustGetWebhook(t, ws.APIKey, hook.ID); got.FailureCount != 2 || got.ConsecutiveFailures != 0 {
 			t.Errorf("failure_count %d consecutive_failures %d, want 2 and 0", got.FailureCount, got.ConsecutiveFailures)
 		}
 	})
@@ -357,9 +345,7 @@ func TestGetDeliveryWithAttempts(t *testing.T) {
 
 func TestRedeliver(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws := f.mustCreateWorkspace(t, "Acme")
-	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
+	f, ws, hook := setupWithHook(t, "post.created")
 	ev := f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "post.created", nil))
 	orig := f.deliveryIDsOfEvent(t, ev.ID)[0]
 	at := time.Now().UTC().Truncate(time.Microsecond)
@@ -433,15 +419,10 @@ func TestRedeliver(t *testing.T) {
 
 	t.Run("inactive webhook", func(t *testing.T) {
 		f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":false}`).wantStatus(t, http.StatusOK)
-		before, enqueued := f.rowCounts(t), len(f.enq.Enqueued())
+		before := f.footprint(t)
 		res := f.call(t, "POST", "/v1/deliveries/"+orig+"/redeliver", ws.APIKey, "")
 		res.wantError(t, apiError{Status: http.StatusConflict, Code: "webhook_inactive"})
-		if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-			t.Errorf("row counts (-before +after):\n%s", diff)
-		}
-		if n := len(f.enq.Enqueued()) - enqueued; n != 0 {
-			t.Errorf("enqueued %d deliveries", n)
-		}
+		f.wantNoFootprint(t, before, "a refused redelivery")
 
 		f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":true}`).wantStatus(t, http.StatusOK)
 		redeliver(t, orig)

@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
-	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/dbtest"
 	"github.com/trackelio/webhooks/internal/testfactory"
 )
@@ -20,11 +19,8 @@ import (
 // the exact status, code and field, and that no row and no task appeared.
 func TestBadRequestsChangeNothing(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws := f.mustCreateWorkspace(t, "Acme")
-	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
-	ev := f.mustPostEvent(t, ws.APIKey, testfactory.EventBody(t, "post.created", nil))
-	deliveryID := f.deliveryIDsOfEvent(t, ev.ID)[0]
+	f, ws, hook := setupWithHook(t, "post.created")
+	deliveryID := f.mustEventDelivery(t, ws.APIKey, "post.created")
 	unknown := uuid.NewString()
 
 	const validHook = `{"url":"https://x.example","events":["post.created"]}`
@@ -158,27 +154,17 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := f.rowCounts(t)
-			enqueued := len(f.enq.Enqueued())
+			before := f.footprint(t)
 			res := f.do(t, request{Method: tt.method, Path: tt.path, Auth: bearer(ws.APIKey), Body: tt.body, Header: tt.header})
 			res.wantError(t, tt.want)
-			if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-				t.Errorf("row counts changed (-before +after):\n%s", diff)
-			}
-			if n := len(f.enq.Enqueued()) - enqueued; n != 0 {
-				t.Errorf("a refused request enqueued %d deliveries", n)
-			}
+			f.wantNoFootprint(t, before, "a refused request")
 		})
 	}
 
 	t.Run("the webhook is unchanged", func(t *testing.T) {
-		res := f.call(t, "GET", "/v1/webhooks/"+hook.ID, ws.APIKey, "")
-		res.wantStatus(t, http.StatusOK)
-		var got client.Webhook
-		res.decode(t, &got)
 		want := hook
 		want.Secret = ""
-		if diff := cmp.Diff(want, got, asRendered); diff != "" {
+		if diff := cmp.Diff(want, f.mustGetWebhook(t, ws.APIKey, hook.ID), asRendered); diff != "" {
 			t.Errorf("webhook (-created +now):\n%s", diff)
 		}
 	})

@@ -15,9 +15,7 @@ import (
 
 func TestCreateEventIdempotency(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	a := f.mustCreateWorkspace(t, "A")
-	b := f.mustCreateWorkspace(t, "B")
+	f, a, b := setupTwoWorkspaces(t)
 	f.mustCreateHook(t, a.APIKey, "post.created")
 	f.mustCreateHook(t, a.APIKey, "post.created")
 	f.mustCreateHook(t, b.APIKey, "post.created")
@@ -41,16 +39,11 @@ func TestCreateEventIdempotency(t *testing.T) {
 	}
 
 	t.Run("repeat answers the first event", func(t *testing.T) {
-		before, enqueued := f.rowCounts(t), len(f.enq.Enqueued())
+		before := f.footprint(t)
 		for range 3 {
 			replays(t, "order-42", body, first)
 		}
-		if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-			t.Errorf("replays stored rows (-before +after):\n%s", diff)
-		}
-		if n := len(f.enq.Enqueued()) - enqueued; n != 0 {
-			t.Errorf("replays enqueued %d deliveries", n)
-		}
+		f.wantNoFootprint(t, before, "replays")
 	})
 
 	t.Run("replay count ignores later redeliveries and webhooks", func(t *testing.T) {

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testfactory"
 )
@@ -19,7 +17,7 @@ import (
 // or enqueued.
 func (f *fixture) mustRefuseEvent(tb testing.TB, apiKey, idem, body string, want apiError) {
 	tb.Helper()
-	before, enqueued := f.rowCounts(tb), len(f.enq.Enqueued())
+	before := f.footprint(tb)
 	res := f.postEvent(tb, apiKey, idem, body)
 	res.wantError(tb, apiError{Status: want.Status, Code: want.Code, Field: want.Field})
 	var got struct {
@@ -32,12 +30,7 @@ func (f *fixture) mustRefuseEvent(tb testing.TB, apiKey, idem, body string, want
 	if h := res.Header.Get("Idempotent-Replayed"); h != "" {
 		tb.Errorf("Idempotent-Replayed = %q on a refusal", h)
 	}
-	if diff := cmp.Diff(before, f.rowCounts(tb)); diff != "" {
-		tb.Errorf("a refused event stored rows (-before +after):\n%s", diff)
-	}
-	if n := len(f.enq.Enqueued()) - enqueued; n != 0 {
-		tb.Errorf("a refused event enqueued %d deliveries", n)
-	}
+	f.wantNoFootprint(tb, before, "a refused event")
 }
 
 // TestCreateEventRefusesInvalidUTF8 sends data whose string holds a byte that
@@ -47,7 +40,7 @@ func (f *fixture) mustRefuseEvent(tb testing.TB, apiKey, idem, body string, want
 // it, or store a body that is valid UTF-8.
 func TestCreateEventRefusesInvalidUTF8(t *testing.T) {
 	t.Parallel()
-	f, ws := setupWithHook(t, "post.created")
+	f, ws, _ := setupWithHook(t, "post.created")
 
 	for _, data := range []string{"{\"s\":\"\xff\"}", "{\"s\":\"\xed\xa0\x80\"}", "{\"\xc3\":1}"} {
 		t.Run(strings.ToValidUTF8(data, "?"), func(t *testing.T) {
@@ -75,7 +68,7 @@ func TestCreateEventRefusesInvalidUTF8(t *testing.T) {
 // or used up: the same key then takes the corrected event.
 func TestCreateEventValidatesData(t *testing.T) {
 	t.Parallel()
-	f, ws := setupWithHook(t, "post.created", "nps.submitted", "conversation.completed")
+	f, ws, _ := setupWithHook(t, "post.created", "nps.submitted", "conversation.completed")
 	tooDeep := "/data/deep" + strings.Repeat("/0", 31)
 
 	tests := []struct {

@@ -28,6 +28,7 @@ type storedEvent struct {
 	CreatedAt      time.Time `db:"created_at"`
 }
 
+// mustEvent reads an events row.
 func (f *fixture) mustEvent(tb testing.TB, id string) storedEvent {
 	tb.Helper()
 	var ev storedEvent
@@ -57,21 +58,9 @@ func wantBody(ev storedEvent, data string) string {
 		`","workspace_id":"` + ev.WorkspaceID + `","data":` + data + `}`
 }
 
-// setupWithHook is a fixture with a workspace, Acme, whose one active
-// webhook is subscribed to events.
-func setupWithHook(tb testing.TB, events ...string) (*fixture, workspace) {
-	tb.Helper()
-	f := setup(tb)
-	ws := f.mustCreateWorkspace(tb, "Acme")
-	f.mustCreateHook(tb, ws.APIKey, events...)
-	return f, ws
-}
-
 func TestCreateEventFansOutToActiveSubscribedWebhooks(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	a := f.mustCreateWorkspace(t, "A")
-	b := f.mustCreateWorkspace(t, "B")
+	f, a, b := setupTwoWorkspaces(t)
 
 	postOnly := f.mustCreateHook(t, a.APIKey, "post.created")
 	both := f.mustCreateHook(t, a.APIKey, "comment.created", "post.created")
@@ -160,7 +149,7 @@ func TestCreateEventFansOutToActiveSubscribedWebhooks(t *testing.T) {
 
 func TestCreateEventStoresExactBody(t *testing.T) {
 	t.Parallel()
-	f, ws := setupWithHook(t, "post.created")
+	f, ws, _ := setupWithHook(t, "post.created")
 
 	tests := []struct {
 		name string
@@ -222,7 +211,7 @@ func TestCreateEventStoresExactBody(t *testing.T) {
 // and the next request on the same connection is answered meanwhile too.
 func TestCreateEventAnswersBeforeTheEnqueue(t *testing.T) {
 	t.Parallel()
-	f, ws := setupWithHook(t, "post.created")
+	f, ws, _ := setupWithHook(t, "post.created")
 	enqueuing, release := make(chan struct{}), make(chan struct{})
 	var first sync.Once
 	f.enq.Then(func(context.Context, string) error {

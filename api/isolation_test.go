@@ -19,9 +19,7 @@ import (
 // exist, and leave A's data as it was.
 func TestWorkspaceIsolation(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	a := f.mustCreateWorkspace(t, "A")
-	b := f.mustCreateWorkspace(t, "B")
+	f, a, b := setupTwoWorkspaces(t)
 	hook := f.mustCreateHook(t, a.APIKey, "post.created")
 	f.mustCreateHook(t, b.APIKey, "post.created")
 	ev := f.mustPostEvent(t, a.APIKey, testfactory.EventBody(t, "post.created", map[string]any{"secret": "of A"}))
@@ -44,7 +42,7 @@ func TestWorkspaceIsolation(t *testing.T) {
 		}
 		return out
 	}
-	before, counts, enqueued := snapshot(t), f.rowCounts(t), len(f.enq.Enqueued())
+	before, left := snapshot(t), f.footprint(t)
 
 	routes := []struct {
 		name, method, path, body string
@@ -93,11 +91,6 @@ func TestWorkspaceIsolation(t *testing.T) {
 		if diff := cmp.Diff(before, snapshot(t)); diff != "" {
 			t.Errorf("A's view (-before +after):\n%s", diff)
 		}
-		if diff := cmp.Diff(counts, f.rowCounts(t)); diff != "" {
-			t.Errorf("row counts (-before +after):\n%s", diff)
-		}
-		if n := len(f.enq.Enqueued()) - enqueued; n != 0 {
-			t.Errorf("B's requests enqueued %d deliveries", n)
-		}
+		f.wantNoFootprint(t, left, "B's requests")
 	})
 }

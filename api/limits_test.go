@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/manage"
@@ -14,18 +12,14 @@ import (
 
 func TestMaxWebhooks(t *testing.T) {
 	t.Parallel()
-	f := setup(t, func(_ *api.Config, m *manage.Config) { m.MaxWebhooks = 2 })
-	a := f.mustCreateWorkspace(t, "A")
-	b := f.mustCreateWorkspace(t, "B")
+	f, a, b := setupTwoWorkspaces(t, func(_ *api.Config, m *manage.Config) { m.MaxWebhooks = 2 })
 	first := f.mustCreateHook(t, a.APIKey, "post.created")
 	f.mustCreateHook(t, a.APIKey, "post.created")
 
-	before := f.rowCounts(t)
+	before := f.footprint(t)
 	res := f.call(t, "POST", "/v1/webhooks", a.APIKey, `{"url":"https://x.example","events":["post.created"]}`)
 	res.wantError(t, apiError{Status: http.StatusUnprocessableEntity, Code: "limit_exceeded"})
-	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-		t.Errorf("row counts (-before +after):\n%s", diff)
-	}
+	f.wantNoFootprint(t, before, "a webhook over the limit")
 
 	// The limit is per workspace, and deleted webhooks do not count.
 	f.mustCreateHook(t, b.APIKey, "post.created")
@@ -36,9 +30,7 @@ func TestMaxWebhooks(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	const burst = 3
-	f := setup(t, func(c *api.Config, _ *manage.Config) { c.RateLimit, c.RateBurst = 0.001, burst })
-	a := f.mustCreateWorkspace(t, "A")
-	b := f.mustCreateWorkspace(t, "B")
+	f, a, b := setupTwoWorkspaces(t, func(c *api.Config, _ *manage.Config) { c.RateLimit, c.RateBurst = 0.001, burst })
 
 	// Unauthenticated requests are refused before they spend a token.
 	for range burst + 1 {
@@ -48,15 +40,13 @@ func TestRateLimit(t *testing.T) {
 		f.call(t, "GET", "/v1/event-types", a.APIKey, "").wantStatus(t, http.StatusOK)
 	}
 
-	before := f.rowCounts(t)
+	before := f.footprint(t)
 	res := f.call(t, "POST", "/v1/events", a.APIKey, testfactory.EventBody(t, "post.created", nil))
 	res.wantError(t, apiError{Status: http.StatusTooManyRequests, Code: "rate_limited"})
 	if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || secs < 1 {
 		t.Errorf("Retry-After = %q, want a whole number of seconds ≥ 1", res.Header.Get("Retry-After"))
 	}
-	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-		t.Errorf("a rate-limited request stored rows (-before +after):\n%s", diff)
-	}
+	f.wantNoFootprint(t, before, "a rate-limited request")
 
 	// Another workspace has its own bucket.
 	f.call(t, "GET", "/v1/event-types", b.APIKey, "").wantStatus(t, http.StatusOK)

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/dashboard"
@@ -37,9 +35,7 @@ func TestCreatePortalSession(t *testing.T) {
 
 	// Whatever Host the request names, the link is built on PUBLIC_URL.
 	res := f.do(t, request{Method: "POST", Path: "http://evil.example/v1/portal-sessions", Auth: bearer(ws.APIKey)})
-	res.wantStatus(t, http.StatusCreated)
-	var got client.PortalSession
-	res.decodeStrict(t, &got)
+	got := answerAs[client.PortalSession](t, res, http.StatusCreated)
 	if !strings.HasPrefix(got.URL, "https://webhooks.trackelio.example/dashboard/session/trkpl_") {
 		t.Errorf("url = %q, want a link on PUBLIC_URL", got.URL)
 	}
@@ -76,28 +72,23 @@ func TestCreatePortalSessionWithoutPublicURL(t *testing.T) {
 	ws := f.mustCreateWorkspace(t, "Acme")
 	for _, host := range []string{"127.0.0.1:8080", "localhost:8080", "[::1]:8080"} {
 		res := f.do(t, request{Method: "POST", Path: "http://" + host + "/v1/portal-sessions", Auth: bearer(ws.APIKey)})
-		res.wantStatus(t, http.StatusCreated)
-		var got client.PortalSession
-		res.decodeStrict(t, &got)
-		if !strings.HasPrefix(got.URL, "http://"+host+"/dashboard/session/trkpl_") {
+		if got := answerAs[client.PortalSession](t, res, http.StatusCreated); !strings.HasPrefix(got.URL, "http://"+host+"/dashboard/session/trkpl_") {
 			t.Errorf("url = %q, want a link on %s", got.URL, host)
 		}
 	}
-	before := f.rowCounts(t)
+	before := f.footprint(t)
 	for _, host := range []string{"evil.example", "webhooks.trackelio.com", "10.0.0.1:8080", "127.0.0.1.evil.example"} {
 		f.do(t, request{Method: "POST", Path: "http://" + host + "/v1/portal-sessions", Auth: bearer(ws.APIKey)}).
 			wantError(t, apiError{Status: http.StatusConflict, Code: "public_url_not_set"})
 	}
-	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-		t.Errorf("refused links changed rows (-before +after):\n%s", diff)
-	}
+	f.wantNoFootprint(t, before, "refused links")
 }
 
 func TestCreatePortalSessionRefusals(t *testing.T) {
 	t.Parallel()
 	f := setup(t, withDashboard)
 	ws := f.mustCreateWorkspace(t, "Acme")
-	before := f.rowCounts(t)
+	before := f.footprint(t)
 	tests := []struct {
 		name, key, body string
 		want            apiError
@@ -112,9 +103,7 @@ func TestCreatePortalSessionRefusals(t *testing.T) {
 			f.call(t, "POST", "/v1/portal-sessions", tt.key, tt.body).wantError(t, tt.want)
 		})
 	}
-	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-		t.Errorf("refused requests changed rows (-before +after):\n%s", diff)
-	}
+	f.wantNoFootprint(t, before, "refused requests")
 	var links int
 	if err := f.db.Get(&links, `SELECT count(*) FROM dashboard_links`); err != nil || links != 0 {
 		t.Errorf("links = %d, %v; want none", links, err)

@@ -21,10 +21,7 @@ type readiness struct {
 func TestHealthz(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	res := f.do(t, request{Method: "GET", Path: "/healthz"})
-	res.wantStatus(t, http.StatusOK)
-	var got map[string]string
-	res.decodeStrict(t, &got)
+	got := answerAs[map[string]string](t, f.do(t, request{Method: "GET", Path: "/healthz"}), http.StatusOK)
 	if diff := cmp.Diff(map[string]string{"status": "ok"}, got); diff != "" {
 		t.Errorf("healthz (-want +got):\n%s", diff)
 	}
@@ -40,10 +37,7 @@ func TestReadyz(t *testing.T) {
 			store := c.Store.(interface{ Ping(context.Context) error })
 			c.Ready = []api.Check{{Name: "postgres", Fn: store.Ping}, {Name: "redis", Fn: ok}}
 		})
-		res := f.do(t, request{Method: "GET", Path: "/readyz"})
-		res.wantStatus(t, http.StatusOK)
-		var got readiness
-		res.decodeStrict(t, &got)
+		got := answerAs[readiness](t, f.do(t, request{Method: "GET", Path: "/readyz"}), http.StatusOK)
 		want := readiness{Ready: true, Checks: map[string]string{"postgres": "ok", "redis": "ok"}}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("readyz (-want +got):\n%s", diff)
@@ -63,9 +57,7 @@ func TestReadyz(t *testing.T) {
 			}
 		})
 		res := f.do(t, request{Method: "GET", Path: "/readyz"})
-		res.wantStatus(t, http.StatusServiceUnavailable)
-		var got readiness
-		res.decodeStrict(t, &got)
+		got := answerAs[readiness](t, res, http.StatusServiceUnavailable)
 		want := readiness{Ready: false, Checks: map[string]string{
 			"postgres": "ok",
 			"redis":    "unavailable", // the dial error and its address go to the log only
@@ -84,10 +76,7 @@ func TestReadyz(t *testing.T) {
 	t.Run("no checks", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t)
-		res := f.do(t, request{Method: "GET", Path: "/readyz"})
-		res.wantStatus(t, http.StatusOK)
-		var got readiness
-		res.decodeStrict(t, &got)
+		got := answerAs[readiness](t, f.do(t, request{Method: "GET", Path: "/readyz"}), http.StatusOK)
 		if diff := cmp.Diff(readiness{Ready: true, Checks: map[string]string{}}, got); diff != "" {
 			t.Errorf("readyz (-want +got):\n%s", diff)
 		}

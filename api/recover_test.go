@@ -14,7 +14,6 @@ import (
 
 	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -25,6 +24,8 @@ var healthOnly = cmpopts.IgnoreFields(client.Webhook{}, "URL", "Events", "Descri
 // healthKeys are the members every webhook object has, null or not.
 var healthKeys = []string{"disabled_at", "disabled_reason", "last_failure_at", "last_success_at", "success_rate_24h"}
 
+// mustHealth reads a webhook and checks that it has every health member,
+// null or not.
 func (f *fixture) mustHealth(tb testing.TB, key, id string) client.Webhook {
 	tb.Helper()
 	res := f.call(tb, "GET", "/v1/webhooks/"+id, key, "")
@@ -40,26 +41,12 @@ func (f *fixture) mustHealth(tb testing.TB, key, id string) client.Webhook {
 	return h
 }
 
-// mustEventDelivery posts an event of the given type and returns its only
-// delivery's id.
-func (f *fixture) mustEventDelivery(tb testing.TB, key, typ string) string {
-	tb.Helper()
-	ev := f.mustPostEvent(tb, key, testfactory.EventBody(tb, typ, nil))
-	ids := f.deliveryIDsOfEvent(tb, ev.ID)
-	if len(ids) != 1 {
-		tb.Fatalf("event has %d deliveries, want 1", len(ids))
-	}
-	return ids[0]
-}
-
 // now is the time as PostgreSQL stores it.
 func now() time.Time { return time.Now().Truncate(time.Microsecond) }
 
 func TestWebhookHealthFields(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws := f.mustCreateWorkspace(t, "Acme")
-	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
+	f, ws, hook := setupWithHook(t, "post.created")
 	quiet := f.mustCreateHook(t, ws.APIKey, "comment.created")
 
 	if diff := cmp.Diff(client.Webhook{ID: hook.ID, Active: true}, f.mustHealth(t, ws.APIKey, hook.ID), healthOnly); diff != "" {
@@ -176,11 +163,19 @@ func TestReenableOffersRecovery(t *testing.T) {
 	}
 
 	// The webhook is active now: activating it again offers nothing.
-	res = f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":true}`)
-	res.wantStatus(t, http.StatusOK)
-	if _, ok := res.fields(t)["recovery"]; ok {
-		t.Errorf("PATCH active=true on an active webhook offers a recovery: %s", res.Body)
+	f.mustPatchOffersNothing(t, ws.APIKey, hook.ID, `{"active":true}`)
+}
+
+// mustPatchOffersNothing patches a webhook and checks that the answer
+// offers no recovery.
+func (f *fixture) mustPatchOffersNothing(tb testing.TB, key, id, patch string) response {
+	tb.Helper()
+	res := f.call(tb, "PATCH", "/v1/webhooks/"+id, key, patch)
+	res.wantStatus(tb, http.StatusOK)
+	if _, ok := res.fields(tb)["recovery"]; ok {
+		tb.Errorf("PATCH %s offers a recovery: %s", patch, res.Body)
 	}
+	return res
 }
 
 func TestReenableWithoutStreakOffersNothing(t *testing.T) {
@@ -193,22 +188,14 @@ func TestReenableWithoutStreakOffersNothing(t *testing.T) {
 		ws := f.mustCreateWorkspace(t, "Switched")
 		hook := f.mustCreateHook(t, ws.APIKey, "post.created")
 		f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":false}`).wantStatus(t, http.StatusOK)
-		res := f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":true}`)
-		res.wantStatus(t, http.StatusOK)
-		if _, ok := res.fields(t)["recovery"]; ok {
-			t.Errorf("re-enabling a webhook without failures offers a recovery: %s", res.Body)
-		}
+		f.mustPatchOffersNothing(t, ws.APIKey, hook.ID, `{"active":true}`)
 	})
 
 	t.Run("other patches of a disabled webhook", func(t *testing.T) {
 		t.Parallel()
 		ws := f.mustCreateWorkspace(t, "Disabled")
 		hook, _ := f.failingHook(t, ws.APIKey)
-		res := f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"description":"looking into it"}`)
-		res.wantStatus(t, http.StatusOK)
-		if _, ok := res.fields(t)["recovery"]; ok {
-			t.Errorf("a description patch offers a recovery: %s", res.Body)
-		}
+		res := f.mustPatchOffersNothing(t, ws.APIKey, hook.ID, `{"description":"looking into it"}`)
 		var h client.Webhook
 		res.decode(t, &h)
 		if h.Active || h.DisabledReason == nil || *h.DisabledReason != "gone" || h.DisabledAt == nil || h.ConsecutiveFailures == 0 {
@@ -250,11 +237,16 @@ func (f *fixture) redeliveredSources(tb testing.TB, ids []string) []string {
 	return sorted(sources)
 }
 
+// mustDryRun counts, without changing anything, the deliveries that
+// POST /v1/webhooks/{id}/recover with body would send again.
+func (f *fixture) mustDryRun(tb testing.TB, key, id, body string) client.RecoverResult {
+	tb.Helper()
+	return answerAs[client.RecoverResult](tb, f.call(tb, "POST", "/v1/webhooks/"+id+"/recover?dry_run=true", key, body), http.StatusOK)
+}
+
 func TestRecover(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws := f.mustCreateWorkspace(t, "Acme")
-	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
+	f, ws, hook := setupWithHook(t, "post.created")
 	sibling := f.mustCreateHook(t, ws.APIKey, "comment.created")
 	start := time.Now().Add(-time.Minute).UTC()
 
@@ -279,41 +271,26 @@ func TestRecover(t *testing.T) {
 	enqueuedBefore := len(f.enq.Enqueued())
 
 	t.Run("dry run counts and changes nothing", func(t *testing.T) {
-		counts := f.rowCounts(t)
+		left := f.footprint(t)
 		before := time.Now()
-		res := f.call(t, "POST", path+"?dry_run=true", ws.APIKey, since)
-		res.wantStatus(t, http.StatusOK)
-		var got client.RecoverResult
-		res.decodeStrict(t, &got)
+		got := f.mustDryRun(t, ws.APIKey, hook.ID, since)
 		if got.Deliveries != 3 || !got.DryRun || !got.Since.Equal(start) ||
 			got.Until.Before(before.Add(-time.Second)) || got.Until.After(time.Now().Add(time.Second)) {
 			t.Errorf("dry run = %+v, want 3 deliveries from %v until now", got, start)
 		}
-		if diff := cmp.Diff(counts, f.rowCounts(t)); diff != "" {
-			t.Errorf("a dry run changed rows (-before +after):\n%s", diff)
-		}
-		if n := len(f.enq.Enqueued()) - enqueuedBefore; n != 0 {
-			t.Errorf("a dry run enqueued %d deliveries", n)
-		}
+		f.wantNoFootprint(t, left, "a dry run")
 	})
 
 	t.Run("a window before the deliveries", func(t *testing.T) {
 		body := fmt.Sprintf(`{"since":%q,"until":%q}`, start.Add(-time.Hour).Format(time.RFC3339), start.Format(time.RFC3339Nano))
-		res := f.call(t, "POST", path+"?dry_run=true", ws.APIKey, body)
-		res.wantStatus(t, http.StatusOK)
-		var got client.RecoverResult
-		res.decodeStrict(t, &got)
-		if got.Deliveries != 0 || !got.Until.Equal(start) {
+		if got := f.mustDryRun(t, ws.APIKey, hook.ID, body); got.Deliveries != 0 || !got.Until.Equal(start) {
 			t.Errorf("dry run of an earlier window = %+v, want 0 deliveries until %v", got, start)
 		}
 	})
 
 	t.Run("recover re-sends what ended without success", func(t *testing.T) {
 		counts := f.rowCounts(t)
-		res := f.call(t, "POST", path, ws.APIKey, since)
-		res.wantStatus(t, http.StatusAccepted)
-		var got client.RecoverResult
-		res.decodeStrict(t, &got)
+		got := answerAs[client.RecoverResult](t, f.call(t, "POST", path, ws.APIKey, since), http.StatusAccepted)
 		if got.Deliveries != 3 || got.DryRun || !got.Since.Equal(start) {
 			t.Errorf("recover = %+v, want 3 deliveries from %v, not a dry run", got, start)
 		}
@@ -334,11 +311,7 @@ func TestRecover(t *testing.T) {
 	})
 
 	t.Run("the sibling's failure is its own", func(t *testing.T) {
-		res := f.call(t, "POST", "/v1/webhooks/"+sibling.ID+"/recover?dry_run=true", ws.APIKey, since)
-		res.wantStatus(t, http.StatusOK)
-		var got client.RecoverResult
-		res.decodeStrict(t, &got)
-		if got.Deliveries != 1 {
+		if got := f.mustDryRun(t, ws.APIKey, sibling.ID, since); got.Deliveries != 1 {
 			t.Errorf("sibling dry run = %d deliveries, want 1", got.Deliveries)
 		}
 	})
@@ -350,22 +323,13 @@ func TestRecoverInactiveWebhook(t *testing.T) {
 	ws := f.mustCreateWorkspace(t, "Acme")
 	hook, missed := f.failingHook(t, ws.APIKey)
 	since := fmt.Sprintf(`{"since":%q}`, time.Now().Add(-time.Hour).Format(time.RFC3339))
-	counts, enqueued := f.rowCounts(t), len(f.enq.Enqueued())
+	before := f.footprint(t)
 
 	res := f.call(t, "POST", "/v1/webhooks/"+hook.ID+"/recover", ws.APIKey, since)
 	res.wantError(t, apiError{Status: http.StatusConflict, Code: "webhook_inactive"})
-	if diff := cmp.Diff(counts, f.rowCounts(t)); diff != "" {
-		t.Errorf("a refused recovery changed rows (-before +after):\n%s", diff)
-	}
-	if n := len(f.enq.Enqueued()) - enqueued; n != 0 {
-		t.Errorf("a refused recovery enqueued %d deliveries", n)
-	}
+	f.wantNoFootprint(t, before, "a refused recovery")
 	// Counting is allowed, so a customer can see what re-enabling would offer.
-	res = f.call(t, "POST", "/v1/webhooks/"+hook.ID+"/recover?dry_run=true", ws.APIKey, since)
-	res.wantStatus(t, http.StatusOK)
-	var got client.RecoverResult
-	res.decodeStrict(t, &got)
-	if got.Deliveries != len(missed) || !got.DryRun {
+	if got := f.mustDryRun(t, ws.APIKey, hook.ID, since); got.Deliveries != len(missed) || !got.DryRun {
 		t.Errorf("dry run on an inactive webhook = %+v, want %d deliveries", got, len(missed))
 	}
 }
@@ -377,8 +341,7 @@ func TestRecoverRefusals(t *testing.T) {
 	other := f.mustCreateWorkspace(t, "Other")
 	hook, _ := f.failingHook(t, ws.APIKey)
 	f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":true}`).wantStatus(t, http.StatusOK)
-	deleted := f.mustCreateHook(t, ws.APIKey, "post.created")
-	f.call(t, "DELETE", "/v1/webhooks/"+deleted.ID, ws.APIKey, "").wantStatus(t, http.StatusNoContent)
+	deleted := f.mustDeletedHook(t, ws.APIKey)
 	ts := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339Nano) }
 	hourAgo := ts(-time.Hour)
 	path := "/v1/webhooks/" + hook.ID + "/recover"
@@ -406,16 +369,11 @@ func TestRecoverRefusals(t *testing.T) {
 		{"another workspace's webhook", other.APIKey, path, fmt.Sprintf(`{"since":%q}`, ts(-time.Hour)), apiError{Status: 404, Code: "not_found"}},
 		{"another workspace's webhook, dry run", other.APIKey, path + "?dry_run=true", fmt.Sprintf(`{"since":%q}`, ts(-time.Hour)), apiError{Status: 404, Code: "not_found"}},
 	}
-	counts, enqueued := f.rowCounts(t), len(f.enq.Enqueued())
+	before := f.footprint(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f.call(t, "POST", tt.path, tt.key, tt.body).wantError(t, tt.want)
 		})
 	}
-	if diff := cmp.Diff(counts, f.rowCounts(t)); diff != "" {
-		t.Errorf("refused recoveries changed rows (-before +after):\n%s", diff)
-	}
-	if n := len(f.enq.Enqueued()) - enqueued; n != 0 {
-		t.Errorf("refused recoveries enqueued %d deliveries", n)
-	}
+	f.wantNoFootprint(t, before, "refused recoveries")
 }

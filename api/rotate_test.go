@@ -16,24 +16,21 @@ import (
 	"github.com/trackelio/webhooks/internal/testfactory"
 )
 
+// mustGetSecret reads a webhook's secret as GET /v1/webhooks/{id}/secret
+// answers it.
 func (f *fixture) mustGetSecret(tb testing.TB, key, webhookID string) string {
 	tb.Helper()
 	res := f.call(tb, "GET", "/v1/webhooks/"+webhookID+"/secret", key, "")
-	res.wantStatus(tb, http.StatusOK)
-	var s struct {
+	return answerAs[struct {
 		Secret string `json:"secret"`
-	}
-	res.decodeStrict(tb, &s)
-	return s.Secret
+	}](tb, res, http.StatusOK).Secret
 }
 
+// mustRotate rotates a webhook's secret with the given body and returns
+// the answer.
 func (f *fixture) mustRotate(tb testing.TB, key, webhookID, body string) client.SecretRotation {
 	tb.Helper()
-	res := f.call(tb, "POST", "/v1/webhooks/"+webhookID+"/rotate-secret", key, body)
-	res.wantStatus(tb, http.StatusOK)
-	var r client.SecretRotation
-	res.decodeStrict(tb, &r)
-	return r
+	return answerAs[client.SecretRotation](tb, f.call(tb, "POST", "/v1/webhooks/"+webhookID+"/rotate-secret", key, body), http.StatusOK)
 }
 
 func TestRotateSecret(t *testing.T) {
@@ -85,9 +82,7 @@ func TestRotateSecret(t *testing.T) {
 func TestRotateSecretSigning(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setup(t)
-	ws := f.mustCreateWorkspace(t, "Acme")
-	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
+	f, ws, hook := setupWithHook(t, "post.created")
 	delivery := f.mustEventDelivery(t, ws.APIKey, "post.created")
 
 	first := f.mustRotate(t, ws.APIKey, hook.ID, `{"grace_period":"1h"}`)
@@ -121,8 +116,7 @@ func TestRotateSecretRefusals(t *testing.T) {
 	other := f.mustCreateWorkspace(t, "Other")
 	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
 	theirs := f.mustCreateHook(t, other.APIKey, "post.created")
-	deleted := f.mustCreateHook(t, ws.APIKey, "post.created")
-	f.call(t, "DELETE", "/v1/webhooks/"+deleted.ID, ws.APIKey, "").wantStatus(t, http.StatusNoContent)
+	deleted := f.mustDeletedHook(t, ws.APIKey)
 	path := "/v1/webhooks/" + hook.ID + "/rotate-secret"
 	graceInvalid := apiError{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Field: "grace_period"}
 
@@ -171,9 +165,7 @@ func TestRotateSecretRefusals(t *testing.T) {
 // encoding (no Content-Length), as some clients do: it is the same as none.
 func TestRotateSecretChunkedEmptyBody(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws := f.mustCreateWorkspace(t, "Acme")
-	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
+	f, ws, hook := setupWithHook(t, "post.created")
 	r := httptest.NewRequest("POST", "/v1/webhooks/"+hook.ID+"/rotate-secret", io.MultiReader())
 	r.ContentLength = -1
 	r.Header.Set("Authorization", bearer(ws.APIKey))

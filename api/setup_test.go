@@ -21,6 +21,7 @@ import (
 	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/dbtest"
 	"github.com/trackelio/webhooks/internal/queuetest"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
@@ -44,6 +45,23 @@ func setup(tb testing.TB, opts ...func(*api.Config, *manage.Config)) *fixture {
 	tb.Helper()
 	store, db := dbtest.NewStoreAndDB(tb)
 	return setupOn(tb, store, db, opts...)
+}
+
+// setupWithHook is a fixture with a workspace, Acme, whose one active
+// webhook is subscribed to events.
+func setupWithHook(tb testing.TB, events ...string) (*fixture, workspace, client.Webhook) {
+	tb.Helper()
+	f := setup(tb)
+	ws := f.mustCreateWorkspace(tb, "Acme")
+	return f, ws, f.mustCreateHook(tb, ws.APIKey, events...)
+}
+
+// setupTwoWorkspaces is a fixture with two workspaces, A and B, for tests
+// of what one workspace does to the other.
+func setupTwoWorkspaces(tb testing.TB, opts ...func(*api.Config, *manage.Config)) (*fixture, workspace, workspace) {
+	tb.Helper()
+	f := setup(tb, opts...)
+	return f, f.mustCreateWorkspace(tb, "A"), f.mustCreateWorkspace(tb, "B")
 }
 
 // setupOn builds the API on the given store, db being a direct pool on
@@ -132,6 +150,7 @@ func (f *fixture) call(tb testing.TB, method, path, key, body string) response {
 	return f.do(tb, request{Method: method, Path: path, Auth: bearer(key), Body: body})
 }
 
+// bearer is the Authorization header value for an API key, or none for "".
 func bearer(key string) string {
 	if key == "" {
 		return ""
@@ -157,6 +176,16 @@ func (r response) decodeStrict(tb testing.TB, v any) {
 	if err := dec.Decode(v); err != nil {
 		tb.Fatalf("decode response %d %s: %v", r.Status, r.Body, err)
 	}
+}
+
+// answerAs checks the answer's status and decodes its body into a T,
+// failing on any member T does not name, as decodeStrict does.
+func answerAs[T any](tb testing.TB, res response, status int) T {
+	tb.Helper()
+	res.wantStatus(tb, status)
+	var v T
+	res.decodeStrict(tb, &v)
+	return v
 }
 
 // keys returns the top-level keys of a JSON object body, sorted.
@@ -219,14 +248,12 @@ type workspace struct {
 	APIKey string `json:"api_key"`
 }
 
+// mustCreateWorkspace creates a workspace through the admin route.
 func (f *fixture) mustCreateWorkspace(tb testing.TB, name string) workspace {
 	tb.Helper()
 	body, _ := json.Marshal(map[string]string{"name": name})
 	res := f.do(tb, request{Method: "POST", Path: "/v1/admin/workspaces", Auth: bearer(testAdminToken), Body: string(body)})
-	res.wantStatus(tb, http.StatusCreated)
-	var ws workspace
-	res.decodeStrict(tb, &ws)
-	return ws
+	return answerAs[workspace](tb, res, http.StatusCreated)
 }
 
 // asRendered compares times by their RFC 3339 rendering, offset included,
@@ -237,6 +264,7 @@ var asRendered = cmp.Comparer(func(a, b time.Time) bool {
 	return a.Format(time.RFC3339Nano) == b.Format(time.RFC3339Nano)
 })
 
+// mustCreateWebhook creates a webhook from the given request members.
 func (f *fixture) mustCreateWebhook(tb testing.TB, key string, in map[string]any) client.Webhook {
 	tb.Helper()
 	body, err := json.Marshal(in)
@@ -254,6 +282,25 @@ func (f *fixture) mustCreateWebhook(tb testing.TB, key string, in map[string]any
 func (f *fixture) mustCreateHook(tb testing.TB, key string, events ...string) client.Webhook {
 	tb.Helper()
 	return f.mustCreateWebhook(tb, key, map[string]any{"url": "https://receiver.example/hook", "events": events})
+}
+
+// mustDeletedHook creates a webhook and deletes it, for the id of one
+// that is gone.
+func (f *fixture) mustDeletedHook(tb testing.TB, key string) client.Webhook {
+	tb.Helper()
+	hook := f.mustCreateHook(tb, key, "post.created")
+	f.call(tb, "DELETE", "/v1/webhooks/"+hook.ID, key, "").wantStatus(tb, http.StatusNoContent)
+	return hook
+}
+
+// mustGetWebhook reads a webhook as GET /v1/webhooks/{id} answers it.
+func (f *fixture) mustGetWebhook(tb testing.TB, key, id string) client.Webhook {
+	tb.Helper()
+	res := f.call(tb, "GET", "/v1/webhooks/"+id, key, "")
+	res.wantStatus(tb, http.StatusOK)
+	var h client.Webhook
+	res.decode(tb, &h)
+	return h
 }
 
 // postEvent posts body to POST /v1/events under the Idempotency-Key idem,
@@ -300,6 +347,41 @@ func (f *fixture) rowCounts(tb testing.TB) map[string]int {
 	return dbtest.RowCounts(tb, f.db, tables...)
 }
 
+// footprint is what a request can leave behind: the rows of the tables
+// above and the deliveries enqueued.
+type footprint struct {
+	rows     map[string]int
+	enqueued int
+}
+
+// footprint counts the rows and the deliveries enqueued so far.
+func (f *fixture) footprint(tb testing.TB) footprint {
+	tb.Helper()
+	return footprint{rows: f.rowCounts(tb), enqueued: len(f.enq.Enqueued())}
+}
+
+// wantNoFootprint checks that what ran since before stored no row and
+// enqueued no delivery; what names it in the failure messages.
+func (f *fixture) wantNoFootprint(tb testing.TB, before footprint, what string) {
+	tb.Helper()
+	dbtest.WantRowCounts(tb, f.db, before.rows, what)
+	if n := len(f.enq.Enqueued()) - before.enqueued; n != 0 {
+		tb.Errorf("%s enqueued %d deliveries", what, n)
+	}
+}
+
+// mustEventDelivery posts an event of the given type and returns its only
+// delivery's id.
+func (f *fixture) mustEventDelivery(tb testing.TB, key, typ string) string {
+	tb.Helper()
+	ev := f.mustPostEvent(tb, key, testfactory.EventBody(tb, typ, nil))
+	ids := f.deliveryIDsOfEvent(tb, ev.ID)
+	if len(ids) != 1 {
+		tb.Fatalf("event has %d deliveries, want 1", len(ids))
+	}
+	return ids[0]
+}
+
 // deliveryIDsOfEvent lists the delivery ids stored for an event.
 func (f *fixture) deliveryIDsOfEvent(tb testing.TB, eventID string) []string {
 	tb.Helper()
@@ -310,6 +392,7 @@ func (f *fixture) deliveryIDsOfEvent(tb testing.TB, eventID string) []string {
 	return ids
 }
 
+// sorted is a sorted copy of s.
 func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)

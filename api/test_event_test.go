@@ -44,18 +44,13 @@ func TestTestEventAnswersTheAttempt(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := setup(t)
-			ws := f.mustCreateWorkspace(t, "Acme")
 			// Subscribed to something else: a test goes to it all the same.
-			hook := f.mustCreateHook(t, ws.APIKey, "nps.submitted")
+			f, ws, hook := setupWithHook(t, "nps.submitted")
 			sibling := f.mustCreateHook(t, ws.APIKey, "nps.submitted")
 			f.enq.WorkerRecords(t, f.store, tt.result)
 			counts := f.rowCounts(t)
 
-			res := f.call(t, "POST", "/v1/webhooks/"+hook.ID+"/test", ws.APIKey, "")
-			res.wantStatus(t, http.StatusOK)
-			var got client.TestResult
-			res.decodeStrict(t, &got)
+			got := answerAs[client.TestResult](t, f.call(t, "POST", "/v1/webhooks/"+hook.ID+"/test", ws.APIKey, ""), http.StatusOK)
 
 			enqueued := f.enq.Enqueued()
 			if len(enqueued) != 1 {
@@ -119,22 +114,15 @@ func TestTestEventAnswersTheAttempt(t *testing.T) {
 // the test leaves it disabled.
 func TestTestEventInactiveWebhook(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws := f.mustCreateWorkspace(t, "Acme")
-	hook := f.mustCreateHook(t, ws.APIKey, "post.created")
+	f, ws, hook := setupWithHook(t, "post.created")
 	f.call(t, "PATCH", "/v1/webhooks/"+hook.ID, ws.APIKey, `{"active":false}`).wantStatus(t, http.StatusOK)
 	f.enq.WorkerRecords(t, f.store, repo.AttemptResult{StatusCode: 200, Succeeded: true, NewStatus: delivery.StatusSucceeded, ExcludeFromHealth: true})
 
-	res := f.call(t, "POST", "/v1/webhooks/"+hook.ID+"/test", ws.APIKey, "")
-	res.wantStatus(t, http.StatusOK)
-	var got client.TestResult
-	res.decodeStrict(t, &got)
+	got := answerAs[client.TestResult](t, f.call(t, "POST", "/v1/webhooks/"+hook.ID+"/test", ws.APIKey, ""), http.StatusOK)
 	if !got.Succeeded || got.StatusCode == nil || *got.StatusCode != 200 || len(f.enq.Enqueued()) != 1 {
 		t.Errorf("test of an inactive webhook = %+v (enqueued %v), want the endpoint's 200", got, f.enq.Enqueued())
 	}
-	var after client.Webhook
-	f.call(t, "GET", "/v1/webhooks/"+hook.ID, ws.APIKey, "").decode(t, &after)
-	if after.Active {
+	if f.mustGetWebhook(t, ws.APIKey, hook.ID).Active {
 		t.Errorf("testing an inactive webhook activated it")
 	}
 }
@@ -145,9 +133,8 @@ func TestTestEventNotFound(t *testing.T) {
 	ws := f.mustCreateWorkspace(t, "Acme")
 	other := f.mustCreateWorkspace(t, "Other")
 	theirs := f.mustCreateHook(t, other.APIKey, "post.created")
-	deleted := f.mustCreateHook(t, ws.APIKey, "post.created")
-	f.call(t, "DELETE", "/v1/webhooks/"+deleted.ID, ws.APIKey, "").wantStatus(t, http.StatusNoContent)
-	counts := f.rowCounts(t)
+	deleted := f.mustDeletedHook(t, ws.APIKey)
+	before := f.footprint(t)
 
 	for name, id := range map[string]string{
 		"unknown":             uuid.NewString(),
@@ -161,10 +148,5 @@ func TestTestEventNotFound(t *testing.T) {
 				wantError(t, apiError{Status: http.StatusNotFound, Code: "not_found"})
 		})
 	}
-	if diff := cmp.Diff(counts, f.rowCounts(t)); diff != "" {
-		t.Errorf("refused tests changed rows (-before +after):\n%s", diff)
-	}
-	if n := len(f.enq.Enqueued()); n != 0 {
-		t.Errorf("refused tests enqueued %d deliveries", n)
-	}
+	f.wantNoFootprint(t, before, "refused tests")
 }

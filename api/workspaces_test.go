@@ -96,12 +96,10 @@ func TestCreateWorkspaceAdminAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := tt.f.rowCounts(t)
+			before := tt.f.footprint(t)
 			res := tt.f.do(t, request{Method: "POST", Path: "/v1/admin/workspaces", Auth: tt.auth, Body: body})
 			res.wantError(t, tt.want)
-			if diff := cmp.Diff(before, tt.f.rowCounts(t)); diff != "" {
-				t.Errorf("row counts changed (-before +after):\n%s", diff)
-			}
+			tt.f.wantNoFootprint(t, before, "a refused request")
 		})
 	}
 
@@ -144,12 +142,10 @@ func TestCreateWorkspaceValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := f.rowCounts(t)
+			before := f.footprint(t)
 			res := f.do(t, request{Method: "POST", Path: "/v1/admin/workspaces", Auth: bearer(testAdminToken), Body: tt.body})
 			res.wantError(t, tt.want)
-			if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-				t.Errorf("row counts changed (-before +after):\n%s", diff)
-			}
+			f.wantNoFootprint(t, before, "a refused request")
 		})
 	}
 

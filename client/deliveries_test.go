@@ -23,19 +23,14 @@ func eventIDs(ds []client.Delivery) []string {
 
 func TestDeliveries(t *testing.T) {
 	t.Parallel()
-	a, c, rec := setup(t)
+	a, c, rec, hook := setupWithHook(t, "post.created", "comment.created")
 	ctx := context.Background()
-	hook := mustWebhook(t, c, "post.created", "comment.created")
 	var events []string // oldest first
 	for _, e := range []struct {
 		typ  string
 		data any
 	}{{"post.created", postCreated}, {"comment.created", commentCreated}, {"post.created", postCreated}} {
-		ev, err := c.Publish(ctx, e.typ, e.data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		events = append(events, ev.ID)
+		events = append(events, mustPublish(t, c, e.typ, e.data).ID)
 	}
 
 	page, err := c.ListDeliveries(ctx, hook.ID, client.DeliveryFilter{Limit: 2})
@@ -110,16 +105,11 @@ func TestDeliveries(t *testing.T) {
 // TestAllDeliveries walks every page, and stops when the loop does.
 func TestAllDeliveries(t *testing.T) {
 	t.Parallel()
-	_, c, rec := setup(t)
+	_, c, rec, hook := setupWithHook(t, "post.created")
 	ctx := context.Background()
-	hook := mustWebhook(t, c, "post.created")
 	var want []string
 	for range 5 {
-		ev, err := c.Publish(ctx, "post.created", postCreated)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = append([]string{ev.ID}, want...)
+		want = append([]string{mustPublish(t, c, "post.created", postCreated).ID}, want...)
 	}
 	var got []string
 	for d, err := range c.AllDeliveries(ctx, hook.ID, client.DeliveryFilter{Limit: 2}) {
@@ -152,13 +142,9 @@ func TestAllDeliveries(t *testing.T) {
 // of its failures, and Recover sends them again.
 func TestRecover(t *testing.T) {
 	t.Parallel()
-	a, c, rec := setup(t)
+	a, c, rec, hook := setupWithHook(t, "post.created")
 	ctx := context.Background()
-	hook := mustWebhook(t, c, "post.created")
-	ev, err := c.Publish(ctx, "post.created", postCreated)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := mustPublish(t, c, "post.created", postCreated)
 	page, err := c.ListDeliveries(ctx, hook.ID, client.DeliveryFilter{})
 	if err != nil {
 		t.Fatal(err)

@@ -39,14 +39,9 @@ func TestListEventTypes(t *testing.T) {
 // given key, as the api answers them.
 func TestPublish(t *testing.T) {
 	t.Parallel()
-	a, c, rec := setup(t)
-	ctx := context.Background()
-	mustWebhook(t, c, "post.created")
+	a, c, rec, _ := setupWithHook(t, "post.created")
 
-	ev, err := c.Publish(ctx, "post.created", postCreated)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := mustPublish(t, c, "post.created", postCreated)
 	sent := rec.last(t)
 	if ev.ID == "" || ev.Deliveries != 1 || ev.Replayed || ev.IdempotencyKey == "" || sent.Header.Get("Idempotency-Key") != ev.IdempotencyKey {
 		t.Errorf("Publish = %+v with Idempotency-Key %q; want an event with 1 delivery and the key sent", ev, sent.Header.Get("Idempotency-Key"))
@@ -58,14 +53,8 @@ func TestPublish(t *testing.T) {
 	if err := json.Unmarshal(commentCreated, &comment); err != nil {
 		t.Fatal(err)
 	}
-	first, err := c.Publish(ctx, "comment.created", comment, client.WithIdempotencyKey("cmt_1-created"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := c.Publish(ctx, "comment.created", comment, client.WithIdempotencyKey("cmt_1-created"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := mustPublish(t, c, "comment.created", comment, client.WithIdempotencyKey("cmt_1-created"))
+	again := mustPublish(t, c, "comment.created", comment, client.WithIdempotencyKey("cmt_1-created"))
 	want := client.Event{ID: first.ID, Deliveries: 0, Replayed: true, IdempotencyKey: "cmt_1-created"}
 	if diff := cmp.Diff(want, again); diff != "" || first.Replayed {
 		t.Errorf("the repeat (-want +got):\n%s\nfirst: %+v", diff, first)
@@ -79,9 +68,7 @@ func TestPublish(t *testing.T) {
 func TestPublishRefusals(t *testing.T) {
 	t.Parallel()
 	_, c, rec := setup(t)
-	if _, err := c.Publish(context.Background(), "post.created", postCreated, client.WithIdempotencyKey("used")); err != nil {
-		t.Fatal(err)
-	}
+	mustPublish(t, c, "post.created", postCreated, client.WithIdempotencyKey("used"))
 	noID := json.RawMessage(`{"post":{"title":"Dark mode","body":"Please add a dark theme.","status":"open","board":{"id":"board_1","name":"Ideas"},"author":{"id":"user_1","name":"Ana"}},"source":"widget"}`)
 	tests := []struct {
 		name      string
@@ -119,15 +106,9 @@ func TestPublishWaitsOutTheRateLimit(t *testing.T) {
 	t.Parallel()
 	a := startAPI(t, func(c *api.Config) { c.RateLimit, c.RateBurst = 2, 1 })
 	c, rec := a.client(t, a.mustWorkspace(t, "Acme"))
-	ctx := context.Background()
-	if _, err := c.Publish(ctx, "post.created", postCreated); err != nil {
-		t.Fatal(err)
-	}
+	mustPublish(t, c, "post.created", postCreated)
 	start := time.Now()
-	ev, err := c.Publish(ctx, "post.created", postCreated)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := mustPublish(t, c, "post.created", postCreated)
 	var statuses []int
 	var keys []string
 	for _, ex := range rec.all()[1:] {
@@ -191,14 +172,9 @@ func TestPublishKeys(t *testing.T) {
 	t.Parallel()
 	s := newScript(t, unavailable, accepted, internal, accepted, rateLimited, accepted)
 	c, _ := s.client(t, scriptOptions{})
-	ctx := context.Background()
 	var results []client.Event
 	for _, opts := range [][]client.PublishOption{nil, nil, {client.WithIdempotencyKey("post_1-created")}} {
-		ev, err := c.Publish(ctx, "post.created", postCreated, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		results = append(results, ev)
+		results = append(results, mustPublish(t, c, "post.created", postCreated, opts...))
 	}
 	var sent []string
 	for _, r := range s.requests() {

@@ -110,6 +110,7 @@ func (a *realAPI) createWorkspace(name string) (string, error) {
 	return ws.APIKey, nil
 }
 
+// mustWorkspace creates a workspace and returns its API key.
 func (a *realAPI) mustWorkspace(tb testing.TB, name string) string {
 	tb.Helper()
 	key, err := a.createWorkspace(name)
@@ -211,6 +212,14 @@ func setup(tb testing.TB, opts ...func(*api.Config)) (*realAPI, *client.Client, 
 	return a, c, rec
 }
 
+// setupWithHook is setup with an active webhook of the workspace
+// subscribed to events.
+func setupWithHook(tb testing.TB, events ...string) (*realAPI, *client.Client, *recorder, client.Webhook) {
+	tb.Helper()
+	a, c, rec := setup(tb)
+	return a, c, rec, mustWebhook(tb, c, events...)
+}
+
 // mustWebhook creates an active webhook subscribed to events.
 func mustWebhook(tb testing.TB, c *client.Client, events ...string) client.Webhook {
 	tb.Helper()
@@ -219,4 +228,14 @@ func mustWebhook(tb testing.TB, c *client.Client, events ...string) client.Webho
 		tb.Fatal(err)
 	}
 	return hook
+}
+
+// mustPublish publishes an event and wants it accepted.
+func mustPublish(tb testing.TB, c *client.Client, eventType string, data any, opts ...client.PublishOption) client.Event {
+	tb.Helper()
+	ev, err := c.Publish(context.Background(), eventType, data, opts...)
+	if err != nil {
+		tb.Fatalf("Publish %s: %v", eventType, err)
+	}
+	return ev
 }

@@ -75,9 +75,8 @@ func TestWebhooks(t *testing.T) {
 
 func TestWebhookSecrets(t *testing.T) {
 	t.Parallel()
-	_, c, rec := setup(t)
+	_, c, rec, hook := setupWithHook(t, "post.created")
 	ctx := context.Background()
-	hook := mustWebhook(t, c, "post.created")
 	if secret, err := c.GetWebhookSecret(ctx, hook.ID); err != nil || secret != hook.Secret {
 		t.Errorf("GetWebhookSecret = %q, %v; want the secret given on creation", secret, err)
 	}
@@ -103,9 +102,8 @@ func TestWebhookSecrets(t *testing.T) {
 
 func TestSendTestEvent(t *testing.T) {
 	t.Parallel()
-	a, c, rec := setup(t)
+	a, c, rec, hook := setupWithHook(t, "post.created")
 	ctx := context.Background()
-	hook := mustWebhook(t, c, "post.created")
 	// The worker, played here, makes the attempt at once.
 	a.enq.Then(func(ctx context.Context, id string) error {
 		stored, err := a.store.RecordAttempt(ctx, repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 200, ResponseBody: []byte("ok"),

@@ -17,9 +17,7 @@ import (
 // PostgreSQL. It reports the server time of each page, as its Server-Timing
 // header says, next to the wall time per request.
 func BenchmarkPages(b *testing.B) {
-	f := setup(b)
-	ws, _ := f.mustWorkspace(b, "Acme")
-	hook := f.mustWebhook(b, ws, "https://busy.example/hook", "post.created", "comment.created")
+	f, ws, hook := setupWebhook(b, "https://busy.example/hook", "post.created", "comment.created")
 	for i := range 9 {
 		other := f.mustWebhook(b, ws, fmt.Sprintf("https://other.example/%d", i), "post.created")
 		testfactory.SeedHistory(b, f.db, ws, other.ID, 1000, 10*time.Minute)

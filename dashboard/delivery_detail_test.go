@@ -8,19 +8,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/internal/dbtest"
 	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
 
 func TestDeliveryPage(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
+	f, ws, hook := setupWebhook(t, "https://receiver.example/hook", "post.created")
 	first := answered500
 	first.NewStatus, first.NextAttemptAt = delivery.StatusPending, time.Now()
 	first.ResponseHeaders = map[string]string{"Retry-After": "30", "Content-Type": "text/plain"}
@@ -31,8 +29,7 @@ func TestDeliveryPage(t *testing.T) {
 	second.RequestHeaders = map[string]string{"X-Trackelio-Signature": "bbbb", "webhook-signature": "v1,c2ln", "webhook-timestamp": "2"}
 	id := f.mustDeliver(t, hook, "post.created", map[string]any{"post_id": "42", "title": "Dark mode"}, first, second)
 	v := f.signedIn(t, ws)
-	p := v.get(t, "/dashboard/deliveries/"+id)
-	p.wantStatus(t, http.StatusOK)
+	p := v.getOK(t, "/dashboard/deliveries/"+id)
 	p.wantText(t, "Delivery", "post.created", "Succeeded", "Request", "As sent by attempt 2", "Attempts",
 		"Attempt 2", "Attempt 1", "(truncated: only the first 64 KiB were stored)", "receiver answered 500 Internal Server Error")
 	// The latest attempt's headers, not the first's.
@@ -56,9 +53,7 @@ func TestDeliveryPage(t *testing.T) {
 
 func TestRedeliver(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
+	f, ws, hook := setupWebhook(t, "https://receiver.example/hook", "post.created")
 	orig := f.mustDeliver(t, hook, "post.created", nil, answered500)
 	v := f.signedIn(t, ws)
 
@@ -85,16 +80,11 @@ func TestRedeliver(t *testing.T) {
 	ask.wantStatus(t, http.StatusOK)
 	ask.wantText(t, "Redeliver while it is still being delivered?", "This delivery is still pending: 1 of its 10 attempts made, the next at",
 		"your endpoint may get the event twice")
-	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-		t.Errorf("asking changed rows (-before +after):\n%s", diff)
-	}
+	dbtest.WantRowCounts(t, f.db, before, "asking")
 	v.post(t, "/dashboard/deliveries/"+retrying+"/redeliver", v.form(t, "confirm", "yes")).wantRedirectTo(t, "/dashboard/deliveries/")
 
 	// An inactive webhook takes no redelivery, and the page says why.
-	off := false
-	if _, err := f.store.UpdateWebhook(t.Context(), ws, hook.ID, repo.WebhookPatch{Active: &off}); err != nil {
-		t.Fatal(err)
-	}
+	f.mustTurnOff(t, hook)
 	v.get(t, "/dashboard/deliveries/"+orig).wantText(t, "Activate the webhook to redeliver.")
 	refused := v.post(t, "/dashboard/deliveries/"+orig+"/redeliver", v.form(t))
 	refused.wantStatus(t, http.StatusConflict)
@@ -106,15 +96,13 @@ func TestRedeliver(t *testing.T) {
 // small and cheap; the exact bytes stay one click away. Not parallel: it
 // measures the process's allocations.
 func TestDeliveryPageOfADeepEventIsBounded(t *testing.T) {
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
+	f, ws, _ := setupWebhook(t, "https://receiver.example/hook", "post.created")
 	id := uuid.NewString()
 	body := fmt.Sprintf(`{"id":%q,"type":"post.created","data":{"deep":%s%s}}`, id, strings.Repeat("[", 5000), strings.Repeat("]", 5000))
 	delivery := testfactory.Delivery(t, f.store, repo.NewEvent{ID: id, WorkspaceID: ws, Type: "post.created", Body: []byte(body)}, "")
 	v := f.signedIn(t, ws)
 	path := "/dashboard/deliveries/" + delivery
-	v.get(t, path).wantStatus(t, http.StatusOK) // warm the templates and the pool
+	v.getOK(t, path) // warm the templates and the pool
 
 	// Bound: the page's own work, a few times the body it shows, plus the
 	// HTTP round trip and the queries; before, 200 MB.
@@ -132,8 +120,7 @@ func TestDeliveryPageOfADeepEventIsBounded(t *testing.T) {
 	}
 	p.wantText(t, "The body nests deeper than 32 levels or is not plain JSON: it is shown as sent, not indented.", "Download the body")
 
-	dl := v.get(t, path+"/body")
-	dl.wantStatus(t, http.StatusOK)
+	dl := v.getOK(t, path+"/body")
 	if dl.Body != body || dl.Header.Get("Content-Type") != "application/octet-stream" || !strings.HasPrefix(dl.Header.Get("Content-Disposition"), "attachment;") {
 		t.Errorf("download: %d bytes as %q (%q), want the %d bytes signed as an attachment", len(dl.Body), dl.Header.Get("Content-Type"), dl.Header.Get("Content-Disposition"), len(body))
 	}

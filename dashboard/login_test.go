@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/trackelio/webhooks/dashboard"
+	"github.com/trackelio/webhooks/internal/dbtest"
 )
 
 func TestLoginWithAPIKey(t *testing.T) {
@@ -22,8 +21,7 @@ func TestLoginWithAPIKey(t *testing.T) {
 	_, otherKey := f.mustWorkspace(t, "Globex")
 
 	v := f.visitor(t)
-	form := v.get(t, "/dashboard/login?next=%2Fdashboard%2Fwebhooks%2Fnew")
-	form.wantStatus(t, http.StatusOK)
+	form := v.getOK(t, "/dashboard/login?next=%2Fdashboard%2Fwebhooks%2Fnew")
 	form.wantText(t, "Workspace API key", "Sign in")
 	csrf := form.csrf(t)
 	before := f.rowCounts(t)
@@ -46,9 +44,7 @@ func TestLoginWithAPIKey(t *testing.T) {
 			p.wantText(t, tt.text)
 		})
 	}
-	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-		t.Errorf("refused sign-ins changed rows (-before +after):\n%s", diff)
-	}
+	dbtest.WantRowCounts(t, f.db, before, "refused sign-ins")
 
 	// A key pasted with spaces signs in and goes where the visitor was going.
 	p := v.post(t, "/dashboard/login", url.Values{"api_key": {" " + key + "\n"}, "csrf": {csrf}, "next": {"/dashboard/webhooks/new"}})
@@ -135,14 +131,12 @@ func TestLoginNeverRedirectsAway(t *testing.T) {
 
 func TestSignOutRevokesTheSession(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	v := f.signedIn(t, ws)
+	f, _, v := setupSignedIn(t)
 	// A copy of the cookie, as a second replica or a stolen cookie would hold.
 	u, _ := url.Parse(f.srv.URL + "/dashboard/")
 	copyOf := f.visitor(t)
 	copyOf.c.Jar.SetCookies(u, v.c.Jar.Cookies(u))
-	copyOf.get(t, "/dashboard/webhooks").wantStatus(t, http.StatusOK)
+	copyOf.getOK(t, "/dashboard/webhooks")
 
 	p := v.post(t, "/dashboard/logout", v.form(t))
 	p.wantRedirect(t, "/dashboard/login?signed_out=1")

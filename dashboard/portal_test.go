@@ -19,9 +19,7 @@ import (
 
 func TestPortalLinkIsSingleUse(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	link := f.mustLink(t, ws)
+	f, link := setupLink(t)
 
 	v := f.visitor(t)
 	p := v.get(t, link)
@@ -35,8 +33,7 @@ func TestPortalLinkIsSingleUse(t *testing.T) {
 	if strings.Contains(cookie, "Secure") {
 		t.Errorf("session cookie %q is Secure over plain HTTP without framing", cookie)
 	}
-	list := v.get(t, "/dashboard/webhooks")
-	list.wantStatus(t, http.StatusOK)
+	list := v.getOK(t, "/dashboard/webhooks")
 	list.wantText(t, "Acme", "Workspaces", "Webhooks", "Create Webhook")
 
 	// The same link again, from anyone, is refused.
@@ -51,9 +48,7 @@ func TestPortalLinkIsSingleUse(t *testing.T) {
 
 func TestPortalLinkRaceOpensOneSession(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	link := f.mustLink(t, ws)
+	f, link := setupLink(t)
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -144,9 +139,7 @@ func TestNewLinkURL(t *testing.T) {
 // Link previewers send HEAD: it must not use up a single-use link.
 func TestPortalLinkHeadDoesNotUseIt(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	link := f.mustLink(t, ws)
+	f, link := setupLink(t)
 	v := f.visitor(t)
 	for range 3 {
 		req, _ := http.NewRequest("HEAD", f.srv.URL+link, nil)
@@ -168,8 +161,7 @@ func TestPortalLinkOfAnotherWorkspaceAsks(t *testing.T) {
 	v.get(t, f.mustLink(t, acme)).wantRedirect(t, "/dashboard/webhooks")
 
 	link := f.mustLink(t, globex)
-	ask := v.get(t, link)
-	ask.wantStatus(t, http.StatusOK)
+	ask := v.getOK(t, link)
 	ask.wantText(t, "Switch to Globex?", "You are signed in to Acme.")
 	ask.wantHTML(t, `<form method="post" action="`+link+`"`)
 	v.get(t, "/dashboard/webhooks").wantText(t, "Acme")

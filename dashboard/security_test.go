@@ -18,9 +18,7 @@ var (
 
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	v := f.signedIn(t, ws)
+	f, _, v := setupSignedIn(t)
 	want := map[string]string{
 		"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 			"form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -68,8 +66,7 @@ func TestStaticAssets(t *testing.T) {
 		}
 		ref := login.Body[start:]
 		ref = ref[:strings.IndexByte(ref, '"')]
-		p := v.get(t, ref)
-		p.wantStatus(t, http.StatusOK)
+		p := v.getOK(t, ref)
 		if cc := p.Header.Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
 			t.Errorf("%s: Cache-Control = %q, want immutable for the versioned URL", name, cc)
 		}

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/trackelio/webhooks/dashboard"
 	"github.com/trackelio/webhooks/internal/dbtest"
 )
@@ -36,9 +34,7 @@ func signedRoutes(hook, delivery string) []struct{ method, path string } {
 
 func TestPagesNeedASession(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
+	f, _, hook := setupWebhook(t, "https://receiver.example/hook", "post.created")
 	del := f.mustDeliver(t, hook, "post.created", nil)
 	before := f.rowCounts(t)
 	strangers := map[string]*visitor{"no cookie": f.visitor(t), "a made-up cookie": f.visitor(t)}
@@ -58,16 +54,12 @@ func TestPagesNeedASession(t *testing.T) {
 			})
 		}
 	}
-	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-		t.Errorf("requests without a session changed rows (-before +after):\n%s", diff)
-	}
+	dbtest.WantRowCounts(t, f.db, before, "requests without a session")
 }
 
 func TestFormsNeedTheCSRFToken(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
+	f, ws, hook := setupWebhook(t, "https://receiver.example/hook", "post.created")
 	del := f.mustDeliver(t, hook, "post.created", nil, answered500)
 	v := f.signedIn(t, ws)
 	// Another session's token is as wrong as none.
@@ -90,26 +82,16 @@ func TestFormsNeedTheCSRFToken(t *testing.T) {
 			})
 		}
 	}
-	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-		t.Errorf("refused forms changed rows (-before +after):\n%s", diff)
-	}
-	if got := f.webhookSnapshot(t, hook.ID); got != snapshot {
-		t.Errorf("refused forms changed the webhook:\nbefore %s\nafter  %s", snapshot, got)
-	}
-	if len(f.enq.Enqueued()) != 0 {
-		t.Errorf("refused forms enqueued %v", f.enq.Enqueued())
-	}
+	f.wantUntouched(t, before, hook.ID, snapshot, "refused forms")
 	// The session still works: the refusals were not sign-outs.
-	v.get(t, "/dashboard/webhooks").wantStatus(t, http.StatusOK)
+	v.getOK(t, "/dashboard/webhooks")
 }
 
 func TestSessionExpires(t *testing.T) {
 	t.Parallel()
-	f := setup(t, func(c *dashboard.Config) { c.SessionTTL = time.Hour })
-	ws, _ := f.mustWorkspace(t, "Acme")
-	v := f.signedIn(t, ws)
+	f, _, v := setupSignedIn(t, func(c *dashboard.Config) { c.SessionTTL = time.Hour })
 	f.clock.Advance(59 * time.Minute)
-	v.get(t, "/dashboard/webhooks").wantStatus(t, http.StatusOK)
+	v.getOK(t, "/dashboard/webhooks")
 	f.clock.Advance(time.Minute)
 	v.get(t, "/dashboard/webhooks").wantRedirect(t, "/dashboard/login?next=%2Fdashboard%2Fwebhooks")
 }
@@ -123,7 +105,7 @@ func TestDatabaseOutageIsA503Page(t *testing.T) {
 	f := setupOn(t, store, db)
 	ws, _ := f.mustWorkspace(t, "Acme")
 	v := f.signedIn(t, ws)
-	v.get(t, "/dashboard/webhooks").wantStatus(t, http.StatusOK)
+	v.getOK(t, "/dashboard/webhooks")
 
 	pg.Cut()
 	p := v.get(t, "/dashboard/webhooks")

@@ -43,6 +43,33 @@ func setup(tb testing.TB, opts ...func(*dashboard.Config)) *fixture {
 	return setupOn(tb, store, db, opts...)
 }
 
+// setupSignedIn is a fixture with a workspace, Acme, and a visitor signed
+// in to it; options adjust the config as for setup.
+func setupSignedIn(tb testing.TB, opts ...func(*dashboard.Config)) (*fixture, string, *visitor) {
+	tb.Helper()
+	f := setup(tb, opts...)
+	ws, _ := f.mustWorkspace(tb, "Acme")
+	return f, ws, f.signedIn(tb, ws)
+}
+
+// setupWebhook is a fixture with a workspace, Acme, and an active webhook
+// of it at url subscribed to events; it returns the workspace's id too.
+func setupWebhook(tb testing.TB, url string, events ...string) (*fixture, string, repo.Webhook) {
+	tb.Helper()
+	f := setup(tb)
+	ws, _ := f.mustWorkspace(tb, "Acme")
+	return f, ws, f.mustWebhook(tb, ws, url, events...)
+}
+
+// setupLink is a fixture with a workspace, Acme, and the path of a portal
+// link of it nobody has opened yet.
+func setupLink(tb testing.TB) (*fixture, string) {
+	tb.Helper()
+	f := setup(tb)
+	ws, _ := f.mustWorkspace(tb, "Acme")
+	return f, f.mustLink(tb, ws)
+}
+
 // setupOn builds the dashboard on the given store, db being a direct pool
 // on its database.
 func setupOn(tb testing.TB, store *repo.Store, db *sqlx.DB, opts ...func(*dashboard.Config)) *fixture {
@@ -76,6 +103,24 @@ func (f *fixture) mustWebhook(tb testing.TB, workspaceID, url string, events ...
 	return testfactory.Webhook(tb, f.store, workspaceID, repo.NewWebhook{
 		URL: url, Events: events, Active: true, Secret: "whsec_dGVzdCBzZWNyZXQgb2YgdGhpcyB3ZWJob29rIQ==",
 	})
+}
+
+// mustDisable disables the webhook for reason ("failing", "gone"), as the
+// worker does at the end of a failing streak or on a 410.
+func (f *fixture) mustDisable(tb testing.TB, hookID, reason string) {
+	tb.Helper()
+	if _, err := f.db.Exec(`UPDATE webhooks SET active = false, disabled_reason = $2, disabled_at = now() WHERE id = $1`, hookID, reason); err != nil {
+		tb.Fatalf("disable webhook %s: %v", hookID, err)
+	}
+}
+
+// mustTurnOff makes the webhook inactive, as its owner does.
+func (f *fixture) mustTurnOff(tb testing.TB, hook repo.Webhook) {
+	tb.Helper()
+	off := false
+	if _, err := f.store.UpdateWebhook(context.Background(), hook.WorkspaceID, hook.ID, repo.WebhookPatch{Active: &off}); err != nil {
+		tb.Fatalf("turn webhook %s off: %v", hook.ID, err)
+	}
 }
 
 // mustDeliver stores an event of the given type, its example data with
@@ -125,6 +170,7 @@ type visitor struct {
 	c *http.Client
 }
 
+// visitor is a new visitor with no cookies.
 func (f *fixture) visitor(tb testing.TB) *visitor {
 	tb.Helper()
 	jar, err := cookiejar.New(nil)
@@ -136,6 +182,13 @@ func (f *fixture) visitor(tb testing.TB) *visitor {
 		Timeout:       10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
+}
+
+// signedInTo is a visitor signed in to the webhook's workspace, and the
+// path of the webhook's page.
+func (f *fixture) signedInTo(tb testing.TB, hook repo.Webhook) (*visitor, string) {
+	tb.Helper()
+	return f.signedIn(tb, hook.WorkspaceID), "/dashboard/webhooks/" + hook.ID
 }
 
 // signedIn is a visitor who opened a portal link of the workspace.
@@ -169,6 +222,7 @@ type page struct {
 	Body   string
 }
 
+// do sends the request with the visitor's cookies and reads the answer.
 func (v *visitor) do(tb testing.TB, req *http.Request) page {
 	tb.Helper()
 	res, err := v.c.Do(req)
@@ -183,6 +237,7 @@ func (v *visitor) do(tb testing.TB, req *http.Request) page {
 	return page{Status: res.StatusCode, Header: res.Header, Body: string(b)}
 }
 
+// get is the answer to GET path.
 func (v *visitor) get(tb testing.TB, path string) page {
 	tb.Helper()
 	req, err := http.NewRequest("GET", v.f.srv.URL+path, nil)
@@ -190,6 +245,14 @@ func (v *visitor) get(tb testing.TB, path string) page {
 		tb.Fatal(err)
 	}
 	return v.do(tb, req)
+}
+
+// getOK is the page at path, which must be served with 200 OK.
+func (v *visitor) getOK(tb testing.TB, path string) page {
+	tb.Helper()
+	p := v.get(tb, path)
+	p.wantStatus(tb, http.StatusOK)
+	return p
 }
 
 // post submits a form as a browser does.
@@ -222,6 +285,7 @@ func (v *visitor) form(tb testing.TB, pairs ...string) url.Values {
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
+// csrf is the CSRF token of the page's form.
 func (p page) csrf(tb testing.TB) string {
 	tb.Helper()
 	m := csrfField.FindStringSubmatch(p.Body)
@@ -231,6 +295,7 @@ func (p page) csrf(tb testing.TB) string {
 	return m[1]
 }
 
+// wantStatus stops the test unless the page was answered with want.
 func (p page) wantStatus(tb testing.TB, want int) {
 	tb.Helper()
 	if p.Status != want {
@@ -287,6 +352,7 @@ func (p page) inputValue(tb testing.TB, id string) string {
 	return html.UnescapeString(m[1])
 }
 
+// excerptOf is s cut to 2,000 bytes, for failure messages.
 func excerptOf(s string) string {
 	if len(s) > 2000 {
 		return s[:2000] + "…"
@@ -311,4 +377,18 @@ func (f *fixture) webhookSnapshot(tb testing.TB, id string) string {
 		tb.Fatalf("webhook %s: %v", id, err)
 	}
 	return row
+}
+
+// wantUntouched checks that what ran since the rows were counted and the
+// webhook's snapshot was taken changed neither, and that nothing was ever
+// enqueued; what names it in the failure messages.
+func (f *fixture) wantUntouched(tb testing.TB, rows map[string]int, hookID, snapshot, what string) {
+	tb.Helper()
+	dbtest.WantRowCounts(tb, f.db, rows, what)
+	if got := f.webhookSnapshot(tb, hookID); got != snapshot {
+		tb.Errorf("%s changed the webhook:\nbefore %s\nafter  %s", what, snapshot, got)
+	}
+	if got := f.enq.Enqueued(); len(got) != 0 {
+		tb.Errorf("%s enqueued %v", what, got)
+	}
 }

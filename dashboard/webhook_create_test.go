@@ -12,6 +12,7 @@ import (
 
 	"github.com/trackelio/webhooks/catalog"
 	"github.com/trackelio/webhooks/dashboard"
+	"github.com/trackelio/webhooks/internal/dbtest"
 	"github.com/trackelio/webhooks/manage"
 )
 
@@ -19,10 +20,8 @@ import (
 // name URL, Events and Active/Inactive, and Save; a reader finds each.
 func TestCreateWebhookFormMatchesTheDocs(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	p := f.signedIn(t, ws).get(t, "/dashboard/webhooks/new")
-	p.wantStatus(t, http.StatusOK)
+	_, _, v := setupSignedIn(t)
+	p := v.getOK(t, "/dashboard/webhooks/new")
 	p.wantHTML(t,
 		`<label for="url">URL</label>`,
 		`<legend>Events</legend>`,
@@ -48,9 +47,7 @@ func TestCreateWebhookFormMatchesTheDocs(t *testing.T) {
 
 func TestCreateWebhook(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	v := f.signedIn(t, ws)
+	f, ws, v := setupSignedIn(t)
 	created := v.post(t, "/dashboard/webhooks", v.form(t,
 		"url", " https://receiver.example/hook ", "events", "post.created", "events", "nps.submitted",
 		"active", "on", "description", "CRM sync")).wantRedirectTo(t, "/dashboard/webhooks/")
@@ -70,13 +67,11 @@ func TestCreateWebhook(t *testing.T) {
 		t.Errorf("the creation leads to %s", created)
 	}
 	// Another session cannot use the link.
-	other := f.signedIn(t, ws).get(t, created)
-	other.wantStatus(t, http.StatusOK)
+	other := f.signedIn(t, ws).getOK(t, created)
 	if strings.Contains(other.Body, h.Secret) {
 		t.Errorf("another session's visit to %s shows the secret", created)
 	}
-	p := v.get(t, created)
-	p.wantStatus(t, http.StatusOK)
+	p := v.getOK(t, created)
 	p.wantText(t, "Webhook created", "Store it securely — you will need it to validate incoming requests.")
 	if got := p.inputValue(t, "secret"); got != h.Secret {
 		t.Errorf("secret shown = %q, stored %q", got, h.Secret)
@@ -86,8 +81,7 @@ func TestCreateWebhook(t *testing.T) {
 		t.Errorf("secret %q is not generated", h.Secret)
 	}
 	// Reloading shows the page without the secret and creates nothing.
-	again := v.get(t, created)
-	again.wantStatus(t, http.StatusOK)
+	again := v.getOK(t, created)
 	again.wantText(t, "Webhook created", "The secret was shown once, when the webhook was created.")
 	if strings.Contains(again.Body, h.Secret) {
 		t.Errorf("a reload shows the secret again")
@@ -103,9 +97,7 @@ func TestCreateWebhook(t *testing.T) {
 
 func TestCreateWebhookSelectAllAndInactive(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	v := f.signedIn(t, ws)
+	f, ws, v := setupSignedIn(t)
 	// Without script, "Select all" alone stands for every event; an
 	// unticked Active switch sends nothing and means Inactive.
 	v.post(t, "/dashboard/webhooks", v.form(t, "url", "https://receiver.example/all", "all_events", "on")).wantRedirectTo(t, "/dashboard/webhooks/")
@@ -129,9 +121,7 @@ var fieldError = regexp.MustCompile(`<p class="field-error" id="([a-z_]+)-error"
 
 func TestCreateWebhookRefusesBadInput(t *testing.T) {
 	t.Parallel()
-	f := setup(t, func(c *dashboard.Config) {}) // the default guard: loopback is refused
-	ws, _ := f.mustWorkspace(t, "Acme")
-	v := f.signedIn(t, ws)
+	f, _, v := setupSignedIn(t) // the default guard: loopback is refused
 	long := strings.Repeat("x", manage.MaxDescriptionLen+1)
 	tests := []struct {
 		name   string
@@ -172,19 +162,15 @@ func TestCreateWebhookRefusesBadInput(t *testing.T) {
 			p.wantText(t, "The webhook was not saved: correct the fields marked below.")
 		})
 	}
-	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-		t.Errorf("refused forms stored rows (-before +after):\n%s", diff)
-	}
+	dbtest.WantRowCounts(t, f.db, before, "refused forms")
 }
 
 func TestCreateWebhookAtTheLimit(t *testing.T) {
 	t.Parallel()
-	f := setup(t, func(c *dashboard.Config) {
+	f, ws, v := setupSignedIn(t, func(c *dashboard.Config) {
 		c.Manage = manage.New(manage.Config{Store: c.Store.(manage.Store), MaxWebhooks: 1})
 	})
-	ws, _ := f.mustWorkspace(t, "Acme")
 	f.mustWebhook(t, ws, "https://one.example/", "post.created")
-	v := f.signedIn(t, ws)
 	p := v.post(t, "/dashboard/webhooks", v.form(t, "url", "https://two.example/", "events", "post.created", "active", "on"))
 	p.wantStatus(t, http.StatusUnprocessableEntity)
 	p.wantText(t, "This workspace has as many webhooks as it may have.", "https://two.example/")

@@ -2,7 +2,6 @@ package dashboard_test
 
 import (
 	"html"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -35,9 +34,7 @@ func pagerLink(p page, rel string) string {
 
 func TestWebhookDetailHistory(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created", "comment.created")
+	f, _, hook := setupWebhook(t, "https://receiver.example/hook", "post.created", "comment.created")
 	timeout := repo.AttemptResult{Error: "timed out after 10s", Duration: 10 * time.Second, NewStatus: delivery.StatusFailed}
 	// 55 deliveries, oldest first: every third a comment; every fifth
 	// failed twice then succeeded; every seventh is waiting for a retry;
@@ -61,9 +58,8 @@ func TestWebhookDetailHistory(t *testing.T) {
 		}
 		newestFirst = append([]string{f.mustDeliver(t, hook, typ, map[string]any{"i": i}, results...)}, newestFirst...)
 	}
-	v := f.signedIn(t, ws)
-	p := v.get(t, "/dashboard/webhooks/"+hook.ID)
-	p.wantStatus(t, http.StatusOK)
+	v, path := f.signedInTo(t, hook)
+	p := v.getOK(t, path)
 	p.wantText(t, "Delivery history", "Timestamp", "Status code", "Response body", "Attempts", "Failure count", "Outcome",
 		"Last 24 hours", "Last 7 days", "Send test event", "Reveal secret", "Verify signatures")
 
@@ -126,29 +122,25 @@ func TestWebhookDetailHistory(t *testing.T) {
 					want = append(want, newestFirst[54-i])
 				}
 			}
-			got := historyIDs(v.get(t, "/dashboard/webhooks/"+hook.ID+tt.query))
+			got := historyIDs(v.get(t, path+tt.query))
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("ids (-want +got):\n%s", diff)
 			}
 		})
 	}
-	bad := v.get(t, "/dashboard/webhooks/"+hook.ID+"?outcome=lost&cursor=zzz")
-	bad.wantStatus(t, http.StatusOK)
+	bad := v.getOK(t, path+"?outcome=lost&cursor=zzz")
 	bad.wantText(t, "The history could not be filtered that way: status must be one of succeeded, failed, pending, cancelled.")
 }
 
 func TestWebhookDetailShowsResponsesAsText(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
+	f, _, hook := setupWebhook(t, "https://receiver.example/hook", "post.created")
 	evil := answered500
 	evil.ResponseBody = []byte(`<script>document.title="pwned"</script><img src=x onerror=alert(1)>` + "\xff")
 	id := f.mustDeliver(t, hook, "post.created", map[string]any{"title": "<b>bold</b>"}, evil)
-	v := f.signedIn(t, ws)
-	for _, path := range []string{"/dashboard/webhooks/" + hook.ID, "/dashboard/deliveries/" + id} {
-		p := v.get(t, path)
-		p.wantStatus(t, http.StatusOK)
+	v, hookPath := f.signedInTo(t, hook)
+	for _, path := range []string{hookPath, "/dashboard/deliveries/" + id} {
+		p := v.getOK(t, path)
 		if strings.Contains(p.Body, "<script>document") || strings.Contains(p.Body, "<img src=x") || strings.Contains(p.Body, "<b>bold") {
 			t.Errorf("%s: a receiver's or producer's markup reached the page as markup", path)
 		}

@@ -1,7 +1,6 @@
 package dashboard_test
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -11,10 +10,8 @@ import (
 
 func TestWebhookListEmptyState(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	p := f.signedIn(t, ws).get(t, "/dashboard/webhooks")
-	p.wantStatus(t, http.StatusOK)
+	_, _, v := setupSignedIn(t)
+	p := v.getOK(t, "/dashboard/webhooks")
 	p.wantText(t, "No webhooks yet",
 		"Webhooks let you receive real-time HTTP notifications when events occur in your Trackelio workspace.",
 	)
@@ -23,9 +20,7 @@ func TestWebhookListEmptyState(t *testing.T) {
 
 func TestWebhookListShowsHealth(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	healthy := f.mustWebhook(t, ws, "https://ok.example/hook", "post.created")
+	f, ws, healthy := setupWebhook(t, "https://ok.example/hook", "post.created")
 	failing := f.mustWebhook(t, ws, "https://flaky.example/hook", "post.created", "nps.submitted")
 	gone := f.mustWebhook(t, ws, "https://gone.example/hook", "comment.created")
 	quiet := f.mustWebhook(t, ws, "https://quiet.example/hook", "csat.submitted")
@@ -35,13 +30,10 @@ func TestWebhookListShowsHealth(t *testing.T) {
 	pending.NewStatus, pending.NextAttemptAt = delivery.StatusPending, time.Now().Add(time.Hour)
 	f.mustDeliver(t, failing, "post.created", nil, pending)
 	f.mustDeliver(t, failing, "post.created", nil, pending)
-	if _, err := f.db.Exec(`UPDATE webhooks SET active = false, disabled_reason = 'gone', disabled_at = now() WHERE id = $1`, gone.ID); err != nil {
-		t.Fatal(err)
-	}
+	f.mustDisable(t, gone.ID, "gone")
 	_ = quiet
 
-	p := f.signedIn(t, ws).get(t, "/dashboard/webhooks")
-	p.wantStatus(t, http.StatusOK)
+	p := f.signedIn(t, ws).getOK(t, "/dashboard/webhooks")
 	rows := strings.Split(p.Body, "<tr>")[2:] // the header row, then one per webhook, oldest first
 	if len(rows) != 4 {
 		t.Fatalf("%d rows, want 4", len(rows))

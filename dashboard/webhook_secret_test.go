@@ -9,17 +9,13 @@ import (
 
 func TestRevealSecret(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
-	v := f.signedIn(t, ws)
-	path := "/dashboard/webhooks/" + hook.ID
+	f, _, hook := setupWebhook(t, "https://receiver.example/hook", "post.created")
+	v, path := f.signedInTo(t, hook)
 	if strings.Contains(v.get(t, path).Body, "dGVzdCBzZWNyZXQ") {
 		t.Fatal("the page shows the secret before it is revealed")
 	}
 	shown := v.post(t, path+"/secret", v.form(t)).wantRedirectTo(t, path+"?shown=trkfl_")
-	p := v.get(t, shown)
-	p.wantStatus(t, http.StatusOK)
+	p := v.getOK(t, shown)
 	if got := p.inputValue(t, "current-secret"); got != hook.Secret {
 		t.Errorf("revealed %q, want %q", got, hook.Secret)
 	}
@@ -33,11 +29,8 @@ func TestRevealSecret(t *testing.T) {
 
 func TestRotateSecret(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
-	v := f.signedIn(t, ws)
-	path := "/dashboard/webhooks/" + hook.ID
+	f, ws, hook := setupWebhook(t, "https://receiver.example/hook", "post.created")
+	v, path := f.signedInTo(t, hook)
 
 	bad := v.post(t, path+"/rotate-secret", v.form(t, "grace_period", "forever"))
 	bad.wantStatus(t, http.StatusUnprocessableEntity)
@@ -51,8 +44,7 @@ func TestRotateSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := v.get(t, rotated)
-	p.wantStatus(t, http.StatusOK)
+	p := v.getOK(t, rotated)
 	if after.Secret == hook.Secret || p.inputValue(t, "new-secret") != after.Secret {
 		t.Errorf("shown %q, stored %q (was %q): want the new secret shown", p.inputValue(t, "new-secret"), after.Secret, hook.Secret)
 	}
@@ -81,11 +73,8 @@ func TestRotateSecret(t *testing.T) {
 // secret, so it asks first; the page it asks on changes nothing.
 func TestRotateSecretWithoutGraceAsksFirst(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "post.created")
-	v := f.signedIn(t, ws)
-	path := "/dashboard/webhooks/" + hook.ID
+	f, ws, hook := setupWebhook(t, "https://receiver.example/hook", "post.created")
+	v, path := f.signedInTo(t, hook)
 
 	ask := v.post(t, path+"/rotate-secret", v.form(t, "grace_period", "0s"))
 	ask.wantStatus(t, http.StatusOK)

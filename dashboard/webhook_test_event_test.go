@@ -12,22 +12,19 @@ import (
 
 func TestSendTestEvent(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "nps.submitted")
+	f, _, hook := setupWebhook(t, "https://receiver.example/hook", "nps.submitted")
 	answer := answered500
 	answer.ResponseBody, answer.Duration = []byte(`<script>alert("x")</script>`), 42*time.Millisecond
 	answer.ExcludeFromHealth = true
 	f.enq.WorkerRecords(t, f.store, answer)
-	v := f.signedIn(t, ws)
-	path := "/dashboard/webhooks/" + hook.ID + "/test"
+	v, hookPage := f.signedInTo(t, hook)
+	path := hookPage + "/test"
 
 	// Without script the form leads to the page with the result on it; a
 	// reload shows the same result and sends nothing.
-	shown := v.post(t, path, v.form(t)).wantRedirectTo(t, "/dashboard/webhooks/"+hook.ID+"?test=")
+	shown := v.post(t, path, v.form(t)).wantRedirectTo(t, hookPage+"?test=")
 	for range 2 {
-		p := v.get(t, shown)
-		p.wantStatus(t, http.StatusOK)
+		p := v.getOK(t, shown)
 		p.wantHTML(t, `class="code fail">500<`, `42 ms`, `&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;`)
 		if strings.Contains(p.Body, `<script>alert`) {
 			t.Error("the receiver's answer reached the page as markup")
@@ -38,7 +35,7 @@ func TestSendTestEvent(t *testing.T) {
 	}
 	// An id that is not a test of this webhook shows nothing.
 	for _, id := range []string{"nope", "00000000-0000-0000-0000-000000000000", f.mustDeliver(t, hook, "nps.submitted", nil, answered500)} {
-		if p := v.get(t, "/dashboard/webhooks/"+hook.ID+"?test="+id); p.Status != http.StatusOK || strings.Contains(p.Body, "Open the delivery") {
+		if p := v.get(t, hookPage+"?test="+id); p.Status != http.StatusOK || strings.Contains(p.Body, "Open the delivery") {
 			t.Errorf("?test=%s: status %d, or a result shown", id, p.Status)
 		}
 	}
@@ -73,13 +70,11 @@ func TestSendTestEvent(t *testing.T) {
 
 func TestSendTestEventWithoutAnswer(t *testing.T) {
 	t.Parallel()
-	f := setup(t) // TestWait 2 s and a queue that never runs the task
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://receiver.example/hook", "nps.submitted")
-	v := f.signedIn(t, ws)
-	shown := v.post(t, "/dashboard/webhooks/"+hook.ID+"/test", v.form(t)).wantRedirectTo(t, "/dashboard/webhooks/"+hook.ID+"?test=")
-	p := v.get(t, shown)
-	p.wantStatus(t, http.StatusOK)
+	// setup waits 2 s for the test's answer, and its queue never runs the task.
+	f, _, hook := setupWebhook(t, "https://receiver.example/hook", "nps.submitted")
+	v, path := f.signedInTo(t, hook)
+	shown := v.post(t, path+"/test", v.form(t)).wantRedirectTo(t, path+"?test=")
+	p := v.getOK(t, shown)
 	p.wantText(t, "No answer yet: the test delivery is waiting for its attempt. Reload the page to see it.")
 	if n := len(f.enq.Enqueued()); n != 1 {
 		t.Errorf("enqueued %d deliveries, want the test one", n)

@@ -10,16 +10,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/repo"
+	"github.com/trackelio/webhooks/internal/dbtest"
 )
 
 func TestUpdateWebhookSettings(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://old.example/hook", "post.created")
-	v := f.signedIn(t, ws)
-	path := "/dashboard/webhooks/" + hook.ID
+	f, ws, hook := setupWebhook(t, "https://old.example/hook", "post.created")
+	v, path := f.signedInTo(t, hook)
 
 	// A refused change shows the form again with the error and the typed
 	// values, and changes nothing.
@@ -49,14 +46,11 @@ func TestUpdateWebhookSettings(t *testing.T) {
 // says how many; the page that asks changes nothing.
 func TestTurnOffAsksFirst(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://old.example/hook", "post.created")
+	f, ws, hook := setupWebhook(t, "https://old.example/hook", "post.created")
 	due := f.mustDeliver(t, hook, "post.created", nil)
 	retrying := f.mustDeliver(t, hook, "post.created", nil, answered500Retrying)
 	done := f.mustDeliver(t, hook, "post.created", nil, answered200)
-	v := f.signedIn(t, ws)
-	path := "/dashboard/webhooks/" + hook.ID
+	v, path := f.signedInTo(t, hook)
 	off := []string{"url", hook.URL, "events", "post.created", "description", "off for maintenance"}
 
 	snapshot := f.webhookSnapshot(t, hook.ID)
@@ -83,19 +77,14 @@ func TestTurnOffAsksFirst(t *testing.T) {
 
 func TestReenableOffersRecovery(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://flaky.example/hook", "post.created")
+	f, ws, hook := setupWebhook(t, "https://flaky.example/hook", "post.created")
 	failed := []string{
 		f.mustDeliver(t, hook, "post.created", map[string]any{"n": 1}, answered500),
 		f.mustDeliver(t, hook, "post.created", map[string]any{"n": 2}, answered500),
 	}
 	// The worker disabled it after the streak.
-	if _, err := f.db.Exec(`UPDATE webhooks SET active = false, disabled_reason = 'failing', disabled_at = now() WHERE id = $1`, hook.ID); err != nil {
-		t.Fatal(err)
-	}
-	v := f.signedIn(t, ws)
-	path := "/dashboard/webhooks/" + hook.ID
+	f.mustDisable(t, hook.ID, "failing")
+	v, path := f.signedInTo(t, hook)
 	p := v.get(t, path)
 	p.wantText(t, "This webhook was disabled: it kept failing.", "Re-enable webhook")
 	// It can be tested, to check a fix before re-enabling it.
@@ -106,7 +95,7 @@ func TestReenableOffersRecovery(t *testing.T) {
 	offer.wantText(t, "The webhook is active again.", "Recover what failed", "Recover 2 deliveries")
 	// The offer stays while there is something to recover, after the
 	// customer navigated away and back.
-	v.get(t, "/dashboard/webhooks").wantStatus(t, http.StatusOK)
+	v.getOK(t, "/dashboard/webhooks")
 	v.get(t, path).wantText(t, "Recover what failed", "Recover 2 deliveries")
 	since := regexp.MustCompile(`name="since" value="([^"]+)"`).FindStringSubmatch(offer.Body)
 	until := regexp.MustCompile(`name="until" value="([^"]+)"`).FindStringSubmatch(offer.Body)
@@ -142,15 +131,10 @@ func TestReenableOffersRecovery(t *testing.T) {
 
 func TestDismissRecoveryOffer(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://flaky.example/hook", "post.created")
+	f, _, hook := setupWebhook(t, "https://flaky.example/hook", "post.created")
 	f.mustDeliver(t, hook, "post.created", nil, answered500)
-	if _, err := f.db.Exec(`UPDATE webhooks SET active = false, disabled_reason = 'failing', disabled_at = now() WHERE id = $1`, hook.ID); err != nil {
-		t.Fatal(err)
-	}
-	v := f.signedIn(t, ws)
-	path := "/dashboard/webhooks/" + hook.ID
+	f.mustDisable(t, hook.ID, "failing")
+	v, path := f.signedInTo(t, hook)
 	v.post(t, path, v.form(t, "form", "enable")).wantRedirect(t, path+"?notice=enabled")
 	v.get(t, path).wantText(t, "Recover 1 delivery")
 	v.post(t, path+"/recover/dismiss", v.form(t)).wantRedirect(t, path+"?notice=dismissed")
@@ -163,36 +147,25 @@ func TestDismissRecoveryOffer(t *testing.T) {
 
 func TestRecoverNeedsAnActiveWebhook(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://flaky.example/hook", "post.created")
+	f, _, hook := setupWebhook(t, "https://flaky.example/hook", "post.created")
 	f.mustDeliver(t, hook, "post.created", nil, answered500)
-	off := false
-	if _, err := f.store.UpdateWebhook(t.Context(), ws, hook.ID, repo.WebhookPatch{Active: &off}); err != nil {
-		t.Fatal(err)
-	}
-	v := f.signedIn(t, ws)
+	f.mustTurnOff(t, hook)
+	v, path := f.signedInTo(t, hook)
 	before := f.rowCounts(t)
-	p := v.post(t, "/dashboard/webhooks/"+hook.ID+"/recover", v.form(t, "since", time.Now().Add(-time.Hour).Format(time.RFC3339)))
+	p := v.post(t, path+"/recover", v.form(t, "since", time.Now().Add(-time.Hour).Format(time.RFC3339)))
 	p.wantStatus(t, http.StatusConflict)
 	p.wantText(t, "The webhook is inactive; activate it before recovering.")
-	if diff := cmp.Diff(before, f.rowCounts(t)); diff != "" {
-		t.Errorf("a refused recovery changed rows (-before +after):\n%s", diff)
-	}
+	dbtest.WantRowCounts(t, f.db, before, "a refused recovery")
 }
 
 func TestDeleteWebhook(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws, _ := f.mustWorkspace(t, "Acme")
-	hook := f.mustWebhook(t, ws, "https://bye.example/hook", "post.created")
+	f, _, hook := setupWebhook(t, "https://bye.example/hook", "post.created")
 	pending := f.mustDeliver(t, hook, "post.created", nil)
-	v := f.signedIn(t, ws)
-	path := "/dashboard/webhooks/" + hook.ID
+	v, path := f.signedInTo(t, hook)
 
 	// Deleting asks first, in a page of its own, so it works without script.
-	confirm := v.get(t, path+"/delete")
-	confirm.wantStatus(t, http.StatusOK)
+	confirm := v.getOK(t, path+"/delete")
 	confirm.wantText(t, "Delete this webhook?", "https://bye.example/hook", "This cannot be undone.")
 	confirm.wantHTML(t, `<form method="post" action="`+path+`/delete"`, `<a class="button subtle" href="`+path+`">Cancel</a>`)
 

@@ -3,6 +3,7 @@ package dbtest
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -27,5 +28,18 @@ func Analyze(tb testing.TB, db *sqlx.DB) {
 	tb.Helper()
 	if _, err := db.Exec(`ANALYZE`); err != nil {
 		tb.Fatalf("dbtest: analyze: %v", err)
+	}
+}
+
+// WantRowCounts checks that the tables counted in before hold as many rows
+// as they did then; what names what ran since, for the failure message.
+func WantRowCounts(tb testing.TB, db *sqlx.DB, before map[string]int, what string) {
+	tb.Helper()
+	tables := make([]string, 0, len(before))
+	for table := range before {
+		tables = append(tables, table)
+	}
+	if diff := cmp.Diff(before, RowCounts(tb, db, tables...)); diff != "" {
+		tb.Errorf("%s changed rows (-before +after):\n%s", what, diff)
 	}
 }
