@@ -14,6 +14,7 @@ import (
 
 	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/testclock"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
 // The event data of these tests, in the shapes the catalog's schemas take.
@@ -161,7 +162,7 @@ type scriptOptions struct {
 func (s *script) client(tb testing.TB, o scriptOptions) (*client.Client, *fakeTime) {
 	tb.Helper()
 	ft := &fakeTime{clock: testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
-	closed := closedAddr(tb)
+	closed := testreceiver.ClosedAddr(tb)
 	var refuse atomic.Int64
 	refuse.Store(int64(o.refuse))
 	var d net.Dialer
@@ -188,18 +189,6 @@ func (s *script) client(tb testing.TB, o scriptOptions) (*client.Client, *fakeTi
 		tb.Fatal(err)
 	}
 	return c, ft
-}
-
-// closedAddr is a loopback address nothing listens on.
-func closedAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 const (

@@ -109,9 +109,7 @@ func (s *system) newWorkspace(t testing.TB) *workspace {
 	if created.ID == "" || created.APIKey == "" || created.Name != name {
 		t.Fatalf("POST /v1/admin/workspaces answered %+v", created)
 	}
-	s.mu.Lock()
-	s.secrets = append(s.secrets, created.APIKey)
-	s.mu.Unlock()
+	s.rememberSecret(created.APIKey)
 	return &workspace{caller: caller{sys: s, token: created.APIKey}, ID: created.ID, Name: created.Name}
 }
 
@@ -124,37 +122,37 @@ func (w *workspace) createWebhook(t testing.TB, req map[string]any) client.Webho
 	if wh.ID == "" || wh.Secret == "" {
 		t.Fatalf("POST /v1/webhooks answered %+v", wh)
 	}
-	w.sys.mu.Lock()
-	w.sys.secrets = append(w.sys.secrets, wh.Secret)
-	w.sys.mu.Unlock()
+	w.sys.rememberSecret(wh.Secret)
 	return wh
+}
+
+// get reads path with c's token into a T; it must answer 200.
+func get[T any](t testing.TB, c caller, path string) T {
+	t.Helper()
+	var v T
+	c.call(t, "GET", path, nil, http.StatusOK, &v)
+	return v
 }
 
 func (w *workspace) webhook(t testing.TB, id string) client.Webhook {
 	t.Helper()
-	var wh client.Webhook
-	w.call(t, "GET", "/v1/webhooks/"+id, nil, http.StatusOK, &wh)
-	return wh
+	return get[client.Webhook](t, w.caller, "/v1/webhooks/"+id)
 }
 
 // webhooks lists the workspace's webhooks.
 func (w *workspace) webhooks(t testing.TB) []client.Webhook {
 	t.Helper()
-	var list struct {
+	return get[struct {
 		Data []client.Webhook `json:"data"`
-	}
-	w.call(t, "GET", "/v1/webhooks", nil, http.StatusOK, &list)
-	return list.Data
+	}](t, w.caller, "/v1/webhooks").Data
 }
 
 // secret is a webhook's current signing secret.
 func (w *workspace) secret(t testing.TB, id string) string {
 	t.Helper()
-	var s struct {
+	return get[struct {
 		Secret string `json:"secret"`
-	}
-	w.call(t, "GET", "/v1/webhooks/"+id+"/secret", nil, http.StatusOK, &s)
-	return s.Secret
+	}](t, w.caller, "/v1/webhooks/"+id+"/secret").Secret
 }
 
 // postEvent posts {"type": typ, "data": data} with data as raw JSON text,
@@ -175,9 +173,7 @@ func (w *workspace) postEvent(t testing.TB, typ, data string, headers ...string)
 
 func (w *workspace) delivery(t testing.TB, id string) client.DeliveryDetail {
 	t.Helper()
-	var d client.DeliveryDetail
-	w.call(t, "GET", "/v1/deliveries/"+id, nil, http.StatusOK, &d)
-	return d
+	return get[client.DeliveryDetail](t, w.caller, "/v1/deliveries/"+id)
 }
 
 // deliveryPage reads one page of a webhook's history. DeliveryPage reads
@@ -186,9 +182,7 @@ func (w *workspace) delivery(t testing.TB, id string) client.DeliveryDetail {
 // means null.
 func (w *workspace) deliveryPage(t testing.TB, webhookID string, q url.Values) client.DeliveryPage {
 	t.Helper()
-	var page client.DeliveryPage
-	w.call(t, "GET", "/v1/webhooks/"+webhookID+"/deliveries?"+q.Encode(), nil, http.StatusOK, &page)
-	return page
+	return get[client.DeliveryPage](t, w.caller, "/v1/webhooks/"+webhookID+"/deliveries?"+q.Encode())
 }
 
 // history returns a webhook's whole delivery history, newest first, read

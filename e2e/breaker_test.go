@@ -15,9 +15,7 @@ import (
 
 func TestBreakerProbesDeadEndpoint(t *testing.T) {
 	t.Parallel()
-	dead := newReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
-		return testreceiver.Answer{Status: http.StatusInternalServerError, Body: "dead"}
-	})
+	dead := newReceiver(t, testreceiver.Always(http.StatusInternalServerError, "dead"))
 	const (
 		events   = 20
 		probes   = 4

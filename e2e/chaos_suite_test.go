@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/jobs"
 )
 
@@ -389,12 +389,7 @@ func rollingRestart(t *testing.T, c *chaosRun) {
 // twoSchedulers runs a second scheduler for ten sweep intervals and checks
 // the sweeps did not double.
 func twoSchedulers(t *testing.T, c *chaosRun) {
-	opt, err := asynq.ParseRedisURI(c.redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	insp := asynq.NewInspector(opt)
-	defer insp.Close()
+	insp := queuetest.NewInspector(t, queuetest.RedisOpt(t, c.redisURL))
 	processed := func() int {
 		info, err := insp.GetQueueInfo(jobs.QueueMaintenance)
 		if err != nil {

@@ -14,13 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/trackelio/webhooks/client"
 	"github.com/trackelio/webhooks/internal/faultproxy"
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
@@ -116,12 +116,8 @@ const settleTimeout = 4 * time.Minute
 func runScenario(t *testing.T, sc scenario) chaosResult {
 	c := &chaosRun{accepted: map[string]time.Time{}, retried: map[string]int{},
 		client: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}}
-	c.rcv = newSlowReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
-		if c.failing.Load() {
-			return testreceiver.Answer{Status: http.StatusInternalServerError, Body: "failing on purpose"}
-		}
-		return testreceiver.Answer{Status: http.StatusOK, Body: "ok"}
-	}, sc.size.latency)
+	c.rcv = newSlowReceiver(t, testreceiver.Switch(&c.failing,
+		testreceiver.Always(http.StatusInternalServerError, "failing on purpose"), testreceiver.Always(http.StatusOK, "ok")), sc.size.latency)
 	c.sys = newSystem(t, sc.opts)
 	c.redisURL = c.sys.redisURL
 	if u, ok := sc.opts.env["REDIS_URL"]; ok {
@@ -139,11 +135,7 @@ func runScenario(t *testing.T, sc scenario) chaosResult {
 	c.db.SetMaxOpenConns(2)
 	t.Cleanup(func() { c.db.Close() })
 	// Built as the binaries build theirs, so it follows a Sentinel failover.
-	opt, err := asynq.ParseRedisURI(c.redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.rdb = opt.MakeRedisClient().(redis.UniversalClient)
+	c.rdb = queuetest.RedisOpt(t, c.redisURL).MakeRedisClient().(redis.UniversalClient)
 	t.Cleanup(func() { c.rdb.Close() })
 
 	c.ws = c.sys.newWorkspace(t)
@@ -405,12 +397,7 @@ func maxTime(a, b time.Time) time.Time {
 // delivery has succeeded: a worker that stopped or died must not leave one
 // behind (asynq#1051).
 func (c *chaosRun) checkNothingActive(t *testing.T) {
-	opt, err := asynq.ParseRedisURI(c.redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	insp := asynq.NewInspector(opt)
-	defer insp.Close()
+	insp := queuetest.NewInspector(t, queuetest.RedisOpt(t, c.redisURL))
 	var state string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		queues, err := insp.Queues()

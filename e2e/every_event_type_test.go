@@ -255,11 +255,7 @@ func TestDeliversEveryEventType(t *testing.T) {
 	if !strings.HasPrefix(wh.Secret, "whsec_") || err != nil || len(key) != 32 {
 		t.Errorf("secret %q is not whsec_ and the standard base64 of 32 bytes", wh.Secret)
 	}
-	var secret struct {
-		Secret string `json:"secret"`
-	}
-	ws.call(t, "GET", "/v1/webhooks/"+wh.ID+"/secret", nil, http.StatusOK, &secret)
-	if diff := cmp.Diff(wh.Secret, secret.Secret); diff != "" {
+	if diff := cmp.Diff(wh.Secret, ws.secret(t, wh.ID)); diff != "" {
 		t.Errorf("GET /v1/webhooks/{id}/secret mismatch (-want +got):\n%s", diff)
 	}
 

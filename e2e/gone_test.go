@@ -16,12 +16,7 @@ import (
 func TestGoneDisablesWebhook(t *testing.T) {
 	t.Parallel()
 	var healed atomic.Bool
-	rcv := newReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
-		if healed.Load() {
-			return testreceiver.Answer{Status: http.StatusOK, Body: "back"}
-		}
-		return testreceiver.Answer{Status: http.StatusGone, Body: "gone"}
-	})
+	rcv := newReceiver(t, testreceiver.Switch(&healed, testreceiver.Always(http.StatusOK, "back"), testreceiver.Always(http.StatusGone, "gone")))
 	sys := startSystem(t, options{})
 	ws := sys.newWorkspace(t)
 	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/gone"), "events": []string{"post.created"}})

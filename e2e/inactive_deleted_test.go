@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/internal/testreceiver"
 )
@@ -51,12 +52,8 @@ func TestInactiveAndDeletedWebhooks(t *testing.T) {
 	ws.call(t, "DELETE", "/v1/webhooks/"+doomed.ID, nil, http.StatusNoContent, nil)
 	atDelete := len(down.Requests())
 	ws.call(t, "GET", "/v1/webhooks/"+doomed.ID, nil, http.StatusNotFound, nil)
-	var list struct {
-		Data []client.Webhook `json:"data"`
-	}
-	ws.call(t, "GET", "/v1/webhooks", nil, http.StatusOK, &list)
 	var listed []string
-	for _, wh := range list.Data {
+	for _, wh := range ws.webhooks(t) {
 		listed = append(listed, wh.ID)
 	}
 	slices.Sort(listed)
@@ -74,12 +71,7 @@ func TestInactiveAndDeletedWebhooks(t *testing.T) {
 	}
 
 	// Its task leaves the queue and the receiver hears no more.
-	opt, err := asynq.ParseRedisURI(sys.redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	insp := asynq.NewInspector(opt)
-	defer insp.Close()
+	insp := queuetest.NewInspector(t, queuetest.RedisOpt(t, sys.redisURL))
 	// The first attempt's task is "deliveries"/<id>, the retry for attempt
 	// n is "retries"/<id>:<n>.
 	locations := [][2]string{{"deliveries", id}}

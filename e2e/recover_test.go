@@ -20,12 +20,7 @@ import (
 func TestRecoverResendsFailed(t *testing.T) {
 	t.Parallel()
 	var up atomic.Bool
-	rcv := newReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
-		if up.Load() {
-			return testreceiver.Answer{Status: http.StatusOK, Body: "ok"}
-		}
-		return testreceiver.Answer{Status: http.StatusInternalServerError, Body: "down"}
-	})
+	rcv := newReceiver(t, testreceiver.Switch(&up, testreceiver.Always(http.StatusOK, "ok"), testreceiver.Always(http.StatusInternalServerError, "down")))
 	sys := startSystem(t, options{retrySchedule: "100ms"})
 	ws := sys.newWorkspace(t)
 	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/recover"), "events": []string{"post.status_changed"}})

@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/internal/testreceiver"
 )
@@ -117,12 +118,7 @@ func TestRetriesExhausted(t *testing.T) {
 
 	// The exhausted task is archived where the last retry ran: the retries
 	// queue, under "<delivery id>:<attempt>".
-	opt, err := asynq.ParseRedisURI(sys.redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	insp := asynq.NewInspector(opt)
-	defer insp.Close()
+	insp := queuetest.NewInspector(t, queuetest.RedisOpt(t, sys.redisURL))
 	var task *asynq.TaskInfo
 	taskID := id + ":3"
 	sys.waitFor(t, "the task to be archived", func() (bool, string) {

@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/internal/testreceiver"
 )
@@ -76,12 +77,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 
 	// The retry waits on the retries queue as task "<delivery id>:2".
 	firstReq := seconds.waitRequests(t, sys, 1)[0]
-	opt, err := asynq.ParseRedisURI(sys.redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	insp := asynq.NewInspector(opt)
-	defer insp.Close()
+	insp := queuetest.NewInspector(t, queuetest.RedisOpt(t, sys.redisURL))
 	retryID := firstReq.Delivery() + ":2"
 	sys.waitFor(t, "the retry task on the retries queue", func() (bool, string) {
 		if seconds.Count() > 1 {

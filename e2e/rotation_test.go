@@ -16,13 +16,6 @@ import (
 	"github.com/trackelio/webhooks/internal/testreceiver"
 )
 
-// rememberSecret adds a secret to those no process may log.
-func (s *system) rememberSecret(secret string) {
-	s.mu.Lock()
-	s.secrets = append(s.secrets, secret)
-	s.mu.Unlock()
-}
-
 // signatures returns the entries of a webhook-signature header.
 func signatures(r testreceiver.Received) []string {
 	return strings.Fields(r.Header.Get("webhook-signature"))
@@ -30,9 +23,7 @@ func signatures(r testreceiver.Received) []string {
 
 func TestSecretRotation(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
-		return testreceiver.Answer{Status: http.StatusOK, Body: "ok"}
-	})
+	rcv := newReceiver(t, testreceiver.Always(http.StatusOK, "ok"))
 	sys := startSystem(t, options{})
 	ws := sys.newWorkspace(t)
 	wh := ws.createWebhook(t, map[string]any{"url": rcv.URL("/rotate"), "events": []string{"post.assigned"}})
@@ -100,11 +91,7 @@ func TestSecretRotation(t *testing.T) {
 	if d := rot.PreviousSecretExpiresAt.Sub(before.Add(time.Hour)); d < -2*time.Second || d > 5*time.Second {
 		t.Errorf("previous_secret_expires_at %s, want about an hour from now", rot.PreviousSecretExpiresAt)
 	}
-	var got struct {
-		Secret string `json:"secret"`
-	}
-	ws.call(t, "GET", "/v1/webhooks/"+wh.ID+"/secret", nil, http.StatusOK, &got)
-	if got.Secret != s2 {
+	if ws.secret(t, wh.ID) != s2 {
 		t.Errorf("GET secret after rotation is not the new secret")
 	}
 

@@ -161,6 +161,13 @@ func startSystem(t *testing.T, opts options) *system {
 	return s
 }
 
+// rememberSecret adds a secret to those no process may log.
+func (s *system) rememberSecret(secret string) {
+	s.mu.Lock()
+	s.secrets = append(s.secrets, secret)
+	s.mu.Unlock()
+}
+
 // startAPI starts the api and waits until it is ready.
 func (s *system) startAPI(t testing.TB) {
 	t.Helper()

@@ -14,12 +14,8 @@ import (
 
 func TestTestEventAnswersLiveResponse(t *testing.T) {
 	t.Parallel()
-	pong := newReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
-		return testreceiver.Answer{Status: http.StatusCreated, Body: "pong"}
-	})
-	broken := newReceiver(t, func(testreceiver.Received, int, int) testreceiver.Answer {
-		return testreceiver.Answer{Status: http.StatusInternalServerError, Body: "boom"}
-	})
+	pong := newReceiver(t, testreceiver.Always(http.StatusCreated, "pong"))
+	broken := newReceiver(t, testreceiver.Always(http.StatusInternalServerError, "boom"))
 	stuck := newReceiver(t, testreceiver.Hangs())
 	const timeout = time.Second
 	sys := startSystem(t, options{env: map[string]string{"DELIVERY_TIMEOUT": timeout.String()}})

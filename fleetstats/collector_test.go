@@ -17,6 +17,7 @@ import (
 	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/fleetstats"
 	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/internal/redistest"
 	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/jobs"
@@ -150,13 +151,9 @@ func TestCollectorWithRedisAndPostgres(t *testing.T) {
 	ws := testfactory.Workspace(t, store, "acme")
 	testfactory.Webhook(t, store, ws.ID, repo.NewWebhook{URL: "https://receiver.example/hook", Events: []string{"post.created"}, Active: true})
 	id := testfactory.Delivery(t, store, repo.NewEvent{WorkspaceID: ws.ID, Type: "post.created", CreatedAt: time.Now()}, `{"title":"hello"}`)
-	redisOpt, err := asynq.ParseRedisURI(redistest.NewDB(t))
-	if err != nil {
-		t.Fatalf("ParseRedisURI: %v", err)
-	}
-	client, insp := asynq.NewClient(redisOpt), asynq.NewInspector(redisOpt)
-	t.Cleanup(func() { client.Close(); insp.Close() })
-	if err := jobs.NewDeliveryQueue(client, metrics.New(prometheus.NewRegistry())).EnqueueDelivery(ctx, id); err != nil {
+	redisOpt := queuetest.RedisOpt(t, redistest.NewDB(t))
+	insp := queuetest.NewInspector(t, redisOpt)
+	if err := jobs.NewDeliveryQueue(queuetest.NewClient(t, redisOpt), metrics.New(prometheus.NewRegistry())).EnqueueDelivery(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := store.RecordAttempt(ctx, repo.AttemptResult{

@@ -63,6 +63,20 @@ func queue(t *testing.T, l *Limiter, key string, n int) <-chan Release {
 	return got
 }
 
+// contest sets up the fight for slots the fairness tests start from: hog
+// holds all n of l's slots with n more of its tasks waiting, and each of
+// others has n tasks waiting. It returns hog's releases and the channels of
+// hog's and then each other's waiting tasks (see queue).
+func contest(t *testing.T, l *Limiter, n int, hog string, others ...string) ([]Release, []<-chan Release) {
+	t.Helper()
+	held := fill(t, l, hog, n)
+	var next []<-chan Release
+	for _, key := range append([]string{hog}, others...) {
+		next = append(next, queue(t, l, key, n))
+	}
+	return held, next
+}
+
 func waiting(l *Limiter, key string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -115,9 +129,8 @@ func TestLimiterHandsTheSlotToAWaiter(t *testing.T) {
 func TestLimiterSharesSlotsMaxMinFairly(t *testing.T) {
 	t.Parallel()
 	l, _ := newTestLimiter(100, 12)
-	a := fill(t, l, "a", 12)
-	aNext := queue(t, l, "a", 12)
-	bNext, cNext := queue(t, l, "b", 12), queue(t, l, "c", 12)
+	a, next := contest(t, l, 12, "a", "b", "c")
+	aNext, bNext, cNext := next[0], next[1], next[2]
 	var b, c []Release
 	for i := range 8 {
 		a[i](200*time.Millisecond, false)
@@ -168,9 +181,8 @@ func TestLimiterSharesSlotsMaxMinFairly(t *testing.T) {
 func TestLimiterHoldsAHangingEndpointToItsShare(t *testing.T) {
 	t.Parallel()
 	l, clock := newTestLimiter(100, 10)
-	h := fill(t, l, "hang", 10)
-	hNext := queue(t, l, "hang", 10)
-	aNext, bNext := queue(t, l, "a", 10), queue(t, l, "b", 10)
+	h, next := contest(t, l, 10, "hang", "a", "b")
+	hNext, aNext, bNext := next[0], next[1], next[2]
 	clock.Advance(10 * time.Second)
 	for i, r := range h {
 		r(10*time.Second, true) // timed out

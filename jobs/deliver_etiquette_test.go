@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/sender"
 )
@@ -105,15 +106,9 @@ func TestDeliverGoneDisablesWebhook(t *testing.T) {
 	})
 
 	// The webhook's other pending delivery is cancelled, not attempted.
-	if err := h.ProcessTask(ctx, mustDeliverTask(t, second)); err != nil {
-		t.Errorf("ProcessTask for the disabled webhook = %v, want nil", err)
-	}
-	if n := len(p.requests()); n != 1 {
-		t.Errorf("sender called %d times, want 1", n)
-	}
-	if d := f.mustGetDelivery(t, second); d.Status != delivery.StatusCancelled || d.Attempts != 0 {
-		t.Errorf("other delivery %s after %d attempts, want cancelled after 0", d.Status, d.Attempts)
-	}
+	processOK(t, h, second)
+	p.wantSent(t, 1)
+	f.wantStatus(t, second, delivery.StatusCancelled, 0)
 }
 
 func TestDeliverAutoDisable(t *testing.T) {
@@ -139,15 +134,9 @@ func TestDeliverAutoDisable(t *testing.T) {
 	if n := testutil.ToFloat64(f.metrics.Disabled); n != 1 {
 		t.Errorf("disabled webhooks metric = %v, want 1", n)
 	}
-	if err := h.ProcessTask(ctx, mustDeliverTask(t, ids[2])); err != nil {
-		t.Errorf("ProcessTask for the disabled webhook = %v, want nil", err)
-	}
-	if n := len(p.requests()); n != 2 {
-		t.Errorf("sender called %d times, want 2", n)
-	}
-	if d := f.mustGetDelivery(t, ids[2]); d.Status != delivery.StatusCancelled {
-		t.Errorf("third delivery %s, want cancelled", d.Status)
-	}
+	processOK(t, h, ids[2])
+	p.wantSent(t, 2)
+	f.wantStatus(t, ids[2], delivery.StatusCancelled, 0)
 }
 
 // retryFixture is a fixture with an asynq client and inspector on a private
@@ -161,20 +150,7 @@ type retryFixture struct {
 func setupRetry(tb testing.TB) *retryFixture {
 	tb.Helper()
 	opt := newRedis(tb)
-	return &retryFixture{fixture: setup(tb), client: newClient(tb, opt), insp: newInspector(tb, opt)}
-}
-
-// task returns the task stored at queue/id, or nil when there is none.
-func (rf *retryFixture) task(tb testing.TB, queue, id string) *asynq.TaskInfo {
-	tb.Helper()
-	info, err := rf.insp.GetTaskInfo(queue, id)
-	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
-		return nil
-	}
-	if err != nil {
-		tb.Fatalf("GetTaskInfo(%s, %s): %v", queue, id, err)
-	}
-	return info
+	return &retryFixture{fixture: setup(tb), client: queuetest.NewClient(tb, opt), insp: queuetest.NewInspector(tb, opt)}
 }
 
 func TestDeliverRetryQueueSchedulesNextTask(t *testing.T) {
@@ -192,7 +168,7 @@ func TestDeliverRetryQueueSchedulesNextTask(t *testing.T) {
 	if d.Status != delivery.StatusPending || d.Attempts != 1 || d.NextAttemptAt.Time.Sub(d.LastAttemptAt.Time) != 5*time.Minute {
 		t.Fatalf("delivery = %+v, want pending after 1 attempt, next in 5m", d)
 	}
-	info := rf.task(t, jobs.QueueRetries, id+":2")
+	info := findTask(t, rf.insp, jobs.QueueRetries, id+":2")
 	if info == nil {
 		t.Fatalf("no task %s:2 on the %s queue", id, jobs.QueueRetries)
 	}
@@ -204,7 +180,7 @@ func TestDeliverRetryQueueSchedulesNextTask(t *testing.T) {
 	if info.State != asynq.TaskStateScheduled || info.NextProcessAt.Before(next) || info.NextProcessAt.After(next.Add(time.Second)) {
 		t.Errorf("retry task %v at %v, want scheduled at the delivery's next attempt %v (rounded up to a second)", info.State, info.NextProcessAt, next)
 	}
-	if info := rf.task(t, jobs.QueueDeliveries, id); info != nil {
+	if info := findTask(t, rf.insp, jobs.QueueDeliveries, id); info != nil {
 		t.Errorf("a task under the bare id is on the deliveries queue: %+v", info)
 	}
 	rf.wantCounts(t, counts{Attempts: map[delivery.Outcome]float64{delivery.HTTPError: 1}})
@@ -237,13 +213,11 @@ func TestDeliverRetryQueueChain(t *testing.T) {
 			t.Fatalf("attempt %d: ProcessTask = %v", attempts+1, err)
 		}
 		next := fmt.Sprintf("%s:%d", id, attempts+2)
-		if got := rf.task(t, jobs.QueueRetries, next) != nil; got != !last {
+		if got := findTask(t, rf.insp, jobs.QueueRetries, next) != nil; got != !last {
 			t.Errorf("after attempt %d: task %s present = %v, want %v", attempts+1, next, got, !last)
 		}
 	}
-	if d := rf.mustGetDelivery(t, id); d.Status != delivery.StatusFailed || d.Attempts != 3 {
-		t.Errorf("delivery %s after %d attempts, want failed after 3", d.Status, d.Attempts)
-	}
+	rf.wantStatus(t, id, delivery.StatusFailed, 3)
 	info, err := rf.insp.GetQueueInfo(jobs.QueueRetries)
 	if err != nil || info.Size != 2 {
 		t.Errorf("retries queue holds %v tasks, %v; want the two retry tasks", info, err)
@@ -267,9 +241,7 @@ func TestDeliverRetryQueueEnqueueErrors(t *testing.T) {
 			mu.Unlock()
 			return nil, fmt.Errorf("enqueue: %w", asynq.ErrTaskIDConflict)
 		}}
-		if err := f.handler(t, p, etiquettePolicy, retriesVia(enq)).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
-			t.Errorf("ProcessTask = %v, want nil", err)
-		}
+		processOK(t, f.handler(t, p, etiquettePolicy, retriesVia(enq)), id)
 		mu.Lock()
 		defer mu.Unlock()
 		if diff := cmp.Diff([]string{fmt.Sprintf(`{"delivery_id":%q}`, id)}, got); diff != "" {
@@ -288,9 +260,7 @@ func TestDeliverRetryQueueEnqueueErrors(t *testing.T) {
 		if !errors.As(err, &ra) || !ra.Failure || ra.Delay != time.Minute {
 			t.Errorf("ProcessTask = %v, want a failed attempt retried by this task in 1m", err)
 		}
-		if d := f.mustGetDelivery(t, id); d.Status != delivery.StatusPending || d.Attempts != 1 {
-			t.Errorf("delivery %s after %d attempts, want pending after 1", d.Status, d.Attempts)
-		}
+		f.wantStatus(t, id, delivery.StatusPending, 1)
 	})
 
 	t.Run("a success enqueues nothing", func(t *testing.T) {
@@ -300,8 +270,6 @@ func TestDeliverRetryQueueEnqueueErrors(t *testing.T) {
 			t.Error("a task was enqueued after a success")
 			return nil, nil
 		}}
-		if err := f.handler(t, &fakeSender{}, etiquettePolicy, retriesVia(enq)).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
-			t.Errorf("ProcessTask = %v, want nil", err)
-		}
+		processOK(t, f.handler(t, &fakeSender{}, etiquettePolicy, retriesVia(enq)), id)
 	})
 }

@@ -88,12 +88,9 @@ func TestDeliverInFlightCapFull(t *testing.T) {
 	if ra.Delay < 800*time.Millisecond {
 		t.Errorf("wait delay = %v, want at least 0.8 s", ra.Delay)
 	}
-	if n := len(p.requests()); n != 0 {
-		t.Errorf("sender called %d times while the webhook was at its cap", n)
-	}
-	if d := f.mustGetDelivery(t, id); d.Status != delivery.StatusPending || d.Attempts != 0 {
-		t.Errorf("delivery = %s after %d attempts, want pending after 0", d.Status, d.Attempts)
-	}
+	// Nothing was sent while the webhook was at its cap.
+	p.wantSent(t, 0)
+	f.wantStatus(t, id, delivery.StatusPending, 0)
 	if n := f.waits("in_flight_cap"); n != 1 {
 		t.Errorf("in_flight_cap waits = %v, want 1", n)
 	}
@@ -104,9 +101,7 @@ func TestDeliverInFlightCapFull(t *testing.T) {
 	if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
 		t.Fatalf("ProcessTask with a free slot = %v", err)
 	}
-	if n := len(p.requests()); n != 1 {
-		t.Errorf("sender called %d times, want 1", n)
-	}
+	p.wantSent(t, 1)
 	if _, ok := endpointlimittest.MustAcquire(t, f.limits, f.hook.ID); !ok {
 		t.Error("the handler kept its slot after the attempt")
 	}
@@ -129,9 +124,7 @@ func TestDeliverWaitsInTheWorkerForASlot(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("ProcessTask = %v, want the attempt made once the slot was free", err)
 	}
-	if n := len(p.requests()); n != 1 {
-		t.Errorf("sender called %d times, want 1", n)
-	}
+	p.wantSent(t, 1)
 	if n := f.waits("in_flight_cap"); n != 0 {
 		t.Errorf("in_flight_cap waits = %v, want 0: the task never went back to the queue", n)
 	}
@@ -152,9 +145,8 @@ func TestDeliverReleasesSlotAfterFailure(t *testing.T) {
 			t.Fatalf("delivery %d: ProcessTask = %v, want a failed attempt", i, err)
 		}
 	}
-	if n := len(p.requests()); n != 3 {
-		t.Errorf("sender called %d times, want 3: each failed attempt must release its slot", n)
-	}
+	// Each failed attempt must release its slot.
+	p.wantSent(t, 3)
 }
 
 // A test event checks an endpoint now: it goes through an open breaker and
@@ -223,9 +215,7 @@ func TestDeliverTestEvent(t *testing.T) {
 			t.Errorf("a test answered %d changed the webhook (-before +after):\n%s", answer.StatusCode, diff)
 		}
 	}
-	if n := len(failing.requests()); n != 5 {
-		t.Errorf("sender called %d times, want 5: three deliveries and two tests", n)
-	}
+	failing.wantSent(t, 5) // three deliveries and two tests
 }
 
 func TestDeliverBreaker(t *testing.T) {
@@ -296,11 +286,7 @@ func TestDeliverBreaker(t *testing.T) {
 		t.Errorf("the second probe came %v after the first, before ProbeInterval %v", waited, interval)
 	}
 	for _, id := range rest[1:] {
-		if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
-			t.Errorf("ProcessTask after a successful probe = %v, want nil", err)
-		}
+		processOK(t, h, id)
 	}
-	if n := len(ok.requests()); n != len(rest) {
-		t.Errorf("sender called %d times after the breaker closed, want %d", n, len(rest))
-	}
+	ok.wantSent(t, len(rest)) // all of them, once the breaker closed
 }

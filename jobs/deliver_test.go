@@ -82,8 +82,7 @@ func (f *fixture) wantCounts(tb testing.TB, want counts) {
 func TestDeliverSuccess(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setup(t)
-	id := f.mustDelivery(t, time.Now())
+	f, id := setupOne(t)
 	work, err := f.store.Work(ctx, id)
 	if err != nil {
 		t.Fatal(err)
@@ -132,8 +131,7 @@ func TestDeliverSuccess(t *testing.T) {
 func TestDeliverFailureSchedulesRetry(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setup(t)
-	id := f.mustDelivery(t, time.Now())
+	f, id := setupOne(t)
 	p := &fakeSender{SendFunc: answer(sender.Result{
 		Outcome: delivery.HTTPError, StatusCode: 500, Body: []byte("boom"),
 		Error: "receiver answered 500 Internal Server Error", Duration: 3 * time.Millisecond,
@@ -174,8 +172,7 @@ func TestDeliverFailureSchedulesRetry(t *testing.T) {
 func TestDeliverLastAttemptFails(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setup(t)
-	id := f.mustDelivery(t, time.Now())
+	f, id := setupOne(t)
 	p := &fakeSender{SendFunc: answer(sender.Result{Outcome: delivery.Timeout, Error: "timed out after 10s", Duration: 10 * time.Second})}
 	// Two attempts; the second is due at once.
 	h := f.handler(t, p, delivery.RetryPolicy{Schedule: []time.Duration{time.Millisecond}})
@@ -196,91 +193,77 @@ func TestDeliverLastAttemptFails(t *testing.T) {
 	if d.Status != delivery.StatusFailed || d.Attempts != 2 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
 		t.Errorf("delivery = %+v, want failed after 2 attempts, finished, no next attempt", d)
 	}
-	if n := len(p.requests()); n != 2 {
-		t.Errorf("sender called %d times, want 2", n)
-	}
+	p.wantSent(t, 2)
 	f.wantCounts(t, counts{
 		Attempts: map[delivery.Outcome]float64{delivery.Timeout: 2},
 		Finished: map[delivery.Status]float64{delivery.StatusFailed: 1},
 	})
 
 	// A rerun of the archived task's last run changes nothing.
-	if err := h.ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
-		t.Errorf("rerun after failure = %v, want nil", err)
-	}
-	if n := len(p.requests()); n != 2 {
-		t.Errorf("sender called %d times after a rerun, want 2", n)
-	}
+	processOK(t, h, id)
+	p.wantSent(t, 2)
 }
 
-func TestDeliverAlreadyFinished(t *testing.T) {
+// TestDeliverWithNothingToSend: a task for a finished or unknown delivery,
+// or for a webhook deleted or switched off, ends without an error and
+// without a request; a pending delivery to such a webhook is cancelled.
+func TestDeliverWithNothingToSend(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setup(t)
-	id := f.mustDelivery(t, time.Now())
-	rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
-		DeliveryID: id, Attempt: 1, StatusCode: 200, At: time.Now(), Succeeded: true, NewStatus: delivery.StatusSucceeded,
-	})
-	if err != nil || !rec.Stored {
-		t.Fatalf("RecordAttempt = %+v, %v", rec, err)
+	tests := []struct {
+		name string
+		// before changes the fixture around its delivery id and returns
+		// the delivery the task names.
+		before   func(t *testing.T, f *fixture, id string) string
+		status   delivery.Status
+		attempts int
+		counts   counts
+	}{
+		{"finished delivery", func(t *testing.T, f *fixture, id string) string {
+			rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+				DeliveryID: id, Attempt: 1, StatusCode: 200, At: time.Now(), Succeeded: true, NewStatus: delivery.StatusSucceeded,
+			})
+			if err != nil || !rec.Stored {
+				t.Fatalf("RecordAttempt = %+v, %v", rec, err)
+			}
+			return id
+		}, delivery.StatusSucceeded, 1, counts{}},
+		{"unknown delivery", func(*testing.T, *fixture, string) string {
+			return uuid.NewString()
+		}, delivery.StatusPending, 0, counts{}},
+		// Deleting the webhook cancels its deliveries itself.
+		{"deleted webhook", func(t *testing.T, f *fixture, id string) string {
+			if err := f.store.DeleteWebhook(ctx, f.ws.ID, f.hook.ID); err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}, delivery.StatusCancelled, 0, counts{}},
+		{"inactive webhook", func(t *testing.T, f *fixture, id string) string {
+			inactive := false
+			if _, err := f.store.UpdateWebhook(ctx, f.ws.ID, f.hook.ID, repo.WebhookPatch{Active: &inactive}); err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}, delivery.StatusCancelled, 0, counts{Finished: map[delivery.Status]float64{delivery.StatusCancelled: 1}}},
 	}
-	p := &fakeSender{}
-
-	if err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
-		t.Errorf("ProcessTask = %v, want nil", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, id := setupOne(t)
+			p := &fakeSender{}
+			processOK(t, f.handler(t, p, policy), tt.before(t, f, id))
+			p.wantSent(t, 0)
+			f.wantStatus(t, id, tt.status, tt.attempts)
+			if n := len(f.mustAttempts(t, id)); n != tt.attempts {
+				t.Errorf("attempts stored = %d, want %d", n, tt.attempts)
+			}
+			d := f.mustGetDelivery(t, id)
+			if finished := tt.status != delivery.StatusPending; d.FinishedAt.Valid != finished || (finished && d.NextAttemptAt.Valid) {
+				t.Errorf("delivery finished at %v, next attempt at %v; want finished %v, and nothing next once finished", d.FinishedAt, d.NextAttemptAt, finished)
+			}
+			f.wantCounts(t, tt.counts)
+		})
 	}
-	if n := len(p.requests()); n != 0 {
-		t.Errorf("sender called %d times for a finished delivery", n)
-	}
-	if n := len(f.mustAttempts(t, id)); n != 1 {
-		t.Errorf("attempts = %d, want 1", n)
-	}
-	f.wantCounts(t, counts{})
-}
-
-func TestDeliverDeletedWebhook(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	f := setup(t)
-	id := f.mustDelivery(t, time.Now())
-	if err := f.store.DeleteWebhook(ctx, f.ws.ID, f.hook.ID); err != nil {
-		t.Fatal(err)
-	}
-	p := &fakeSender{}
-
-	if err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
-		t.Errorf("ProcessTask = %v, want nil", err)
-	}
-	if n := len(p.requests()); n != 0 {
-		t.Errorf("sender called %d times for a deleted webhook", n)
-	}
-	if d := f.mustGetDelivery(t, id); d.Status != delivery.StatusCancelled || d.Attempts != 0 {
-		t.Errorf("delivery = %s after %d attempts, want cancelled after 0", d.Status, d.Attempts)
-	}
-}
-
-func TestDeliverInactiveWebhook(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	f := setup(t)
-	id := f.mustDelivery(t, time.Now())
-	inactive := false
-	if _, err := f.store.UpdateWebhook(ctx, f.ws.ID, f.hook.ID, repo.WebhookPatch{Active: &inactive}); err != nil {
-		t.Fatal(err)
-	}
-	p := &fakeSender{}
-
-	if err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
-		t.Errorf("ProcessTask = %v, want nil", err)
-	}
-	if n := len(p.requests()); n != 0 {
-		t.Errorf("sender called %d times for an inactive webhook", n)
-	}
-	d := f.mustGetDelivery(t, id)
-	if d.Status != delivery.StatusCancelled || d.Attempts != 0 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
-		t.Errorf("delivery = %+v, want cancelled, finished, no attempt", d)
-	}
-	f.wantCounts(t, counts{Finished: map[delivery.Status]float64{delivery.StatusCancelled: 1}})
 }
 
 func TestDeliverNotYetDue(t *testing.T) {
@@ -302,48 +285,14 @@ func TestDeliverNotYetDue(t *testing.T) {
 	if ra.Delay < time.Hour-time.Minute || ra.Delay > time.Hour {
 		t.Errorf("Delay = %v, want the time until the attempt is due (about 1h)", ra.Delay)
 	}
-	if n := len(p.requests()); n != 0 {
-		t.Errorf("sender called %d times before the attempt was due", n)
-	}
-	if d := f.mustGetDelivery(t, id); d.Status != delivery.StatusPending || d.Attempts != 0 {
-		t.Errorf("delivery = %s after %d attempts, want pending after 0", d.Status, d.Attempts)
-	}
+	p.wantSent(t, 0)
+	f.wantStatus(t, id, delivery.StatusPending, 0)
 	f.wantCounts(t, counts{})
-}
-
-func TestDeliverUnknownDelivery(t *testing.T) {
-	t.Parallel()
-	f := setup(t)
-	p := &fakeSender{}
-	if err := f.handler(t, p, policy).ProcessTask(context.Background(), mustDeliverTask(t, uuid.NewString())); err != nil {
-		t.Errorf("ProcessTask = %v, want nil", err)
-	}
-	if n := len(p.requests()); n != 0 {
-		t.Errorf("sender called %d times for an unknown delivery", n)
-	}
-}
-
-func TestDeliverBadPayload(t *testing.T) {
-	t.Parallel()
-	f := setup(t)
-	p := &fakeSender{}
-	h := f.handler(t, p, policy)
-	for _, payload := range []string{``, `not json`, `{}`, `{"delivery_id":""}`, `{"delivery_id":42}`} {
-		err := h.ProcessTask(context.Background(), asynq.NewTask(jobs.TypeDeliver, []byte(payload)))
-		if !errors.Is(err, asynq.SkipRetry) {
-			t.Errorf("ProcessTask(%q) = %v, want an error wrapping asynq.SkipRetry", payload, err)
-		}
-	}
-	if n := len(p.requests()); n != 0 {
-		t.Errorf("sender called %d times", n)
-	}
 }
 
 func TestDeliverAttemptRecordedByAnotherRun(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	f := setup(t)
-	id := f.mustDelivery(t, time.Now())
+	f, id := setupOne(t)
 	// While this run posts, a run that lost its lease records the same
 	// attempt first.
 	p := &fakeSender{SendFunc: func(ctx context.Context, r sender.Request) sender.Result {
@@ -356,9 +305,7 @@ func TestDeliverAttemptRecordedByAnotherRun(t *testing.T) {
 		return sender.Result{Outcome: delivery.HTTPError, StatusCode: 500, Error: "receiver answered 500"}
 	}}
 
-	if err := f.handler(t, p, policy).ProcessTask(ctx, mustDeliverTask(t, id)); err != nil {
-		t.Errorf("ProcessTask = %v, want nil", err)
-	}
+	processOK(t, f.handler(t, p, policy), id)
 	as := f.mustAttempts(t, id)
 	if len(as) != 1 || as[0].StatusCode.Int32 != 200 {
 		t.Errorf("attempts = %+v, want only the other run's 200", as)
@@ -397,8 +344,7 @@ func TestDeliverOutcomeLabels(t *testing.T) {
 
 func TestDeliverStoreUnavailable(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	id := f.mustDelivery(t, time.Now())
+	f, id := setupOne(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	p := &fakeSender{}
@@ -409,7 +355,5 @@ func TestDeliverStoreUnavailable(t *testing.T) {
 	if err == nil || errors.Is(err, asynq.SkipRetry) || errors.As(err, &ra) {
 		t.Errorf("ProcessTask with the store unreachable = %v, want a plain retryable error", err)
 	}
-	if n := len(p.requests()); n != 0 {
-		t.Errorf("sender called %d times", n)
-	}
+	p.wantSent(t, 0)
 }

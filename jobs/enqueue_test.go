@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/jobs"
 )
 
@@ -20,8 +21,8 @@ func TestEnqueueDelivery(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t)
 	redisOpt := newRedis(t)
-	insp := newInspector(t, redisOpt)
-	enq := jobs.NewDeliveryQueue(newClient(t, redisOpt), f.metrics)
+	insp := queuetest.NewInspector(t, redisOpt)
+	enq := jobs.NewDeliveryQueue(queuetest.NewClient(t, redisOpt), f.metrics)
 	id := f.mustDelivery(t, time.Now())
 
 	// A task already in Redis counts as enqueued.
@@ -61,7 +62,7 @@ func TestEnqueueDelivery(t *testing.T) {
 
 	// The sweep task goes to the maintenance queue and is never retried.
 	sweep := mustSweepTask(t, 90*time.Second)
-	si, err := newClient(t, redisOpt).EnqueueContext(ctx, sweep)
+	si, err := queuetest.NewClient(t, redisOpt).EnqueueContext(ctx, sweep)
 	if err != nil {
 		t.Fatalf("enqueue sweep: %v", err)
 	}

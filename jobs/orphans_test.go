@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/jobs"
 )
 
@@ -82,8 +83,7 @@ func TestOrphanRecovererRequeuesTasksOfADeadWorker(t *testing.T) {
 	if got := testutil.ToFloat64(recovered); got != 1 {
 		t.Errorf("recovered counter = %v, want 1", got)
 	}
-	insp := asynq.NewInspector(opt)
-	t.Cleanup(func() { insp.Close() })
+	insp := queuetest.NewInspector(t, opt)
 	for id, want := range map[string]asynq.TaskState{dead: asynq.TaskStatePending, live: asynq.TaskStateActive} {
 		info, err := insp.GetTaskInfo(jobs.QueueDeliveries, id)
 		if err != nil {

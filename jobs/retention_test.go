@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/internal/testclock"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
@@ -45,13 +46,20 @@ func TestRetentionCutoff(t *testing.T) {
 
 // retentionFixture is a fixture with history in every state a delivery
 // ends in, one pending delivery, and an event nobody subscribed to, all
-// made now through the store.
+// made now through the store; its handlers read the time from clock.
 type retentionFixture struct {
 	*fixture
-	ids map[string]string // name → delivery id
+	ids   map[string]string // name → delivery id
+	clock *testclock.Clock
 }
 
-func setupRetention(tb testing.TB) *retentionFixture {
+// allHistory is what setupRetention makes: its deliveries by name, with
+// their attempts.
+var allHistory = map[string]int{"succeeded": 1, "failed": 2, "cancelled": 0, "pending": 1}
+
+// setupRetention makes the history now, with a clock that reads later than
+// now by age.
+func setupRetention(tb testing.TB, age time.Duration) *retentionFixture {
 	tb.Helper()
 	ctx := context.Background()
 	rf := &retentionFixture{fixture: setup(tb), ids: map[string]string{}}
@@ -86,6 +94,7 @@ func setupRetention(tb testing.TB) *retentionFixture {
 	if err != nil || len(acc.DeliveryIDs) != 0 {
 		tb.Fatalf("CreateEvent without subscribers = %+v, %v", acc, err)
 	}
+	rf.clock = testclock.New(time.Now().Add(age))
 	return rf
 }
 
@@ -109,6 +118,16 @@ func (rf *retentionFixture) left(tb testing.TB) (map[string]int, int) {
 	return deliveries, events
 }
 
+// wantLeft checks that the deliveries left, by name with their attempts,
+// and the number of events left are as wanted after the step named.
+func (rf *retentionFixture) wantLeft(tb testing.TB, deliveries map[string]int, events int, after string) {
+	tb.Helper()
+	gotDeliveries, gotEvents := rf.left(tb)
+	if diff := cmp.Diff([]any{deliveries, events}, []any{gotDeliveries, gotEvents}); diff != "" {
+		tb.Errorf("left %s (-want +got):\n%s", after, diff)
+	}
+}
+
 // deleted reads trackelio_retention_deleted_total per table.
 func deleted(m *metrics.Metrics) map[string]float64 {
 	out := map[string]float64{}
@@ -122,6 +141,15 @@ func counted(deliveries, attempts, events float64) map[string]float64 {
 	return map[string]float64{metrics.TableDeliveries: deliveries, metrics.TableAttempts: attempts, metrics.TableEvents: events}
 }
 
+// wantCounted checks the rows counted as deleted, per table, after the
+// step named.
+func (rf *retentionFixture) wantCounted(tb testing.TB, deliveries, attempts, events float64, after string) {
+	tb.Helper()
+	if diff := cmp.Diff(counted(deliveries, attempts, events), deleted(rf.metrics)); diff != "" {
+		tb.Errorf("counted %s (-want +got):\n%s", after, diff)
+	}
+}
+
 func mustRetentionTask(tb testing.TB, period time.Duration) *asynq.Task {
 	tb.Helper()
 	task, err := jobs.NewRetentionTask(period)
@@ -131,54 +159,42 @@ func mustRetentionTask(tb testing.TB, period time.Duration) *asynq.Task {
 	return task
 }
 
-func (rf *retentionFixture) handler(clock *testclock.Clock) *jobs.RetentionHandler {
+// handler is a retention handler on the fixture's store, metrics and clock.
+func (rf *retentionFixture) handler() *jobs.RetentionHandler {
 	return jobs.NewRetentionHandler(jobs.RetentionConfig{
-		Store: rf.store, Metrics: rf.metrics, Log: discardLog, Now: clock.Now, BatchSize: 2,
+		Store: rf.store, Metrics: rf.metrics, Log: discardLog, Now: rf.clock.Now, BatchSize: 2,
 	})
+}
+
+// retain runs h on a retention task for period; the run must succeed.
+func retain(tb testing.TB, h *jobs.RetentionHandler, period time.Duration) {
+	tb.Helper()
+	if err := h.ProcessTask(context.Background(), mustRetentionTask(tb, period)); err != nil {
+		tb.Fatalf("retention: %v", err)
+	}
 }
 
 func TestRetentionDeletesFinishedHistory(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	rf := setupRetention(t)
-	clock := testclock.New(time.Now())
-	h := rf.handler(clock)
-	all := map[string]int{"succeeded": 1, "failed": 2, "cancelled": 0, "pending": 1}
+	rf := setupRetention(t, 0)
+	h := rf.handler()
 
 	// Everything is recent: nothing goes, and the series read 0.
-	if err := h.ProcessTask(ctx, mustRetentionTask(t, month)); err != nil {
-		t.Fatalf("retention: %v", err)
-	}
-	deliveries, events := rf.left(t)
-	if diff := cmp.Diff([]any{all, 5}, []any{deliveries, events}); diff != "" {
-		t.Errorf("left by a run over recent history (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(counted(0, 0, 0), deleted(rf.metrics)); diff != "" {
-		t.Errorf("counted by a run over recent history (-want +got):\n%s", diff)
-	}
+	retain(t, h, month)
+	rf.wantLeft(t, allHistory, 5, "by a run over recent history")
+	rf.wantCounted(t, 0, 0, 0, "by a run over recent history")
 
 	// A month and an hour later the finished deliveries, their attempts
 	// and their events are gone, and so is the event nobody subscribed to;
 	// the pending delivery stays with its attempt and its event.
-	clock.Advance(month + time.Hour)
-	if err := h.ProcessTask(ctx, mustRetentionTask(t, month)); err != nil {
-		t.Fatalf("retention: %v", err)
-	}
-	deliveries, events = rf.left(t)
-	if diff := cmp.Diff([]any{map[string]int{"pending": 1}, 1}, []any{deliveries, events}); diff != "" {
-		t.Errorf("left a month later (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(counted(3, 3, 4), deleted(rf.metrics)); diff != "" {
-		t.Errorf("counted a month later (-want +got):\n%s", diff)
-	}
+	rf.clock.Advance(month + time.Hour)
+	retain(t, h, month)
+	rf.wantLeft(t, map[string]int{"pending": 1}, 1, "a month later")
+	rf.wantCounted(t, 3, 3, 4, "a month later")
 
 	// A duplicate tick deletes and counts nothing more.
-	if err := h.ProcessTask(ctx, mustRetentionTask(t, month)); err != nil {
-		t.Fatalf("retention: %v", err)
-	}
-	if diff := cmp.Diff(counted(3, 3, 4), deleted(rf.metrics)); diff != "" {
-		t.Errorf("counted after a duplicate tick (-want +got):\n%s", diff)
-	}
+	retain(t, h, month)
+	rf.wantCounted(t, 3, 3, 4, "after a duplicate tick")
 	if n := testutil.ToFloat64(rf.metrics.TaskErrors.WithLabelValues(jobs.TypeRetention)); n != 0 {
 		t.Errorf("task errors = %v, want 0", n)
 	}
@@ -186,29 +202,19 @@ func TestRetentionDeletesFinishedHistory(t *testing.T) {
 
 func TestRetentionPeriodZeroKeepsEverything(t *testing.T) {
 	t.Parallel()
-	rf := setupRetention(t)
-	clock := testclock.New(time.Now().Add(10 * 365 * 24 * time.Hour))
-	if err := rf.handler(clock).ProcessTask(context.Background(), mustRetentionTask(t, 0)); err != nil {
-		t.Fatalf("retention: %v", err)
-	}
-	deliveries, events := rf.left(t)
-	if diff := cmp.Diff([]any{map[string]int{"succeeded": 1, "failed": 2, "cancelled": 0, "pending": 1}, 5}, []any{deliveries, events}); diff != "" {
-		t.Errorf("left with period 0 (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(counted(0, 0, 0), deleted(rf.metrics)); diff != "" {
-		t.Errorf("counted with period 0 (-want +got):\n%s", diff)
-	}
+	rf := setupRetention(t, 10*365*24*time.Hour)
+	retain(t, rf.handler(), 0)
+	rf.wantLeft(t, allHistory, 5, "with period 0")
+	rf.wantCounted(t, 0, 0, 0, "with period 0")
 }
 
 func TestRetentionSkipsWhileAnotherRunHoldsTheLock(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	rf := setupRetention(t)
-	clock := testclock.New(time.Now().Add(month + time.Hour))
-	h := rf.handler(clock)
+	rf := setupRetention(t, month+time.Hour)
+	h := rf.handler()
 
 	release := holdLock(t, rf.store.WithRetentionLock)
-	if err := h.ProcessTask(ctx, mustRetentionTask(t, month)); err != nil {
+	if err := h.ProcessTask(context.Background(), mustRetentionTask(t, month)); err != nil {
 		t.Errorf("retention while another run holds the lock = %v, want nil", err)
 	}
 	if deliveries, _ := rf.left(t); len(deliveries) != 4 {
@@ -216,12 +222,8 @@ func TestRetentionSkipsWhileAnotherRunHoldsTheLock(t *testing.T) {
 	}
 	release()
 
-	if err := h.ProcessTask(ctx, mustRetentionTask(t, month)); err != nil {
-		t.Fatalf("retention: %v", err)
-	}
-	if diff := cmp.Diff(counted(3, 3, 4), deleted(rf.metrics)); diff != "" {
-		t.Errorf("counted after the lock was released (-want +got):\n%s", diff)
-	}
+	retain(t, h, month)
+	rf.wantCounted(t, 3, 3, 4, "after the lock was released")
 }
 
 // TestRetentionStopsAtItsBudget: a run out of time stops between batches
@@ -229,13 +231,11 @@ func TestRetentionSkipsWhileAnotherRunHoldsTheLock(t *testing.T) {
 // the next run deletes the rest.
 func TestRetentionStopsAtItsBudget(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	rf := setupRetention(t)
-	clock := testclock.New(time.Now().Add(month + time.Hour))
+	rf := setupRetention(t, month+time.Hour)
 	short := jobs.NewRetentionHandler(jobs.RetentionConfig{
-		Store: rf.store, Metrics: rf.metrics, Log: discardLog, Now: clock.Now, BatchSize: 1, Budget: time.Nanosecond,
+		Store: rf.store, Metrics: rf.metrics, Log: discardLog, Now: rf.clock.Now, BatchSize: 1, Budget: time.Nanosecond,
 	})
-	if err := short.ProcessTask(ctx, mustRetentionTask(t, month)); err != nil {
+	if err := short.ProcessTask(context.Background(), mustRetentionTask(t, month)); err != nil {
 		t.Fatalf("retention out of budget = %v, want nil", err)
 	}
 	// Three finished deliveries need three batches of one; a nanosecond
@@ -246,33 +246,18 @@ func TestRetentionStopsAtItsBudget(t *testing.T) {
 		t.Errorf("after a run out of budget: left %v, counted %v deleted; want at most one gone, and counted", deliveries, gone)
 	}
 
-	if err := rf.handler(clock).ProcessTask(ctx, mustRetentionTask(t, month)); err != nil {
-		t.Fatalf("retention: %v", err)
-	}
-	if diff := cmp.Diff(counted(3, 3, 4), deleted(rf.metrics)); diff != "" {
-		t.Errorf("counted after the next run (-want +got):\n%s", diff)
-	}
+	retain(t, rf.handler(), month)
+	rf.wantCounted(t, 3, 3, 4, "after the next run")
 }
 
 func TestRetentionFailsWhenCancelled(t *testing.T) {
 	t.Parallel()
-	rf := setupRetention(t)
+	rf := setupRetention(t, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := rf.handler(testclock.New(time.Now())).ProcessTask(ctx, mustRetentionTask(t, month))
+	err := rf.handler().ProcessTask(ctx, mustRetentionTask(t, month))
 	if err == nil || errors.Is(err, asynq.SkipRetry) {
 		t.Errorf("retention on a cancelled context = %v, want an error to retry on the next tick", err)
-	}
-}
-
-func TestRetentionBadPayload(t *testing.T) {
-	t.Parallel()
-	h := jobs.NewRetentionHandler(jobs.RetentionConfig{Metrics: setupMetrics(), Log: discardLog})
-	for _, payload := range []string{`not json`, `{"period_ms":-1}`, `{"period_ms":"30d"}`} {
-		err := h.ProcessTask(context.Background(), asynq.NewTask(jobs.TypeRetention, []byte(payload)))
-		if !errors.Is(err, asynq.SkipRetry) {
-			t.Errorf("ProcessTask(%q) = %v, want an error wrapping asynq.SkipRetry", payload, err)
-		}
 	}
 }
 
@@ -292,7 +277,7 @@ func TestWorkerRunsRetention(t *testing.T) {
 		t.Fatalf("RecordAttempt = %+v, %v", rec, err)
 	}
 	recent := f.mustDelivery(t, time.Now())
-	info, err := newClient(t, redisOpt).EnqueueContext(ctx, mustRetentionTask(t, month))
+	info, err := queuetest.NewClient(t, redisOpt).EnqueueContext(ctx, mustRetentionTask(t, month))
 	if err != nil {
 		t.Fatalf("enqueue retention: %v", err)
 	}

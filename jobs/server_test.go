@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/internal/testreceiver"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/sender"
@@ -29,7 +30,7 @@ func startWorker(tb testing.TB, f *fixture, redisOpt asynq.RedisConnOpt, pol del
 	deliver := jobs.NewDeliverHandler(jobs.DeliverConfig{Store: f.store, Sender: snd, Policy: pol, Metrics: f.metrics, Log: discardLog})
 	handlers := jobs.Handlers{
 		Deliver:   deliver,
-		Sweep:     jobs.NewSweepHandler(f.store, newClient(tb, redisOpt), newInspector(tb, redisOpt), f.metrics, discardLog),
+		Sweep:     jobs.NewSweepHandler(f.store, queuetest.NewClient(tb, redisOpt), queuetest.NewInspector(tb, redisOpt), f.metrics, discardLog),
 		Retention: jobs.NewRetentionHandler(jobs.RetentionConfig{Store: f.store, Metrics: f.metrics, Log: discardLog}),
 	}
 	if err := srv.Start(jobs.NewMux(handlers, discardLog)); err != nil {
@@ -47,7 +48,7 @@ func TestWorkerRetriesUntilSuccess(t *testing.T) {
 	startWorker(t, f, redisOpt, delivery.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}})
 
 	id := f.mustDelivery(t, time.Now())
-	if err := jobs.NewDeliveryQueue(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
+	if err := jobs.NewDeliveryQueue(queuetest.NewClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
 		t.Fatalf("EnqueueDelivery: %v", err)
 	}
 
@@ -102,11 +103,11 @@ func TestWorkerArchivesExhaustedDelivery(t *testing.T) {
 	rc := testreceiver.New(t, testreceiver.Config{Reply: testreceiver.Always(500, "down")})
 	f := setupWithURL(t, rc.URL(""))
 	redisOpt := newRedis(t)
-	insp := newInspector(t, redisOpt)
+	insp := queuetest.NewInspector(t, redisOpt)
 	startWorker(t, f, redisOpt, delivery.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond}})
 
 	id := f.mustDelivery(t, time.Now())
-	if err := jobs.NewDeliveryQueue(newClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
+	if err := jobs.NewDeliveryQueue(queuetest.NewClient(t, redisOpt), f.metrics).EnqueueDelivery(ctx, id); err != nil {
 		t.Fatalf("EnqueueDelivery: %v", err)
 	}
 

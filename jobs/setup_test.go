@@ -18,6 +18,7 @@ import (
 
 	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/internal/redistest"
 	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/jobs"
@@ -56,6 +57,14 @@ func (p *fakeSender) requests() []sender.Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Clone(p.reqs)
+}
+
+// wantSent checks that p was asked to send n requests in all.
+func (p *fakeSender) wantSent(tb testing.TB, n int) {
+	tb.Helper()
+	if got := len(p.requests()); got != n {
+		tb.Errorf("sender called %d times, want %d", got, n)
+	}
 }
 
 // answer is a SendFunc that always returns res.
@@ -102,6 +111,14 @@ func setup(tb testing.TB) *fixture {
 	return setupWithURL(tb, "https://receiver.example/hook")
 }
 
+// setupOne is setup with one delivery, due now; it returns the delivery's
+// id too.
+func setupOne(tb testing.TB) (*fixture, string) {
+	tb.Helper()
+	f := setup(tb)
+	return f, f.mustDelivery(tb, time.Now())
+}
+
 // setupWithURL is setup with the webhook pointing at url.
 func setupWithURL(tb testing.TB, url string) *fixture {
 	tb.Helper()
@@ -145,6 +162,15 @@ func (f *fixture) mustGetDelivery(tb testing.TB, id string) repo.Delivery {
 	return d
 }
 
+// wantStatus checks that the delivery id is in status after attempts
+// attempts.
+func (f *fixture) wantStatus(tb testing.TB, id string, status delivery.Status, attempts int) {
+	tb.Helper()
+	if d := f.mustGetDelivery(tb, id); d.Status != status || d.Attempts != attempts {
+		tb.Errorf("delivery %s after %d attempts, want %s after %d", d.Status, d.Attempts, status, attempts)
+	}
+}
+
 func (f *fixture) mustAttempts(tb testing.TB, id string) []repo.Attempt {
 	tb.Helper()
 	as, err := f.store.Attempts(context.Background(), id)
@@ -163,6 +189,15 @@ func mustDeliverTask(tb testing.TB, deliveryID string) *asynq.Task {
 	return task
 }
 
+// processOK runs the task of delivery id through h, which must end it
+// without an error.
+func processOK(tb testing.TB, h *jobs.DeliverHandler, id string) {
+	tb.Helper()
+	if err := h.ProcessTask(context.Background(), mustDeliverTask(tb, id)); err != nil {
+		tb.Errorf("ProcessTask(%s) = %v, want nil", id, err)
+	}
+}
+
 func mustSweepTask(tb testing.TB, grace time.Duration) *asynq.Task {
 	tb.Helper()
 	task, err := jobs.NewOutboxSweepTask(grace)
@@ -176,25 +211,21 @@ func mustSweepTask(tb testing.TB, grace time.Duration) *asynq.Task {
 // options.
 func newRedis(tb testing.TB) asynq.RedisConnOpt {
 	tb.Helper()
-	opt, err := asynq.ParseRedisURI(redistest.NewDB(tb))
-	if err != nil {
-		tb.Fatalf("ParseRedisURI: %v", err)
+	return queuetest.RedisOpt(tb, redistest.NewDB(tb))
+}
+
+// findTask returns the task insp finds at queue/id, or nil when there is
+// none.
+func findTask(tb testing.TB, insp *asynq.Inspector, queue, id string) *asynq.TaskInfo {
+	tb.Helper()
+	info, err := insp.GetTaskInfo(queue, id)
+	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+		return nil
 	}
-	return opt
-}
-
-func newClient(tb testing.TB, opt asynq.RedisConnOpt) *asynq.Client {
-	tb.Helper()
-	c := asynq.NewClient(opt)
-	tb.Cleanup(func() { c.Close() })
-	return c
-}
-
-func newInspector(tb testing.TB, opt asynq.RedisConnOpt) *asynq.Inspector {
-	tb.Helper()
-	i := asynq.NewInspector(opt)
-	tb.Cleanup(func() { i.Close() })
-	return i
+	if err != nil {
+		tb.Fatalf("GetTaskInfo(%s, %s): %v", queue, id, err)
+	}
+	return info
 }
 
 // waitFor polls cond until it holds or the deadline passes; it never waits

@@ -2,7 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -28,31 +28,42 @@ func setupSweep(tb testing.TB) *sweepFixture {
 	tb.Helper()
 	f := setup(tb)
 	redisOpt := newRedis(tb)
-	sf := &sweepFixture{fixture: f, client: newClient(tb, redisOpt), insp: newInspector(tb, redisOpt)}
+	sf := &sweepFixture{fixture: f, client: queuetest.NewClient(tb, redisOpt), insp: queuetest.NewInspector(tb, redisOpt)}
 	sf.handler = jobs.NewSweepHandler(f.store, sf.client, sf.insp, f.metrics, discardLog)
 	return sf
 }
 
-// state is the asynq state of a delivery's task, or "absent".
-func (sf *sweepFixture) state(tb testing.TB, id string) string {
+// state is the asynq state of the task at queue/id, or "absent".
+func (sf *sweepFixture) state(tb testing.TB, queue, id string) string {
 	tb.Helper()
-	info, err := sf.insp.GetTaskInfo(jobs.QueueDeliveries, id)
-	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
-		return "absent"
+	if info := findTask(tb, sf.insp, queue, id); info != nil {
+		return info.State.String()
 	}
-	if err != nil {
-		tb.Fatalf("GetTaskInfo(%s): %v", id, err)
-	}
-	return info.State.String()
+	return "absent"
 }
+
+// states is the state of each named delivery's first task.
 
 func (sf *sweepFixture) states(tb testing.TB, ids map[string]string) map[string]string {
 	tb.Helper()
 	got := map[string]string{}
 	for name, id := range ids {
-		got[name] = sf.state(tb, id)
+		got[name] = sf.state(tb, jobs.QueueDeliveries, id)
 	}
 	return got
+}
+
+// enqueue puts the task of the delivery id's next attempt after attempts
+// in Redis, due at (now when zero).
+func (sf *sweepFixture) enqueue(tb testing.TB, id string, attempts int, at time.Time) {
+	tb.Helper()
+	task, err := jobs.NewDeliverTask(id, attempts, at)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := sf.client.EnqueueContext(context.Background(), task); err != nil {
+		tb.Fatalf("enqueue %s: %v", id, err)
+	}
 }
 
 func (sf *sweepFixture) sweep(tb testing.TB, grace time.Duration) {
@@ -81,18 +92,9 @@ func TestSweepRequeuesDeliveriesMissingFromRedis(t *testing.T) {
 		"due later":            sf.mustDelivery(t, now.Add(time.Hour)),
 		"cancelled (finished)": sf.mustDelivery(t, hourAgo),
 	}
-	enqueue := func(id string, at time.Time) {
-		task, err := jobs.NewDeliverTask(id, 0, at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := sf.client.EnqueueContext(ctx, task); err != nil {
-			t.Fatalf("enqueue %s: %v", id, err)
-		}
-	}
-	enqueue(ids["scheduled in redis"], now.Add(time.Hour))
-	enqueue(ids["pending in redis"], time.Time{})
-	enqueue(ids["archived"], time.Time{})
+	sf.enqueue(t, ids["scheduled in redis"], 0, now.Add(time.Hour))
+	sf.enqueue(t, ids["pending in redis"], 0, time.Time{})
+	sf.enqueue(t, ids["archived"], 0, time.Time{})
 	if err := sf.insp.ArchiveTask(jobs.QueueDeliveries, ids["archived"]); err != nil {
 		t.Fatalf("ArchiveTask: %v", err)
 	}
@@ -143,7 +145,7 @@ func TestSweepSkipsWhileAnotherSweepHoldsTheLock(t *testing.T) {
 	release := holdLock(t, sf.store.WithSweepLock)
 	sf.sweep(t, time.Minute)
 	for _, id := range ids {
-		if s := sf.state(t, id); s != "absent" {
+		if s := sf.state(t, jobs.QueueDeliveries, id); s != "absent" {
 			t.Errorf("delivery %s is %s in Redis while another sweep held the lock, want absent", id, s)
 		}
 	}
@@ -163,7 +165,7 @@ func TestSweepSkipsWhileAnotherSweepHoldsTheLock(t *testing.T) {
 	}
 	sweeps.Wait()
 	for _, id := range ids {
-		if s := sf.state(t, id); s != "pending" {
+		if s := sf.state(t, jobs.QueueDeliveries, id); s != "pending" {
 			t.Errorf("delivery %s is %s after the sweeps, want pending", id, s)
 		}
 	}
@@ -202,19 +204,8 @@ func TestSweepPagesThroughLargeBacklog(t *testing.T) {
 		t.Errorf("pending tasks = %d, want %d", info.Pending, n)
 	}
 	for _, i := range []int{0, 499, 500, n - 1} {
-		if s := sf.state(t, ids[i]); s != "pending" {
+		if s := sf.state(t, jobs.QueueDeliveries, ids[i]); s != "pending" {
 			t.Errorf("delivery %d is %s, want pending", i, s)
-		}
-	}
-}
-
-func TestSweepBadPayload(t *testing.T) {
-	t.Parallel()
-	h := jobs.NewSweepHandler(nil, nil, nil, setupMetrics(), discardLog)
-	for _, payload := range []string{`not json`, `{"grace_ms":-1}`, `{"grace_ms":"soon"}`} {
-		err := h.ProcessTask(context.Background(), asynq.NewTask(jobs.TypeOutboxSweep, []byte(payload)))
-		if !errors.Is(err, asynq.SkipRetry) {
-			t.Errorf("ProcessTask(%q) = %v, want an error wrapping asynq.SkipRetry", payload, err)
 		}
 	}
 }
@@ -244,39 +235,20 @@ func TestSweepUsesTaskLocation(t *testing.T) {
 	scheduled := retrying(2)
 	archived := retrying(1)
 
-	enqueue := func(id string, attempts int, at time.Time) {
-		task, err := jobs.NewDeliverTask(id, attempts, at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := sf.client.EnqueueContext(ctx, task); err != nil {
-			t.Fatalf("enqueue: %v", err)
-		}
-	}
-	enqueue(scheduled, 2, time.Now().Add(time.Hour))
-	enqueue(archived, 1, time.Time{})
+	sf.enqueue(t, scheduled, 2, time.Now().Add(time.Hour))
+	sf.enqueue(t, archived, 1, time.Time{})
 	if err := sf.insp.ArchiveTask(jobs.QueueRetries, archived+":2"); err != nil {
 		t.Fatalf("ArchiveTask: %v", err)
 	}
 
 	sf.sweep(t, time.Minute)
 
-	state := func(queue, id string) string {
-		info, err := sf.insp.GetTaskInfo(queue, id)
-		if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
-			return "absent"
-		}
-		if err != nil {
-			t.Fatalf("GetTaskInfo(%s, %s): %v", queue, id, err)
-		}
-		return info.State.String()
-	}
 	got := map[string]string{
-		"missing on retries":     state(jobs.QueueRetries, missing+":2"),
-		"missing on deliveries":  state(jobs.QueueDeliveries, missing),
-		"scheduled on retries":   state(jobs.QueueRetries, scheduled+":3"),
-		"archived on retries":    state(jobs.QueueRetries, archived+":2"),
-		"archived on deliveries": state(jobs.QueueDeliveries, archived),
+		"missing on retries":     sf.state(t, jobs.QueueRetries, missing+":2"),
+		"missing on deliveries":  sf.state(t, jobs.QueueDeliveries, missing),
+		"scheduled on retries":   sf.state(t, jobs.QueueRetries, scheduled+":3"),
+		"archived on retries":    sf.state(t, jobs.QueueRetries, archived+":2"),
+		"archived on deliveries": sf.state(t, jobs.QueueDeliveries, archived),
 	}
 	want := map[string]string{
 		"missing on retries":     "pending",

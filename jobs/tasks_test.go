@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
+	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/jobs"
 )
 
@@ -39,7 +40,7 @@ func TestNewDeliverTask(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	opt := newRedis(t)
-	client, insp := newClient(t, opt), newInspector(t, opt)
+	client, insp := queuetest.NewClient(t, opt), queuetest.NewInspector(t, opt)
 	id := uuid.NewString()
 	later := time.Now().Add(time.Hour).Truncate(time.Millisecond).Add(300 * time.Millisecond)
 
@@ -91,4 +92,32 @@ func TestNewDeliverTask(t *testing.T) {
 			t.Errorf("%s: enqueueing it again = %v, want ErrTaskIDConflict", tt.name, err)
 		}
 	}
+}
+
+// TestHandlersRefuseBadPayloads: a task whose payload its handler cannot
+// read is dropped, its error wrapping SkipRetry; a delivery's sends nothing.
+func TestHandlersRefuseBadPayloads(t *testing.T) {
+	t.Parallel()
+	p := &fakeSender{}
+	tests := []struct {
+		name     string
+		h        asynq.Handler
+		taskType string
+		payloads []string
+	}{
+		{"deliver", setup(t).handler(t, p, policy), jobs.TypeDeliver, []string{``, `not json`, `{}`, `{"delivery_id":""}`, `{"delivery_id":42}`}},
+		{"outbox sweep", jobs.NewSweepHandler(nil, nil, nil, setupMetrics(), discardLog), jobs.TypeOutboxSweep, []string{`not json`, `{"grace_ms":-1}`, `{"grace_ms":"soon"}`}},
+		{"retention", jobs.NewRetentionHandler(jobs.RetentionConfig{Metrics: setupMetrics(), Log: discardLog}), jobs.TypeRetention, []string{`not json`, `{"period_ms":-1}`, `{"period_ms":"30d"}`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, payload := range tt.payloads {
+				err := tt.h.ProcessTask(context.Background(), asynq.NewTask(tt.taskType, []byte(payload)))
+				if !errors.Is(err, asynq.SkipRetry) {
+					t.Errorf("ProcessTask(%q) = %v, want an error wrapping asynq.SkipRetry", payload, err)
+				}
+			}
+		})
+	}
+	p.wantSent(t, 0)
 }

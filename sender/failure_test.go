@@ -19,6 +19,7 @@ import (
 
 	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/destination"
+	"github.com/trackelio/webhooks/internal/testreceiver"
 	"github.com/trackelio/webhooks/sender"
 )
 
@@ -96,7 +97,7 @@ func TestSendFailures(t *testing.T) {
 		{
 			name: "connection refused",
 			attempt: func(t *testing.T) (*sender.Sender, string) {
-				addr := closedAddr(t)
+				addr := testreceiver.ClosedAddr(t)
 				return newSender(timeout), "http://" + addr + "/hook"
 			},
 			want:   sender.Result{Outcome: delivery.ConnectionError, Error: "connection refused"},

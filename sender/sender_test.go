@@ -290,21 +290,9 @@ func TestSendSlowBodyTimesOut(t *testing.T) {
 	}
 }
 
-// closedAddr is a loopback address nothing listens on.
-func closedAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func TestSendConnectionRefused(t *testing.T) {
 	t.Parallel()
-	res := newSender(5*time.Second).Send(context.Background(), request("http://"+closedAddr(t)+"/hook"))
+	res := newSender(5*time.Second).Send(context.Background(), request("http://"+testreceiver.ClosedAddr(t)+"/hook"))
 
 	if res.Outcome != delivery.ConnectionError || res.StatusCode != 0 || res.Body != nil {
 		t.Errorf("Result = %+v, want ConnectionError without a response", res)

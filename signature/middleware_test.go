@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/trackelio/webhooks/signature"
 )
 
@@ -48,12 +46,7 @@ type unsizedReader struct{ io.Reader }
 
 func TestMiddleware(t *testing.T) {
 	t.Parallel()
-	const (
-		oldSecret = "whsec_//79/Pv6+fj39vX08/Lx8O/u7ezr6uno5+bl5OPi4eA="
-		newSecret = "whsec_q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA="
-		stranger  = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-		id        = "msg_mw"
-	)
+	const id = "msg_mw"
 	now := time.Unix(1700000000, 0)
 	clock := func() time.Time { return now }
 	body := `{"type":"post.created","data":{"title":"Ünïcode & </script>"}}`
@@ -92,7 +85,7 @@ func TestMiddleware(t *testing.T) {
 		{"valid", plain, request(body, oldSecret, "", now), ok(body)},
 		{"empty body", plain, request("", oldSecret, "", now), ok("")},
 		{"missing signature", plain, request(body, "", "", now), unauthorized("missing X-Trackelio-Signature header")},
-		{"wrong secret", plain, request(body, stranger, "", now), unauthorized("invalid signature")},
+		{"wrong secret", plain, request(body, otherSecret, "", now), unauthorized("invalid signature")},
 		{"bad signature", plain, func() *http.Request {
 			r := request(body, oldSecret, "", now)
 			r.Header.Set(signature.Header, "deadbeef")
@@ -114,7 +107,7 @@ func TestMiddleware(t *testing.T) {
 		{"body over default MaxBody", plain, request(mib+"x", oldSecret, "", now), tooLarge},
 		{"rotation, old secret", rotating, request(body, oldSecret, "", now), ok(body)},
 		{"rotation, new secret", rotating, request(body, newSecret, "", now), ok(body)},
-		{"rotation, stranger", rotating, request(body, stranger, "", now), unauthorized("invalid signature")},
+		{"rotation, stranger", rotating, request(body, otherSecret, "", now), unauthorized("invalid signature")},
 		{"timestamp required, fresh", strict, request(body, newSecret, newSecret, now.Add(-time.Minute)), ok(body)},
 		{"timestamp required, old secret", strict, request(body, oldSecret, oldSecret, now), ok(body)},
 		{"timestamp required, stale", strict, request(body, newSecret, newSecret, now.Add(-6*time.Minute)),
@@ -126,7 +119,7 @@ func TestMiddleware(t *testing.T) {
 		}, request(body, newSecret, newSecret, now.Add(-6*time.Minute)), ok(body)},
 		{"timestamp required, headers missing", strict, request(body, newSecret, "", now),
 			unauthorized("missing webhook-id, webhook-timestamp or webhook-signature header")},
-		{"timestamp required, standard signature by stranger", strict, request(body, newSecret, stranger, now),
+		{"timestamp required, standard signature by stranger", strict, request(body, newSecret, otherSecret, now),
 			unauthorized("invalid webhook-signature")},
 		{"timestamp required, trackelio signature missing", strict, request(body, "", newSecret, now),
 			unauthorized("missing X-Trackelio-Signature header")},
@@ -136,10 +129,7 @@ func TestMiddleware(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := serve(t, tt.m, tt.req)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("served mismatch (-want +got):\n%s", diff)
-			}
+			wantEqual(t, "served", tt.want, serve(t, tt.m, tt.req))
 		})
 	}
 }
@@ -153,10 +143,7 @@ func TestMiddlewareRestoresExactBytes(t *testing.T) {
 	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 	req.Header.Set(signature.Header, signature.Sign(secret, body))
 	got := serve(t, signature.Middleware{Secrets: []string{secret}}, req)
-	want := served{Status: http.StatusOK, NextCalled: true, NextBody: string(body)}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("served mismatch (-want +got):\n%s", diff)
-	}
+	wantEqual(t, "served", served{Status: http.StatusOK, NextCalled: true, NextBody: string(body)}, got)
 }
 
 func TestMiddlewareWrapPanicsOnUnusableConfig(t *testing.T) {
@@ -180,9 +167,7 @@ func TestMiddlewareWrapPanicsOnUnusableConfig(t *testing.T) {
 				tt.m.Wrap(http.NotFoundHandler())
 				return false
 			}()
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("Wrap panicked mismatch (-want +got):\n%s", diff)
-			}
+			wantEqual(t, "Wrap panicked", tt.want, got)
 		})
 	}
 }

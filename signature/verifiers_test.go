@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/trackelio/webhooks/signature"
 )
 
@@ -70,10 +68,7 @@ func TestDocumentedVerifiers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := mustRunVerifier(t, tt.argv, tt.cases)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("verifier run mismatch (-want +got):\n%s", diff)
-			}
+			wantEqual(t, "verifier run", tt.want, mustRunVerifier(t, tt.argv, tt.cases))
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -12,21 +11,15 @@ import (
 
 func TestLoadConfigDashboard(t *testing.T) {
 	t.Parallel()
-	c, err := loadConfig(testproc.Getenv(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testproc.MustLoad(t, loadConfig, nil)
 	if diff := cmp.Diff([]any{"", 5 * time.Minute, 12 * time.Hour, []string(nil), 9},
 		[]any{c.PublicURL, c.LinkTTL, c.SessionTTL, c.FrameAncestors, len(c.RetrySchedule)}); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
-	c, err = loadConfig(testproc.Getenv(map[string]string{
+	c = testproc.MustLoad(t, loadConfig, map[string]string{
 		"PUBLIC_URL": "https://webhooks.trackelio.com/", "DASHBOARD_LINK_TTL": "2m", "DASHBOARD_SESSION_TTL": "8h",
 		"DASHBOARD_FRAME_ANCESTORS": "https://app.trackelio.com, https://*.trackelio.com", "RETRY_SCHEDULE": "1s,1m",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	if diff := cmp.Diff([]any{"https://webhooks.trackelio.com", 2 * time.Minute, 8 * time.Hour, []string{"https://app.trackelio.com", "https://*.trackelio.com"},
 		[]time.Duration{time.Second, time.Minute}},
 		[]any{c.PublicURL, c.LinkTTL, c.SessionTTL, c.FrameAncestors, c.RetrySchedule}); diff != "" {
@@ -36,27 +29,17 @@ func TestLoadConfigDashboard(t *testing.T) {
 
 func TestLoadConfigRefusesBadDashboardSettings(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		key, value, want string
-	}{
-		{"PUBLIC_URL", "webhooks.trackelio.com", `PUBLIC_URL: "webhooks.trackelio.com" is not a URL`},
-		{"PUBLIC_URL", "ftp://webhooks.trackelio.com", "PUBLIC_URL"},
-		{"PUBLIC_URL", "https://webhooks.trackelio.com/?x=1", "PUBLIC_URL"},
-		{"DASHBOARD_LINK_TTL", "soon", `DASHBOARD_LINK_TTL="soon": not a duration`},
-		{"DASHBOARD_LINK_TTL", "1s", "DASHBOARD_LINK_TTL: must be from 10s to 1h"},
-		{"DASHBOARD_LINK_TTL", "2h", "DASHBOARD_LINK_TTL: must be from 10s to 1h"},
-		{"DASHBOARD_SESSION_TTL", "30s", "DASHBOARD_SESSION_TTL: must be from 1m to 720h"},
-		{"DASHBOARD_SESSION_TTL", "721h", "DASHBOARD_SESSION_TTL: must be from 1m to 720h"},
-		{"DASHBOARD_FRAME_ANCESTORS", "*", `DASHBOARD_FRAME_ANCESTORS: "*" is not an origin`},
-		{"DASHBOARD_FRAME_ANCESTORS", "https://app.trackelio.com/embed", "DASHBOARD_FRAME_ANCESTORS"},
-		{"RETRY_SCHEDULE", "5s,never", "RETRY_SCHEDULE"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
-			_, err := loadConfig(testproc.Getenv(map[string]string{tt.key: tt.value}))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("loadConfig error = %v, want one containing %q", err, tt.want)
-			}
-		})
-	}
+	testproc.WantRefused(t, loadConfig, map[string]string{
+		"PUBLIC_URL=webhooks.trackelio.com":                         `PUBLIC_URL: "webhooks.trackelio.com" is not a URL`,
+		"PUBLIC_URL=ftp://webhooks.trackelio.com":                   "PUBLIC_URL",
+		"PUBLIC_URL=https://webhooks.trackelio.com/?x=1":            "PUBLIC_URL",
+		"DASHBOARD_LINK_TTL=soon":                                   `DASHBOARD_LINK_TTL="soon": not a duration`,
+		"DASHBOARD_LINK_TTL=1s":                                     "DASHBOARD_LINK_TTL: must be from 10s to 1h",
+		"DASHBOARD_LINK_TTL=2h":                                     "DASHBOARD_LINK_TTL: must be from 10s to 1h",
+		"DASHBOARD_SESSION_TTL=30s":                                 "DASHBOARD_SESSION_TTL: must be from 1m to 720h",
+		"DASHBOARD_SESSION_TTL=721h":                                "DASHBOARD_SESSION_TTL: must be from 1m to 720h",
+		"DASHBOARD_FRAME_ANCESTORS=*":                               `DASHBOARD_FRAME_ANCESTORS: "*" is not an origin`,
+		"DASHBOARD_FRAME_ANCESTORS=https://app.trackelio.com/embed": "DASHBOARD_FRAME_ANCESTORS",
+		"RETRY_SCHEDULE=5s,never":                                   "RETRY_SCHEDULE",
+	})
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -25,10 +24,7 @@ func TestLoadConfigRetention(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := loadConfig(testproc.Getenv(tt.vars))
-			if err != nil {
-				t.Fatalf("loadConfig: %v", err)
-			}
+			c := testproc.MustLoad(t, loadConfig, tt.vars)
 			if diff := cmp.Diff([]time.Duration{tt.period, tt.interval}, []time.Duration{c.RetentionPeriod, c.RetentionInterval}); diff != "" {
 				t.Errorf("RETENTION_PERIOD, RETENTION_INTERVAL (-want +got):\n%s", diff)
 			}
@@ -38,25 +34,15 @@ func TestLoadConfigRetention(t *testing.T) {
 
 func TestLoadConfigRefusesBadRetentionSettings(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		key, value, want string
-	}{
-		{"RETENTION_PERIOD", "30d", `RETENTION_PERIOD="30d": not a duration`},
-		{"RETENTION_PERIOD", "forever", `RETENTION_PERIOD="forever": not a duration`},
-		{"RETENTION_PERIOD", "-720h", "RETENTION_PERIOD: must be 0 (keep everything) or at least 336h0m0s, the 14 days POST /recover reaches back"},
-		{"RETENTION_PERIOD", "335h59m", "RETENTION_PERIOD: must be 0 (keep everything) or at least 336h0m0s"},
-		{"RETENTION_PERIOD", "1s", "RETENTION_PERIOD: must be 0 (keep everything) or at least 336h0m0s"},
-		{"RETENTION_INTERVAL", "hourly", `RETENTION_INTERVAL="hourly": not a duration`},
-		{"RETENTION_INTERVAL", "0", "RETENTION_INTERVAL: must be at least 1s"},
-		{"RETENTION_INTERVAL", "-1h", "RETENTION_INTERVAL: must be at least 1s"},
-		{"RETENTION_INTERVAL", "999ms", "RETENTION_INTERVAL: must be at least 1s"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
-			_, err := loadConfig(testproc.Getenv(map[string]string{tt.key: tt.value}))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("loadConfig error = %v, want one containing %q", err, tt.want)
-			}
-		})
-	}
+	testproc.WantRefused(t, loadConfig, map[string]string{
+		"RETENTION_PERIOD=30d":      `RETENTION_PERIOD="30d": not a duration`,
+		"RETENTION_PERIOD=forever":  `RETENTION_PERIOD="forever": not a duration`,
+		"RETENTION_PERIOD=-720h":    "RETENTION_PERIOD: must be 0 (keep everything) or at least 336h0m0s, the 14 days POST /recover reaches back",
+		"RETENTION_PERIOD=335h59m":  "RETENTION_PERIOD: must be 0 (keep everything) or at least 336h0m0s",
+		"RETENTION_PERIOD=1s":       "RETENTION_PERIOD: must be 0 (keep everything) or at least 336h0m0s",
+		"RETENTION_INTERVAL=hourly": `RETENTION_INTERVAL="hourly": not a duration`,
+		"RETENTION_INTERVAL=0":      "RETENTION_INTERVAL: must be at least 1s",
+		"RETENTION_INTERVAL=-1h":    "RETENTION_INTERVAL: must be at least 1s",
+		"RETENTION_INTERVAL=999ms":  "RETENTION_INTERVAL: must be at least 1s",
+	})
 }

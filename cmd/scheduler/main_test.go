@@ -52,12 +52,8 @@ func TestSchedule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := loadConfig(testproc.Getenv(tt.vars))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var r recorder
-			if err := schedule(&r, cfg); err != nil {
+			if err := schedule(&r, testproc.MustLoad(t, loadConfig, tt.vars)); err != nil {
 				t.Fatalf("schedule: %v", err)
 			}
 			if diff := cmp.Diff(tt.want, r.entries); diff != "" {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -12,10 +11,7 @@ import (
 
 func TestLoadConfigDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := loadConfig(testproc.Getenv(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testproc.MustLoad(t, loadConfig, nil)
 	got := []any{c.Addr, c.Limits.Slots, c.Limits.MaxWaiting, c.DatabaseMaxConns, c.PollInterval, c.DeliveryTimeout, len(c.Retry.Schedule) + 1,
 		c.Retry.Jitter, c.Retry.MinAfterThrottle, c.Limits.MaxInFlight, c.Limits.BreakerThreshold,
 		c.Limits.ProbeInterval, c.AutoDisable.After, c.AutoDisable.MinFailures, c.Proxy == nil}
@@ -38,39 +34,28 @@ func TestLoadConfigDefaults(t *testing.T) {
 // stops it at start with the variable's name in the error.
 func TestLoadConfigRefusesBadValues(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		key, value, want string
-	}{
-		{"WORKER_CONCURRENCY", "0", "WORKER_CONCURRENCY: must be at least 1"},
-		{"WORKER_CONCURRENCY", "many", "WORKER_CONCURRENCY"},
-		{"DATABASE_MAX_CONNS", "0", "DATABASE_MAX_CONNS: must be at least 1"},
-		{"WORKER_POLL_INTERVAL", "0s", "WORKER_POLL_INTERVAL: must be positive"},
-		{"WORKER_POLL_INTERVAL", "often", "WORKER_POLL_INTERVAL"},
-		{"DELIVERY_TIMEOUT", "0s", "DELIVERY_TIMEOUT: must be between 0 and 5m"},
-		{"DELIVERY_TIMEOUT", "6m", "DELIVERY_TIMEOUT: must be between 0 and 5m"},
-		{"DELIVERY_ALLOW_CIDRS", "10.0.0.0/33", "DELIVERY_ALLOW_CIDRS"},
-		{"DELIVERY_HTTPS_ONLY", "maybe", "DELIVERY_HTTPS_ONLY"},
-		{"DELIVERY_PROXY", "proxy:3128", "DELIVERY_PROXY"},
-		{"DELIVERY_PROXY", "http://", "DELIVERY_PROXY"},
-		{"RETRY_SCHEDULE", "5s,soon", "RETRY_SCHEDULE"},
-		{"RETRY_JITTER", "1", "RETRY_JITTER: must be a fraction from 0 to below 1"},
-		{"RETRY_JITTER", "-0.1", "RETRY_JITTER"},
-		{"RETRY_MIN_AFTER_THROTTLE", "a while", "RETRY_MIN_AFTER_THROTTLE"},
-		{"WEBHOOK_MAX_IN_FLIGHT", "0", "WEBHOOK_MAX_IN_FLIGHT: must be at least 1"},
-		{"DELIVERY_CA_FILE", "/nonexistent/ca.pem", "DELIVERY_CA_FILE: read the CA file"},
-		{"DELIVERY_CA_FILE", "config_test.go", "DELIVERY_CA_FILE: config_test.go holds no PEM certificate"},
-		{"BREAKER_THRESHOLD", "-1", "BREAKER_THRESHOLD"},
-		{"BREAKER_PROBE_INTERVAL", "10ms", "BREAKER_PROBE_INTERVAL must be at least 100ms"},
-		{"WEBHOOK_DISABLE_MIN_FAILURES", "0", "WEBHOOK_DISABLE_MIN_FAILURES must be at least 1"},
-		{"WEBHOOK_DISABLE_AFTER", "-1h", "WEBHOOK_DISABLE_AFTER not negative"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
-			t.Parallel()
-			_, err := loadConfig(testproc.Getenv(map[string]string{tt.key: tt.value}))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("loadConfig error = %v, want one containing %q", err, tt.want)
-			}
-		})
-	}
+	testproc.WantRefused(t, loadConfig, map[string]string{
+		"WORKER_CONCURRENCY=0":                 "WORKER_CONCURRENCY: must be at least 1",
+		"WORKER_CONCURRENCY=many":              "WORKER_CONCURRENCY",
+		"DATABASE_MAX_CONNS=0":                 "DATABASE_MAX_CONNS: must be at least 1",
+		"WORKER_POLL_INTERVAL=0s":              "WORKER_POLL_INTERVAL: must be positive",
+		"WORKER_POLL_INTERVAL=often":           "WORKER_POLL_INTERVAL",
+		"DELIVERY_TIMEOUT=0s":                  "DELIVERY_TIMEOUT: must be between 0 and 5m",
+		"DELIVERY_TIMEOUT=6m":                  "DELIVERY_TIMEOUT: must be between 0 and 5m",
+		"DELIVERY_ALLOW_CIDRS=10.0.0.0/33":     "DELIVERY_ALLOW_CIDRS",
+		"DELIVERY_HTTPS_ONLY=maybe":            "DELIVERY_HTTPS_ONLY",
+		"DELIVERY_PROXY=proxy:3128":            "DELIVERY_PROXY",
+		"DELIVERY_PROXY=http://":               "DELIVERY_PROXY",
+		"RETRY_SCHEDULE=5s,soon":               "RETRY_SCHEDULE",
+		"RETRY_JITTER=1":                       "RETRY_JITTER: must be a fraction from 0 to below 1",
+		"RETRY_JITTER=-0.1":                    "RETRY_JITTER",
+		"RETRY_MIN_AFTER_THROTTLE=a while":     "RETRY_MIN_AFTER_THROTTLE",
+		"WEBHOOK_MAX_IN_FLIGHT=0":              "WEBHOOK_MAX_IN_FLIGHT: must be at least 1",
+		"DELIVERY_CA_FILE=/nonexistent/ca.pem": "DELIVERY_CA_FILE: read the CA file",
+		"DELIVERY_CA_FILE=config_test.go":      "DELIVERY_CA_FILE: config_test.go holds no PEM certificate",
+		"BREAKER_THRESHOLD=-1":                 "BREAKER_THRESHOLD",
+		"BREAKER_PROBE_INTERVAL=10ms":          "BREAKER_PROBE_INTERVAL must be at least 100ms",
+		"WEBHOOK_DISABLE_MIN_FAILURES=0":       "WEBHOOK_DISABLE_MIN_FAILURES must be at least 1",
+		"WEBHOOK_DISABLE_AFTER=-1h":            "WEBHOOK_DISABLE_AFTER not negative",
+	})
 }

@@ -1,5 +1,6 @@
 // Package queuetest provides Recorder, the manage.Enqueuer of tests that
-// look at what was enqueued instead of delivering it.
+// look at what was enqueued instead of delivering it, and the asynq client
+// and inspector of tests that look at the real queues in Redis.
 package queuetest
 
 import (

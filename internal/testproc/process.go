@@ -1,6 +1,7 @@
 // Package testproc builds the service binaries (api, worker, scheduler) and
 // runs them under a test, watching for the address they listen on and
-// keeping what they print; Getenv fakes their environment for config tests.
+// keeping what they print; Getenv, MustLoad and WantRefused fake their
+// environment for config tests.
 package testproc
 
 import (

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -74,6 +75,17 @@ func Hangs() Reply {
 // Writes answers every request with h.
 func Writes(h http.HandlerFunc) Reply {
 	return func(Received, int, int) Answer { return Answer{Write: h} }
+}
+
+// Switch answers as on while flag holds and as off otherwise: an endpoint
+// the test breaks or mends as it goes.
+func Switch(flag *atomic.Bool, on, off Reply) Reply {
+	return func(r Received, n, k int) Answer {
+		if flag.Load() {
+			return on(r, n, k)
+		}
+		return off(r, n, k)
+	}
 }
 
 // Config says how a Receiver answers and what it checks.

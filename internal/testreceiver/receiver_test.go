@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,6 +63,8 @@ func TestReceiverRecordsAndReplies(t *testing.T) {
 }
 
 func TestReceiverReplies(t *testing.T) {
+	var mended, broken atomic.Bool
+	mended.Store(true)
 	tests := []struct {
 		name  string
 		reply testreceiver.Reply
@@ -70,6 +73,8 @@ func TestReceiverReplies(t *testing.T) {
 		{"nil answers 204", nil, []string{"204 ", "204 "}},
 		{"always", testreceiver.Always(503, "down"), []string{"503 down", "503 down"}},
 		{"statuses repeat the last", testreceiver.Statuses(500, 200), []string{"500 answer 1: 500", "200 answer 2: 200", "200 answer 3: 200"}},
+		{"switch on", testreceiver.Switch(&mended, testreceiver.Always(200, "ok"), testreceiver.Always(500, "down")), []string{"200 ok", "200 ok"}},
+		{"switch off", testreceiver.Switch(&broken, testreceiver.Always(200, "ok"), testreceiver.Always(500, "down")), []string{"500 down", "500 down"}},
 		{"writes", testreceiver.Writes(func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusTeapot)
 			io.WriteString(w, "by hand")
