@@ -1,7 +1,6 @@
 package api
 
 import (
-	"database/sql"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -24,7 +23,7 @@ type deliveryView struct {
 	RedeliveryOf      *string    `json:"redelivery_of"`
 	Status            string     `json:"status"`
 	Attempts          int        `json:"attempts"`
-	StatusCode        *int32     `json:"status_code"`
+	StatusCode        *int       `json:"status_code"`
 	ResponseBody      string     `json:"response_body"`
 	ResponseTruncated bool       `json:"response_truncated"`
 	LastError         *string    `json:"last_error"`
@@ -36,7 +35,7 @@ type deliveryView struct {
 
 type attemptView struct {
 	Attempt           int             `json:"attempt"`
-	StatusCode        *int32          `json:"status_code"`
+	StatusCode        *int            `json:"status_code"`
 	ResponseBody      string          `json:"response_body"`
 	ResponseTruncated bool            `json:"response_truncated"`
 	ResponseHeaders   json.RawMessage `json:"response_headers"`
@@ -54,27 +53,13 @@ type deliveryDetail struct {
 	AttemptCount int           `json:"attempt_count"`
 }
 
-func nullInt(n sql.NullInt32) *int32 {
-	if !n.Valid {
-		return nil
-	}
-	return &n.Int32
-}
-
-func nullTime(t sql.NullTime) *time.Time {
-	if !t.Valid {
-		return nil
-	}
-	return &t.Time
-}
-
 func newDeliveryView(d repo.Delivery) deliveryView {
 	return deliveryView{
 		ID: d.ID, EventID: d.EventID, EventType: d.EventType, WebhookID: d.WebhookID,
-		RedeliveryOf: nullString(d.RedeliveryOf), Status: string(d.Status), Attempts: d.Attempts,
-		StatusCode: nullInt(d.StatusCode), ResponseBody: string(d.ResponseBody), ResponseTruncated: d.ResponseTruncated,
-		LastError: nullString(d.LastError), LastAttemptAt: nullTime(d.LastAttemptAt), NextAttemptAt: nullTime(d.NextAttemptAt),
-		FinishedAt: nullTime(d.FinishedAt), CreatedAt: d.CreatedAt,
+		RedeliveryOf: d.RedeliveryOf, Status: string(d.Status), Attempts: d.Attempts,
+		StatusCode: d.StatusCode, ResponseBody: string(d.ResponseBody), ResponseTruncated: d.ResponseTruncated,
+		LastError: d.LastError, LastAttemptAt: d.LastAttemptAt, NextAttemptAt: d.NextAttemptAt,
+		FinishedAt: d.FinishedAt, CreatedAt: d.CreatedAt,
 	}
 }
 
@@ -125,9 +110,9 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
 	detail := deliveryDetail{deliveryView: newDeliveryView(d), Attempts: make([]attemptView, len(as)), AttemptCount: d.Attempts}
 	for i, a := range as {
 		detail.Attempts[i] = attemptView{
-			Attempt: a.Attempt, StatusCode: nullInt(a.StatusCode), ResponseBody: string(a.ResponseBody),
+			Attempt: a.Attempt, StatusCode: a.StatusCode, ResponseBody: string(a.ResponseBody),
 			ResponseTruncated: a.ResponseTruncated, ResponseHeaders: a.ResponseHeaders, HeadersDropped: a.ResponseHeadersDropped,
-			RequestHeaders: a.RequestHeaders, Error: nullString(a.Error), DurationMS: a.DurationMS, CreatedAt: a.CreatedAt,
+			RequestHeaders: a.RequestHeaders, Error: a.Error, DurationMS: a.DurationMS, CreatedAt: a.CreatedAt,
 		}
 	}
 	writeJSON(w, http.StatusOK, detail)

@@ -412,8 +412,5 @@ func (r response) fields(tb testing.TB) map[string]json.RawMessage {
 // mustRecordAttempt stores an attempt the way the worker does.
 func (f *fixture) mustRecordAttempt(tb testing.TB, r repo.AttemptResult) {
 	tb.Helper()
-	rec, err := f.store.RecordAttempt(context.Background(), r)
-	if err != nil || !rec.Stored {
-		tb.Fatalf("RecordAttempt(%d) = %+v, %v", r.Attempt, rec, err)
-	}
+	testfactory.Record(tb, f.store, r)
 }

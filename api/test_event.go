@@ -27,7 +27,7 @@ type testAnswer struct {
 	EventID           string  `json:"event_id"`
 	Status            string  `json:"status"`
 	Succeeded         bool    `json:"succeeded"`
-	StatusCode        *int32  `json:"status_code"`
+	StatusCode        *int    `json:"status_code"`
 	ResponseBody      string  `json:"response_body"`
 	ResponseTruncated bool    `json:"response_truncated"`
 	Error             *string `json:"error"`
@@ -37,8 +37,8 @@ type testAnswer struct {
 func newTestAnswer(res manage.TestResult) testAnswer {
 	ans := testAnswer{DeliveryID: res.DeliveryID, EventID: res.EventID, Status: string(res.Status), Succeeded: res.Succeeded}
 	if a := res.Attempt; a != nil {
-		ans.StatusCode, ans.ResponseBody, ans.ResponseTruncated = nullInt(a.StatusCode), string(a.ResponseBody), a.ResponseTruncated
-		ans.Error, ans.DurationMS = nullString(a.Error), a.DurationMS
+		ans.StatusCode, ans.ResponseBody, ans.ResponseTruncated = a.StatusCode, string(a.ResponseBody), a.ResponseTruncated
+		ans.Error, ans.DurationMS = a.Error, a.DurationMS
 	}
 	return ans
 }

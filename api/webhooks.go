@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"database/sql"
 	"net/http"
 	"time"
 
@@ -34,13 +33,16 @@ type webhookView struct {
 }
 
 func newWebhookView(w repo.Webhook) webhookView {
-	return webhookView{
+	v := webhookView{
 		ID: w.ID, URL: w.URL, Events: w.Events, Active: w.Active, Description: w.Description,
 		FailureCount: w.FailureCount, ConsecutiveFailures: w.ConsecutiveFailures,
-		DisabledReason: nullString(w.DisabledReason), DisabledAt: nullTime(w.DisabledAt),
-		LastSuccessAt: nullTime(w.LastSuccessAt), LastFailureAt: nullTime(w.LastFailureAt),
+		DisabledAt: w.DisabledAt, LastSuccessAt: w.LastSuccessAt, LastFailureAt: w.LastFailureAt,
 		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 	}
+	if w.DisabledReason != "" { // "" is none: null in the API
+		v.DisabledReason = &w.DisabledReason
+	}
+	return v
 }
 
 // webhookViews renders webhooks with their 24-hour success rates, read in
@@ -62,13 +64,6 @@ func (s *Server) webhookViews(ctx context.Context, hooks ...repo.Webhook) ([]web
 		}
 	}
 	return views, nil
-}
-
-func nullString(s sql.NullString) *string {
-	if !s.Valid {
-		return nil
-	}
-	return &s.String
 }
 
 // webhookBody is a webhook as POST and PATCH take it.

@@ -22,6 +22,7 @@ import (
 	"github.com/trackelio/webhooks/dashboard"
 	"github.com/trackelio/webhooks/internal/dbtest"
 	"github.com/trackelio/webhooks/internal/queuetest"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/internal/testmain"
 	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/metrics"
@@ -136,10 +137,7 @@ func (a *realAPI) mustRecordAttempt(tb testing.TB, r repo.AttemptResult) {
 	if r.At.IsZero() {
 		r.At = time.Now()
 	}
-	rec, err := a.store.RecordAttempt(context.Background(), r)
-	if err != nil || !rec.Stored {
-		tb.Fatalf("RecordAttempt(%s, %d) = %+v, %v", r.DeliveryID, r.Attempt, rec, err)
-	}
+	testfactory.Record(tb, a.store, r)
 }
 
 // recorder is an http.RoundTripper that keeps each exchange, so tests see

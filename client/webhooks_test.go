@@ -106,10 +106,10 @@ func TestSendTestEvent(t *testing.T) {
 	ctx := context.Background()
 	// The worker, played here, makes the attempt at once.
 	a.enq.Then(func(ctx context.Context, id string) error {
-		stored, err := a.store.RecordAttempt(ctx, repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 200, ResponseBody: []byte("ok"),
-			Duration: 12 * time.Millisecond, At: time.Now(), Succeeded: true, NewStatus: delivery.StatusSucceeded})
-		if err != nil || !stored.Stored {
-			t.Errorf("worker RecordAttempt = %+v, %v", stored, err) // not Fatal: this is the api's goroutine
+		stored, err := a.store.RecordAttempts(ctx, []repo.AttemptResult{{DeliveryID: id, Attempt: 1, StatusCode: 200, ResponseBody: []byte("ok"),
+			Duration: 12 * time.Millisecond, At: time.Now(), Succeeded: true, NewStatus: delivery.StatusSucceeded}})
+		if err != nil || !stored[0].Stored {
+			t.Errorf("worker RecordAttempts = %+v, %v", stored, err) // not Fatal: this is the api's goroutine
 		}
 		return nil
 	})

@@ -69,7 +69,7 @@ func (d *Dashboard) deliveryDetail(w http.ResponseWriter, r *http.Request, v *vi
 	view := deliveryView{
 		ID: dl.ID, EventID: dl.EventID, EventType: dl.EventType, WebhookID: dl.WebhookID, Outcome: deliveryOutcome(dl),
 		Attempts: d.attempts(dl), Failures: failedAttempts(dl), CreatedAt: dl.CreatedAt,
-		SentAt: timePtr(dl.LastAttemptAt), FinishedAt: timePtr(dl.FinishedAt), RedeliveryOf: dl.RedeliveryOf.String,
+		SentAt: dl.LastAttemptAt, FinishedAt: dl.FinishedAt, RedeliveryOf: orNone(dl.RedeliveryOf),
 		Body: newBodyView(body),
 	}
 	hook, err := d.store.Webhook(ctx, v.WorkspaceID, dl.WebhookID)
@@ -83,7 +83,7 @@ func (d *Dashboard) deliveryDetail(w http.ResponseWriter, r *http.Request, v *vi
 	}
 	for _, a := range slices.Backward(attempts) {
 		view.History = append(view.History, attemptView{
-			Number: a.Attempt, StatusCode: int(a.StatusCode.Int32), Error: a.Error.String, DurationMS: a.DurationMS, At: a.CreatedAt,
+			Number: a.Attempt, StatusCode: orNone(a.StatusCode), Error: orNone(a.Error), DurationMS: a.DurationMS, At: a.CreatedAt,
 			Headers: headers(a.ResponseHeaders), HeadersDropped: a.ResponseHeadersDropped, Body: text(a.ResponseBody), Truncated: a.ResponseTruncated,
 		})
 	}

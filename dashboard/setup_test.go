@@ -128,7 +128,6 @@ func (f *fixture) mustTurnOff(tb testing.TB, hook repo.Webhook) {
 // result for the webhook's delivery; it returns that delivery's id.
 func (f *fixture) mustDeliver(tb testing.TB, hook repo.Webhook, typ string, extra map[string]any, results ...repo.AttemptResult) string {
 	tb.Helper()
-	ctx := context.Background()
 	svc := manage.New(manage.Config{Store: f.store, Enqueuer: f.enq})
 	ev, err := svc.NewEvent(hook.WorkspaceID, typ, json.RawMessage(testfactory.EventData(tb, typ, extra)), "")
 	if err != nil {
@@ -144,9 +143,7 @@ func (f *fixture) mustDeliver(tb testing.TB, hook repo.Webhook, typ string, extr
 		if r.At.IsZero() {
 			r.At = time.Now()
 		}
-		if rec, err := f.store.RecordAttempt(ctx, r); err != nil || !rec.Stored {
-			tb.Fatalf("RecordAttempt %d = %+v, %v", i+1, rec, err)
-		}
+		testfactory.Record(tb, f.store, r)
 	}
 	return id
 }

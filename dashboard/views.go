@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -20,22 +19,31 @@ type badge struct {
 }
 
 // webhookHealth says at a glance whether a webhook gets its deliveries.
-func webhookHealth(h repo.Webhook) badge {
-	switch {
-	case !h.Active && h.DisabledReason.String == "gone":
-		return badge{"disabled", "Inactive", "disabled: the endpoint answered 410 Gone"}
-	case !h.Active && h.DisabledReason.String == "failing":
-		return badge{"disabled", "Inactive", "disabled: it kept failing"}
-	case !h.Active && h.DisabledReason.Valid:
-		return badge{"disabled", "Inactive", "disabled: " + h.DisabledReason.String}
-	case !h.Active:
-		return badge{"inactive", "Inactive", ""}
-	case h.ConsecutiveFailures == 1:
-		return badge{"failing", "Active", "the last attempt failed"}
-	case h.ConsecutiveFailures > 1:
+func webhookHealth(h delivery.Health) badge {
+	switch h.State() {
+	case delivery.Disabled:
+		return disabledBadge(h.DisabledReason)
+	case delivery.Failing:
+		if h.ConsecutiveFailures == 1 {
+			return badge{"failing", "Active", "the last attempt failed"}
+		}
 		return badge{"failing", "Active", fmt.Sprintf("the last %d attempts failed", h.ConsecutiveFailures)}
 	default:
 		return badge{"healthy", "Active", ""}
+	}
+}
+
+// disabledBadge says who switched a webhook off, and why.
+func disabledBadge(reason string) badge {
+	switch reason {
+	case "": // the customer
+		return badge{"inactive", "Inactive", ""}
+	case delivery.DisabledGone:
+		return badge{"disabled", "Inactive", "disabled: the endpoint answered 410 Gone"}
+	case delivery.DisabledFailing:
+		return badge{"disabled", "Inactive", "disabled: it kept failing"}
+	default:
+		return badge{"disabled", "Inactive", "disabled: " + reason}
 	}
 }
 
@@ -68,7 +76,7 @@ type attemptsView struct {
 // run with (RETRY_SCHEDULE).
 func (d *Dashboard) attempts(dl repo.Delivery) attemptsView {
 	a := attemptsView{Made: dl.Attempts, Max: max(d.retry.MaxAttemptsFor(dl.EventType), dl.Attempts)}
-	if next := timePtr(dl.NextAttemptAt); next != nil && dl.Status == delivery.StatusPending {
+	if next := dl.NextAttemptAt; next != nil && dl.Status == delivery.StatusPending {
 		a.Next = next
 		if last := d.retry.LastAttemptAround(*next, dl.Attempts, dl.EventType); last.After(*next) {
 			a.GivesUp = &last
@@ -102,18 +110,12 @@ func excerpt(s string, n int) string {
 	return string(r[:n]) + "…"
 }
 
-// statusCode is a stored status code, 0 for none.
-func statusCode(d repo.Delivery) int {
-	if !d.StatusCode.Valid {
-		return 0
+// orNone is what p points to, or the zero value (no status code, no
+// error) when nothing was stored.
+func orNone[T any](p *T) T {
+	if p == nil {
+		var none T
+		return none
 	}
-	return int(d.StatusCode.Int32)
-}
-
-// timePtr is a stored time, nil when there is none.
-func timePtr(t sql.NullTime) *time.Time {
-	if !t.Valid {
-		return nil
-	}
-	return &t.Time
+	return *p
 }

@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"database/sql"
 	"testing"
 
 	"github.com/trackelio/webhooks/delivery"
@@ -10,18 +9,17 @@ import (
 
 func TestWebhookHealth(t *testing.T) {
 	t.Parallel()
-	reason := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
 	tests := []struct {
-		hook repo.Webhook
+		hook delivery.Health
 		want badge
 	}{
-		{repo.Webhook{Active: true}, badge{"healthy", "Active", ""}},
-		{repo.Webhook{Active: true, ConsecutiveFailures: 1}, badge{"failing", "Active", "the last attempt failed"}},
-		{repo.Webhook{Active: true, ConsecutiveFailures: 12}, badge{"failing", "Active", "the last 12 attempts failed"}},
-		{repo.Webhook{}, badge{"inactive", "Inactive", ""}},
-		{repo.Webhook{DisabledReason: reason("gone")}, badge{"disabled", "Inactive", "disabled: the endpoint answered 410 Gone"}},
-		{repo.Webhook{DisabledReason: reason("failing"), ConsecutiveFailures: 30}, badge{"disabled", "Inactive", "disabled: it kept failing"}},
-		{repo.Webhook{DisabledReason: reason("abuse")}, badge{"disabled", "Inactive", "disabled: abuse"}},
+		{delivery.Health{Active: true}, badge{"healthy", "Active", ""}},
+		{delivery.Health{Active: true, ConsecutiveFailures: 1}, badge{"failing", "Active", "the last attempt failed"}},
+		{delivery.Health{Active: true, ConsecutiveFailures: 12}, badge{"failing", "Active", "the last 12 attempts failed"}},
+		{delivery.Health{}, badge{"inactive", "Inactive", ""}},
+		{delivery.Health{DisabledReason: "gone"}, badge{"disabled", "Inactive", "disabled: the endpoint answered 410 Gone"}},
+		{delivery.Health{DisabledReason: "failing", ConsecutiveFailures: 30}, badge{"disabled", "Inactive", "disabled: it kept failing"}},
+		{delivery.Health{DisabledReason: "abuse"}, badge{"disabled", "Inactive", "disabled: abuse"}},
 	}
 	for _, tt := range tests {
 		if got := webhookHealth(tt.hook); got != tt.want {

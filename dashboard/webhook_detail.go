@@ -124,11 +124,11 @@ func (d *Dashboard) showWebhook(w http.ResponseWriter, r *http.Request, v *visit
 	view := webhookView{
 		frame: v.frame(hook.URL, webhooksCrumb, crumb{Label: hook.URL}),
 		ID:    hook.ID, URL: hook.URL, Description: hook.Description, Events: hook.Events, Active: hook.Active,
-		Health: webhookHealth(hook), FailureCount: hook.FailureCount, ConsecutiveFailures: hook.ConsecutiveFailures,
-		LastSuccessAt: timePtr(hook.LastSuccessAt), LastFailureAt: timePtr(hook.LastFailureAt), DisabledAt: timePtr(hook.DisabledAt),
+		Health: webhookHealth(hook.Health), FailureCount: hook.FailureCount, ConsecutiveFailures: hook.ConsecutiveFailures,
+		LastSuccessAt: hook.LastSuccessAt, LastFailureAt: hook.LastFailureAt, DisabledAt: hook.DisabledAt,
 		Snippets: newSnippets(""),
 	}
-	if end := timePtr(hook.PreviousSecretExpiresAt); end != nil && end.After(d.now()) {
+	if end := hook.PreviousSecretExpiresAt; end != nil && end.After(d.now()) {
 		view.PreviousExpiresAt = end
 	}
 	view.Notice = x.notice
@@ -208,11 +208,11 @@ func (d *Dashboard) history(r *http.Request, v *visit, webhookID string) (histor
 	}
 	for _, dl := range page.Deliveries {
 		row := historyRow{
-			ID: dl.ID, SentAt: timePtr(dl.LastAttemptAt), CreatedAt: dl.CreatedAt, EventType: dl.EventType, StatusCode: statusCode(dl),
+			ID: dl.ID, SentAt: dl.LastAttemptAt, CreatedAt: dl.CreatedAt, EventType: dl.EventType, StatusCode: orNone(dl.StatusCode),
 			Body: excerpt(text(dl.ResponseBody), 80), Attempts: d.attempts(dl), Failures: failedAttempts(dl), Outcome: deliveryOutcome(dl),
 		}
-		if row.StatusCode == 0 && dl.LastError.Valid {
-			row.Reason = excerpt(dl.LastError.String, 60)
+		if row.StatusCode == 0 && dl.LastError != nil {
+			row.Reason = excerpt(*dl.LastError, 60)
 		}
 		h.Rows = append(h.Rows, row)
 	}

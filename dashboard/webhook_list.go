@@ -56,7 +56,7 @@ func (d *Dashboard) webhookList(w http.ResponseWriter, r *http.Request, v *visit
 	view.Notice = notice(r)
 	for i, h := range hooks {
 		row := webhookRow{
-			ID: h.ID, URL: h.URL, Description: h.Description, Events: h.Events, Health: webhookHealth(h),
+			ID: h.ID, URL: h.URL, Description: h.Description, Events: h.Events, Health: webhookHealth(h.Health),
 			FailureCount: h.FailureCount, ConsecutiveFailures: h.ConsecutiveFailures,
 		}
 		if rate, ok := rates[h.ID]; ok {
@@ -65,9 +65,7 @@ func (d *Dashboard) webhookList(w http.ResponseWriter, r *http.Request, v *visit
 		if la, ok := last[h.ID]; ok {
 			at := la.At
 			row.LastAt = &at
-			if la.StatusCode != nil {
-				row.LastCode = *la.StatusCode
-			}
+			row.LastCode = orNone(la.StatusCode)
 			row.LastOutcome = deliveryOutcome(repo.Delivery{Status: la.Status, Attempts: 1})
 		}
 		view.Webhooks[i] = row

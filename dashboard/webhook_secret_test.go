@@ -85,7 +85,7 @@ func TestRotateSecretWithoutGraceAsksFirst(t *testing.T) {
 		t.Fatalf("asking rotated the secret (%v)", err)
 	}
 	v.post(t, path+"/rotate-secret", v.form(t, "grace_period", "0s", "confirm", "yes")).wantRedirectTo(t, path+"?shown=trkfl_")
-	if now, err := f.store.Webhook(t.Context(), ws, hook.ID); err != nil || now.Secret == hook.Secret || now.PreviousSecretExpiresAt.Time.After(time.Now()) {
+	if now, err := f.store.Webhook(t.Context(), ws, hook.ID); err != nil || now.Secret == hook.Secret || now.PreviousSecretExpiresAt != nil && now.PreviousSecretExpiresAt.After(time.Now()) {
 		t.Errorf("a confirmed rotation without grace: secret changed %v, previous valid until %v (%v)", now.Secret != hook.Secret, now.PreviousSecretExpiresAt, err)
 	}
 }

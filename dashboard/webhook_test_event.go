@@ -35,9 +35,9 @@ type testView struct {
 func newTestView(deliveryID string, a *repo.Attempt, problem string) *testView {
 	tv := &testView{DeliveryID: deliveryID, DeliveryURL: deliveryPath(deliveryID), Problem: problem}
 	if a != nil {
-		tv.StatusCode, tv.ResponseBody, tv.Truncated = int(a.StatusCode.Int32), text(a.ResponseBody), a.ResponseTruncated
-		tv.Succeeded = a.StatusCode.Valid && a.StatusCode.Int32 >= 200 && a.StatusCode.Int32 <= 299
-		tv.Error, tv.DurationMS, tv.Problem = a.Error.String, a.DurationMS, ""
+		tv.StatusCode, tv.ResponseBody, tv.Truncated = orNone(a.StatusCode), text(a.ResponseBody), a.ResponseTruncated
+		tv.Succeeded = tv.StatusCode >= 200 && tv.StatusCode <= 299
+		tv.Error, tv.DurationMS, tv.Problem = orNone(a.Error), a.DurationMS, ""
 	}
 	return tv
 }

@@ -103,7 +103,7 @@ func TestReenableOffersRecovery(t *testing.T) {
 		t.Fatal("the offer has no window")
 	}
 	got, err := f.store.Webhook(t.Context(), ws, hook.ID)
-	if err != nil || !got.Active || got.DisabledReason.Valid || got.ConsecutiveFailures != 0 {
+	if err != nil || !got.Active || got.DisabledReason != "" || got.ConsecutiveFailures != 0 {
 		t.Fatalf("after re-enabling: active %v reason %v streak %d, %v", got.Active, got.DisabledReason, got.ConsecutiveFailures, err)
 	}
 

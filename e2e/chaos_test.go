@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/internal/dbtest"
 	"github.com/trackelio/webhooks/internal/faultproxy"
 	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/internal/testreceiver"
@@ -329,7 +329,7 @@ func (c *chaosRun) settle(t *testing.T, healed time.Time) chaosResult {
 	for {
 		rows = rows[:0]
 		if err := c.db.Select(&rows, `SELECT id::text, event_id::text, status, finished_at FROM deliveries
-			 WHERE event_id = ANY($1::uuid[]) AND webhook_id = ANY($2::uuid[])`, pq.Array(ids), pq.Array(hookIDs)); err != nil {
+			 WHERE event_id = ANY($1::uuid[]) AND webhook_id = ANY($2::uuid[])`, dbtest.Array(ids), dbtest.Array(hookIDs)); err != nil {
 			t.Fatalf("owed deliveries: %v", err)
 		}
 		clear(first)

@@ -156,13 +156,10 @@ func TestCollectorWithRedisAndPostgres(t *testing.T) {
 	if err := jobs.NewDeliveryQueue(queuetest.NewClient(t, redisOpt), metrics.New(prometheus.NewRegistry())).EnqueueDelivery(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := store.RecordAttempt(ctx, repo.AttemptResult{
+	testfactory.Record(t, store, repo.AttemptResult{
 		DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "boom", At: time.Now(),
 		NewStatus: delivery.StatusPending, NextAttemptAt: time.Now().Add(time.Hour),
 	})
-	if err != nil || !rec.Stored {
-		t.Fatalf("RecordAttempt = %+v, %v", rec, err)
-	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(fleetstats.NewCollector(insp, store, discardLog))

@@ -58,8 +58,8 @@ func TestDeliverHonoursRetryAfter(t *testing.T) {
 				t.Errorf("retry delay = %v, want %v", ra.Delay, tt.want)
 			}
 			d := f.mustGetDelivery(t, id)
-			if d.Status != delivery.StatusPending || !d.NextAttemptAt.Valid || d.NextAttemptAt.Time.Sub(d.LastAttemptAt.Time) != tt.want {
-				t.Errorf("delivery %s, next attempt %v after the last; want pending, %v after", d.Status, d.NextAttemptAt.Time.Sub(d.LastAttemptAt.Time), tt.want)
+			if d.Status != delivery.StatusPending || d.NextAttemptAt == nil || d.LastAttemptAt == nil || d.NextAttemptAt.Sub(*d.LastAttemptAt) != tt.want {
+				t.Errorf("delivery %s, next attempt %v, last %v; want pending, %v after", d.Status, d.NextAttemptAt, d.LastAttemptAt, tt.want)
 			}
 		})
 	}
@@ -87,14 +87,14 @@ func TestDeliverGoneDisablesWebhook(t *testing.T) {
 		t.Errorf("a 410 asks for a retry: %v", err)
 	}
 	d := f.mustGetDelivery(t, first)
-	if d.Status != delivery.StatusFailed || d.Attempts != 1 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
+	if d.Status != delivery.StatusFailed || d.Attempts != 1 || d.NextAttemptAt != nil || d.FinishedAt == nil {
 		t.Errorf("delivery = %+v, want failed after its first attempt although two more were allowed", d)
 	}
 	hook, err := f.store.Webhook(ctx, f.ws.ID, f.hook.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hook.Active || hook.DisabledReason.String != "gone" || !hook.DisabledAt.Valid || hook.DisabledAt.Time.Before(before.Add(-time.Second)) {
+	if hook.Active || hook.DisabledReason != "gone" || hook.DisabledAt == nil || hook.DisabledAt.Before(before.Add(-time.Second)) {
 		t.Errorf("webhook active %v reason %v at %v; want disabled as gone now", hook.Active, hook.DisabledReason, hook.DisabledAt)
 	}
 	if n := testutil.ToFloat64(f.metrics.Disabled); n != 1 {
@@ -128,7 +128,7 @@ func TestDeliverAutoDisable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hook.Active || hook.DisabledReason.String != "failing" || hook.ConsecutiveFailures != 2 {
+	if hook.Active || hook.DisabledReason != "failing" || hook.ConsecutiveFailures != 2 {
 		t.Errorf("webhook active %v reason %v after %d failures; want disabled as failing after 2", hook.Active, hook.DisabledReason, hook.ConsecutiveFailures)
 	}
 	if n := testutil.ToFloat64(f.metrics.Disabled); n != 1 {
@@ -165,7 +165,7 @@ func TestDeliverRetryQueueSchedulesNextTask(t *testing.T) {
 		t.Fatalf("ProcessTask = %v, want nil: the retry is its own task", err)
 	}
 	d := rf.mustGetDelivery(t, id)
-	if d.Status != delivery.StatusPending || d.Attempts != 1 || d.NextAttemptAt.Time.Sub(d.LastAttemptAt.Time) != 5*time.Minute {
+	if d.Status != delivery.StatusPending || d.Attempts != 1 || d.NextAttemptAt == nil || d.LastAttemptAt == nil || d.NextAttemptAt.Sub(*d.LastAttemptAt) != 5*time.Minute {
 		t.Fatalf("delivery = %+v, want pending after 1 attempt, next in 5m", d)
 	}
 	info := findTask(t, rf.insp, jobs.QueueRetries, id+":2")
@@ -176,7 +176,7 @@ func TestDeliverRetryQueueSchedulesNextTask(t *testing.T) {
 	if err := json.Unmarshal(info.Payload, &payload); err != nil || payload.DeliveryID != id || info.Type != jobs.TypeDeliver {
 		t.Errorf("retry task type %s payload %s, want %s for the delivery", info.Type, info.Payload, jobs.TypeDeliver)
 	}
-	next := d.NextAttemptAt.Time
+	next := *d.NextAttemptAt
 	if info.State != asynq.TaskStateScheduled || info.NextProcessAt.Before(next) || info.NextProcessAt.After(next.Add(time.Second)) {
 		t.Errorf("retry task %v at %v, want scheduled at the delivery's next attempt %v (rounded up to a second)", info.State, info.NextProcessAt, next)
 	}
@@ -205,7 +205,7 @@ func TestDeliverRetryQueueChain(t *testing.T) {
 		}
 		if attempts > 0 {
 			d := rf.mustGetDelivery(t, id)
-			waitFor(t, 5*time.Second, "the retry to be due", func() bool { return time.Now().After(d.NextAttemptAt.Time) })
+			waitFor(t, 5*time.Second, "the retry to be due", func() bool { return d.NextAttemptAt == nil || time.Now().After(*d.NextAttemptAt) })
 		}
 		err = h.ProcessTask(ctx, task)
 		last := attempts == 2

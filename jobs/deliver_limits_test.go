@@ -200,7 +200,7 @@ func TestDeliverTestEvent(t *testing.T) {
 				t.Errorf("a test answered 200: ProcessTask = %v, delivery %s; want nil, succeeded", err, d.Status)
 			}
 		default:
-			if !errors.Is(err, asynq.SkipRetry) || d.Status != delivery.StatusFailed || d.NextAttemptAt.Valid {
+			if !errors.Is(err, asynq.SkipRetry) || d.Status != delivery.StatusFailed || d.NextAttemptAt != nil {
 				t.Errorf("a test answered %d: ProcessTask = %v, delivery %s (next %v); want failed without a retry", answer.StatusCode, err, d.Status, d.NextAttemptAt)
 			}
 		}

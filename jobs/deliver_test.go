@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/repo"
 	"github.com/trackelio/webhooks/sender"
@@ -83,10 +84,7 @@ func TestDeliverSuccess(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f, id := setupOne(t)
-	work, err := f.store.Work(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	work := testfactory.Work(t, f.store, id)
 	p := &fakeSender{SendFunc: answer(sender.Result{
 		Outcome: delivery.Success, StatusCode: 200, Body: []byte(`{"ok":true}`), Duration: 7 * time.Millisecond,
 		Headers: map[string]string{"X-Request-Id": "req-1"},
@@ -104,12 +102,12 @@ func TestDeliverSuccess(t *testing.T) {
 		t.Errorf("posted requests (-want +got):\n%s", diff)
 	}
 	d := f.mustGetDelivery(t, id)
-	if d.Status != delivery.StatusSucceeded || d.Attempts != 1 || d.StatusCode.Int32 != 200 ||
-		d.NextAttemptAt.Valid || !d.FinishedAt.Valid || d.FinishedAt.Time.Before(before.Add(-time.Second)) {
+	if d.Status != delivery.StatusSucceeded || d.Attempts != 1 || d.StatusCode == nil || *d.StatusCode != 200 ||
+		d.NextAttemptAt != nil || d.FinishedAt == nil || d.FinishedAt.Before(before.Add(-time.Second)) {
 		t.Errorf("delivery = %+v, want succeeded after 1 attempt, finished now", d)
 	}
 	as := f.mustAttempts(t, id)
-	if len(as) != 1 || string(as[0].ResponseBody) != `{"ok":true}` || as[0].DurationMS != 7 || as[0].Error.Valid {
+	if len(as) != 1 || string(as[0].ResponseBody) != `{"ok":true}` || as[0].DurationMS != 7 || as[0].Error != nil {
 		t.Fatalf("attempts = %+v, want one 200 with the response body and 7ms", as)
 	}
 	var headers map[string]string
@@ -155,11 +153,11 @@ func TestDeliverFailureSchedulesRetry(t *testing.T) {
 		t.Error("a retryable failure wraps SkipRetry")
 	}
 	d := f.mustGetDelivery(t, id)
-	if d.Status != delivery.StatusPending || d.Attempts != 1 || d.FinishedAt.Valid ||
-		d.LastError.String != "receiver answered 500 Internal Server Error" {
+	if d.Status != delivery.StatusPending || d.Attempts != 1 || d.FinishedAt != nil ||
+		d.LastError == nil || *d.LastError != "receiver answered 500 Internal Server Error" {
 		t.Errorf("delivery = %+v, want pending after 1 attempt with the error", d)
 	}
-	if !d.NextAttemptAt.Valid || !d.LastAttemptAt.Valid || d.NextAttemptAt.Time.Sub(d.LastAttemptAt.Time) != time.Minute {
+	if d.NextAttemptAt == nil || d.LastAttemptAt == nil || d.NextAttemptAt.Sub(*d.LastAttemptAt) != time.Minute {
 		t.Errorf("next attempt %v, last attempt %v; want exactly 1m apart", d.NextAttemptAt, d.LastAttemptAt)
 	}
 	f.wantCounts(t, counts{Attempts: map[delivery.Outcome]float64{delivery.HTTPError: 1}})
@@ -190,7 +188,7 @@ func TestDeliverLastAttemptFails(t *testing.T) {
 	}
 
 	d := f.mustGetDelivery(t, id)
-	if d.Status != delivery.StatusFailed || d.Attempts != 2 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
+	if d.Status != delivery.StatusFailed || d.Attempts != 2 || d.NextAttemptAt != nil || d.FinishedAt == nil {
 		t.Errorf("delivery = %+v, want failed after 2 attempts, finished, no next attempt", d)
 	}
 	p.wantSent(t, 2)
@@ -220,12 +218,9 @@ func TestDeliverWithNothingToSend(t *testing.T) {
 		counts   counts
 	}{
 		{"finished delivery", func(t *testing.T, f *fixture, id string) string {
-			rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+			testfactory.Record(t, f.store, repo.AttemptResult{
 				DeliveryID: id, Attempt: 1, StatusCode: 200, At: time.Now(), Succeeded: true, NewStatus: delivery.StatusSucceeded,
 			})
-			if err != nil || !rec.Stored {
-				t.Fatalf("RecordAttempt = %+v, %v", rec, err)
-			}
 			return id
 		}, delivery.StatusSucceeded, 1, counts{}},
 		{"unknown delivery", func(*testing.T, *fixture, string) string {
@@ -258,7 +253,7 @@ func TestDeliverWithNothingToSend(t *testing.T) {
 				t.Errorf("attempts stored = %d, want %d", n, tt.attempts)
 			}
 			d := f.mustGetDelivery(t, id)
-			if finished := tt.status != delivery.StatusPending; d.FinishedAt.Valid != finished || (finished && d.NextAttemptAt.Valid) {
+			if finished := tt.status != delivery.StatusPending; (d.FinishedAt != nil) != finished || (finished && d.NextAttemptAt != nil) {
 				t.Errorf("delivery finished at %v, next attempt at %v; want finished %v, and nothing next once finished", d.FinishedAt, d.NextAttemptAt, finished)
 			}
 			f.wantCounts(t, tt.counts)
@@ -296,18 +291,18 @@ func TestDeliverAttemptRecordedByAnotherRun(t *testing.T) {
 	// While this run posts, a run that lost its lease records the same
 	// attempt first.
 	p := &fakeSender{SendFunc: func(ctx context.Context, r sender.Request) sender.Result {
-		rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+		recs, err := f.store.RecordAttempts(ctx, []repo.AttemptResult{{
 			DeliveryID: r.DeliveryID, Attempt: 1, StatusCode: 200, At: time.Now(), Succeeded: true, NewStatus: delivery.StatusSucceeded,
-		})
-		if err != nil || !rec.Stored {
-			t.Errorf("concurrent RecordAttempt = %+v, %v", rec, err)
+		}})
+		if err != nil || !recs[0].Stored {
+			t.Errorf("concurrent RecordAttempts = %+v, %v", recs, err)
 		}
 		return sender.Result{Outcome: delivery.HTTPError, StatusCode: 500, Error: "receiver answered 500"}
 	}}
 
 	processOK(t, f.handler(t, p, policy), id)
 	as := f.mustAttempts(t, id)
-	if len(as) != 1 || as[0].StatusCode.Int32 != 200 {
+	if len(as) != 1 || as[0].StatusCode == nil || *as[0].StatusCode != 200 {
 		t.Errorf("attempts = %+v, want only the other run's 200", as)
 	}
 	if d := f.mustGetDelivery(t, id); d.Status != delivery.StatusSucceeded {

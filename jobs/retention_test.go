@@ -16,6 +16,7 @@ import (
 	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/internal/testclock"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
@@ -73,9 +74,7 @@ func setupRetention(tb testing.TB, age time.Duration) *retentionFixture {
 		case delivery.StatusPending:
 			r.NextAttemptAt = now.Add(time.Minute)
 		}
-		if rec, err := rf.store.RecordAttempt(ctx, r); err != nil || !rec.Stored {
-			tb.Fatalf("RecordAttempt = %+v, %v", rec, err)
-		}
+		testfactory.Record(tb, rf.store, r)
 	}
 	rf.ids["succeeded"] = rf.mustDelivery(tb, now)
 	record(rf.ids["succeeded"], 1, delivery.StatusSucceeded)
@@ -271,11 +270,9 @@ func TestWorkerRunsRetention(t *testing.T) {
 	startWorker(t, f, redisOpt, delivery.RetryPolicy{Schedule: []time.Duration{time.Minute}})
 	old := time.Now().Add(-month - time.Hour)
 	id := f.mustDelivery(t, old)
-	if rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
+	testfactory.Record(t, f.store, repo.AttemptResult{
 		DeliveryID: id, Attempt: 1, StatusCode: 200, At: old, Succeeded: true, NewStatus: delivery.StatusSucceeded,
-	}); err != nil || !rec.Stored {
-		t.Fatalf("RecordAttempt = %+v, %v", rec, err)
-	}
+	})
 	recent := f.mustDelivery(t, time.Now())
 	info, err := queuetest.NewClient(t, redisOpt).EnqueueContext(ctx, mustRetentionTask(t, month))
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/queuetest"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/internal/testreceiver"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/sender"
@@ -56,14 +57,14 @@ func TestWorkerRetriesUntilSuccess(t *testing.T) {
 		return f.mustGetDelivery(t, id).Status == delivery.StatusSucceeded
 	})
 	d := f.mustGetDelivery(t, id)
-	if d.Attempts != 3 || d.StatusCode.Int32 != 200 {
-		t.Errorf("delivery = %d attempts, last status %v; want 3 attempts ending in 200", d.Attempts, d.StatusCode)
+	if diff := cmp.Diff(new(200), d.StatusCode); d.Attempts != 3 || diff != "" {
+		t.Errorf("delivery = %d attempts, want 3 ending in 200; last status (-want +got):\n%s", d.Attempts, diff)
 	}
-	var codes []int32
+	var codes []*int
 	for _, a := range f.mustAttempts(t, id) {
-		codes = append(codes, a.StatusCode.Int32)
+		codes = append(codes, a.StatusCode)
 	}
-	if diff := cmp.Diff([]int32{500, 500, 200}, codes); diff != "" {
+	if diff := cmp.Diff([]*int{new(500), new(500), new(200)}, codes); diff != "" {
 		t.Errorf("attempt status codes (-want +got):\n%s", diff)
 	}
 	var bodies, ids []string
@@ -74,10 +75,7 @@ func TestWorkerRetriesUntilSuccess(t *testing.T) {
 		sigOK = append(sigOK, signature.Verify(f.hook.Secret, r.Body, r.Header.Get(signature.Header)))
 	}
 	// Every attempt carries the same bytes, the same delivery id and a valid signature.
-	work, err := f.store.Work(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	work := testfactory.Work(t, f.store, id)
 	want := string(work.Body)
 	if diff := cmp.Diff([]string{want, want, want}, bodies); diff != "" {
 		t.Errorf("bodies (-want +got):\n%s", diff)
@@ -124,7 +122,7 @@ func TestWorkerArchivesExhaustedDelivery(t *testing.T) {
 		return false
 	})
 	d := f.mustGetDelivery(t, id)
-	if d.Status != delivery.StatusFailed || d.Attempts != 3 || d.NextAttemptAt.Valid || !d.FinishedAt.Valid {
+	if d.Status != delivery.StatusFailed || d.Attempts != 3 || d.NextAttemptAt != nil || d.FinishedAt == nil {
 		t.Errorf("delivery = %+v, want failed after 3 attempts", d)
 	}
 	if hits := rc.Count(); hits != 3 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/queuetest"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -214,20 +215,16 @@ func TestSweepPagesThroughLargeBacklog(t *testing.T) {
 // on the retries queue under "<id>:<attempt>", and the sweep looks there.
 func TestSweepUsesTaskLocation(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	sf := setupSweep(t)
 	hourAgo := time.Now().Add(-time.Hour)
 	// retrying makes a delivery that failed attempts times and was due an hour ago.
 	retrying := func(attempts int) string {
 		id := sf.mustDelivery(t, hourAgo.Add(-time.Hour))
 		for n := 1; n <= attempts; n++ {
-			rec, err := sf.store.RecordAttempt(ctx, repo.AttemptResult{
+			testfactory.Record(t, sf.store, repo.AttemptResult{
 				DeliveryID: id, Attempt: n, StatusCode: 500, Error: "boom", At: hourAgo.Add(-time.Hour),
 				NewStatus: delivery.StatusPending, NextAttemptAt: hourAgo,
 			})
-			if err != nil || !rec.Stored {
-				t.Fatalf("RecordAttempt: %+v, %v", rec, err)
-			}
 		}
 		return id
 	}

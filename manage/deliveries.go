@@ -143,7 +143,7 @@ func (s *Service) SendTest(ctx context.Context, hook repo.Webhook) (TestResult, 
 			res := TestResult{DeliveryID: deliveryID, EventID: ev.ID, Status: d.Status}
 			if len(as) > 0 {
 				res.Attempt = &as[0]
-				res.Succeeded = as[0].StatusCode.Valid && as[0].StatusCode.Int32 >= 200 && as[0].StatusCode.Int32 <= 299
+				res.Succeeded = as[0].StatusCode != nil && *as[0].StatusCode >= 200 && *as[0].StatusCode <= 299
 			}
 			return res, nil
 		}

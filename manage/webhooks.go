@@ -151,8 +151,8 @@ func (s *Service) UpdateWebhook(ctx context.Context, workspaceID, id string, in 
 	if hook.Cancelled > 0 {
 		s.log.InfoContext(ctx, "webhook turned off; deliveries waiting for a retry cancelled", "webhook_id", id, "cancelled", hook.Cancelled)
 	}
-	if hook.Reactivated && hook.FailingSince.Valid {
-		since, err := s.store.RecoveryStart(ctx, workspaceID, id, hook.FailingSince.Time)
+	if hook.Reactivated && hook.FailingSince != nil {
+		since, err := s.store.RecoveryStart(ctx, workspaceID, id, *hook.FailingSince)
 		if err != nil {
 			return Updated{}, err
 		}
@@ -204,10 +204,10 @@ func (s *Service) RecoveryOffer(ctx context.Context, hook repo.Webhook) (*Recove
 // offer shrinks with it, a minute inside, so the form it fills is still
 // accepted when it is sent.
 func (s *Service) offerWindow(hook repo.Webhook) (repo.RecoverWindow, bool) {
-	if !hook.RecoverySince.Valid || !hook.RecoveryUntil.Valid {
+	if hook.RecoverySince == nil || hook.RecoveryUntil == nil {
 		return repo.RecoverWindow{}, false
 	}
-	win := repo.RecoverWindow{Since: hook.RecoverySince.Time, Until: hook.RecoveryUntil.Time, Limit: MaxRecover}
+	win := repo.RecoverWindow{Since: *hook.RecoverySince, Until: *hook.RecoveryUntil, Limit: MaxRecover}
 	if horizon := s.now().Add(-RecoverHorizon + time.Minute); win.Since.Before(horizon) {
 		win.Since = horizon
 	}

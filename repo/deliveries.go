@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
 	"github.com/trackelio/webhooks/delivery"
 )
 
@@ -18,32 +19,17 @@ type Delivery struct {
 	EventID           string          `db:"event_id"`
 	EventType         string          `db:"event_type"`
 	WebhookID         string          `db:"webhook_id"`
-	RedeliveryOf      sql.NullString  `db:"redelivery_of"`
+	RedeliveryOf      *string         `db:"redelivery_of"` // the delivery this one runs again, if any
 	Status            delivery.Status `db:"status"`
 	Attempts          int             `db:"attempts"`
-	StatusCode        sql.NullInt32   `db:"status_code"`
+	StatusCode        *int            `db:"status_code"` // nil when no response arrived
 	ResponseBody      []byte          `db:"response_body"`
 	ResponseTruncated bool            `db:"response_truncated"`
-	LastError         sql.NullString  `db:"last_error"`
-	LastAttemptAt     sql.NullTime    `db:"last_attempt_at"`
-	NextAttemptAt     sql.NullTime    `db:"next_attempt_at"`
-	FinishedAt        sql.NullTime    `db:"finished_at"`
+	LastError         *string         `db:"last_error"`
+	LastAttemptAt     *time.Time      `db:"last_attempt_at"`
+	NextAttemptAt     *time.Time      `db:"next_attempt_at"` // nil once finished
+	FinishedAt        *time.Time      `db:"finished_at"`
 	CreatedAt         time.Time       `db:"created_at"`
-}
-
-// Attempt is one HTTP request made for a delivery.
-type Attempt struct {
-	Attempt           int           `db:"attempt"`
-	StatusCode        sql.NullInt32 `db:"status_code"`
-	ResponseBody      []byte        `db:"response_body"`
-	ResponseTruncated bool          `db:"response_truncated"`
-	ResponseHeaders   []byte        `db:"response_headers"` // a JSON object
-	// ResponseHeadersDropped counts the response headers not stored.
-	ResponseHeadersDropped int            `db:"response_headers_dropped"`
-	RequestHeaders         []byte         `db:"request_headers"` // a JSON object
-	Error                  sql.NullString `db:"error"`
-	DurationMS             int            `db:"duration_ms"`
-	CreatedAt              time.Time      `db:"created_at"`
 }
 
 // The latest attempt's response is read from delivery_attempts rather than
@@ -116,28 +102,10 @@ func deliveriesQuery(workspaceID, webhookID string, f DeliveryFilter, at *Cursor
 // Delivery returns one delivery of the workspace.
 func (s *Store) Delivery(ctx context.Context, workspaceID, id string) (Delivery, error) {
 	var d Delivery
-	err := s.db.GetContext(ctx, &d, deliverySelect+` WHERE d.id = $1 AND d.workspace_id = $2`, id, workspaceID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Delivery{}, ErrNotFound
-	}
-	if err != nil {
-		return Delivery{}, fmt.Errorf("get delivery: %w", err)
+	if err := s.getOne(ctx, &d, "get delivery", deliverySelect+` WHERE d.id = $1 AND d.workspace_id = $2`, id, workspaceID); err != nil {
+		return Delivery{}, err
 	}
 	return d, nil
-}
-
-// Attempts lists a delivery's attempts in order. The caller has already
-// checked that the delivery belongs to its workspace.
-func (s *Store) Attempts(ctx context.Context, deliveryID string) ([]Attempt, error) {
-	as := []Attempt{}
-	err := s.db.SelectContext(ctx, &as, `
-		SELECT attempt, status_code, response_body, response_truncated, response_headers, response_headers_dropped,
-		       request_headers, error, duration_ms, created_at
-		FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt`, deliveryID)
-	if err != nil {
-		return nil, fmt.Errorf("list attempts: %w", err)
-	}
-	return as, nil
 }
 
 // Redeliver creates a new pending run of a delivery's event to the same live
@@ -160,4 +128,62 @@ func (s *Store) Redeliver(ctx context.Context, workspaceID, id string) (string, 
 		return "", fmt.Errorf("redeliver: %w", err)
 	}
 	return newID, nil
+}
+
+// Work is everything the worker needs for one attempt, loaded in one query.
+type Work struct {
+	DeliveryID     string          `db:"id"`
+	Status         delivery.Status `db:"status"`
+	Attempts       int             `db:"attempts"`
+	NextAttemptAt  *time.Time      `db:"next_attempt_at"`
+	EventType      string          `db:"event_type"`
+	EventCreatedAt time.Time       `db:"event_created_at"`
+	Body           []byte          `db:"body"`
+	WebhookID      string          `db:"webhook_id"`
+	WebhookURL     string          `db:"url"`
+	Secret         string          `db:"secret"`
+	WebhookActive  bool            `db:"active"`
+	WebhookDeleted bool            `db:"deleted"`
+	// ConsecutiveFailures drives the circuit breaker.
+	ConsecutiveFailures int `db:"consecutive_failures"`
+	// PreviousSecret is set while a rotation's grace period lasts.
+	PreviousSecret string `db:"previous_secret"`
+}
+
+const worksSQL = `
+	SELECT d.id, d.status, d.attempts, d.next_attempt_at, d.event_type, e.created_at AS event_created_at, e.body,
+	       d.webhook_id, w.url, w.secret, w.active, w.deleted_at IS NOT NULL AS deleted, w.consecutive_failures,
+	       coalesce(CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END, '') AS previous_secret
+	FROM deliveries d
+	JOIN events e ON e.id = d.event_id
+	JOIN webhooks w ON w.id = d.webhook_id
+	WHERE d.id = ANY($1::uuid[])`
+
+// Works loads deliveries with their event bodies and webhooks in one query:
+// the worker's handlers batch their loads. Unknown ids are absent.
+func (s *Store) Works(ctx context.Context, deliveryIDs []string) (map[string]Work, error) {
+	stmt, err := s.works.get(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	var ws []Work
+	if err := stmt.SelectContext(ctx, &ws, pq.StringArray(deliveryIDs)); err != nil {
+		return nil, fmt.Errorf("load %d deliveries: %w", len(deliveryIDs), err)
+	}
+	out := make(map[string]Work, len(ws))
+	for _, w := range ws {
+		out[w.DeliveryID] = w
+	}
+	return out, nil
+}
+
+// CancelDelivery ends a pending delivery without an attempt.
+func (s *Store) CancelDelivery(ctx context.Context, deliveryID string) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, finished_at = now()
+		WHERE id = $1 AND status = 'pending'`, deliveryID)
+	if err != nil {
+		return fmt.Errorf("cancel delivery %s: %w", deliveryID, err)
+	}
+	return nil
 }

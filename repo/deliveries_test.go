@@ -2,11 +2,9 @@ package repo_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,16 +12,15 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
 
 func TestDeliveriesPagination(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setup(t)
-	ws := f.mustWorkspace(t, "acme")
-	other := f.mustWorkspace(t, "other")
-	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	f := setupHook(t)
+	ws, hook, other := f.ws, f.hook, f.mustWorkspace(t, "other")
 	f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true}) // its deliveries must not leak in
 
 	base := pgTime(time.Now().Add(-time.Hour))
@@ -128,146 +125,18 @@ func deliveryIDs(ds []repo.Delivery) []string {
 	return ids
 }
 
-func TestOverdueDeliveriesPaging(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	f := setup(t)
-	ws := f.mustWorkspace(t, "acme")
-	f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
-	now := pgTime(time.Now())
-
-	var want []repo.Overdue
-	for i := range 5 {
-		ev := newEvent(ws.ID, "post.created")
-		ev.CreatedAt = now.Add(-time.Duration(10-i) * time.Minute)
-		want = append(want, repo.Overdue{ID: f.mustDelivery(t, ev), NextAttemptAt: ev.CreatedAt})
-	}
-	// Two due at the same instant are ordered by id.
-	tie := now.Add(-2 * time.Minute)
-	var ties []repo.Overdue
-	for range 2 {
-		ev := newEvent(ws.ID, "post.created")
-		ev.CreatedAt = tie
-		ties = append(ties, repo.Overdue{ID: f.mustDelivery(t, ev), NextAttemptAt: tie})
-	}
-	slices.SortFunc(ties, func(a, b repo.Overdue) int { return strings.Compare(a.ID, b.ID) })
-	want = append(want, ties...)
-
-	// Not yet due, and due but finished: neither is listed.
-	future := newEvent(ws.ID, "post.created")
-	future.CreatedAt = now.Add(time.Minute)
-	f.mustDelivery(t, future)
-	finished := newEvent(ws.ID, "post.created")
-	finished.CreatedAt = now.Add(-time.Hour)
-	if err := f.store.CancelDelivery(ctx, f.mustDelivery(t, finished)); err != nil {
-		t.Fatal(err)
-	}
-
-	var got []repo.Overdue
-	var after *repo.Overdue
-	for range 10 {
-		page, err := f.store.OverdueDeliveries(ctx, now, after, 2)
-		if err != nil {
-			t.Fatalf("OverdueDeliveries: %v", err)
-		}
-		if len(page) > 2 {
-			t.Fatalf("page of %d, want at most 2", len(page))
-		}
-		got = append(got, page...)
-		if len(page) < 2 {
-			break
-		}
-		after = &page[len(page)-1]
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("overdue deliveries (-want +got):\n%s", diff)
-	}
-
-	// dueBefore is exclusive and bounds the scan.
-	page, err := f.store.OverdueDeliveries(ctx, want[1].NextAttemptAt, nil, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want[:1], page); diff != "" {
-		t.Errorf("overdue before the second due time (-want +got):\n%s", diff)
-	}
-}
-
-// TestAdvisoryLocksExcludeSecondCaller: each maintenance lock admits one
-// caller at a time, and the sweep's and retention's do not block each other.
-func TestAdvisoryLocksExcludeSecondCaller(t *testing.T) {
-	t.Parallel()
-	type withLock func(context.Context, func(context.Context) error) (bool, error)
-	f := setup(t)
-	for _, tt := range []struct {
-		name        string
-		lock, other withLock
-	}{
-		{"sweep", f.store.WithSweepLock, f.store.WithRetentionLock},
-		{"retention", f.store.WithRetentionLock, f.store.WithSweepLock},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
-			holding := make(chan struct{})
-			release := make(chan struct{})
-			var wg sync.WaitGroup
-			var firstRan bool
-			var firstErr error
-			wg.Go(func() {
-				firstRan, firstErr = tt.lock(ctx, func(context.Context) error {
-					close(holding)
-					<-release
-					return nil
-				})
-			})
-			<-holding
-
-			secondCalled := false
-			ran, err := tt.lock(ctx, func(context.Context) error {
-				secondCalled = true
-				return nil
-			})
-			if ran || err != nil || secondCalled {
-				t.Errorf("second caller = %v, %v (fn called %v); want false, nil, fn not called", ran, err, secondCalled)
-			}
-			if ran, err := tt.other(ctx, func(context.Context) error { return nil }); !ran || err != nil {
-				t.Errorf("the other lock meanwhile = %v, %v; want true, nil", ran, err)
-			}
-			close(release)
-			wg.Wait()
-			if !firstRan || firstErr != nil {
-				t.Errorf("first caller = %v, %v; want true, nil", firstRan, firstErr)
-			}
-
-			// Released: the next caller runs, and fn's error comes back.
-			boom := errors.New("boom")
-			ran, err = tt.lock(ctx, func(context.Context) error { return boom })
-			if !ran || !errors.Is(err, boom) {
-				t.Errorf("after release = %v, %v; want true, boom", ran, err)
-			}
-			// An error inside fn still releases the lock.
-			ran, err = tt.lock(ctx, func(context.Context) error { return nil })
-			if !ran || err != nil {
-				t.Errorf("after an error = %v, %v; want true, nil", ran, err)
-			}
-		})
-	}
-}
-
 func TestRedeliver(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setup(t)
-	ws := f.mustWorkspace(t, "acme")
-	other := f.mustWorkspace(t, "other")
-	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	f := setupHook(t)
+	ws, hook, other := f.ws, f.hook, f.mustWorkspace(t, "other")
 	ev := newEvent(ws.ID, "post.created")
 	ev.CreatedAt = pgTime(time.Now().Add(-time.Hour))
 	orig := f.mustDelivery(t, ev)
 	at := pgTime(time.Now().Add(-30 * time.Minute))
-	f.mustRecord(t, repo.AttemptResult{
+	f.record(t, repo.AttemptResult{
 		DeliveryID: orig, Attempt: 1, StatusCode: 500, Error: "boom", At: at, NewStatus: delivery.StatusFailed,
-	}, true)
+	})
 	origBefore := f.mustGetDelivery(t, ws.ID, orig)
 
 	before := time.Now()
@@ -278,13 +147,13 @@ func TestRedeliver(t *testing.T) {
 	d := f.mustGetDelivery(t, ws.ID, id)
 	want := repo.Delivery{
 		ID: id, EventID: ev.ID, EventType: "post.created", WebhookID: hook.ID,
-		RedeliveryOf: sql.NullString{String: orig, Valid: true}, Status: delivery.StatusPending,
+		RedeliveryOf: &orig, Status: delivery.StatusPending,
 		ResponseBody: []byte{}, NextAttemptAt: d.NextAttemptAt, CreatedAt: d.CreatedAt,
 	}
 	if diff := cmp.Diff(want, d); diff != "" {
 		t.Errorf("redelivery (-want +got):\n%s", diff)
 	}
-	if !d.NextAttemptAt.Valid || d.NextAttemptAt.Time.Before(before.Add(-time.Minute)) || d.NextAttemptAt.Time.After(time.Now().Add(time.Minute)) {
+	if d.NextAttemptAt == nil || d.NextAttemptAt.Before(before.Add(-time.Minute)) || d.NextAttemptAt.After(time.Now().Add(time.Minute)) {
 		t.Errorf("redelivery next_attempt_at = %v, want about now", d.NextAttemptAt)
 	}
 	if diff := cmp.Diff(origBefore, f.mustGetDelivery(t, ws.ID, orig)); diff != "" {
@@ -306,5 +175,53 @@ func TestRedeliver(t *testing.T) {
 	}
 	if _, err := f.store.Redeliver(ctx, ws.ID, orig); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("Redeliver to a deleted webhook = %v, want ErrNotFound", err)
+	}
+}
+
+func TestCancelDeliveryLeavesFinishedAlone(t *testing.T) {
+	t.Parallel()
+	f := setupHook(t)
+	id := f.mustDelivery(t, newEvent(f.ws.ID, "post.created"))
+	at := pgTime(time.Now().Add(-time.Hour))
+	f.record(t, success(id, 1, at))
+
+	if err := f.store.CancelDelivery(context.Background(), id); err != nil {
+		t.Fatalf("CancelDelivery: %v", err)
+	}
+	if d := f.mustGetDelivery(t, f.ws.ID, id); d.Status != delivery.StatusSucceeded || d.FinishedAt == nil || !d.FinishedAt.Equal(at) {
+		t.Errorf("CancelDelivery changed a finished delivery: status %s finished %v", d.Status, d.FinishedAt)
+	}
+}
+
+func TestWorks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	ws := f.mustWorkspace(t, "acme")
+	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{URL: "https://example.test/in", Events: []string{"post.created"}, Active: true, Secret: "whsec_abc"})
+	ev := newEvent(ws.ID, "post.created")
+	id := f.mustDelivery(t, ev)
+	unknown := uuid.NewString()
+
+	want := map[string]repo.Work{id: {
+		DeliveryID: id, Status: delivery.StatusPending,
+		NextAttemptAt: &ev.CreatedAt,
+		EventType:     "post.created", EventCreatedAt: ev.CreatedAt, Body: ev.Body,
+		WebhookID: hook.ID, WebhookURL: "https://example.test/in", Secret: "whsec_abc", WebhookActive: true,
+	}}
+	got, err := f.store.Works(ctx, []string{id, unknown})
+	if err != nil {
+		t.Fatalf("Works: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Works of a delivery and an unknown one (-want +got):\n%s", diff)
+	}
+
+	active := false
+	if _, err := f.store.UpdateWebhook(ctx, ws.ID, hook.ID, repo.WebhookPatch{Active: &active}); err != nil {
+		t.Fatalf("UpdateWebhook: %v", err)
+	}
+	if w := testfactory.Work(t, f.store, id); w.WebhookActive || w.WebhookDeleted {
+		t.Errorf("Work after deactivation = active %v deleted %v; want inactive, not deleted", w.WebhookActive, w.WebhookDeleted)
 	}
 }

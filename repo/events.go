@@ -3,8 +3,6 @@ package repo
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -198,7 +196,7 @@ func replay(ctx context.Context, tx *sqlx.Tx, evs []NewEvent, replays []int, out
 // subscribed to, and returns the id of its single delivery.
 func (s *Store) CreateTestEvent(ctx context.Context, ev NewEvent, webhookID string) (string, error) {
 	var id string
-	err := s.db.GetContext(ctx, &id, `
+	if err := s.getOne(ctx, &id, "create test event", `
 		WITH ev AS (
 			INSERT INTO events (id, workspace_id, type, body, created_at)
 			SELECT $1, $2, $3, $4, $5
@@ -206,12 +204,8 @@ func (s *Store) CreateTestEvent(ctx context.Context, ev NewEvent, webhookID stri
 			RETURNING id)
 		INSERT INTO deliveries (workspace_id, event_id, event_type, webhook_id, next_attempt_at, created_at)
 		SELECT $2, ev.id, $3, $6, $5, $5 FROM ev
-		RETURNING id`, ev.ID, ev.WorkspaceID, ev.Type, ev.Body, ev.CreatedAt, webhookID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNotFound
-	}
-	if err != nil {
-		return "", fmt.Errorf("create test event: %w", err)
+		RETURNING id`, ev.ID, ev.WorkspaceID, ev.Type, ev.Body, ev.CreatedAt, webhookID); err != nil {
+		return "", err
 	}
 	return id, nil
 }
@@ -219,12 +213,8 @@ func (s *Store) CreateTestEvent(ctx context.Context, ev NewEvent, webhookID stri
 // EventBody returns the exact bytes an event's deliveries send and sign.
 func (s *Store) EventBody(ctx context.Context, workspaceID, eventID string) ([]byte, error) {
 	var body []byte
-	err := s.db.GetContext(ctx, &body, `SELECT body FROM events WHERE id = $1 AND workspace_id = $2`, eventID, workspaceID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get event body: %w", err)
+	if err := s.getOne(ctx, &body, "get event body", `SELECT body FROM events WHERE id = $1 AND workspace_id = $2`, eventID, workspaceID); err != nil {
+		return nil, err
 	}
 	return body, nil
 }

@@ -2,7 +2,6 @@ package repo_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"runtime"
 	"strings"
@@ -15,15 +14,14 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
 
 func TestCreateEventFansOutToMatchingWebhooks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setup(t)
-	ws := f.mustWorkspace(t, "acme")
-	other := f.mustWorkspace(t, "other")
+	f, ws, other := setupWorkspaces(t)
 
 	subscribed := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created", "post.deleted"}, Active: true})
 	alsoSubscribed := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"comment.created", "post.created"}, Active: true})
@@ -43,11 +41,11 @@ func TestCreateEventFansOutToMatchingWebhooks(t *testing.T) {
 		t.Fatalf("CreateEvent = %+v, want event %s with 2 new deliveries", acc, ev.ID)
 	}
 	byWebhook := map[string]int{}
-	for _, id := range acc.DeliveryIDs {
-		w, err := f.store.Work(ctx, id)
-		if err != nil {
-			t.Fatalf("Work(%s): %v", id, err)
-		}
+	works, err := f.store.Works(ctx, acc.DeliveryIDs)
+	if err != nil || len(works) != len(acc.DeliveryIDs) {
+		t.Fatalf("Works = %d of %d deliveries, %v", len(works), len(acc.DeliveryIDs), err)
+	}
+	for _, w := range works {
 		if string(w.Body) != string(ev.Body) {
 			t.Errorf("stored body = %s, want %s", w.Body, ev.Body)
 		}
@@ -62,7 +60,7 @@ func TestCreateEventFansOutToMatchingWebhooks(t *testing.T) {
 			want := repo.Delivery{
 				ID: d.ID, EventID: ev.ID, EventType: "post.created", WebhookID: h.ID,
 				Status: delivery.StatusPending, ResponseBody: []byte{},
-				NextAttemptAt: sql.NullTime{Time: ev.CreatedAt, Valid: true},
+				NextAttemptAt: &ev.CreatedAt,
 				CreatedAt:     ev.CreatedAt,
 			}
 			if diff := cmp.Diff(want, d); diff != "" {
@@ -98,9 +96,7 @@ func TestCreateEventWithoutSubscribers(t *testing.T) {
 func TestCreateEventIdempotencyReplay(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setup(t)
-	ws := f.mustWorkspace(t, "acme")
-	other := f.mustWorkspace(t, "other")
+	f, ws, other := setupWorkspaces(t)
 	for range 2 {
 		f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
 	}
@@ -232,9 +228,8 @@ func wantCreated(tb testing.TB, acc repo.AcceptedEvent, err error, want repo.Acc
 func TestCreateEventKeyReusedForAnotherEvent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setup(t)
-	ws := f.mustWorkspace(t, "acme")
-	f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	f := setupHook(t)
+	ws := f.ws
 	first := keyedEvent(ws.ID, "k", "digest A")
 	f.mustEvent(t, first)
 	legacy := keyedEvent(ws.ID, "legacy", "")
@@ -259,15 +254,10 @@ func TestCreateEventKeyReusedForAnotherEvent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			events, deliveries := f.mustCount(t, `SELECT count(*) FROM events`), f.mustCount(t, `SELECT count(*) FROM deliveries`)
+			before := f.mustCounts(t)
 			acc, err := f.store.CreateEvent(ctx, tt.ev)
 			wantCreated(t, acc, err, tt.want, tt.reused)
-			if n := f.mustCount(t, `SELECT count(*) FROM events`); n != events {
-				t.Errorf("%d events stored", n-events)
-			}
-			if n := f.mustCount(t, `SELECT count(*) FROM deliveries`); n != deliveries {
-				t.Errorf("%d deliveries stored", n-deliveries)
-			}
+			f.wantNothingStored(t, before)
 		})
 	}
 
@@ -294,9 +284,8 @@ func TestCreateEventKeyReusedForAnotherEvent(t *testing.T) {
 // waitQueued counts the callers of every batcher in the process.
 func TestCreateEventKeyReusedInOneBatch(t *testing.T) {
 	ctx := context.Background()
-	f := setup(t)
-	ws := f.mustWorkspace(t, "acme")
-	f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	f := setupHook(t)
+	ws := f.ws
 
 	// This transaction holds the key "blocker", so the batch of the event
 	// under it waits: the events sent meanwhile queue up, in order, and go
@@ -369,132 +358,11 @@ func waitQueued(tb testing.TB, n int) {
 	}
 }
 
-func TestDeleteWebhookCancelsPendingDeliveries(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	f := setup(t)
-	ws := f.mustWorkspace(t, "acme")
-	other := f.mustWorkspace(t, "other")
-	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
-	keep := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.deleted"}, Active: true})
-
-	done := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
-	at := pgTime(time.Now())
-	rec, err := f.store.RecordAttempt(ctx, repo.AttemptResult{
-		DeliveryID: done, Attempt: 1, StatusCode: 200, At: at, Succeeded: true, NewStatus: delivery.StatusSucceeded,
-	})
-	if err != nil || !rec.Stored {
-		t.Fatalf("RecordAttempt = %+v, %v", rec, err)
-	}
-	pending := []string{
-		f.mustDelivery(t, newEvent(ws.ID, "post.created")),
-		f.mustDelivery(t, newEvent(ws.ID, "post.created")),
-	}
-	untouched := f.mustDelivery(t, newEvent(ws.ID, "post.deleted"))
-
-	if err := f.store.DeleteWebhook(ctx, other.ID, hook.ID); !errors.Is(err, repo.ErrNotFound) {
-		t.Fatalf("DeleteWebhook from another workspace = %v, want ErrNotFound", err)
-	}
-	if d := f.mustGetDelivery(t, ws.ID, pending[0]); d.Status != delivery.StatusPending {
-		t.Fatalf("a refused delete changed delivery status to %s", d.Status)
-	}
-
-	before := time.Now()
-	if err := f.store.DeleteWebhook(ctx, ws.ID, hook.ID); err != nil {
-		t.Fatalf("DeleteWebhook: %v", err)
-	}
-	for _, id := range pending {
-		d := f.mustGetDelivery(t, ws.ID, id)
-		if d.Status != delivery.StatusCancelled || d.NextAttemptAt.Valid || !d.FinishedAt.Valid || d.FinishedAt.Time.Before(before.Add(-time.Second)) {
-			t.Errorf("delivery after delete = status %s, next %v, finished %v; want cancelled, no next attempt, finished now",
-				d.Status, d.NextAttemptAt, d.FinishedAt)
-		}
-	}
-	if d := f.mustGetDelivery(t, ws.ID, done); d.Status != delivery.StatusSucceeded || !d.FinishedAt.Time.Equal(at) {
-		t.Errorf("finished delivery changed by delete: status %s finished %v", d.Status, d.FinishedAt)
-	}
-	if d := f.mustGetDelivery(t, ws.ID, untouched); d.Status != delivery.StatusPending {
-		t.Errorf("another webhook's delivery = %s, want pending", d.Status)
-	}
-
-	if _, err := f.store.Webhook(ctx, ws.ID, hook.ID); !errors.Is(err, repo.ErrNotFound) {
-		t.Errorf("Webhook after delete = %v, want ErrNotFound", err)
-	}
-	if err := f.store.DeleteWebhook(ctx, ws.ID, hook.ID); !errors.Is(err, repo.ErrNotFound) {
-		t.Errorf("second DeleteWebhook = %v, want ErrNotFound", err)
-	}
-	if err := f.store.DeleteWebhook(ctx, ws.ID, uuid.NewString()); !errors.Is(err, repo.ErrNotFound) {
-		t.Errorf("DeleteWebhook of unknown id = %v, want ErrNotFound", err)
-	}
-	row := f.mustWebhookRow(t, hook.ID)
-	if row.Active || row.Secret != "" {
-		t.Errorf("tombstone keeps active=%v secret=%q, want inactive and secret forgotten", row.Active, row.Secret)
-	}
-	if hooks, err := f.store.Webhooks(ctx, ws.ID); err != nil || len(hooks) != 1 || hooks[0].ID != keep.ID {
-		t.Errorf("Webhooks after delete = %v, %v; want only %s", hooks, err, keep.ID)
-	}
-}
-
-func TestCreateWebhookLimit(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	f := setup(t)
-	ws := f.mustWorkspace(t, "acme")
-	other := f.mustWorkspace(t, "other")
-	const limit = 3
-
-	// Concurrent creations cannot overshoot the limit together.
-	const callers = 10
-	errs := make([]error, callers)
-	var wg sync.WaitGroup
-	for i := range callers {
-		wg.Go(func() {
-			_, errs[i] = f.store.CreateWebhook(ctx, ws.ID, repo.NewWebhook{
-				URL: "https://receiver.example/hook", Events: []string{"post.created"}, Active: true, Secret: "s",
-			}, limit)
-		})
-	}
-	wg.Wait()
-	created := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			created++
-		case !errors.Is(err, repo.ErrLimitReached):
-			t.Errorf("CreateWebhook = %v, want nil or ErrLimitReached", err)
-		}
-	}
-	if created != limit {
-		t.Fatalf("%d webhooks created concurrently, want %d", created, limit)
-	}
-
-	// A deleted webhook frees its place; other workspaces are unaffected.
-	hooks, err := f.store.Webhooks(ctx, ws.ID)
-	if err != nil || len(hooks) != limit {
-		t.Fatalf("Webhooks = %d, %v; want %d", len(hooks), err, limit)
-	}
-	if err := f.store.DeleteWebhook(ctx, ws.ID, hooks[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	in := repo.NewWebhook{URL: "https://receiver.example/hook", Events: []string{"a"}, Active: true, Secret: "s"}
-	if _, err := f.store.CreateWebhook(ctx, ws.ID, in, limit); err != nil {
-		t.Errorf("CreateWebhook after a delete: %v", err)
-	}
-	if _, err := f.store.CreateWebhook(ctx, ws.ID, in, limit); !errors.Is(err, repo.ErrLimitReached) {
-		t.Errorf("CreateWebhook past the limit = %v, want ErrLimitReached", err)
-	}
-	if _, err := f.store.CreateWebhook(ctx, other.ID, in, limit); err != nil {
-		t.Errorf("CreateWebhook in another workspace: %v", err)
-	}
-}
-
 func TestCreateTestEvent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setup(t)
-	ws := f.mustWorkspace(t, "acme")
-	other := f.mustWorkspace(t, "other")
-	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	f := setupHook(t)
+	ws, hook, other := f.ws, f.hook, f.mustWorkspace(t, "other")
 	// A sibling subscribed to the test type still gets nothing.
 	sibling := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created", "webhook.test"}, Active: true})
 
@@ -505,7 +373,7 @@ func TestCreateTestEvent(t *testing.T) {
 	}
 	want := repo.Delivery{
 		ID: id, EventID: ev.ID, EventType: "webhook.test", WebhookID: hook.ID, Status: delivery.StatusPending,
-		ResponseBody: []byte{}, NextAttemptAt: validTime(ev.CreatedAt), CreatedAt: ev.CreatedAt,
+		ResponseBody: []byte{}, NextAttemptAt: &ev.CreatedAt, CreatedAt: ev.CreatedAt,
 	}
 	if diff := cmp.Diff(want, f.mustGetDelivery(t, ws.ID, id)); diff != "" {
 		t.Errorf("test delivery (-want +got):\n%s", diff)
@@ -516,9 +384,8 @@ func TestCreateTestEvent(t *testing.T) {
 	if n := f.mustCount(t, `SELECT count(*) FROM deliveries WHERE webhook_id = $1`, sibling.ID); n != 0 {
 		t.Errorf("sibling webhook got %d deliveries", n)
 	}
-	work, err := f.store.Work(ctx, id)
-	if err != nil || string(work.Body) != string(ev.Body) {
-		t.Errorf("Work body = %q, %v; want the test event's body", work.Body, err)
+	if work := testfactory.Work(t, f.store, id); string(work.Body) != string(ev.Body) {
+		t.Errorf("Work body = %q; want the test event's body", work.Body)
 	}
 
 	deleted := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
@@ -526,8 +393,7 @@ func TestCreateTestEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	otherHook := f.mustWebhook(t, other.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
-	events := f.mustCount(t, `SELECT count(*) FROM events`)
-	deliveries := f.mustCount(t, `SELECT count(*) FROM deliveries`)
+	before := f.mustCounts(t)
 	for name, tc := range map[string]struct{ workspaceID, webhookID string }{
 		"another workspace's webhook": {ws.ID, otherHook.ID},
 		"a webhook from another key":  {other.ID, hook.ID},
@@ -539,10 +405,21 @@ func TestCreateTestEvent(t *testing.T) {
 			t.Errorf("CreateTestEvent for %s = %v, want ErrNotFound", name, err)
 		}
 	}
-	if n := f.mustCount(t, `SELECT count(*) FROM events`); n != events {
-		t.Errorf("refused test events stored %d events", n-events)
+	f.wantNothingStored(t, before)
+}
+
+func TestEventBody(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	ws := f.mustWorkspace(t, "acme")
+	ev := newEvent(ws.ID, "a")
+	f.mustEvent(t, ev)
+	got, err := f.store.EventBody(ctx, ws.ID, ev.ID)
+	if err != nil || string(got) != string(ev.Body) {
+		t.Errorf("EventBody = %q, %v; want %q", got, err, ev.Body)
 	}
-	if n := f.mustCount(t, `SELECT count(*) FROM deliveries`); n != deliveries {
-		t.Errorf("refused test events stored %d deliveries", n-deliveries)
+	if _, err := f.store.EventBody(ctx, f.mustWorkspace(t, "other").ID, ev.ID); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("another workspace's event: %v, want ErrNotFound", err)
 	}
 }

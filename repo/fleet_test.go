@@ -35,16 +35,16 @@ func TestFleetStatus(t *testing.T) {
 		ev := newEvent(ws.ID, typ)
 		ev.CreatedAt = pgTime(time.Now().Add(-createdAgo))
 		id := f.mustDelivery(t, ev)
-		f.mustRecord(t, repo.AttemptResult{
+		f.record(t, repo.AttemptResult{
 			DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "boom", At: pgTime(time.Now()),
 			NewStatus: delivery.StatusPending, NextAttemptAt: time.Now().Add(time.Hour),
-		}, true)
+		})
 		return id
 	}
 	fail("a", 0)
 	fail("b", 0)
 	rec := f.mustDelivery(t, newEvent(ws.ID, "b"))
-	f.mustRecord(t, repo.AttemptResult{DeliveryID: rec, Attempt: 1, StatusCode: 200, At: pgTime(time.Now()), Succeeded: true, NewStatus: delivery.StatusSucceeded}, true)
+	f.record(t, success(rec, 1, pgTime(time.Now())))
 	fail("e", 0)
 	if err := f.store.DeleteWebhook(ctx, ws.ID, deleted.ID); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,13 @@
 package repo
 
 import (
+	"context"
+	"fmt"
+	"slices"
 	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/trackelio/webhooks/delivery"
 )
@@ -37,4 +43,128 @@ func worthWriting(old, new delivery.Health) bool {
 		new.LastSuccessAt = old.LastSuccessAt
 	}
 	return !old.Equal(new)
+}
+
+// foldHealth folds the stored attempts into each webhook's health and
+// writes the webhooks whose health changed, marking in out which attempts
+// were stored and which disabled their webhook.
+func (s *Store) foldHealth(ctx context.Context, tx *sqlx.Tx, rs []AttemptResult, first map[string]int, stored []recordedRow, out []Recorded) error {
+	hooks := map[string]*hookEvents{}
+	var order []string
+	for _, row := range stored {
+		i := first[row.DeliveryID]
+		out[i].Stored = true
+		r := rs[i]
+		if r.ExcludeFromHealth {
+			continue
+		}
+		h := hooks[row.WebhookID]
+		if h == nil {
+			h = &hookEvents{read: row.health()}
+			hooks[row.WebhookID] = h
+			order = append(order, row.WebhookID)
+		}
+		h.events = append(h.events, delivery.HealthEvent{At: r.At, Succeeded: r.Succeeded, DisableReason: r.DisableReason})
+		h.owners = append(h.owners, i)
+	}
+	// Only the webhooks whose health changes are locked and written; the
+	// fold is repeated on the locked row, which may have moved since it was
+	// read.
+	var changed []string
+	for _, id := range order {
+		h := hooks[id]
+		h.sortByTime()
+		if next, _ := h.read.Apply(h.events, rs[h.owners[0]].AutoDisable); worthWriting(h.read, next) {
+			changed = append(changed, id)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	slices.Sort(changed)
+	var locked []struct {
+		ID string `db:"id"`
+		healthRow
+	}
+	if err := tx.SelectContext(ctx, &locked, `SELECT w.id, `+healthColumns+` FROM webhooks w
+		WHERE w.id = ANY($1::uuid[]) ORDER BY w.id FOR NO KEY UPDATE`, pq.StringArray(changed)); err != nil {
+		return fmt.Errorf("lock webhook health: %w", err)
+	}
+	var u healthUpdate
+	for _, l := range locked {
+		h := hooks[l.ID]
+		read := l.health()
+		next, disabledBy := read.Apply(h.events, rs[h.owners[0]].AutoDisable)
+		if disabledBy >= 0 {
+			out[h.owners[disabledBy]].Disabled = true
+		}
+		if !read.Equal(next) {
+			u.add(l.ID, next)
+		}
+	}
+	return u.exec(ctx, tx)
+}
+
+// hookEvents are one webhook's stored attempts of a batch.
+type hookEvents struct {
+	read   delivery.Health // as the batch's statement read it
+	events []delivery.HealthEvent
+	owners []int // the index in the batch of each event
+}
+
+// sortByTime puts the events, and their owners with them, in time order, as
+// fold takes them.
+func (h *hookEvents) sortByTime() {
+	idx := make([]int, len(h.events))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return h.events[a].At.Compare(h.events[b].At) })
+	events, owners := make([]delivery.HealthEvent, len(idx)), make([]int, len(idx))
+	for i, j := range idx {
+		events[i], owners[i] = h.events[j], h.owners[j]
+	}
+	h.events, h.owners = events, owners
+}
+
+// healthUpdate writes new health to webhooks, many in one statement.
+type healthUpdate struct {
+	ids, reasons                         []string
+	active                               []bool
+	failures, streaks                    []int64
+	successes, failed, since, disabledAt []string
+}
+
+func (u *healthUpdate) add(id string, h delivery.Health) {
+	u.ids, u.active, u.failures, u.streaks = append(u.ids, id), append(u.active, h.Active), append(u.failures, h.FailureCount), append(u.streaks, int64(h.ConsecutiveFailures))
+	u.successes, u.failed, u.since = append(u.successes, timeText(h.LastSuccessAt)), append(u.failed, timeText(h.LastFailureAt)), append(u.since, timeText(h.FailingSince))
+	u.reasons, u.disabledAt = append(u.reasons, h.DisabledReason), append(u.disabledAt, timeText(h.DisabledAt))
+}
+
+func (u *healthUpdate) exec(ctx context.Context, tx *sqlx.Tx) error {
+	if len(u.ids) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `
+		UPDATE webhooks w SET active = n.active, failure_count = n.failure_count, consecutive_failures = n.streak,
+		       last_success_at = nullif(n.success, '')::timestamptz, last_failure_at = nullif(n.failure, '')::timestamptz,
+		       failing_since = nullif(n.since, '')::timestamptz, disabled_reason = nullif(n.reason, ''),
+		       disabled_at = nullif(n.disabled_at, '')::timestamptz
+		FROM unnest($1::uuid[], $2::bool[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+		     AS n(id, active, failure_count, streak, success, failure, since, reason, disabled_at)
+		WHERE w.id = n.id`,
+		pq.StringArray(u.ids), pq.BoolArray(u.active), pq.Int64Array(u.failures), pq.Int64Array(u.streaks),
+		pq.StringArray(u.successes), pq.StringArray(u.failed), pq.StringArray(u.since), pq.StringArray(u.reasons), pq.StringArray(u.disabledAt))
+	if err != nil {
+		return fmt.Errorf("write webhook health: %w", err)
+	}
+	return nil
+}
+
+// timeText is a nullable time as the text arrays carry it ("" for NULL).
+func timeText(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }

@@ -2,120 +2,82 @@ package repo_test
 
 import (
 	"context"
-	"database/sql"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 
-// health is a webhook's health columns (migration 0003 and the counters),
-// read straight from the row.
-type health struct {
-	Active              bool           `db:"active"`
-	FailureCount        int64          `db:"failure_count"`
-	ConsecutiveFailures int            `db:"consecutive_failures"`
-	LastSuccessAt       sql.NullTime   `db:"last_success_at"`
-	LastFailureAt       sql.NullTime   `db:"last_failure_at"`
-	FailingSince        sql.NullTime   `db:"failing_since"`
-	DisabledReason      sql.NullString `db:"disabled_reason"`
-	DisabledAt          sql.NullTime   `db:"disabled_at"`
-}
-
-func (f *fixture) health(tb testing.TB, webhookID string) health {
+// health reads a webhook's health columns straight from its row, tombstones
+// included. A webhook without a disabled reason must store NULL, not an
+// empty one: the fleet gauge counts the reasons that are not NULL.
+func (f *fixture) health(tb testing.TB, webhookID string) delivery.Health {
 	tb.Helper()
-	var h health
-	err := f.db.Get(&h, `SELECT active, failure_count, consecutive_failures, last_success_at,
-		last_failure_at, failing_since, disabled_reason, disabled_at FROM webhooks WHERE id = $1`, webhookID)
+	var h delivery.Health
+	var reason *string
+	err := f.db.QueryRow(`SELECT active, failure_count, consecutive_failures, last_success_at, last_failure_at,
+		failing_since, disabled_reason, disabled_at FROM webhooks WHERE id = $1`, webhookID).Scan(&h.Active, &h.FailureCount,
+		&h.ConsecutiveFailures, &h.LastSuccessAt, &h.LastFailureAt, &h.FailingSince, &reason, &h.DisabledAt)
 	if err != nil {
 		tb.Fatalf("read webhook health %s: %v", webhookID, err)
+	}
+	if reason != nil {
+		if *reason == "" {
+			tb.Errorf("webhook %s stores an empty disabled reason, not NULL", webhookID)
+		}
+		h.DisabledReason = *reason
 	}
 	return h
 }
 
-func mustRecorded(tb testing.TB, store *repo.Store, r repo.AttemptResult) repo.Recorded {
-	tb.Helper()
-	rec, err := store.RecordAttempt(context.Background(), r)
-	if err != nil {
-		tb.Fatalf("RecordAttempt(delivery %s, attempt %d): %v", r.DeliveryID, r.Attempt, err)
-	}
-	if !rec.Stored {
-		tb.Fatalf("RecordAttempt(delivery %s, attempt %d) stored nothing", r.DeliveryID, r.Attempt)
-	}
-	return rec
-}
-
-// failure is a failed attempt with another attempt to come.
-func failure(deliveryID string, attempt int, at time.Time) repo.AttemptResult {
-	return repo.AttemptResult{
-		DeliveryID: deliveryID, Attempt: attempt, StatusCode: 500, Error: "receiver answered 500",
-		At: at, NewStatus: delivery.StatusPending, NextAttemptAt: at.Add(time.Minute),
-	}
-}
-
-// success is a successful attempt.
-func success(deliveryID string, attempt int, at time.Time) repo.AttemptResult {
-	return repo.AttemptResult{
-		DeliveryID: deliveryID, Attempt: attempt, StatusCode: 200, At: at, Succeeded: true, NewStatus: delivery.StatusSucceeded,
-	}
-}
-
-func validTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: true} }
-
 func TestRecordAttemptHealthTimestamps(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws := f.mustWorkspace(t, "acme")
-	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	f := setupHook(t)
 	t0 := pgTime(time.Now().Add(-time.Hour))
-	d1 := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
-	d2 := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
+	d := f.mustDeliveries(t, 2)
 
 	steps := []struct {
 		name   string
 		result repo.AttemptResult
-		want   health
+		want   delivery.Health
 	}{
-		{"first failure starts the streak", failure(d1, 1, t0), health{
+		{"first failure starts the streak", failure(d[0], 1, t0), delivery.Health{
 			Active: true, FailureCount: 1, ConsecutiveFailures: 1,
-			LastFailureAt: validTime(t0), FailingSince: validTime(t0),
+			LastFailureAt: new(t0), FailingSince: new(t0),
 		}},
-		{"second failure keeps the streak's start", failure(d1, 2, t0.Add(time.Minute)), health{
+		{"second failure keeps the streak's start", failure(d[0], 2, t0.Add(time.Minute)), delivery.Health{
 			Active: true, FailureCount: 2, ConsecutiveFailures: 2,
-			LastFailureAt: validTime(t0.Add(time.Minute)), FailingSince: validTime(t0),
+			LastFailureAt: new(t0.Add(time.Minute)), FailingSince: new(t0),
 		}},
-		{"success ends the streak", success(d1, 3, t0.Add(2*time.Minute)), health{
+		{"success ends the streak", success(d[0], 3, t0.Add(2*time.Minute)), delivery.Health{
 			Active: true, FailureCount: 2, ConsecutiveFailures: 0,
-			LastSuccessAt: validTime(t0.Add(2 * time.Minute)), LastFailureAt: validTime(t0.Add(time.Minute)),
+			LastSuccessAt: new(t0.Add(2 * time.Minute)), LastFailureAt: new(t0.Add(time.Minute)),
 		}},
-		{"a new failure starts a new streak", failure(d2, 1, t0.Add(3*time.Minute)), health{
+		{"a new failure starts a new streak", failure(d[1], 1, t0.Add(3*time.Minute)), delivery.Health{
 			Active: true, FailureCount: 3, ConsecutiveFailures: 1,
-			LastSuccessAt: validTime(t0.Add(2 * time.Minute)), LastFailureAt: validTime(t0.Add(3 * time.Minute)),
-			FailingSince: validTime(t0.Add(3 * time.Minute)),
+			LastSuccessAt: new(t0.Add(2 * time.Minute)), LastFailureAt: new(t0.Add(3 * time.Minute)),
+			FailingSince: new(t0.Add(3 * time.Minute)),
 		}},
 	}
 	for _, s := range steps {
-		rec := mustRecorded(t, f.store, s.result)
-		if rec.Disabled {
+		if rec := f.record(t, s.result); rec.Disabled {
 			t.Errorf("%s: Recorded.Disabled = true without a disable policy", s.name)
 		}
-		if diff := cmp.Diff(s.want, f.health(t, hook.ID)); diff != "" {
+		if diff := cmp.Diff(s.want, f.health(t, f.hook.ID)); diff != "" {
 			t.Errorf("%s: webhook health (-want +got):\n%s", s.name, diff)
 		}
 	}
 
 	// Store.Webhook shows the same columns.
-	w, err := f.store.Webhook(context.Background(), ws.ID, hook.ID)
+	w, err := f.store.Webhook(context.Background(), f.ws.ID, f.hook.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := health{w.Active, w.FailureCount, w.ConsecutiveFailures, w.LastSuccessAt, w.LastFailureAt, w.FailingSince, w.DisabledReason, w.DisabledAt}
-	if diff := cmp.Diff(steps[len(steps)-1].want, got); diff != "" {
+	if diff := cmp.Diff(steps[len(steps)-1].want, w.Health); diff != "" {
 		t.Errorf("Store.Webhook health (-want +got):\n%s", diff)
 	}
 }
@@ -144,31 +106,27 @@ func TestRecordAttemptAutoDisable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ws := f.mustWorkspace(t, tt.name)
-			hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
-			id := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
-			want := health{Active: true}
+			f := f.withHook(t, tt.name)
+			id := f.mustDelivery(t, newEvent(f.ws.ID, "post.created"))
+			want := delivery.Health{Active: true}
 			for i, rel := range tt.failures {
 				at := now.Add(rel)
 				r := failure(id, i+1, at)
 				r.AutoDisable = tt.policy
-				rec := mustRecorded(t, f.store, r)
-				if rec.Disabled != (i+1 == tt.disabledBy) {
+				if rec := f.record(t, r); rec.Disabled != (i+1 == tt.disabledBy) {
 					t.Errorf("failure %d: Recorded.Disabled = %v, want %v", i+1, rec.Disabled, i+1 == tt.disabledBy)
 				}
 				want.FailureCount++
 				want.ConsecutiveFailures++
-				want.LastFailureAt = validTime(at)
+				want.LastFailureAt = new(at)
 				if i == 0 {
-					want.FailingSince = validTime(at)
+					want.FailingSince = new(at)
 				}
 				if i+1 == tt.disabledBy {
-					want.Active = false
-					want.DisabledReason = sql.NullString{String: "failing", Valid: true}
-					want.DisabledAt = validTime(at)
+					want.Active, want.DisabledReason, want.DisabledAt = false, "failing", new(at)
 				}
 			}
-			if diff := cmp.Diff(want, f.health(t, hook.ID)); diff != "" {
+			if diff := cmp.Diff(want, f.health(t, f.hook.ID)); diff != "" {
 				t.Errorf("webhook health (-want +got):\n%s", diff)
 			}
 		})
@@ -180,15 +138,12 @@ func TestRecordAttemptAutoDisable(t *testing.T) {
 // the streak or the timestamps, and a 410 or a long streak disables nothing.
 func TestRecordAttemptExcludedFromHealth(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	ws := f.mustWorkspace(t, "acme")
-	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
+	f := setupHook(t)
 	t0 := pgTime(time.Now().Add(-time.Hour))
-	streak := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
-	tests := []string{f.mustDelivery(t, newEvent(ws.ID, "post.created")), f.mustDelivery(t, newEvent(ws.ID, "post.created")),
-		f.mustDelivery(t, newEvent(ws.ID, "post.created"))}
-	mustRecorded(t, f.store, failure(streak, 1, t0))
-	want := f.health(t, hook.ID)
+	ids := f.mustDeliveries(t, 4)
+	streak, tests := ids[0], ids[1:]
+	f.record(t, failure(streak, 1, t0))
+	want := f.health(t, f.hook.ID)
 
 	policy := delivery.AutoDisable{MinFailures: 1}
 	for i, r := range []repo.AttemptResult{
@@ -197,16 +152,23 @@ func TestRecordAttemptExcludedFromHealth(t *testing.T) {
 		{StatusCode: 200, Succeeded: true, NewStatus: delivery.StatusSucceeded},
 	} {
 		r.DeliveryID, r.Attempt, r.At, r.ExcludeFromHealth = tests[i], 1, t0.Add(time.Duration(i+1)*time.Minute), true
-		if rec := mustRecorded(t, f.store, r); rec.Disabled {
+		if rec := f.record(t, r); rec.Disabled {
 			t.Errorf("attempt %d (%d) disabled the webhook", i, r.StatusCode)
 		}
-		if d := f.mustGetDelivery(t, ws.ID, r.DeliveryID); d.Status != r.NewStatus || d.Attempts != 1 {
+		if d := f.mustGetDelivery(t, f.ws.ID, r.DeliveryID); d.Status != r.NewStatus || d.Attempts != 1 {
 			t.Errorf("attempt %d: delivery %s after %d attempts, want %s after 1", i, d.Status, d.Attempts, r.NewStatus)
 		}
-		if diff := cmp.Diff(want, f.health(t, hook.ID)); diff != "" {
+		if diff := cmp.Diff(want, f.health(t, f.hook.ID)); diff != "" {
 			t.Errorf("attempt %d (%d) changed the webhook's health (-want +got):\n%s", i, r.StatusCode, diff)
 		}
 	}
+}
+
+// gone is a 410 Gone: the delivery fails for good and the webhook is
+// disabled at once.
+func gone(deliveryID string, at time.Time) repo.AttemptResult {
+	return repo.AttemptResult{DeliveryID: deliveryID, Attempt: 1, StatusCode: 410, Error: "receiver answered 410 Gone",
+		At: at, NewStatus: delivery.StatusFailed, DisableReason: delivery.DisabledGone}
 }
 
 func TestRecordAttemptDisableReason(t *testing.T) {
@@ -216,72 +178,58 @@ func TestRecordAttemptDisableReason(t *testing.T) {
 
 	t.Run("gone disables at once, before any auto-disable policy", func(t *testing.T) {
 		t.Parallel()
-		ws := f.mustWorkspace(t, "gone")
-		hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
-		d1 := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
-		d2 := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
-		rec := mustRecorded(t, f.store, repo.AttemptResult{
-			DeliveryID: d1, Attempt: 1, StatusCode: 410, Error: "receiver answered 410 Gone", At: at,
-			NewStatus: delivery.StatusFailed, DisableReason: "gone", AutoDisable: delivery.AutoDisable{After: time.Hour, MinFailures: 100},
-		})
-		if !rec.Disabled {
+		f := f.withHook(t, "gone")
+		d := f.mustDeliveries(t, 2)
+		r := gone(d[0], at)
+		r.AutoDisable = delivery.AutoDisable{After: time.Hour, MinFailures: 100}
+		if rec := f.record(t, r); !rec.Disabled {
 			t.Error("Recorded.Disabled = false for a gone failure, want true")
 		}
-		want := health{
-			FailureCount: 1, ConsecutiveFailures: 1, LastFailureAt: validTime(at), FailingSince: validTime(at),
-			DisabledReason: sql.NullString{String: "gone", Valid: true}, DisabledAt: validTime(at),
+		want := delivery.Health{
+			FailureCount: 1, ConsecutiveFailures: 1, LastFailureAt: new(at), FailingSince: new(at),
+			DisabledReason: "gone", DisabledAt: new(at),
 		}
-		if diff := cmp.Diff(want, f.health(t, hook.ID)); diff != "" {
+		if diff := cmp.Diff(want, f.health(t, f.hook.ID)); diff != "" {
 			t.Errorf("webhook health (-want +got):\n%s", diff)
 		}
 
 		// A delivery already in flight fails later: the webhook stays
 		// disabled as it was, and this attempt did not disable it.
 		later := at.Add(time.Second)
-		r := repo.AttemptResult{
-			DeliveryID: d2, Attempt: 1, StatusCode: 410, Error: "receiver answered 410 Gone", At: later,
-			NewStatus: delivery.StatusFailed, DisableReason: "gone",
-		}
-		if rec := mustRecorded(t, f.store, r); rec.Disabled {
+		if rec := f.record(t, gone(d[1], later)); rec.Disabled {
 			t.Error("Recorded.Disabled = true for a webhook that was already disabled")
 		}
-		want.FailureCount, want.ConsecutiveFailures, want.LastFailureAt = 2, 2, validTime(later)
-		if diff := cmp.Diff(want, f.health(t, hook.ID)); diff != "" {
+		want.FailureCount, want.ConsecutiveFailures, want.LastFailureAt = 2, 2, new(later)
+		if diff := cmp.Diff(want, f.health(t, f.hook.ID)); diff != "" {
 			t.Errorf("webhook health after a second gone (-want +got):\n%s", diff)
 		}
 	})
 
 	t.Run("a webhook the customer switched off keeps no reason", func(t *testing.T) {
 		t.Parallel()
-		ws := f.mustWorkspace(t, "switched off")
-		hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
-		id := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
+		f := f.withHook(t, "switched off")
+		id := f.mustDelivery(t, newEvent(f.ws.ID, "post.created"))
 		off := false
-		if _, err := f.store.UpdateWebhook(context.Background(), ws.ID, hook.ID, repo.WebhookPatch{Active: &off}); err != nil {
+		if _, err := f.store.UpdateWebhook(context.Background(), f.ws.ID, f.hook.ID, repo.WebhookPatch{Active: &off}); err != nil {
 			t.Fatal(err)
 		}
-		rec := mustRecorded(t, f.store, repo.AttemptResult{
-			DeliveryID: id, Attempt: 1, StatusCode: 410, Error: "gone", At: at, NewStatus: delivery.StatusFailed, DisableReason: "gone",
-		})
-		if rec.Disabled {
+		if rec := f.record(t, gone(id, at)); rec.Disabled {
 			t.Error("Recorded.Disabled = true for an inactive webhook")
 		}
-		if h := f.health(t, hook.ID); h.Active || h.DisabledReason.Valid || h.DisabledAt.Valid {
+		if h := f.health(t, f.hook.ID); h.Active || h.DisabledReason != "" || h.DisabledAt != nil {
 			t.Errorf("health = %+v, want inactive without a disabled reason or time", h)
 		}
 	})
 
 	t.Run("a success never disables", func(t *testing.T) {
 		t.Parallel()
-		ws := f.mustWorkspace(t, "success")
-		hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
-		id := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
-		r := success(id, 1, at)
+		f := f.withHook(t, "success")
+		r := success(f.mustDelivery(t, newEvent(f.ws.ID, "post.created")), 1, at)
 		r.AutoDisable = delivery.AutoDisable{MinFailures: 1}
-		if rec := mustRecorded(t, f.store, r); rec.Disabled {
+		if rec := f.record(t, r); rec.Disabled {
 			t.Error("Recorded.Disabled = true for a success")
 		}
-		if h := f.health(t, hook.ID); !h.Active || h.DisabledReason.Valid {
+		if h := f.health(t, f.hook.ID); !h.Active || h.DisabledReason != "" {
 			t.Errorf("health = %+v, want active", h)
 		}
 	})
@@ -302,10 +250,7 @@ func TestRecordAttemptConcurrentFailures(t *testing.T) {
 		result func(id string, at time.Time) repo.AttemptResult
 		reason string
 	}{
-		{"two 410s", func(id string, at time.Time) repo.AttemptResult {
-			return repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 410, Error: "receiver answered 410 Gone",
-				At: at, NewStatus: delivery.StatusFailed, DisableReason: "gone"}
-		}, "gone"},
+		{"two 410s", gone, "gone"},
 		{"two failures reaching MinFailures", func(id string, at time.Time) repo.AttemptResult {
 			r := failure(id, 1, at)
 			r.AutoDisable = delivery.AutoDisable{MinFailures: 2}
@@ -317,28 +262,27 @@ func TestRecordAttemptConcurrentFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			ws := f.mustWorkspace(t, tt.name)
-			hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
-			ids := []string{f.mustDelivery(t, newEvent(ws.ID, "post.created")), f.mustDelivery(t, newEvent(ws.ID, "post.created"))}
+			f := f.withHook(t, tt.name)
+			ids := f.mustDeliveries(t, 2)
 
 			tx, err := f.db.Beginx()
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer tx.Rollback() //nolint:errcheck // a no-op after commit
-			if _, err := tx.Exec(`SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE`, hook.ID); err != nil {
+			if _, err := tx.Exec(`SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE`, f.hook.ID); err != nil {
 				t.Fatal(err)
 			}
 			at := pgTime(time.Now())
-			recs := make([]repo.Recorded, len(ids))
+			recs := make([][]repo.Recorded, len(ids))
 			errs := make([]error, len(ids))
 			var wg sync.WaitGroup
 			for i, id := range ids {
 				wg.Go(func() {
-					recs[i], errs[i] = f.store.RecordAttempt(ctx, tt.result(id, at))
+					recs[i], errs[i] = f.store.RecordAttempts(ctx, []repo.AttemptResult{tt.result(id, at)})
 				})
 			}
-			waitLockWaiters(t, f.db, hook.ID, len(ids))
+			waitLockWaiters(t, f.db, f.hook.ID, len(ids))
 			if err := tx.Commit(); err != nil {
 				t.Fatal(err)
 			}
@@ -346,42 +290,20 @@ func TestRecordAttemptConcurrentFailures(t *testing.T) {
 
 			disabled := 0
 			for i := range ids {
-				if errs[i] != nil || !recs[i].Stored {
-					t.Fatalf("RecordAttempt %d = %+v, %v", i, recs[i], errs[i])
+				if errs[i] != nil || !recs[i][0].Stored {
+					t.Fatalf("RecordAttempts %d = %+v, %v", i, recs[i], errs[i])
 				}
-				if recs[i].Disabled {
+				if recs[i][0].Disabled {
 					disabled++
 				}
 			}
 			if disabled != 1 {
 				t.Errorf("%d of 2 concurrent failures report disabling the webhook, want exactly 1", disabled)
 			}
-			h := f.health(t, hook.ID)
-			if h.Active || h.DisabledReason.String != tt.reason || h.ConsecutiveFailures != 2 || h.FailureCount != 2 {
+			h := f.health(t, f.hook.ID)
+			if h.Active || h.DisabledReason != tt.reason || h.ConsecutiveFailures != 2 || h.FailureCount != 2 {
 				t.Errorf("health = %+v, want disabled as %q after 2 failures", h, tt.reason)
 			}
 		})
-	}
-}
-
-// waitLockWaiters waits until n sessions of the database wait for a lock.
-// It must not run inside the transaction holding the lock: a transaction
-// sees one snapshot of pg_stat_activity.
-func waitLockWaiters(tb testing.TB, db *sqlx.DB, what string, n int) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var waiting int
-		if err := db.Get(&waiting, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
-			tb.Fatal(err)
-		}
-		if waiting == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%d of %d sessions waiting for the lock on %s", waiting, n, what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -15,10 +15,6 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migrationLockID is the advisory lock key that serialises migrations across
-// api replicas starting together.
-const migrationLockID = 0x7472_6163_6b65_6c69 // "trackeli"
-
 type migration struct {
 	version int
 	name    string
@@ -117,8 +113,8 @@ func (s *Store) Migrate(ctx context.Context, log *slog.Logger) error {
 	return nil
 }
 
-// SchemaVersion reports the version recorded in the database (0 when none).
-func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+// schemaVersion reports the version recorded in the database (0 when none).
+func (s *Store) schemaVersion(ctx context.Context) (int, error) {
 	var exists bool
 	if err := s.db.GetContext(ctx, &exists, `SELECT to_regclass('schema_migrations') IS NOT NULL`); err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
@@ -136,7 +132,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 // CheckSchema returns an error wrapping ErrSchemaBehind when the database has
 // not been migrated to the version this binary needs.
 func (s *Store) CheckSchema(ctx context.Context) error {
-	v, err := s.SchemaVersion(ctx)
+	v, err := s.schemaVersion(ctx)
 	if err != nil {
 		return err
 	}

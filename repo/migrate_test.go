@@ -16,7 +16,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
 
@@ -62,6 +64,33 @@ func mustOpen(tb testing.TB, dbURL string) *repo.Store {
 	return st
 }
 
+// mustOpenRaw is a pool on the database, for rows the Store does not show.
+func mustOpenRaw(tb testing.TB, dbURL string) *sqlx.DB {
+	tb.Helper()
+	raw, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		tb.Fatalf("open %s: %v", dbURL, err)
+	}
+	tb.Cleanup(func() { raw.Close() })
+	return raw
+}
+
+// wantMigrated checks that the database is at the latest version, every
+// migration recorded once.
+func wantMigrated(tb testing.TB, st *repo.Store, raw *sqlx.DB) {
+	tb.Helper()
+	if err := st.CheckSchema(context.Background()); err != nil {
+		tb.Errorf("CheckSchema after Migrate: %v", err)
+	}
+	var rows, version int
+	if err := raw.QueryRow(`SELECT count(*), max(version) FROM schema_migrations`).Scan(&rows, &version); err != nil {
+		tb.Fatalf("read schema_migrations: %v", err)
+	}
+	if rows != repo.LatestVersion() || version != repo.LatestVersion() {
+		tb.Errorf("schema_migrations has %d rows up to version %d, want %d", rows, version, repo.LatestVersion())
+	}
+}
+
 var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestLatestVersionMatchesMigrations(t *testing.T) {
@@ -80,11 +109,7 @@ func TestCheckSchemaOnEmptyDatabase(t *testing.T) {
 	ctx := context.Background()
 	st := mustOpen(t, newEmptyDatabase(t))
 
-	v, err := st.SchemaVersion(ctx)
-	if err != nil || v != 0 {
-		t.Fatalf("SchemaVersion = %d, %v; want 0, nil", v, err)
-	}
-	err = st.CheckSchema(ctx)
+	err := st.CheckSchema(ctx)
 	if !errors.Is(err, repo.ErrSchemaBehind) {
 		t.Fatalf("CheckSchema = %v, want an error wrapping ErrSchemaBehind", err)
 	}
@@ -117,36 +142,14 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 		}
 	}
 
-	st := mustOpen(t, dbURL)
-	raw, err := sqlx.Open("postgres", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
-	assertMigrated := func(t *testing.T) {
-		t.Helper()
-		v, err := st.SchemaVersion(ctx)
-		if err != nil || v != repo.LatestVersion() {
-			t.Errorf("SchemaVersion = %d, %v; want %d, nil", v, err, repo.LatestVersion())
-		}
-		if err := st.CheckSchema(ctx); err != nil {
-			t.Errorf("CheckSchema after Migrate: %v", err)
-		}
-		var rows int
-		if err := raw.Get(&rows, `SELECT count(*) FROM schema_migrations`); err != nil {
-			t.Fatalf("count schema_migrations: %v", err)
-		}
-		if rows != repo.LatestVersion() {
-			t.Errorf("schema_migrations has %d rows, want %d", rows, repo.LatestVersion())
-		}
-	}
-	assertMigrated(t)
+	st, raw := mustOpen(t, dbURL), mustOpenRaw(t, dbURL)
+	wantMigrated(t, st, raw)
 
 	// Running again is a no-op.
 	if err := st.Migrate(ctx, discardLog); err != nil {
 		t.Fatalf("second Migrate: %v", err)
 	}
-	assertMigrated(t)
+	wantMigrated(t, st, raw)
 
 	// The migrated schema is usable.
 	if _, err := st.CreateWorkspace(ctx, "after migrate", []byte("k")); err != nil {
@@ -198,11 +201,7 @@ func TestMigration0003UpgradesPopulatedDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dbURL := newEmptyDatabase(t)
-	raw, err := sqlx.Open("postgres", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw := mustOpenRaw(t, dbURL)
 	if _, err := raw.Exec(`CREATE TABLE schema_migrations (
 		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		t.Fatal(err)
@@ -240,21 +239,17 @@ func TestMigration0003UpgradesPopulatedDatabase(t *testing.T) {
 	if err := st.Migrate(ctx, discardLog); err != nil {
 		t.Fatalf("Migrate from version 2: %v", err)
 	}
-	if v, err := st.SchemaVersion(ctx); err != nil || v != repo.LatestVersion() {
-		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, repo.LatestVersion())
-	}
+	wantMigrated(t, st, raw)
 
 	w, err := st.Webhook(ctx, ws, hook)
 	if err != nil {
 		t.Fatalf("Webhook after upgrade: %v", err)
 	}
-	got := health{w.Active, w.FailureCount, w.ConsecutiveFailures, w.LastSuccessAt, w.LastFailureAt, w.FailingSince, w.DisabledReason, w.DisabledAt}
-	if diff := cmp.Diff(health{Active: true, FailureCount: 5, ConsecutiveFailures: 2}, got); diff != "" {
+	if diff := cmp.Diff(delivery.Health{Active: true, FailureCount: 5, ConsecutiveFailures: 2}, w.Health); diff != "" {
 		t.Errorf("existing webhook after upgrade (-want +got):\n%s", diff)
 	}
-	work, err := st.Work(ctx, del)
-	if err != nil || work.Secret != "whsec_old" || work.PreviousSecret != "" {
-		t.Errorf("Work after upgrade = secret %q previous %v, %v; want the old secret and no previous one", work.Secret, work.PreviousSecret, err)
+	if work := testfactory.Work(t, st, del); work.Secret != "whsec_old" || work.PreviousSecret != "" {
+		t.Errorf("Work after upgrade = secret %q previous %v; want the old secret and no previous one", work.Secret, work.PreviousSecret)
 	}
 	n, err := st.CountRecoverable(ctx, ws, hook, repo.RecoverWindow{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Minute), Limit: 10})
 	if err != nil || n != 1 {

@@ -57,9 +57,6 @@ func (d *Deleted) add(o Deleted) {
 
 const defaultRetentionBatch = 500
 
-// retentionLockID keeps two retention runs from walking the same rows.
-const retentionLockID = 0x7265_7461_696e // "retain"
-
 // WithRetentionLock runs fn while holding data retention's advisory lock.
 // It returns false without running fn when another run holds the lock.
 func (s *Store) WithRetentionLock(ctx context.Context, fn func(context.Context) error) (bool, error) {

@@ -2,7 +2,6 @@ package repo_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,8 +35,9 @@ type history struct {
 	ids      map[string]string // name → row id
 }
 
-func newHistory(tb testing.TB, f *fixture) *history {
+func newHistory(tb testing.TB) *history {
 	tb.Helper()
+	f := setup(tb)
 	ws := f.mustWorkspace(tb, "acme")
 	hook := f.mustWebhook(tb, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
 	return &history{f: f, ws: ws.ID, hook: hook.ID, names: map[string]string{}, ids: map[string]string{}}
@@ -70,9 +70,12 @@ type seeded struct {
 
 func (h *history) seed(tb testing.TB, d seeded) string {
 	tb.Helper()
-	finished, next := sql.NullTime{Time: d.finished, Valid: !d.finished.IsZero()}, sql.NullTime{}
+	var finished, next *time.Time
+	if !d.finished.IsZero() {
+		finished = &d.finished
+	}
 	if d.status == delivery.StatusPending {
-		next = sql.NullTime{Time: d.created.Add(time.Hour), Valid: true}
+		next = new(d.created.Add(time.Hour))
 	}
 	var id string
 	err := h.f.db.Get(&id, `INSERT INTO deliveries (workspace_id, event_id, event_type, webhook_id, redelivery_of,
@@ -87,6 +90,21 @@ func (h *history) seed(tb testing.TB, d seeded) string {
 		tb.Fatalf("seed attempts of %s: %v", d.name, err)
 	}
 	return h.name(id, d.name)
+}
+
+// oldEvent is a history holding one event, "old event", 40 days before
+// the time it returns.
+func oldEvent(tb testing.TB) (*history, time.Time) {
+	tb.Helper()
+	h, now := newHistory(tb), time.Now()
+	h.event(tb, "old event", now.Add(-40*day))
+	return h, now
+}
+
+// failed is a delivery of event that failed at finished, an hour after it
+// was created, after attempts attempts.
+func failed(name, event string, finished time.Time, attempts int) seeded {
+	return seeded{name: name, event: event, status: delivery.StatusFailed, created: finished.Add(-time.Hour), finished: finished, attempts: attempts}
 }
 
 // remaining is every delivery left, by name with its number of attempts,
@@ -137,23 +155,23 @@ func (h *history) pendingRows(tb testing.TB) map[string]string {
 
 func (h *history) redeliveryOf(tb testing.TB, name string) string {
 	tb.Helper()
-	var of sql.NullString
+	var of *string
 	if err := h.f.db.Get(&of, `SELECT redelivery_of FROM deliveries WHERE id = $1`, h.ids[name]); err != nil {
 		tb.Fatalf("read redelivery_of of %s: %v", name, err)
 	}
-	return h.names[of.String]
+	if of == nil {
+		return ""
+	}
+	return h.names[*of]
 }
 
 // seedRetentionHistory is a history with a row in every situation retention
 // must tell apart, around the cutoff now - 30 days.
-func seedRetentionHistory(tb testing.TB, f *fixture, now time.Time) *history {
+func seedRetentionHistory(tb testing.TB, now time.Time) *history {
 	tb.Helper()
-	h := newHistory(tb, f)
+	h := newHistory(tb)
 	cutoff := now.Add(-30 * day)
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
-	failed := func(name, event string, finished time.Time, attempts int) seeded {
-		return seeded{name: name, event: event, status: delivery.StatusFailed, created: finished.Add(-time.Hour), finished: finished, attempts: attempts}
-	}
 
 	h.event(tb, "old, all finished long ago", ago(40*day))
 	h.seed(tb, seeded{name: "old succeeded", event: "old, all finished long ago", status: delivery.StatusSucceeded,
@@ -231,9 +249,9 @@ func TestDeleteExpired(t *testing.T) {
 		t.Run(fmt.Sprintf("batches of %d", size), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			f := setup(t)
 			clock := testclock.New(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
-			h := seedRetentionHistory(t, f, clock.Now())
+			h := seedRetentionHistory(t, clock.Now())
+			f := h.f
 			pendingBefore := h.pendingRows(t)
 			r := repo.Retention{Before: clock.Now().Add(-30 * day), BatchSize: size}
 
@@ -291,12 +309,9 @@ func TestDeleteExpired(t *testing.T) {
 // later run.
 func TestDeleteExpiredSkipsRowsOthersHold(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	now := time.Now()
-	h := newHistory(t, f)
-	h.event(t, "old event", now.Add(-40*day))
-	h.seed(t, seeded{name: "held delivery", event: "old event", status: delivery.StatusFailed,
-		created: now.Add(-40 * day), finished: now.Add(-40 * day), attempts: 2})
+	h, now := oldEvent(t)
+	f := h.f
+	h.seed(t, failed("held delivery", "old event", now.Add(-40*day), 2))
 	h.seed(t, seeded{name: "free delivery", event: "old event", status: delivery.StatusSucceeded,
 		created: now.Add(-40 * day), finished: now.Add(-39 * day), attempts: 1})
 	h.event(t, "held event", now.Add(-40*day))
@@ -339,13 +354,10 @@ func TestDeleteExpiredSkipsRowsOthersHold(t *testing.T) {
 
 func TestDeleteExpiredStopsWhenCancelled(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	now := time.Now()
-	h := newHistory(t, f)
-	h.event(t, "old event", now.Add(-40*day))
+	h, now := oldEvent(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	got, err := f.store.DeleteExpired(ctx, repo.Retention{Before: now})
+	got, err := h.f.store.DeleteExpired(ctx, repo.Retention{Before: now})
 	if !errors.Is(err, context.Canceled) || got != (repo.Deleted{}) {
 		t.Errorf("DeleteExpired on a cancelled context = %+v, %v; want nothing deleted and context.Canceled", got, err)
 	}
@@ -359,14 +371,10 @@ func TestDeleteExpiredStopsWhenCancelled(t *testing.T) {
 // foreign-key check answers ErrNotFound, as for any delivery that is gone.
 func TestRedeliverOfADeliveryRetentionDeletes(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	h := newHistory(t, f)
-	now := time.Now()
-	h.event(t, "old event", now.Add(-40*day))
-	h.seed(t, seeded{name: "old", event: "old event", status: delivery.StatusFailed,
-		created: now.Add(-40 * day), finished: now.Add(-40 * day), attempts: 1})
+	h, now := oldEvent(t)
+	h.seed(t, failed("old", "old event", now.Add(-40*day), 1))
 
-	retention, err := f.db.Beginx()
+	retention, err := h.f.db.Beginx()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,10 +387,10 @@ func TestRedeliverOfADeliveryRetentionDeletes(t *testing.T) {
 	}
 	var redeliverErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { _, redeliverErr = f.store.Redeliver(context.Background(), h.ws, h.ids["old"]) })
+	wg.Go(func() { _, redeliverErr = h.f.store.Redeliver(context.Background(), h.ws, h.ids["old"]) })
 	// Redeliver has read the delivery (the delete is not committed) and
 	// waits in its foreign-key check for the deleting transaction.
-	waitForLockWait(t, f.db)
+	waitLockWaiters(t, h.f.db, "the deleted delivery", 1)
 	if err := retention.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -390,29 +398,8 @@ func TestRedeliverOfADeliveryRetentionDeletes(t *testing.T) {
 	if !errors.Is(redeliverErr, repo.ErrNotFound) {
 		t.Errorf("Redeliver of a delivery deleted meanwhile = %v, want ErrNotFound", redeliverErr)
 	}
-	if n := f.mustCount(t, `SELECT count(*) FROM deliveries`); n != 0 {
+	if n := h.f.mustCount(t, `SELECT count(*) FROM deliveries`); n != 0 {
 		t.Errorf("%d deliveries after the failed redelivery, want 0", n)
-	}
-}
-
-// waitForLockWait returns once a session of the database waits for a row
-// lock.
-func waitForLockWait(tb testing.TB, db *sqlx.DB) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var waiting int
-		if err := db.Get(&waiting, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
-			tb.Fatalf("read pg_stat_activity: %v", err)
-		}
-		if waiting > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatal("no session waited for a lock within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -1,9 +1,8 @@
-// Package repo is the only package that speaks SQL: it owns the schema, its
-// embedded migrations, and every query the service runs against PostgreSQL.
 package repo
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	neturl "net/url"
@@ -12,21 +11,9 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
+	_ "github.com/lib/pq" // the PostgreSQL driver sqlx.Open names
 
 	"github.com/trackelio/webhooks/internal/batch"
-)
-
-// Sentinel errors mapped to HTTP statuses in one place by the api package.
-var (
-	// ErrNotFound means the row does not exist or belongs to another workspace.
-	ErrNotFound = errors.New("not found")
-	// ErrConflict means a unique constraint refused the write.
-	ErrConflict = errors.New("conflict")
-	// ErrLimitReached means a per-workspace limit refused the write.
-	ErrLimitReached = errors.New("limit reached")
-	// ErrSchemaBehind means the database needs migrations this binary expects.
-	ErrSchemaBehind = errors.New("database schema is behind")
 )
 
 // Options sizes the connection pool.
@@ -146,11 +133,15 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// mapErr turns driver errors into the package's sentinels.
-func mapErr(err error) error {
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
-		return fmt.Errorf("%w: %s", ErrConflict, pqErr.Constraint)
+// getOne reads one row into dest; no row is ErrNotFound, and any other
+// error is wrapped with what was being read.
+func (s *Store) getOne(ctx context.Context, dest any, what, query string, args ...any) error {
+	err := s.db.GetContext(ctx, dest, query, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }

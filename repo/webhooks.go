@@ -9,40 +9,50 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
 	"github.com/trackelio/webhooks/delivery"
 )
 
 // Webhook is a customer endpoint subscribed to some event types.
 type Webhook struct {
-	ID                  string         `db:"id"`
-	WorkspaceID         string         `db:"workspace_id"`
-	URL                 string         `db:"url"`
-	Events              pq.StringArray `db:"events"`
-	Active              bool           `db:"active"`
-	Description         string         `db:"description"`
-	Secret              string         `db:"secret"`
-	FailureCount        int64          `db:"failure_count"`
-	ConsecutiveFailures int            `db:"consecutive_failures"`
-	DisabledReason      sql.NullString `db:"disabled_reason"`
-	DisabledAt          sql.NullTime   `db:"disabled_at"`
-	LastSuccessAt       sql.NullTime   `db:"last_success_at"`
-	LastFailureAt       sql.NullTime   `db:"last_failure_at"`
-	FailingSince        sql.NullTime   `db:"failing_since"`
+	ID          string `db:"id"`
+	WorkspaceID string `db:"workspace_id"`
+	URL         string `db:"url"`
+	// Events is scanned by webhookRow: PostgreSQL's arrays need pq's type.
+	Events      []string `db:"-"`
+	Description string   `db:"description"`
+	Secret      string   `db:"secret"`
+	// Health is its delivery health; webhookRow scans it, as delivery
+	// names no columns.
+	delivery.Health `db:"-"`
 	// PreviousSecretExpiresAt is the end of a rotation's grace period,
 	// while the previous secret still signs webhook-signature.
-	PreviousSecretExpiresAt sql.NullTime `db:"previous_secret_expires_at"`
+	PreviousSecretExpiresAt *time.Time `db:"previous_secret_expires_at"`
 	// RecoverySince and RecoveryUntil are the window of the recovery offer
 	// made when the webhook was re-enabled after a failure streak, until it
 	// is used or dismissed.
-	RecoverySince sql.NullTime `db:"recovery_since"`
-	RecoveryUntil sql.NullTime `db:"recovery_until"`
-	CreatedAt     time.Time    `db:"created_at"`
-	UpdatedAt     time.Time    `db:"updated_at"`
+	RecoverySince *time.Time `db:"recovery_since"`
+	RecoveryUntil *time.Time `db:"recovery_until"`
+	CreatedAt     time.Time  `db:"created_at"`
+	UpdatedAt     time.Time  `db:"updated_at"`
 }
 
-const webhookColumns = `id, workspace_id, url, events, active, description, secret,
-	failure_count, consecutive_failures, disabled_reason, disabled_at, last_success_at,
-	last_failure_at, failing_since, previous_secret_expires_at, recovery_since, recovery_until, created_at, updated_at`
+// webhookRow is a webhook as webhookColumns read it.
+type webhookRow struct {
+	Webhook
+	Events pq.StringArray `db:"events"`
+	healthRow
+}
+
+func (r webhookRow) webhook() Webhook {
+	w := r.Webhook
+	w.Events, w.Health = r.Events, r.health()
+	return w
+}
+
+// webhookColumns read a webhook w as webhookRow scans it.
+const webhookColumns = `w.id, w.workspace_id, w.url, w.events, w.description, w.secret, ` + healthColumns + `,
+	w.previous_secret_expires_at, w.recovery_since, w.recovery_until, w.created_at, w.updated_at`
 
 // NewWebhook holds the fields a customer sets on creation.
 type NewWebhook struct {
@@ -79,9 +89,9 @@ func (s *Store) CreateWebhook(ctx context.Context, workspaceID string, in NewWeb
 	if count >= max {
 		return Webhook{}, fmt.Errorf("%w: a workspace may have %d webhooks", ErrLimitReached, max)
 	}
-	var w Webhook
+	var w webhookRow
 	err = tx.GetContext(ctx, &w, `
-		INSERT INTO webhooks (workspace_id, url, events, active, description, secret)
+		INSERT INTO webhooks AS w (workspace_id, url, events, active, description, secret)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+webhookColumns,
 		workspaceID, in.URL, pq.StringArray(in.Events), in.Active, in.Description, in.Secret)
 	if err != nil {
@@ -90,30 +100,30 @@ func (s *Store) CreateWebhook(ctx context.Context, workspaceID string, in NewWeb
 	if err := tx.Commit(); err != nil {
 		return Webhook{}, fmt.Errorf("create webhook: commit: %w", err)
 	}
-	return w, nil
+	return w.webhook(), nil
 }
 
 // Webhook returns one live webhook of the workspace.
 func (s *Store) Webhook(ctx context.Context, workspaceID, id string) (Webhook, error) {
-	var w Webhook
-	err := s.db.GetContext(ctx, &w, `SELECT `+webhookColumns+` FROM webhooks
-		WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL`, id, workspaceID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Webhook{}, ErrNotFound
+	var w webhookRow
+	if err := s.getOne(ctx, &w, "get webhook", `SELECT `+webhookColumns+` FROM webhooks w
+		WHERE w.id = $1 AND w.workspace_id = $2 AND w.deleted_at IS NULL`, id, workspaceID); err != nil {
+		return Webhook{}, err
 	}
-	if err != nil {
-		return Webhook{}, fmt.Errorf("get webhook: %w", err)
-	}
-	return w, nil
+	return w.webhook(), nil
 }
 
 // Webhooks lists the workspace's live webhooks, oldest first.
 func (s *Store) Webhooks(ctx context.Context, workspaceID string) ([]Webhook, error) {
-	ws := []Webhook{}
-	err := s.db.SelectContext(ctx, &ws, `SELECT `+webhookColumns+` FROM webhooks
-		WHERE workspace_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`, workspaceID)
+	var rows []webhookRow
+	err := s.db.SelectContext(ctx, &rows, `SELECT `+webhookColumns+` FROM webhooks w
+		WHERE w.workspace_id = $1 AND w.deleted_at IS NULL ORDER BY w.created_at, w.id`, workspaceID)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	ws := make([]Webhook, len(rows))
+	for i, r := range rows {
+		ws[i] = r.webhook()
 	}
 	return ws, nil
 }
@@ -132,10 +142,10 @@ type UpdatedWebhook struct {
 	// Reactivated says the patch turned an inactive webhook back on; its
 	// FailingSince is then the streak's start before the reset, so the
 	// caller can offer to recover that window.
-	Reactivated bool `db:"reactivated"`
+	Reactivated bool
 	// Cancelled is how many deliveries waiting for a later attempt turning
 	// it off cancelled.
-	Cancelled int `db:"-"`
+	Cancelled int
 }
 
 // UpdateWebhook applies a patch. Re-activating an inactive webhook clears
@@ -161,8 +171,14 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p Web
 			return UpdatedWebhook{}, fmt.Errorf("update webhook: %w", err)
 		}
 	}
-	var w UpdatedWebhook
-	err = tx.GetContext(ctx, &w, `
+	var row struct {
+		webhookRow
+		Reactivated bool `db:"reactivated"`
+		// StreakBegan is failing_since before the patch, which a
+		// re-activation resets.
+		StreakBegan *time.Time `db:"streak_began"`
+	}
+	err = tx.GetContext(ctx, &row, `
 		WITH old AS (
 			SELECT id, failing_since, active FROM webhooks
 			WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR NO KEY UPDATE),
@@ -179,12 +195,8 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p Web
 				updated_at = now()
 			FROM old WHERE w.id = old.id
 			RETURNING w.*)
-		SELECT upd.id, upd.workspace_id, upd.url, upd.events, upd.active, upd.description, upd.secret,
-		       upd.failure_count, upd.consecutive_failures, upd.disabled_reason, upd.disabled_at,
-		       upd.last_success_at, upd.last_failure_at, old.failing_since, upd.previous_secret_expires_at,
-		       upd.recovery_since, upd.recovery_until,
-		       upd.created_at, upd.updated_at, upd.active AND NOT old.active AS reactivated
-		FROM upd JOIN old ON old.id = upd.id`,
+		SELECT `+webhookColumns+`, w.active AND NOT old.active AS reactivated, old.failing_since AS streak_began
+		FROM upd w JOIN old ON old.id = w.id`,
 		id, workspaceID, p.URL, events, p.Active, p.Description)
 	if errors.Is(err, sql.ErrNoRows) {
 		return UpdatedWebhook{}, ErrNotFound
@@ -195,7 +207,8 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p Web
 	if err := tx.Commit(); err != nil {
 		return UpdatedWebhook{}, fmt.Errorf("update webhook: commit: %w", err)
 	}
-	w.Cancelled = cancelled
+	w := UpdatedWebhook{Webhook: row.webhook(), Reactivated: row.Reactivated, Cancelled: cancelled}
+	w.FailingSince = row.StreakBegan
 	return w, nil
 }
 
@@ -234,29 +247,6 @@ func (s *Store) CountPending(ctx context.Context, workspaceID, webhookID string,
 	return n, nil
 }
 
-// SetRecoveryOffer keeps a recovery offer on the webhook; an offer not yet
-// used widens to cover both windows.
-func (s *Store) SetRecoveryOffer(ctx context.Context, workspaceID, id string, since, until time.Time) error {
-	_, err := s.db.ExecContext(ctx, `
-		UPDATE webhooks SET recovery_since = least(recovery_since, $3), recovery_until = greatest(recovery_until, $4)
-		WHERE id = $1 AND workspace_id = $2`, id, workspaceID, since, until)
-	if err != nil {
-		return fmt.Errorf("set recovery offer: %w", err)
-	}
-	return nil
-}
-
-// ClearRecoveryOffer removes the webhook's recovery offer (used or
-// dismissed).
-func (s *Store) ClearRecoveryOffer(ctx context.Context, workspaceID, id string) error {
-	_, err := s.db.ExecContext(ctx, `
-		UPDATE webhooks SET recovery_since = NULL, recovery_until = NULL WHERE id = $1 AND workspace_id = $2`, id, workspaceID)
-	if err != nil {
-		return fmt.Errorf("clear recovery offer: %w", err)
-	}
-	return nil
-}
-
 // DeleteWebhook tombstones a webhook, forgets its secret, and cancels its
 // pending deliveries in the same transaction, so no attempt starts after the
 // customer deleted it. The deliveries are locked first, in id order, and the
@@ -290,110 +280,13 @@ func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string) error
 // RotateSecret replaces the webhook's secret. The old one keeps signing
 // webhook-signature (next to the new one) until graceEnds.
 func (s *Store) RotateSecret(ctx context.Context, workspaceID, id, newSecret string, graceEnds time.Time) (Webhook, error) {
-	var w Webhook
-	err := s.db.GetContext(ctx, &w, `
-		UPDATE webhooks SET previous_secret = secret, previous_secret_expires_at = $4,
+	var w webhookRow
+	if err := s.getOne(ctx, &w, "rotate secret", `
+		UPDATE webhooks w SET previous_secret = secret, previous_secret_expires_at = $4,
 		       secret = $3, updated_at = now()
-		WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL
-		RETURNING `+webhookColumns, id, workspaceID, newSecret, graceEnds)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Webhook{}, ErrNotFound
+		WHERE w.id = $1 AND w.workspace_id = $2 AND w.deleted_at IS NULL
+		RETURNING `+webhookColumns, id, workspaceID, newSecret, graceEnds); err != nil {
+		return Webhook{}, err
 	}
-	if err != nil {
-		return Webhook{}, fmt.Errorf("rotate secret: %w", err)
-	}
-	return w, nil
-}
-
-// Attempts of the last day belong to deliveries created at most a few days
-// earlier (the retry schedule), which bounds the index scan.
-const successRatesSQL = `
-	SELECT d.webhook_id,
-	       avg(CASE WHEN a.status_code BETWEEN 200 AND 299 THEN 1.0 ELSE 0.0 END)::float8 AS rate
-	FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id
-	WHERE d.webhook_id = ANY($1) AND d.created_at > now() - interval '7 days'
-	  AND a.created_at > now() - interval '24 hours' AND d.event_type <> '` + delivery.TestEventType + `'
-	GROUP BY d.webhook_id`
-
-// SuccessRates returns, per webhook id, the share of attempts in the last 24
-// hours that succeeded; webhooks without attempts are absent. Test events'
-// attempts are not the webhook's health and do not count.
-func (s *Store) SuccessRates(ctx context.Context, webhookIDs []string) (map[string]float64, error) {
-	var rows []struct {
-		WebhookID string  `db:"webhook_id"`
-		Rate      float64 `db:"rate"`
-	}
-	err := s.db.SelectContext(ctx, &rows, successRatesSQL, pq.StringArray(webhookIDs))
-	if err != nil {
-		return nil, fmt.Errorf("success rates: %w", err)
-	}
-	out := make(map[string]float64, len(rows))
-	for _, r := range rows {
-		out[r.WebhookID] = r.Rate
-	}
-	return out, nil
-}
-
-// RecoverWindow selects the deliveries of a webhook that ended without
-// success (failed, or cancelled when the webhook was disabled) and were
-// created in [since, until).
-type RecoverWindow struct {
-	Since, Until time.Time
-	Limit        int
-}
-
-// RecoveryStart is where a recovery of a failure streak that began at
-// failingSince should start: the creation of the oldest delivery that ended
-// without success since then (a delivery is created before its attempts
-// fail), or failingSince itself when there is none.
-func (s *Store) RecoveryStart(ctx context.Context, workspaceID, webhookID string, failingSince time.Time) (time.Time, error) {
-	var since sql.NullTime
-	err := s.db.GetContext(ctx, &since, `
-		SELECT min(created_at) FROM deliveries
-		WHERE webhook_id = $1 AND workspace_id = $2 AND status IN ('failed', 'cancelled') AND finished_at >= $3`,
-		webhookID, workspaceID, failingSince)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("recovery start: %w", err)
-	}
-	if since.Valid && since.Time.Before(failingSince) {
-		return since.Time, nil
-	}
-	return failingSince, nil
-}
-
-// CountRecoverable counts what Recover would re-send.
-func (s *Store) CountRecoverable(ctx context.Context, workspaceID, webhookID string, win RecoverWindow) (int, error) {
-	var n int
-	err := s.db.GetContext(ctx, &n, `
-		SELECT count(*) FROM (
-			SELECT 1 FROM deliveries
-			WHERE webhook_id = $1 AND workspace_id = $2 AND status IN ('failed', 'cancelled')
-			  AND created_at >= $3 AND created_at < $4 LIMIT $5) x`,
-		webhookID, workspaceID, win.Since, win.Until, win.Limit)
-	if err != nil {
-		return 0, fmt.Errorf("count recoverable: %w", err)
-	}
-	return n, nil
-}
-
-// Recover creates a new pending run for every delivery in the window and
-// returns the new delivery ids.
-func (s *Store) Recover(ctx context.Context, workspaceID, webhookID string, win RecoverWindow) ([]string, error) {
-	var ids pq.StringArray
-	err := s.db.GetContext(ctx, &ids, `
-		WITH src AS (
-			SELECT id, event_id, event_type FROM deliveries
-			WHERE webhook_id = $1 AND workspace_id = $2 AND status IN ('failed', 'cancelled')
-			  AND created_at >= $3 AND created_at < $4
-			ORDER BY created_at LIMIT $5),
-		ins AS (
-			INSERT INTO deliveries (workspace_id, event_id, event_type, webhook_id, redelivery_of, next_attempt_at)
-			SELECT $2, src.event_id, src.event_type, $1, src.id, now() FROM src
-			RETURNING id)
-		SELECT ARRAY(SELECT id::text FROM ins)`,
-		webhookID, workspaceID, win.Since, win.Until, win.Limit)
-	if err != nil {
-		return nil, fmt.Errorf("recover deliveries: %w", err)
-	}
-	return ids, nil
+	return w.webhook(), nil
 }

@@ -2,8 +2,8 @@ package repo_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,109 +15,96 @@ import (
 	"github.com/trackelio/webhooks/repo"
 )
 
+// mustPatch applies a patch to the fixture's webhook.
+func (f *hookFixture) mustPatch(tb testing.TB, p repo.WebhookPatch) repo.UpdatedWebhook {
+	tb.Helper()
+	w, err := f.store.UpdateWebhook(context.Background(), f.ws.ID, f.hook.ID, p)
+	if err != nil {
+		tb.Fatalf("UpdateWebhook: %v", err)
+	}
+	return w
+}
+
+// wantHealth checks the fixture's webhook's stored health; when says after what.
+func (f *hookFixture) wantHealth(tb testing.TB, when string, want delivery.Health) {
+	tb.Helper()
+	if diff := cmp.Diff(want, f.health(tb, f.hook.ID)); diff != "" {
+		tb.Errorf("stored health %s (-want +got):\n%s", when, diff)
+	}
+}
+
 func TestUpdateWebhookReactivation(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	f := setup(t)
 	t0 := pgTime(time.Now().Add(-time.Hour))
 	yes, no := true, false
 
 	// failingHook is a webhook whose streak began at t0 and that a 410
 	// disabled at t0+1m.
-	failingHook := func(t *testing.T, name string) (repo.Workspace, repo.Webhook) {
+	failingHook := func(t *testing.T, name string) *hookFixture {
 		t.Helper()
-		ws := f.mustWorkspace(t, name)
-		hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
-		d1 := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
-		d2 := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
-		mustRecorded(t, f.store, failure(d1, 1, t0))
-		r := failure(d2, 1, t0.Add(time.Minute))
-		r.NewStatus, r.StatusCode, r.DisableReason = delivery.StatusFailed, 410, "gone"
-		if rec := mustRecorded(t, f.store, r); !rec.Disabled {
+		f := f.withHook(t, name)
+		d := f.mustDeliveries(t, 2)
+		f.record(t, failure(d[0], 1, t0))
+		if rec := f.record(t, gone(d[1], t0.Add(time.Minute))); !rec.Disabled {
 			t.Fatal("the 410 did not disable the webhook")
 		}
-		return ws, hook
+		return f
 	}
 
 	t.Run("re-activation resets the streak and returns its start", func(t *testing.T) {
 		t.Parallel()
-		ws, hook := failingHook(t, "reactivate")
-		w, err := f.store.UpdateWebhook(ctx, ws.ID, hook.ID, repo.WebhookPatch{Active: &yes})
-		if err != nil {
-			t.Fatalf("UpdateWebhook: %v", err)
+		f := failingHook(t, "reactivate")
+		w := f.mustPatch(t, repo.WebhookPatch{Active: &yes})
+		want := delivery.Health{Active: true, FailureCount: 2, LastFailureAt: new(t0.Add(time.Minute)), FailingSince: new(t0)}
+		if diff := cmp.Diff(want, w.Health); diff != "" || !w.Reactivated {
+			t.Errorf("returned webhook, reactivated %v (-want +got):\n%s", w.Reactivated, diff)
 		}
-		got := health{w.Active, w.FailureCount, w.ConsecutiveFailures, w.LastSuccessAt, w.LastFailureAt, w.FailingSince, w.DisabledReason, w.DisabledAt}
-		want := health{Active: true, FailureCount: 2, LastFailureAt: validTime(t0.Add(time.Minute)), FailingSince: validTime(t0)}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("returned webhook (-want +got):\n%s", diff)
-		}
-		want.FailingSince = sql.NullTime{}
-		if diff := cmp.Diff(want, f.health(t, hook.ID)); diff != "" {
-			t.Errorf("stored webhook (-want +got):\n%s", diff)
-		}
+		want.FailingSince = nil
+		f.wantHealth(t, "after re-activation", want)
 		// The streak really is over: the next failure starts a new one.
-		d := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
 		next := pgTime(time.Now())
-		mustRecorded(t, f.store, failure(d, 1, next))
-		if h := f.health(t, hook.ID); h.ConsecutiveFailures != 1 || !h.FailingSince.Time.Equal(next) {
-			t.Errorf("after a new failure: consecutive %d since %v; want 1 since %v", h.ConsecutiveFailures, h.FailingSince.Time, next)
+		f.record(t, failure(f.mustDelivery(t, newEvent(f.ws.ID, "post.created")), 1, next))
+		if h := f.health(t, f.hook.ID); h.ConsecutiveFailures != 1 || h.FailingSince == nil || !h.FailingSince.Equal(next) {
+			t.Errorf("after a new failure: consecutive %d since %v; want 1 since %v", h.ConsecutiveFailures, h.FailingSince, next)
 		}
 	})
 
 	t.Run("other patches of a disabled webhook keep its state", func(t *testing.T) {
 		t.Parallel()
-		ws, hook := failingHook(t, "describe")
-		before := f.health(t, hook.ID)
+		f := failingHook(t, "describe")
+		before := f.health(t, f.hook.ID)
 		desc := "still broken"
-		w, err := f.store.UpdateWebhook(ctx, ws.ID, hook.ID, repo.WebhookPatch{Description: &desc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if w.Active || !w.FailingSince.Time.Equal(t0) || w.Description != desc {
+		w := f.mustPatch(t, repo.WebhookPatch{Description: &desc})
+		if w.Active || w.FailingSince == nil || !w.FailingSince.Equal(t0) || w.Description != desc || w.Reactivated {
 			t.Errorf("returned webhook active %v failing since %v description %q", w.Active, w.FailingSince, w.Description)
 		}
-		if diff := cmp.Diff(before, f.health(t, hook.ID)); diff != "" {
-			t.Errorf("stored health changed by a description patch (-before +after):\n%s", diff)
-		}
+		f.wantHealth(t, "after a description patch", before)
 		// Switching it off again keeps the reason it was disabled for.
-		if _, err := f.store.UpdateWebhook(ctx, ws.ID, hook.ID, repo.WebhookPatch{Active: &no}); err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(before, f.health(t, hook.ID)); diff != "" {
-			t.Errorf("stored health changed by active=false (-before +after):\n%s", diff)
-		}
+		f.mustPatch(t, repo.WebhookPatch{Active: &no})
+		f.wantHealth(t, "after active=false", before)
 	})
 
 	t.Run("active=true on an active failing webhook keeps the streak", func(t *testing.T) {
 		t.Parallel()
-		ws := f.mustWorkspace(t, "still active")
-		hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
-		d := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
-		mustRecorded(t, f.store, failure(d, 1, t0))
-		mustRecorded(t, f.store, failure(d, 2, t0.Add(time.Minute)))
-		before := f.health(t, hook.ID)
-		w, err := f.store.UpdateWebhook(ctx, ws.ID, hook.ID, repo.WebhookPatch{Active: &yes})
-		if err != nil {
-			t.Fatal(err)
+		f := f.withHook(t, "still active")
+		d := f.mustDelivery(t, newEvent(f.ws.ID, "post.created"))
+		f.record(t, failure(d, 1, t0))
+		f.record(t, failure(d, 2, t0.Add(time.Minute)))
+		before := f.health(t, f.hook.ID)
+		w := f.mustPatch(t, repo.WebhookPatch{Active: &yes})
+		if diff := cmp.Diff(before, w.Health); diff != "" || w.Reactivated {
+			t.Errorf("returned webhook, reactivated %v (-want +got):\n%s", w.Reactivated, diff)
 		}
-		if w.ConsecutiveFailures != 2 || !w.FailingSince.Time.Equal(t0) {
-			t.Errorf("returned consecutive %d failing since %v, want 2 since %v", w.ConsecutiveFailures, w.FailingSince, t0)
-		}
-		if diff := cmp.Diff(before, f.health(t, hook.ID)); diff != "" {
-			t.Errorf("stored health (-before +after):\n%s", diff)
-		}
+		f.wantHealth(t, "after active=true", before)
 	})
 
 	t.Run("re-activating a webhook without a streak returns no start", func(t *testing.T) {
 		t.Parallel()
 		ws := f.mustWorkspace(t, "switched")
-		hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: false})
-		w, err := f.store.UpdateWebhook(ctx, ws.ID, hook.ID, repo.WebhookPatch{Active: &yes})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !w.Active || w.FailingSince.Valid {
-			t.Errorf("returned active %v failing since %v, want active and no streak", w.Active, w.FailingSince)
+		f := &hookFixture{fixture: f, ws: ws, hook: f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: false})}
+		if w := f.mustPatch(t, repo.WebhookPatch{Active: &yes}); !w.Active || w.FailingSince != nil || !w.Reactivated {
+			t.Errorf("returned active %v failing since %v reactivated %v, want active and no streak", w.Active, w.FailingSince, w.Reactivated)
 		}
 	})
 }
@@ -128,81 +115,47 @@ func TestUpdateWebhookReactivation(t *testing.T) {
 // test's goes to inactive webhooks too.
 func TestUpdateWebhookTurningOffCancelsPending(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
+	f := setupHook(t)
 	ctx := context.Background()
-	ws := f.mustWorkspace(t, "acme")
-	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
-	f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"nps.submitted"}, Active: true}) // theirs goes to it
-	waiting := []string{f.mustDelivery(t, newEvent(ws.ID, "post.created")), f.mustDelivery(t, newEvent(ws.ID, "post.created"))}
+	f.mustWebhook(t, f.ws.ID, repo.NewWebhook{Events: []string{"nps.submitted"}, Active: true}) // theirs goes to it
+	ids := f.mustDeliveries(t, 4)
+	waiting, due, done := ids[:2], ids[2], ids[3]
 	for _, id := range waiting {
-		mustRecorded(t, f.store, failure(id, 1, pgTime(time.Now())))
+		f.record(t, failure(id, 1, pgTime(time.Now())))
 	}
-	due := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
-	done := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
-	mustRecorded(t, f.store, success(done, 1, pgTime(time.Now())))
-	theirs := f.mustDelivery(t, newEvent(ws.ID, "nps.submitted"))
-	test := newEvent(ws.ID, "webhook.test")
-	testID, err := f.store.CreateTestEvent(ctx, test, hook.ID)
+	f.record(t, success(done, 1, pgTime(time.Now())))
+	theirs := f.mustDelivery(t, newEvent(f.ws.ID, "nps.submitted"))
+	testID, err := f.store.CreateTestEvent(ctx, newEvent(f.ws.ID, "webhook.test"), f.hook.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := f.store.CountPending(ctx, ws.ID, hook.ID, 100); err != nil || n != 3 {
+	if n, err := f.store.CountPending(ctx, f.ws.ID, f.hook.ID, 100); err != nil || n != 3 {
 		t.Errorf("CountPending = %d, %v; want 3", n, err)
 	}
-	if n, err := f.store.CountPending(ctx, ws.ID, hook.ID, 1); err != nil || n != 1 {
+	if n, err := f.store.CountPending(ctx, f.ws.ID, f.hook.ID, 1); err != nil || n != 1 {
 		t.Errorf("CountPending up to 1 = %d, %v; want 1", n, err)
 	}
 
 	off := false
-	upd, err := f.store.UpdateWebhook(ctx, ws.ID, hook.ID, repo.WebhookPatch{Active: &off})
-	if err != nil || upd.Cancelled != 2 || upd.Active {
-		t.Fatalf("UpdateWebhook(off) = active %v, cancelled %d, %v; want off, 2", upd.Active, upd.Cancelled, err)
+	if upd := f.mustPatch(t, repo.WebhookPatch{Active: &off}); upd.Cancelled != 2 || upd.Active {
+		t.Fatalf("UpdateWebhook(off) = active %v, cancelled %d; want off, 2", upd.Active, upd.Cancelled)
 	}
 	want := map[string]delivery.Status{waiting[0]: "cancelled", waiting[1]: "cancelled", due: "pending", done: "succeeded", theirs: "pending", testID: "pending"}
 	for id, status := range want {
-		if d := f.mustGetDelivery(t, ws.ID, id); d.Status != status {
+		if d := f.mustGetDelivery(t, f.ws.ID, id); d.Status != status {
 			t.Errorf("delivery %s is %s, want %s", id, d.Status, status)
 		}
 	}
 	// Saving it off again cancels nothing more.
-	if upd, err := f.store.UpdateWebhook(ctx, ws.ID, hook.ID, repo.WebhookPatch{Active: &off}); err != nil || upd.Cancelled != 0 {
-		t.Errorf("second UpdateWebhook(off) cancelled %d, %v", upd.Cancelled, err)
-	}
-}
-
-// The recovery offer kept on a webhook widens while unused and is cleared
-// when used or dismissed.
-func TestRecoveryOffer(t *testing.T) {
-	t.Parallel()
-	f := setup(t)
-	ctx := context.Background()
-	ws := f.mustWorkspace(t, "acme")
-	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
-	t0 := pgTime(time.Now().Add(-time.Hour))
-	steps := []struct{ since, until time.Time }{{t0.Add(10 * time.Minute), t0.Add(20 * time.Minute)}, {t0, t0.Add(15 * time.Minute)}}
-	for _, s := range steps {
-		if err := f.store.SetRecoveryOffer(ctx, ws.ID, hook.ID, s.since, s.until); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := f.store.Webhook(ctx, ws.ID, hook.ID)
-	if err != nil || !got.RecoverySince.Time.Equal(t0) || !got.RecoveryUntil.Time.Equal(t0.Add(20*time.Minute)) {
-		t.Errorf("offer = %v to %v, %v; want %v to %v", got.RecoverySince, got.RecoveryUntil, err, t0, t0.Add(20*time.Minute))
-	}
-	if err := f.store.ClearRecoveryOffer(ctx, ws.ID, hook.ID); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := f.store.Webhook(ctx, ws.ID, hook.ID); err != nil || got.RecoverySince.Valid || got.RecoveryUntil.Valid {
-		t.Errorf("after clearing: %v to %v, %v", got.RecoverySince, got.RecoveryUntil, err)
+	if upd := f.mustPatch(t, repo.WebhookPatch{Active: &off}); upd.Cancelled != 0 {
+		t.Errorf("second UpdateWebhook(off) cancelled %d", upd.Cancelled)
 	}
 }
 
 func TestRotateSecret(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setup(t)
-	ws := f.mustWorkspace(t, "acme")
-	other := f.mustWorkspace(t, "other")
+	f, ws, other := setupWorkspaces(t)
 	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true, Secret: "whsec_first"})
 	id := f.mustDelivery(t, newEvent(ws.ID, "post.created"))
 
@@ -211,18 +164,14 @@ func TestRotateSecret(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RotateSecret: %v", err)
 	}
-	if w.ID != hook.ID || w.Secret != "whsec_second" || !w.UpdatedAt.After(hook.UpdatedAt) {
-		t.Errorf("RotateSecret returned id %s secret %q updated %v; want the webhook with the new secret, updated", w.ID, w.Secret, w.UpdatedAt)
+	if w.ID != hook.ID || w.Secret != "whsec_second" || !w.UpdatedAt.After(hook.UpdatedAt) || w.PreviousSecretExpiresAt == nil || !w.PreviousSecretExpiresAt.Equal(graceEnds) {
+		t.Errorf("RotateSecret returned id %s secret %q updated %v grace until %v; want the webhook with the new secret, updated", w.ID, w.Secret, w.UpdatedAt, w.PreviousSecretExpiresAt)
 	}
-	want := testfactory.StoredSecrets{Secret: "whsec_second", Previous: sql.NullString{String: "whsec_first", Valid: true}, PreviousExpiry: validTime(graceEnds)}
+	want := testfactory.StoredSecrets{Secret: "whsec_second", Previous: new("whsec_first"), PreviousExpiry: new(graceEnds)}
 	if diff := cmp.Diff(want, testfactory.Secrets(t, f.db, hook.ID)); diff != "" {
 		t.Errorf("stored secrets (-want +got):\n%s", diff)
 	}
-	work, err := f.store.Work(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if work.Secret != "whsec_second" || work.PreviousSecret != "whsec_first" {
+	if work := testfactory.Work(t, f.store, id); work.Secret != "whsec_second" || work.PreviousSecret != "whsec_first" {
 		t.Errorf("Work during the grace period = secret %q previous %v; want the new secret and the old one", work.Secret, work.PreviousSecret)
 	}
 
@@ -232,12 +181,12 @@ func TestRotateSecret(t *testing.T) {
 	if _, err := f.store.RotateSecret(ctx, ws.ID, hook.ID, "whsec_third", ended); err != nil {
 		t.Fatal(err)
 	}
-	want = testfactory.StoredSecrets{Secret: "whsec_third", Previous: sql.NullString{String: "whsec_second", Valid: true}, PreviousExpiry: validTime(ended)}
+	want = testfactory.StoredSecrets{Secret: "whsec_third", Previous: new("whsec_second"), PreviousExpiry: new(ended)}
 	if diff := cmp.Diff(want, testfactory.Secrets(t, f.db, hook.ID)); diff != "" {
 		t.Errorf("stored secrets after the second rotation (-want +got):\n%s", diff)
 	}
-	if work, err := f.store.Work(ctx, id); err != nil || work.Secret != "whsec_third" || work.PreviousSecret != "" {
-		t.Errorf("Work after the grace period = secret %q previous %v, %v; want only the new secret", work.Secret, work.PreviousSecret, err)
+	if work := testfactory.Work(t, f.store, id); work.Secret != "whsec_third" || work.PreviousSecret != "" {
+		t.Errorf("Work after the grace period = secret %q previous %v; want only the new secret", work.Secret, work.PreviousSecret)
 	}
 
 	before := testfactory.Secrets(t, f.db, hook.ID)
@@ -258,6 +207,62 @@ func TestRotateSecret(t *testing.T) {
 	}
 }
 
+func TestDeleteWebhookCancelsPendingDeliveries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setupHook(t)
+	ws, hook := f.ws, f.hook
+	other := f.mustWorkspace(t, "other")
+	keep := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.deleted"}, Active: true})
+
+	ids := f.mustDeliveries(t, 3)
+	done, pending := ids[0], ids[1:]
+	at := pgTime(time.Now())
+	f.record(t, success(done, 1, at))
+	untouched := f.mustDelivery(t, newEvent(ws.ID, "post.deleted"))
+
+	if err := f.store.DeleteWebhook(ctx, other.ID, hook.ID); !errors.Is(err, repo.ErrNotFound) {
+		t.Fatalf("DeleteWebhook from another workspace = %v, want ErrNotFound", err)
+	}
+	if d := f.mustGetDelivery(t, ws.ID, pending[0]); d.Status != delivery.StatusPending {
+		t.Fatalf("a refused delete changed delivery status to %s", d.Status)
+	}
+
+	before := time.Now()
+	if err := f.store.DeleteWebhook(ctx, ws.ID, hook.ID); err != nil {
+		t.Fatalf("DeleteWebhook: %v", err)
+	}
+	for _, id := range pending {
+		d := f.mustGetDelivery(t, ws.ID, id)
+		if d.Status != delivery.StatusCancelled || d.NextAttemptAt != nil || d.FinishedAt == nil || d.FinishedAt.Before(before.Add(-time.Second)) {
+			t.Errorf("delivery after delete = status %s, next %v, finished %v; want cancelled, no next attempt, finished now",
+				d.Status, d.NextAttemptAt, d.FinishedAt)
+		}
+	}
+	if d := f.mustGetDelivery(t, ws.ID, done); d.Status != delivery.StatusSucceeded || d.FinishedAt == nil || !d.FinishedAt.Equal(at) {
+		t.Errorf("finished delivery changed by delete: status %s finished %v", d.Status, d.FinishedAt)
+	}
+	if d := f.mustGetDelivery(t, ws.ID, untouched); d.Status != delivery.StatusPending {
+		t.Errorf("another webhook's delivery = %s, want pending", d.Status)
+	}
+
+	if _, err := f.store.Webhook(ctx, ws.ID, hook.ID); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("Webhook after delete = %v, want ErrNotFound", err)
+	}
+	if err := f.store.DeleteWebhook(ctx, ws.ID, hook.ID); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("second DeleteWebhook = %v, want ErrNotFound", err)
+	}
+	if err := f.store.DeleteWebhook(ctx, ws.ID, uuid.NewString()); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("DeleteWebhook of unknown id = %v, want ErrNotFound", err)
+	}
+	if active, secret := f.health(t, hook.ID).Active, testfactory.Secrets(t, f.db, hook.ID).Secret; active || secret != "" {
+		t.Errorf("tombstone keeps active=%v secret=%q, want inactive and secret forgotten", active, secret)
+	}
+	if hooks, err := f.store.Webhooks(ctx, ws.ID); err != nil || len(hooks) != 1 || hooks[0].ID != keep.ID {
+		t.Errorf("Webhooks after delete = %v, %v; want only %s", hooks, err, keep.ID)
+	}
+}
+
 // TestDeleteWebhookForgetsPreviousSecret: deleting a webhook forgets its
 // secret, and since migration 0003 a webhook may hold two.
 func TestDeleteWebhookForgetsPreviousSecret(t *testing.T) {
@@ -272,169 +277,55 @@ func TestDeleteWebhookForgetsPreviousSecret(t *testing.T) {
 	if err := f.store.DeleteWebhook(ctx, ws.ID, hook.ID); err != nil {
 		t.Fatal(err)
 	}
-	if s := testfactory.Secrets(t, f.db, hook.ID); s.Secret != "" || s.Previous.Valid {
+	if s := testfactory.Secrets(t, f.db, hook.ID); s.Secret != "" || s.Previous != nil {
 		t.Errorf("deleted webhook still stores secret %q and previous secret %v", s.Secret, s.Previous)
 	}
 }
 
-func TestSuccessRates(t *testing.T) {
+func TestCreateWebhookLimit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := setup(t)
-	now := time.Now()
+	f, ws, other := setupWorkspaces(t)
+	const limit = 3
+	in := repo.NewWebhook{URL: "https://receiver.example/hook", Events: []string{"post.created"}, Active: true, Secret: "s"}
 
-	// hookWith makes a webhook in its own workspace with one delivery per
-	// attempt result; each attempt is made at its time offset from now.
-	type attempt struct {
-		status int // 0 for no response
-		ago    time.Duration
+	// Concurrent creations cannot overshoot the limit together.
+	const callers = 10
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() { _, errs[i] = f.store.CreateWebhook(ctx, ws.ID, in, limit) })
 	}
-	hookWith := func(name string, attempts ...attempt) string {
-		ws := f.mustWorkspace(t, name)
-		hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
-		for _, a := range attempts {
-			ev := newEvent(ws.ID, "post.created")
-			ev.CreatedAt = pgTime(now.Add(-a.ago - time.Minute))
-			id := f.mustDelivery(t, ev)
-			r := repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: a.status, At: pgTime(now.Add(-a.ago))}
-			if a.status >= 200 && a.status <= 299 {
-				r.Succeeded, r.NewStatus = true, delivery.StatusSucceeded
-			} else {
-				r.Error, r.NewStatus = "failed", delivery.StatusFailed
-			}
-			mustRecorded(t, f.store, r)
-		}
-		return hook.ID
-	}
-	mixed := hookWith("mixed",
-		attempt{200, time.Hour}, attempt{299, 2 * time.Hour}, attempt{500, 3 * time.Hour}, attempt{0, 4 * time.Hour},
-		attempt{302, 5 * time.Hour}, attempt{410, 6 * time.Hour}, attempt{204, 7 * time.Hour}, attempt{199, 8 * time.Hour},
-		attempt{500, 25 * time.Hour}, attempt{500, 30 * time.Hour}) // older than a day: not counted
-	allGood := hookWith("all good", attempt{204, time.Minute})
-	allBad := hookWith("all bad", attempt{503, time.Minute}, attempt{0, 2 * time.Minute})
-	stale := hookWith("stale", attempt{200, 25 * time.Hour})
-	quiet := hookWith("quiet")
-
-	got, err := f.store.SuccessRates(ctx, []string{mixed, allGood, allBad, stale, quiet, uuid.NewString()})
-	if err != nil {
-		t.Fatalf("SuccessRates: %v", err)
-	}
-	want := map[string]float64{mixed: 0.375, allGood: 1, allBad: 0}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("SuccessRates (-want +got):\n%s", diff)
-	}
-
-	got, err = f.store.SuccessRates(ctx, []string{allGood})
-	if diff := cmp.Diff(map[string]float64{allGood: 1}, got); err != nil || diff != "" {
-		t.Errorf("SuccessRates of one webhook = %v; (-want +got):\n%s", err, diff)
-	}
-	got, err = f.store.SuccessRates(ctx, nil)
-	if err != nil || len(got) != 0 {
-		t.Errorf("SuccessRates(nil) = %v, %v; want an empty map", got, err)
-	}
-}
-
-func TestRecoverWindow(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	f := setup(t)
-	ws := f.mustWorkspace(t, "acme")
-	other := f.mustWorkspace(t, "other")
-	hook := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"post.created"}, Active: true})
-	sibling := f.mustWebhook(t, ws.ID, repo.NewWebhook{Events: []string{"comment.created"}, Active: true})
-	since := pgTime(time.Now().Add(-time.Hour))
-	until := since.Add(10 * time.Second)
-
-	// deliver creates a delivery of the given type at since+offset and
-	// brings it to the given status.
-	deliver := func(typ string, offset time.Duration, status delivery.Status) string {
-		t.Helper()
-		ev := newEvent(ws.ID, typ)
-		ev.CreatedAt = since.Add(offset)
-		id := f.mustDelivery(t, ev)
-		at := pgTime(time.Now())
-		switch status {
-		case delivery.StatusFailed:
-			mustRecorded(t, f.store, repo.AttemptResult{DeliveryID: id, Attempt: 1, StatusCode: 500, Error: "boom", At: at, NewStatus: delivery.StatusFailed})
-		case delivery.StatusSucceeded:
-			mustRecorded(t, f.store, success(id, 1, at))
-		case delivery.StatusCancelled:
-			if err := f.store.CancelDelivery(ctx, id); err != nil {
-				t.Fatal(err)
-			}
-		case "retrying":
-			mustRecorded(t, f.store, failure(id, 1, at))
-		}
-		return id
-	}
-	deliver("post.created", -time.Microsecond, delivery.StatusFailed) // before the window
-	atSince := deliver("post.created", 0, delivery.StatusFailed)
-	cancelled := deliver("post.created", time.Second, delivery.StatusCancelled)
-	deliver("post.created", 2*time.Second, delivery.StatusSucceeded)
-	deliver("post.created", 3*time.Second, delivery.StatusPending)
-	deliver("post.created", 4*time.Second, "retrying")
-	lastFailed := deliver("post.created", 5*time.Second, delivery.StatusFailed)
-	deliver("comment.created", 6*time.Second, delivery.StatusFailed) // the sibling webhook's
-	deliver("post.created", 10*time.Second, delivery.StatusFailed)   // at until: after the window
-
-	win := repo.RecoverWindow{Since: since, Until: until, Limit: 100}
-	count := func(t *testing.T, workspaceID, webhookID string, win repo.RecoverWindow) int {
-		t.Helper()
-		n, err := f.store.CountRecoverable(ctx, workspaceID, webhookID, win)
-		if err != nil {
-			t.Fatalf("CountRecoverable: %v", err)
-		}
-		return n
-	}
-	if n := count(t, ws.ID, hook.ID, win); n != 3 {
-		t.Errorf("CountRecoverable = %d, want 3 (failed at since, cancelled, failed)", n)
-	}
-	if n := count(t, ws.ID, hook.ID, repo.RecoverWindow{Since: since, Until: until, Limit: 2}); n != 2 {
-		t.Errorf("CountRecoverable with limit 2 = %d, want 2", n)
-	}
-	if n := count(t, ws.ID, sibling.ID, win); n != 1 {
-		t.Errorf("CountRecoverable of the sibling webhook = %d, want 1", n)
-	}
-	if n := count(t, other.ID, hook.ID, win); n != 0 {
-		t.Errorf("CountRecoverable from another workspace = %d, want 0", n)
-	}
-
-	before := f.mustCount(t, `SELECT count(*) FROM deliveries`)
-	if ids, err := f.store.Recover(ctx, other.ID, hook.ID, win); err != nil || len(ids) != 0 {
-		t.Errorf("Recover from another workspace = %v, %v; want nothing", ids, err)
-	}
-	if n := f.mustCount(t, `SELECT count(*) FROM deliveries`); n != before {
-		t.Errorf("Recover from another workspace created %d deliveries", n-before)
-	}
-
-	// The limit takes the oldest first.
-	start := time.Now()
-	ids, err := f.store.Recover(ctx, ws.ID, hook.ID, repo.RecoverWindow{Since: since, Until: until, Limit: 2})
-	if err != nil {
-		t.Fatalf("Recover: %v", err)
-	}
-	var sources []string
-	for _, id := range ids {
-		d := f.mustGetDelivery(t, ws.ID, id)
-		if d.Status != delivery.StatusPending || d.Attempts != 0 || d.WebhookID != hook.ID ||
-			!d.NextAttemptAt.Valid || d.NextAttemptAt.Time.Before(start.Add(-time.Minute)) || d.NextAttemptAt.Time.After(time.Now().Add(time.Minute)) {
-			t.Errorf("recovered delivery = %+v, want pending, due now, to the webhook", d)
-		}
-		src := f.mustGetDelivery(t, ws.ID, d.RedeliveryOf.String)
-		if src.EventID != d.EventID {
-			t.Errorf("recovered delivery sends event %s, its source sent %s", d.EventID, src.EventID)
-		}
-		sources = append(sources, d.RedeliveryOf.String)
-	}
-	if diff := cmp.Diff(sorted([]string{atSince, cancelled}), sorted(sources)); diff != "" {
-		t.Errorf("recovered sources (-want +got):\n%s", diff)
-	}
-	for _, id := range []string{atSince, cancelled, lastFailed} {
-		if d := f.mustGetDelivery(t, ws.ID, id); d.Status != delivery.StatusFailed && d.Status != delivery.StatusCancelled {
-			t.Errorf("source %s is %s after Recover, want it left as it ended", id, d.Status)
+	wg.Wait()
+	created := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case !errors.Is(err, repo.ErrLimitReached):
+			t.Errorf("CreateWebhook = %v, want nil or ErrLimitReached", err)
 		}
 	}
-	if n := f.mustCount(t, `SELECT count(*) FROM deliveries`); n != before+2 {
-		t.Errorf("Recover created %d deliveries, want 2", n-before)
+	if created != limit {
+		t.Fatalf("%d webhooks created concurrently, want %d", created, limit)
+	}
+
+	// A deleted webhook frees its place; other workspaces are unaffected.
+	hooks, err := f.store.Webhooks(ctx, ws.ID)
+	if err != nil || len(hooks) != limit {
+		t.Fatalf("Webhooks = %d, %v; want %d", len(hooks), err, limit)
+	}
+	if err := f.store.DeleteWebhook(ctx, ws.ID, hooks[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	in.Events = []string{"a"}
+	if _, err := f.store.CreateWebhook(ctx, ws.ID, in, limit); err != nil {
+		t.Errorf("CreateWebhook after a delete: %v", err)
+	}
+	if _, err := f.store.CreateWebhook(ctx, ws.ID, in, limit); !errors.Is(err, repo.ErrLimitReached) {
+		t.Errorf("CreateWebhook past the limit = %v, want ErrLimitReached", err)
+	}
+	if _, err := f.store.CreateWebhook(ctx, other.ID, in, limit); err != nil {
+		t.Errorf("CreateWebhook in another workspace: %v", err)
 	}
 }

@@ -2,8 +2,6 @@ package repo
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -31,12 +29,8 @@ func (s *Store) CreateWorkspace(ctx context.Context, name string, keyHash []byte
 // WorkspaceByKeyHash resolves an API key digest to its workspace id.
 func (s *Store) WorkspaceByKeyHash(ctx context.Context, keyHash []byte) (string, error) {
 	var id string
-	err := s.db.GetContext(ctx, &id, `SELECT workspace_id FROM api_keys WHERE key_hash = $1`, keyHash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNotFound
-	}
-	if err != nil {
-		return "", fmt.Errorf("look up api key: %w", err)
+	if err := s.getOne(ctx, &id, "look up api key", `SELECT workspace_id FROM api_keys WHERE key_hash = $1`, keyHash); err != nil {
+		return "", err
 	}
 	return id, nil
 }

@@ -2,7 +2,8 @@
 // local server, cloned from a template migrated once per schema version, so
 // test packages can run in parallel and leave nothing behind. It also opens
 // Stores and raw pools on those databases, optionally behind a
-// faultproxy.Proxy, and reads row counts and refreshes statistics.
+// faultproxy.Proxy, reads row counts, refreshes statistics, and passes
+// string arrays to tests' raw SQL.
 package dbtest
 
 import (

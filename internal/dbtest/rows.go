@@ -1,10 +1,12 @@
 package dbtest
 
 import (
+	"database/sql/driver"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // RowCounts counts the rows of each table over db, so a test can show that
@@ -43,3 +45,7 @@ func WantRowCounts(tb testing.TB, db *sqlx.DB, before map[string]int, what strin
 		tb.Errorf("%s changed rows (-before +after):\n%s", what, diff)
 	}
 }
+
+// Array passes strings to tests' raw SQL as one PostgreSQL array, as in
+// "id = ANY($1::uuid[])".
+func Array(s []string) driver.Valuer { return pq.StringArray(s) }

@@ -39,8 +39,8 @@ func (f *Recorder) WorkerRecords(tb testing.TB, store *repo.Store, result repo.A
 	f.Then(func(ctx context.Context, deliveryID string) error {
 		r := result
 		r.DeliveryID, r.Attempt, r.At = deliveryID, 1, time.Now()
-		if rec, err := store.RecordAttempt(ctx, r); err != nil || !rec.Stored {
-			tb.Errorf("queuetest: the worker's RecordAttempt = %+v, %v", rec, err)
+		if recs, err := store.RecordAttempts(ctx, []repo.AttemptResult{r}); err != nil || !recs[0].Stored {
+			tb.Errorf("queuetest: the worker's RecordAttempts = %+v, %v", recs, err)
 		}
 		return nil
 	})

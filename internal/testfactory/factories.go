@@ -1,6 +1,7 @@
 // Package testfactory makes the rows and bodies tests need: workspaces,
 // webhooks, events and deliveries stored through the real repo.Store, a
-// long delivery history, valid event data from the catalog's examples, the
+// delivery loaded and an attempt recorded as the worker does, a long
+// delivery history, valid event data from the catalog's examples, the
 // documented event types, random names and secrets, and the secrets a
 // webhook has as stored.
 package testfactory

@@ -1,8 +1,8 @@
 package testfactory
 
 import (
-	"database/sql"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -10,9 +10,9 @@ import (
 // StoredSecrets is a webhook's current and previous secret as stored, read
 // around the store so a test sees what rotation really wrote.
 type StoredSecrets struct {
-	Secret         string         `db:"secret"`
-	Previous       sql.NullString `db:"previous_secret"`
-	PreviousExpiry sql.NullTime   `db:"previous_secret_expires_at"`
+	Secret         string     `db:"secret"`
+	Previous       *string    `db:"previous_secret"`
+	PreviousExpiry *time.Time `db:"previous_secret_expires_at"`
 }
 
 // Secrets reads a webhook's stored secrets over db.

@@ -4,12 +4,34 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
 
 	"github.com/lib/pq"
 )
+
+// Sentinel errors mapped to HTTP statuses in one place by the api package.
+var (
+	// ErrNotFound means the row does not exist or belongs to another workspace.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a unique constraint refused the write.
+	ErrConflict = errors.New("conflict")
+	// ErrLimitReached means a per-workspace limit refused the write.
+	ErrLimitReached = errors.New("limit reached")
+	// ErrSchemaBehind means the database needs migrations this binary expects.
+	ErrSchemaBehind = errors.New("database schema is behind")
+)
+
+// mapErr turns driver errors into the package's sentinels.
+func mapErr(err error) error {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
+		return fmt.Errorf("%w: %s", ErrConflict, pqErr.Constraint)
+	}
+	return err
+}
 
 // Unavailable says err means PostgreSQL could not be reached or could not
 // serve the statement for now (down, restarting, out of connections, too

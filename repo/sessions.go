@@ -2,14 +2,12 @@ package repo
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/lib/pq"
-	"github.com/trackelio/webhooks/delivery"
 )
+
+// The dashboard's sign-in state: single-use portal links, sessions, and
+// the flashes a page shows once.
 
 // expiredBatch bounds how many expired links and sessions one sign-in
 // clears, so the tables stay small without a sweep of their own.
@@ -40,7 +38,7 @@ type Session struct {
 // expired link is ErrNotFound; an expired one is deleted all the same.
 func (s *Store) StartSessionFromLink(ctx context.Context, linkHash, sessionHash []byte, now, sessionExpires time.Time) (string, error) {
 	var ws string
-	err := s.db.GetContext(ctx, &ws, `
+	if err := s.getOne(ctx, &ws, "start session from portal link", `
 		WITH l AS (
 			DELETE FROM dashboard_links WHERE token_hash = $1 RETURNING workspace_id, expires_at),
 		gc AS (
@@ -48,12 +46,8 @@ func (s *Store) StartSessionFromLink(ctx context.Context, linkHash, sessionHash 
 				SELECT token_hash FROM dashboard_links WHERE expires_at <= $3 LIMIT `+fmt.Sprint(expiredBatch)+`))
 		INSERT INTO dashboard_sessions (token_hash, workspace_id, expires_at)
 		SELECT $2, workspace_id, $4 FROM l WHERE expires_at > $3
-		RETURNING workspace_id`, linkHash, sessionHash, now, sessionExpires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNotFound
-	}
-	if err != nil {
-		return "", fmt.Errorf("start session from portal link: %w", err)
+		RETURNING workspace_id`, linkHash, sessionHash, now, sessionExpires); err != nil {
+		return "", err
 	}
 	return ws, nil
 }
@@ -68,15 +62,11 @@ type PortalLink struct {
 // using it up; otherwise ErrNotFound.
 func (s *Store) PortalLinkAt(ctx context.Context, linkHash []byte, now time.Time) (PortalLink, error) {
 	var l PortalLink
-	err := s.db.GetContext(ctx, &l, `
+	if err := s.getOne(ctx, &l, "look up portal link", `
 		SELECT l.workspace_id, w.name AS workspace_name
 		FROM dashboard_links l JOIN workspaces w ON w.id = l.workspace_id
-		WHERE l.token_hash = $1 AND l.expires_at > $2`, linkHash, now)
-	if errors.Is(err, sql.ErrNoRows) {
-		return PortalLink{}, ErrNotFound
-	}
-	if err != nil {
-		return PortalLink{}, fmt.Errorf("look up portal link: %w", err)
+		WHERE l.token_hash = $1 AND l.expires_at > $2`, linkHash, now); err != nil {
+		return PortalLink{}, err
 	}
 	return l, nil
 }
@@ -100,15 +90,11 @@ func (s *Store) CreateSession(ctx context.Context, sessionHash []byte, workspace
 // now, with its workspace's name; otherwise ErrNotFound.
 func (s *Store) SessionAt(ctx context.Context, sessionHash []byte, now time.Time) (Session, error) {
 	var sess Session
-	err := s.db.GetContext(ctx, &sess, `
+	if err := s.getOne(ctx, &sess, "look up session", `
 		SELECT s.workspace_id, w.name AS workspace_name, s.expires_at
 		FROM dashboard_sessions s JOIN workspaces w ON w.id = s.workspace_id
-		WHERE s.token_hash = $1 AND s.expires_at > $2`, sessionHash, now)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Session{}, ErrNotFound
-	}
-	if err != nil {
-		return Session{}, fmt.Errorf("look up session: %w", err)
+		WHERE s.token_hash = $1 AND s.expires_at > $2`, sessionHash, now); err != nil {
+		return Session{}, err
 	}
 	return sess, nil
 }
@@ -148,85 +134,12 @@ func (s *Store) CreateFlash(ctx context.Context, tokenHash, sessionHash []byte, 
 // unknown, used, expired or another session's flash is ErrNotFound.
 func (s *Store) TakeFlash(ctx context.Context, tokenHash, sessionHash []byte, now time.Time) (Flash, error) {
 	var f Flash
-	err := s.db.GetContext(ctx, &f, `
+	if err := s.getOne(ctx, &f, "take flash", `
 		WITH f AS (
 			DELETE FROM dashboard_flashes WHERE token_hash = $1 AND session_hash = $2
 			RETURNING kind, webhook_id, expires_at)
-		SELECT kind, webhook_id FROM f WHERE expires_at > $3`, tokenHash, sessionHash, now)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Flash{}, ErrNotFound
-	}
-	if err != nil {
-		return Flash{}, fmt.Errorf("take flash: %w", err)
+		SELECT kind, webhook_id FROM f WHERE expires_at > $3`, tokenHash, sessionHash, now); err != nil {
+		return Flash{}, err
 	}
 	return f, nil
-}
-
-// LastAttempt is the latest attempted delivery of a webhook.
-type LastAttempt struct {
-	DeliveryID string
-	Status     delivery.Status
-	StatusCode *int // nil when no response arrived
-	At         time.Time
-}
-
-const lastAttemptsSQL = `
-	SELECT h.id AS webhook_id, d.id, d.status, d.status_code, d.last_attempt_at
-	FROM unnest($1::uuid[]) AS h(id)
-	CROSS JOIN LATERAL (
-		SELECT id, status, status_code, last_attempt_at FROM deliveries
-		WHERE webhook_id = h.id AND last_attempt_at IS NOT NULL
-		ORDER BY created_at DESC, id DESC LIMIT 1) d`
-
-// LastAttempts returns, per webhook id, its newest delivery that has been
-// attempted; webhooks without one are absent. Each webhook costs a short
-// walk down its history index.
-func (s *Store) LastAttempts(ctx context.Context, webhookIDs []string) (map[string]LastAttempt, error) {
-	var rows []struct {
-		WebhookID  string          `db:"webhook_id"`
-		DeliveryID string          `db:"id"`
-		Status     delivery.Status `db:"status"`
-		StatusCode sql.NullInt32   `db:"status_code"`
-		At         time.Time       `db:"last_attempt_at"`
-	}
-	err := s.db.SelectContext(ctx, &rows, lastAttemptsSQL, pq.StringArray(webhookIDs))
-	if err != nil {
-		return nil, fmt.Errorf("last attempts: %w", err)
-	}
-	out := make(map[string]LastAttempt, len(rows))
-	for _, r := range rows {
-		la := LastAttempt{DeliveryID: r.DeliveryID, Status: r.Status, At: r.At}
-		if r.StatusCode.Valid {
-			code := int(r.StatusCode.Int32)
-			la.StatusCode = &code
-		}
-		out[r.WebhookID] = la
-	}
-	return out, nil
-}
-
-// HourCount is how many deliveries of a webhook created in one hour (UTC)
-// are in one status.
-type HourCount struct {
-	Hour   time.Time       `db:"hour"`
-	Status delivery.Status `db:"status"`
-	Count  int             `db:"count"`
-}
-
-const hourlyCountsSQL = `
-	SELECT date_bin('1 hour', created_at, '2000-01-01 00:00:00+00') AS hour, status, count(*) AS count
-	FROM deliveries
-	WHERE webhook_id = $1 AND workspace_id = $2 AND created_at >= $3
-	GROUP BY 1, 2 ORDER BY 1, 2`
-
-// HourlyCounts counts a webhook's deliveries created since the given time by
-// hour (UTC) and status, reading only that range of the history index.
-// date_bin on the absolute time costs half what date_trunc in a zone does.
-func (s *Store) HourlyCounts(ctx context.Context, workspaceID, webhookID string, since time.Time) ([]HourCount, error) {
-	cs := []HourCount{}
-	err := s.db.SelectContext(ctx, &cs, hourlyCountsSQL, webhookID, workspaceID, since)
-	if err != nil {
-		return nil, fmt.Errorf("hourly delivery counts: %w", err)
-	}
-	return cs, nil
 }
