@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/internal/delivery"
 	"github.com/trackelio/webhooks/repo"
 )
 

@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/internal/api"
 	"github.com/trackelio/webhooks/internal/dbtest"
 )
 

@@ -17,14 +17,14 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/client"
-	"github.com/trackelio/webhooks/dashboard"
+	"github.com/trackelio/webhooks/internal/api"
+	"github.com/trackelio/webhooks/internal/dashboard"
 	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/manage"
 	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/internal/testmain"
-	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
 )

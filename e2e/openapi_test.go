@@ -14,7 +14,7 @@ import (
 	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/pb33f/libopenapi-validator/config"
 
-	"github.com/trackelio/webhooks/api"
+	"github.com/trackelio/webhooks/internal/api"
 )
 
 // openAPI is the validator of api/openapi.json, built once per test binary:

@@ -11,14 +11,14 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/trackelio/webhooks/catalog"
-	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/endpointlimit"
-	"github.com/trackelio/webhooks/inflight"
 	"github.com/trackelio/webhooks/internal/batch"
+	"github.com/trackelio/webhooks/internal/catalog"
+	"github.com/trackelio/webhooks/internal/delivery"
+	"github.com/trackelio/webhooks/internal/endpointlimit"
+	"github.com/trackelio/webhooks/internal/inflight"
+	"github.com/trackelio/webhooks/internal/sender"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
-	"github.com/trackelio/webhooks/sender"
 )
 
 // DeliveryStore is what the deliver handler needs from Postgres. Loads and

@@ -12,11 +12,11 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/endpointlimit"
-	"github.com/trackelio/webhooks/endpointlimit/endpointlimittest"
+	"github.com/trackelio/webhooks/internal/delivery"
+	"github.com/trackelio/webhooks/internal/endpointlimit"
+	"github.com/trackelio/webhooks/internal/endpointlimit/endpointlimittest"
+	"github.com/trackelio/webhooks/internal/sender"
 	"github.com/trackelio/webhooks/jobs"
-	"github.com/trackelio/webhooks/sender"
 )
 
 // limitsFixture is a fixture whose handlers have the in-flight cap and the

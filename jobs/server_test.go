@@ -11,12 +11,12 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/internal/delivery"
 	"github.com/trackelio/webhooks/internal/queuetest"
+	"github.com/trackelio/webhooks/internal/sender"
 	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/internal/testreceiver"
 	"github.com/trackelio/webhooks/jobs"
-	"github.com/trackelio/webhooks/sender"
 	"github.com/trackelio/webhooks/signature"
 )
 

@@ -16,15 +16,15 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/trackelio/webhooks/delivery"
 	"github.com/trackelio/webhooks/internal/dbtest"
+	"github.com/trackelio/webhooks/internal/delivery"
 	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/internal/redistest"
+	"github.com/trackelio/webhooks/internal/sender"
 	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
-	"github.com/trackelio/webhooks/sender"
 )
 
 var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -2,8 +2,10 @@
 // task types with their payloads and constructors, the task handlers
 // (delivery, outbox sweep, data retention), the recovery of a dead
 // worker's tasks, and the server, mux and logger wiring. It is not the
-// per-endpoint limits (package endpointlimit) nor the HTTP attempt
-// (package sender); the deliver handler calls both.
+// rules of a delivery (package delivery decides), the per-endpoint limits
+// (package endpointlimit) nor the HTTP attempt (package sender); the
+// deliver handler calls each. It is the service's own, with no promise of
+// compatibility to other modules (see the README's Layout).
 package jobs
 
 import (

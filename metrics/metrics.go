@@ -1,5 +1,7 @@
 // Package metrics defines every Prometheus series the service exposes, built
 // on an injected registry rather than the global one.
+// It is the service's own, with no promise of compatibility to other
+// modules (see the README's Layout).
 package metrics
 
 import (

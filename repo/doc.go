@@ -10,5 +10,6 @@
 // It holds no rules. What an attempt's answer means, when a delivery is
 // tried again and how attempts fold into a webhook's health are package
 // delivery's; repo stores what those rules produce, in as few statements as
-// it can.
+// it can. It is the service's own, with no promise of compatibility to
+// other modules (see the README's Layout).
 package repo

@@ -9,7 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
-	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/internal/delivery"
 )
 
 // healthRow is a webhook's health as stored in its row; delivery.Health

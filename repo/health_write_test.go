@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/internal/delivery"
 )
 
 func TestWorthWriting(t *testing.T) {

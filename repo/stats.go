@@ -7,7 +7,7 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/internal/delivery"
 )
 
 // What a webhook's deliveries add up to, as its pages show it: the last

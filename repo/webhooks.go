@@ -10,7 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
-	"github.com/trackelio/webhooks/delivery"
+	"github.com/trackelio/webhooks/internal/delivery"
 )
 
 // Webhook is a customer endpoint subscribed to some event types.

@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
-	"github.com/trackelio/webhooks/dashboard"
-	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/destination"
-	"github.com/trackelio/webhooks/manage"
+	"github.com/trackelio/webhooks/internal/dashboard"
+	"github.com/trackelio/webhooks/internal/delivery"
+	"github.com/trackelio/webhooks/internal/destination"
+	"github.com/trackelio/webhooks/internal/manage"
 )
 
 type config struct {

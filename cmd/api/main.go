@@ -13,13 +13,13 @@ import (
 	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/trackelio/webhooks/api"
 	"github.com/trackelio/webhooks/cmd/internal/boot"
-	"github.com/trackelio/webhooks/dashboard"
-	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/destination"
+	"github.com/trackelio/webhooks/internal/api"
+	"github.com/trackelio/webhooks/internal/dashboard"
+	"github.com/trackelio/webhooks/internal/delivery"
+	"github.com/trackelio/webhooks/internal/destination"
+	"github.com/trackelio/webhooks/internal/manage"
 	"github.com/trackelio/webhooks/jobs"
-	"github.com/trackelio/webhooks/manage"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
 )

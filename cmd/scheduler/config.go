@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
-	"github.com/trackelio/webhooks/manage"
+	"github.com/trackelio/webhooks/internal/manage"
 )
 
 type config struct {

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
-	"github.com/trackelio/webhooks/fleetstats"
+	"github.com/trackelio/webhooks/internal/fleetstats"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"

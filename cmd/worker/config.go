@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
-	"github.com/trackelio/webhooks/delivery"
-	"github.com/trackelio/webhooks/destination"
-	"github.com/trackelio/webhooks/endpointlimit"
+	"github.com/trackelio/webhooks/internal/delivery"
+	"github.com/trackelio/webhooks/internal/destination"
+	"github.com/trackelio/webhooks/internal/endpointlimit"
 )
 
 // Defaults sized for receivers that take 100 ms to 2 s (see the README's

@@ -13,12 +13,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trackelio/webhooks/cmd/internal/boot"
-	"github.com/trackelio/webhooks/destination"
-	"github.com/trackelio/webhooks/endpointlimit"
+	"github.com/trackelio/webhooks/internal/destination"
+	"github.com/trackelio/webhooks/internal/endpointlimit"
+	"github.com/trackelio/webhooks/internal/sender"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
-	"github.com/trackelio/webhooks/sender"
 )
 
 func main() { boot.Main("worker", run) }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackelio/webhooks/manage"
+	"github.com/trackelio/webhooks/internal/manage"
 	"github.com/trackelio/webhooks/repo"
 )
 

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/trackelio/webhooks/catalog"
+	"github.com/trackelio/webhooks/internal/catalog"
 )
 
 // schemas are compiled once for every test of a package.

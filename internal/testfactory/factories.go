@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/trackelio/webhooks/credential"
+	"github.com/trackelio/webhooks/internal/credential"
 	"github.com/trackelio/webhooks/repo"
 )
 

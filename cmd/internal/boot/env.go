@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/trackelio/webhooks/destination"
+	"github.com/trackelio/webhooks/internal/destination"
 )
 
 // Env reads typed settings from an environment lookup, collecting every bad
