@@ -31,8 +31,8 @@ func NewRetentionTask(period time.Duration) (*asynq.Task, error) {
 	return newMaintenanceTask(TypeRetention, retentionPayload{PeriodMS: period.Milliseconds()}, retentionTaskTimeout)
 }
 
-// retentionStore is what data retention needs from Postgres.
-type retentionStore interface {
+// RetentionStore is what data retention needs from Postgres.
+type RetentionStore interface {
 	WithRetentionLock(ctx context.Context, fn func(context.Context) error) (bool, error)
 	DeleteExpired(ctx context.Context, r repo.Retention) (repo.Deleted, error)
 }
@@ -45,7 +45,7 @@ const retentionBudget = 10 * time.Minute
 // RetentionConfig configures the data retention handler; only Store,
 // Metrics and Log are required.
 type RetentionConfig struct {
-	Store   retentionStore
+	Store   RetentionStore
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 	// Now is the clock that places the cutoff (time.Now when nil).

@@ -29,14 +29,14 @@ func NewOutboxSweepTask(grace time.Duration) (*asynq.Task, error) {
 	return newMaintenanceTask(TypeOutboxSweep, sweepPayload{GraceMS: grace.Milliseconds()}, 5*time.Minute)
 }
 
-// sweepStore is what the outbox sweep needs from Postgres.
-type sweepStore interface {
+// SweepStore is what the outbox sweep needs from Postgres.
+type SweepStore interface {
 	WithSweepLock(ctx context.Context, fn func(context.Context) error) (bool, error)
 	OverdueDeliveries(ctx context.Context, dueBefore time.Time, after *repo.Overdue, limit int) ([]repo.Overdue, error)
 }
 
-// taskInspector looks up and removes tasks; *asynq.Inspector implements it.
-type taskInspector interface {
+// TaskInspector looks up and removes tasks; *asynq.Inspector implements it.
+type TaskInspector interface {
 	GetTaskInfo(queue, id string) (*asynq.TaskInfo, error)
 	DeleteTask(queue, id string) error
 }
@@ -50,15 +50,15 @@ const (
 // never enqueued, Redis restarted empty, or the task was archived by asynq's
 // retry backstop while Postgres still says pending.
 type SweepHandler struct {
-	store     sweepStore
+	store     SweepStore
 	enqueuer  TaskEnqueuer
-	inspector taskInspector
+	inspector TaskInspector
 	metrics   *metrics.Metrics
 	log       *slog.Logger
 }
 
 // NewSweepHandler builds the handler for TypeOutboxSweep.
-func NewSweepHandler(store sweepStore, enq TaskEnqueuer, insp taskInspector, m *metrics.Metrics, log *slog.Logger) *SweepHandler {
+func NewSweepHandler(store SweepStore, enq TaskEnqueuer, insp TaskInspector, m *metrics.Metrics, log *slog.Logger) *SweepHandler {
 	return &SweepHandler{store: store, enqueuer: enq, inspector: insp, metrics: m, log: log}
 }
 
