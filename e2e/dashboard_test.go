@@ -197,6 +197,11 @@ func TestDashboardInABrowser(t *testing.T) {
 	b.check("turn-off-confirm")
 	b.follow(byText("button", "Turn off"))
 	b.wantText("The webhook is inactive. Its pending deliveries are cancelled.", "Inactive")
+	b.check("webhook-inactive")
+	b.open("/dashboard/webhooks")
+	b.wantText("Inactive")
+	b.check("webhooks-inactive")
+	b.open(hookPath)
 	received := len(rc.Requests())
 	if acc := ws.postEvent(t, "post.created", testfactory.EventData(t, "post.created", map[string]any{"case": 3})); acc.Deliveries != 0 {
 		t.Errorf("an event for the inactive webhook made %d deliveries", acc.Deliveries)
