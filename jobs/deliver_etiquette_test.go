@@ -17,6 +17,7 @@ import (
 	"github.com/trackelio/webhooks/internal/delivery"
 	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/internal/sender"
+	"github.com/trackelio/webhooks/internal/testwait"
 	"github.com/trackelio/webhooks/jobs"
 )
 
@@ -205,7 +206,7 @@ func TestDeliverRetryQueueChain(t *testing.T) {
 		}
 		if attempts > 0 {
 			d := rf.mustGetDelivery(t, id)
-			waitFor(t, 5*time.Second, "the retry to be due", func() bool { return d.NextAttemptAt == nil || time.Now().After(*d.NextAttemptAt) })
+			testwait.For(t, 5*time.Second, "the retry to be due", func() bool { return d.NextAttemptAt == nil || time.Now().After(*d.NextAttemptAt) })
 		}
 		err = h.ProcessTask(ctx, task)
 		last := attempts == 2

@@ -15,7 +15,9 @@ import (
 	"github.com/trackelio/webhooks/internal/delivery"
 	"github.com/trackelio/webhooks/internal/endpointlimit"
 	"github.com/trackelio/webhooks/internal/endpointlimit/endpointlimittest"
+	"github.com/trackelio/webhooks/internal/redistest"
 	"github.com/trackelio/webhooks/internal/sender"
+	"github.com/trackelio/webhooks/internal/testwait"
 	"github.com/trackelio/webhooks/jobs"
 )
 
@@ -28,7 +30,7 @@ type limitsFixture struct {
 
 func setupLimits(tb testing.TB, cfg endpointlimit.Config) *limitsFixture {
 	tb.Helper()
-	return &limitsFixture{fixture: setup(tb), limits: endpointlimittest.New(tb, endpointlimittest.NewRedis(tb), cfg)}
+	return &limitsFixture{fixture: setup(tb), limits: endpointlimittest.New(tb, redistest.NewClient(tb), cfg)}
 }
 
 // handler is the fixture's handler with the limits wired in, as the worker
@@ -116,7 +118,7 @@ func TestDeliverWaitsInTheWorkerForASlot(t *testing.T) {
 	f, id, p, h, release := slotTaken(t, endpointlimit.Config{MaxWait: time.Minute})
 	done := make(chan error)
 	go func() { done <- h.ProcessTask(ctx, mustDeliverTask(t, id)) }()
-	waitFor(t, 5*time.Second, "the task to wait for the slot", func() bool { return f.limits.Stats().Waiting == 1 })
+	testwait.For(t, 5*time.Second, "the task to wait for the slot", func() bool { return f.limits.Stats().Waiting == 1 })
 	if n := len(p.requests()); n != 0 {
 		t.Fatalf("sender called %d times while the slot was taken", n)
 	}
@@ -275,7 +277,7 @@ func TestDeliverBreaker(t *testing.T) {
 	}
 	ok := &fakeSender{}
 	h = f.handler(t, ok, policy)
-	waitFor(t, 5*time.Second, "the next probe", func() bool {
+	testwait.For(t, 5*time.Second, "the next probe", func() bool {
 		err := h.ProcessTask(ctx, mustDeliverTask(t, rest[0]))
 		if err != nil {
 			wantWait(t, err, interval+interval/10)

@@ -17,6 +17,7 @@ import (
 	"github.com/trackelio/webhooks/internal/queuetest"
 	"github.com/trackelio/webhooks/internal/testclock"
 	"github.com/trackelio/webhooks/internal/testfactory"
+	"github.com/trackelio/webhooks/internal/testwait"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/metrics"
 	"github.com/trackelio/webhooks/repo"
@@ -281,7 +282,7 @@ func TestWorkerRunsRetention(t *testing.T) {
 	if info.Queue != jobs.QueueMaintenance {
 		t.Errorf("retention task queue = %q, want %q", info.Queue, jobs.QueueMaintenance)
 	}
-	waitFor(t, 30*time.Second, "the worker to run retention and count what it deleted", func() bool {
+	testwait.For(t, 30*time.Second, "the worker to run retention and count what it deleted", func() bool {
 		return cmp.Equal(counted(1, 1, 1), deleted(f.metrics))
 	})
 	var ids []string

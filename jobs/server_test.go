@@ -16,6 +16,7 @@ import (
 	"github.com/trackelio/webhooks/internal/sender"
 	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/internal/testreceiver"
+	"github.com/trackelio/webhooks/internal/testwait"
 	"github.com/trackelio/webhooks/jobs"
 	"github.com/trackelio/webhooks/signature"
 )
@@ -53,7 +54,7 @@ func TestWorkerRetriesUntilSuccess(t *testing.T) {
 		t.Fatalf("EnqueueDelivery: %v", err)
 	}
 
-	waitFor(t, 30*time.Second, "the delivery to succeed", func() bool {
+	testwait.For(t, 30*time.Second, "the delivery to succeed", func() bool {
 		return f.mustGetDelivery(t, id).Status == delivery.StatusSucceeded
 	})
 	d := f.mustGetDelivery(t, id)
@@ -109,7 +110,7 @@ func TestWorkerArchivesExhaustedDelivery(t *testing.T) {
 		t.Fatalf("EnqueueDelivery: %v", err)
 	}
 
-	waitFor(t, 30*time.Second, "the task to be archived", func() bool {
+	testwait.For(t, 30*time.Second, "the task to be archived", func() bool {
 		tasks, err := insp.ListArchivedTasks(jobs.QueueDeliveries)
 		if err != nil {
 			return false

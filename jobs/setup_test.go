@@ -228,19 +228,6 @@ func findTask(tb testing.TB, insp *asynq.Inspector, queue, id string) *asynq.Tas
 	return info
 }
 
-// waitFor polls cond until it holds or the deadline passes; it never waits
-// for a schedule by sleeping its full length.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func setupMetrics() *metrics.Metrics { return metrics.New(prometheus.NewRegistry()) }
 
 // holdLock holds a lock of the store's (WithSweepLock, WithRetentionLock)

@@ -31,6 +31,3 @@ func ParseStatus(s string) (Status, error) {
 	}
 	return "", fmt.Errorf("status must be one of %s", strings.Join(names, ", "))
 }
-
-// Finished says whether no attempt follows: every status but pending.
-func (s Status) Finished() bool { return s != StatusPending }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/trackelio/webhooks/internal/endpointlimit"
 	"github.com/trackelio/webhooks/internal/endpointlimit/endpointlimittest"
+	"github.com/trackelio/webhooks/internal/redistest"
+	"github.com/trackelio/webhooks/internal/testwait"
 )
 
 func mustBreakerWait(tb testing.TB, limits *endpointlimit.Limits, webhookID string, consecutiveFailures int) time.Duration {
@@ -35,7 +37,7 @@ func TestBreakerWaitClosed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			rdb := endpointlimittest.NewRedis(t)
+			rdb := redistest.NewClient(t)
 			limits := endpointlimittest.New(t, rdb, endpointlimit.Config{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: tt.threshold, ProbeInterval: time.Hour})
 			hook := uuid.NewString()
 			for range 3 {
@@ -51,7 +53,7 @@ func TestBreakerWaitClosed(t *testing.T) {
 func TestBreakerWait(t *testing.T) {
 	t.Parallel()
 	const interval = 300 * time.Millisecond
-	limits := endpointlimittest.New(t, endpointlimittest.NewRedis(t), endpointlimit.Config{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: 3, ProbeInterval: interval})
+	limits := endpointlimittest.New(t, redistest.NewClient(t), endpointlimit.Config{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: 3, ProbeInterval: interval})
 	hook, other := uuid.NewString(), uuid.NewString()
 
 	probed := time.Now()
@@ -72,13 +74,13 @@ func TestBreakerWait(t *testing.T) {
 	}
 
 	// The next probe is allowed once the interval has passed, not before.
-	eventually(t, "the next probe", func() bool { return mustBreakerWait(t, limits, hook, 3) == 0 })
+	testwait.For(t, 5*time.Second, "the next probe", func() bool { return mustBreakerWait(t, limits, hook, 3) == 0 })
 	wantNotBefore(t, probed, interval, "the next probe was allowed")
 }
 
 func TestBreakerWaitConcurrent(t *testing.T) {
 	t.Parallel()
-	limits := endpointlimittest.New(t, endpointlimittest.NewRedis(t), endpointlimit.Config{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: 1, ProbeInterval: time.Minute})
+	limits := endpointlimittest.New(t, redistest.NewClient(t), endpointlimit.Config{MaxInFlight: 1, LeaseTTL: time.Minute, BreakerThreshold: 1, ProbeInterval: time.Minute})
 	hook := uuid.NewString()
 	const workers = 10
 	waits := make([]time.Duration, workers)

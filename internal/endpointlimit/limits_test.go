@@ -10,6 +10,8 @@ import (
 
 	"github.com/trackelio/webhooks/internal/endpointlimit"
 	"github.com/trackelio/webhooks/internal/endpointlimit/endpointlimittest"
+	"github.com/trackelio/webhooks/internal/redistest"
+	"github.com/trackelio/webhooks/internal/testwait"
 )
 
 // wantNoKeys checks that Redis holds nothing: what a worker leaves behind
@@ -46,17 +48,6 @@ func concurrently(n int, call func(i int) bool) int {
 	return yes
 }
 
-// eventually polls cond every 20 ms until it holds, and fails the test
-// after 5 s.
-func eventually(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // wantNotBefore checks that what a period frees (a share, a probe) was not
 // freed before the period had passed since start, give or take 50 ms.
 func wantNotBefore(tb testing.TB, start time.Time, period time.Duration, what string) {
@@ -68,7 +59,7 @@ func wantNotBefore(tb testing.TB, start time.Time, period time.Duration, what st
 
 func TestAcquireCapsInFlight(t *testing.T) {
 	t.Parallel()
-	rdb := endpointlimittest.NewRedis(t)
+	rdb := redistest.NewClient(t)
 	limits := endpointlimittest.New(t, rdb, endpointlimit.Config{MaxInFlight: 3, LeaseTTL: time.Minute})
 	hook, other := uuid.NewString(), uuid.NewString()
 
@@ -113,7 +104,7 @@ func TestAcquireCapsInFlight(t *testing.T) {
 
 func TestAcquireConcurrent(t *testing.T) {
 	t.Parallel()
-	limits := endpointlimittest.New(t, endpointlimittest.NewRedis(t), endpointlimit.Config{MaxInFlight: 3, LeaseTTL: time.Minute})
+	limits := endpointlimittest.New(t, redistest.NewClient(t), endpointlimit.Config{MaxInFlight: 3, LeaseTTL: time.Minute})
 	hook := uuid.NewString()
 	const workers = 20
 	granted := concurrently(workers, func(int) bool {
@@ -136,7 +127,7 @@ func TestAcquireConcurrent(t *testing.T) {
 func TestSharesExpireWhenAWorkerDies(t *testing.T) {
 	t.Parallel()
 	const ttl = 500 * time.Millisecond
-	rdb := endpointlimittest.NewRedis(t)
+	rdb := redistest.NewClient(t)
 	// The dying worker has a connection of its own to lose.
 	deadRedis := redis.NewClient(&redis.Options{Addr: rdb.Options().Addr, DB: rdb.Options().DB})
 	t.Cleanup(func() { deadRedis.Close() })
@@ -156,7 +147,7 @@ func TestSharesExpireWhenAWorkerDies(t *testing.T) {
 		t.Fatal("another worker was granted a slot while the only one is held")
 	}
 	var release func()
-	eventually(t, "the dead worker's share to expire", func() bool {
+	testwait.For(t, 5*time.Second, "the dead worker's share to expire", func() bool {
 		var ok bool
 		release, ok = endpointlimittest.MustAcquire(t, alive, hook)
 		return ok
@@ -175,7 +166,7 @@ func TestSharesExpireWhenAWorkerDies(t *testing.T) {
 // attempts above that share have ended.
 func TestSharesTheCap(t *testing.T) {
 	t.Parallel()
-	rdb := endpointlimittest.NewRedis(t)
+	rdb := redistest.NewClient(t)
 	cfg := endpointlimit.Config{MaxInFlight: 4, LeaseTTL: 300 * time.Millisecond}
 	first, second := endpointlimittest.New(t, rdb, cfg), endpointlimittest.New(t, rdb, cfg)
 	hook := uuid.NewString()
@@ -203,7 +194,7 @@ func TestSharesTheCap(t *testing.T) {
 	held[0]()
 	held[1]()
 	got := 0
-	eventually(t, "the second worker's share of 2", func() bool {
+	testwait.For(t, 5*time.Second, "the second worker's share of 2", func() bool {
 		if _, ok := endpointlimittest.MustAcquire(t, second, hook); ok {
 			got++
 		}
@@ -220,7 +211,7 @@ func TestSharesTheCap(t *testing.T) {
 // attempt ends; the slot is released all the same.
 func TestReleaseAfterCancel(t *testing.T) {
 	t.Parallel()
-	limits := endpointlimittest.New(t, endpointlimittest.NewRedis(t), endpointlimit.Config{MaxInFlight: 1, LeaseTTL: time.Minute})
+	limits := endpointlimittest.New(t, redistest.NewClient(t), endpointlimit.Config{MaxInFlight: 1, LeaseTTL: time.Minute})
 	hook := uuid.NewString()
 	ctx, cancel := context.WithCancel(context.Background())
 	release, _, err := limits.Acquire(ctx, hook)

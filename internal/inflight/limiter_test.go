@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trackelio/webhooks/internal/testclock"
+	"github.com/trackelio/webhooks/internal/testwait"
 )
 
 // newTestLimiter is a limiter on a fake clock with a ceiling of max per
@@ -58,7 +59,7 @@ func queue(t *testing.T, l *Limiter, key string, n int) <-chan Release {
 			r, _, _ := l.Acquire(context.Background(), key)
 			got <- r
 		}()
-		waitFor(t, func() bool { return waiting(l, key) == before+1 }, "a task of "+key+" waiting")
+		testwait.For(t, 5*time.Second, "a task of "+key+" waiting", func() bool { return waiting(l, key) == before+1 })
 	}
 	return got
 }
@@ -96,17 +97,6 @@ func running(l *Limiter, keys ...string) []int {
 		}
 	}
 	return out
-}
-
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func TestLimiterHandsTheSlotToAWaiter(t *testing.T) {

@@ -80,3 +80,16 @@ func NewDB(tb testing.TB) string {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// NewClient returns a go-redis client on a database of NewDB's, closed
+// when the test ends.
+func NewClient(tb testing.TB) *redis.Client {
+	tb.Helper()
+	opt, err := redis.ParseURL(NewDB(tb))
+	if err != nil {
+		tb.Fatalf("redistest: parse url: %v", err)
+	}
+	c := redis.NewClient(opt)
+	tb.Cleanup(func() { c.Close() })
+	return c
+}

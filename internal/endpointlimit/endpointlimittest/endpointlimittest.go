@@ -1,7 +1,6 @@
 // Package endpointlimittest sets up endpointlimit for the tests of
-// endpointlimit and of the code that uses it: a go-redis client on a
-// private Redis database, Limits that tell a test at once that no slot is
-// free, and taking a slot. It is for tests only.
+// endpointlimit and of the code that uses it: Limits that tell a test at
+// once that no slot is free, and taking a slot. It is for tests only.
 package endpointlimittest
 
 import (
@@ -12,21 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/trackelio/webhooks/internal/endpointlimit"
-	"github.com/trackelio/webhooks/internal/redistest"
 )
-
-// NewRedis returns a go-redis client on a private Redis database, closed
-// when the test ends.
-func NewRedis(tb testing.TB) *redis.Client {
-	tb.Helper()
-	opt, err := redis.ParseURL(redistest.NewDB(tb))
-	if err != nil {
-		tb.Fatalf("ParseURL: %v", err)
-	}
-	c := redis.NewClient(opt)
-	tb.Cleanup(func() { c.Close() })
-	return c
-}
 
 // New builds Limits that are closed when the test ends. Unless cfg says
 // otherwise, the worker has 100 slots and a task waits only 10 ms for one,
