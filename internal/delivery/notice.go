@@ -101,3 +101,66 @@ func (d AutoDisable) DisableAt(h Health) (time.Time, bool) {
 	}
 	return h.FailingSince.Add(d.After), true
 }
+
+// NoticeExhausted is sent when a delivery runs out of attempts.
+const NoticeExhausted Notice = "delivery.exhausted"
+
+// Notices lists every notice, in the order the documentation gives them.
+var Notices = []Notice{NoticeFailing, NoticeAtRisk, NoticeDisabled, NoticeRecovered, NoticeExhausted}
+
+// ParseNotice reads a notice by its event type.
+func ParseNotice(s string) (Notice, bool) {
+	for _, n := range Notices {
+		if string(n) == s {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+// Figures are what a notice tells a human, taken when it was decided: the
+// data of its operational event and the content of its mail. Times are
+// nil when they do not apply.
+type Figures struct {
+	Webhook NoticeWebhook `json:"webhook"`
+	// State is the webhook's state when the notice was decided: healthy,
+	// failing or disabled, with at_risk for a failing one close to being
+	// disabled.
+	State               string     `json:"state"`
+	FailingSince        *time.Time `json:"failing_since"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	LastFailureAt       *time.Time `json:"last_failure_at"`
+	// LastStatusCode is nil when the last failure got no response.
+	LastStatusCode *int       `json:"last_status_code"`
+	LastError      *string    `json:"last_error"`
+	NextAttemptAt  *time.Time `json:"next_attempt_at"`
+	// DisableAt is when auto-disable will switch the webhook off if every
+	// attempt until then fails.
+	DisableAt      *time.Time `json:"disable_at"`
+	DisabledReason *string    `json:"disabled_reason"`
+	DisabledAt     *time.Time `json:"disabled_at"`
+	// Delivery is set on delivery.exhausted only.
+	Delivery *NoticeDelivery `json:"delivery,omitempty"`
+	// DashboardURL is the page that shows what is wrong: the webhook's, or
+	// the delivery's for delivery.exhausted. Empty when the service does
+	// not know its public address.
+	DashboardURL string `json:"dashboard_url"`
+}
+
+// NoticeWebhook names the webhook a notice is about.
+type NoticeWebhook struct {
+	ID          string `json:"id"`
+	URL         string `json:"url"`
+	Description string `json:"description"`
+}
+
+// NoticeDelivery is the delivery a delivery.exhausted notice is about.
+type NoticeDelivery struct {
+	ID             string    `json:"id"`
+	EventID        string    `json:"event_id"`
+	EventType      string    `json:"event_type"`
+	Attempts       int       `json:"attempts"`
+	LastStatusCode *int      `json:"last_status_code"`
+	LastError      *string   `json:"last_error"`
+	FinishedAt     time.Time `json:"finished_at"`
+}
