@@ -67,9 +67,13 @@ type AttemptResult struct {
 	// DisableReason, when set on a failure, disables the webhook at once
 	// (for example "gone" after a 410).
 	DisableReason string
-	// AutoDisable is the worker's policy; the attempts of one batch to one
-	// webhook are folded with the first one's.
+	// AutoDisable and Notices are the worker's policies; the attempts of
+	// one batch to one webhook are folded with the first one's.
 	AutoDisable delivery.AutoDisable
+	Notices     delivery.NoticePolicy
+	// EventID and EventType name the delivery's event in a
+	// delivery.exhausted notice.
+	EventID, EventType string
 	// ExcludeFromHealth stores the attempt without folding it into the
 	// webhook's health: a test event's attempt moves no counter, streak or
 	// timestamp and disables nothing.
@@ -84,6 +88,9 @@ type Recorded struct {
 	Stored bool
 	// Disabled is true when this attempt disabled the webhook.
 	Disabled bool
+	// Notices are the ids of the notices this attempt decided, to be
+	// dispatched once the batch is committed.
+	Notices []string
 }
 
 const recordSQL = `

@@ -82,27 +82,63 @@ func (s *Store) foldHealth(ctx context.Context, tx *sqlx.Tx, rs []AttemptResult,
 		return nil
 	}
 	slices.Sort(changed)
-	var locked []struct {
-		ID string `db:"id"`
-		healthRow
-	}
-	if err := tx.SelectContext(ctx, &locked, `SELECT w.id, `+healthColumns+` FROM webhooks w
-		WHERE w.id = ANY($1::uuid[]) ORDER BY w.id FOR NO KEY UPDATE`, pq.StringArray(changed)); err != nil {
+	var locked []lockedHook
+	if err := tx.SelectContext(ctx, &locked, `SELECT w.id, w.workspace_id, w.url, w.description, w.notice_stage,
+		ws.operational, `+healthColumns+` FROM webhooks w JOIN workspaces ws ON ws.id = w.workspace_id
+		WHERE w.id = ANY($1::uuid[]) ORDER BY w.id FOR NO KEY UPDATE OF w`, pq.StringArray(changed)); err != nil {
 		return fmt.Errorf("lock webhook health: %w", err)
 	}
 	var u healthUpdate
+	var notices noticeBatch
 	for _, l := range locked {
 		h := hooks[l.ID]
 		read := l.health()
-		next, disabledBy := read.Apply(h.events, rs[h.owners[0]].AutoDisable)
+		events, autoDisable := h.events, rs[h.owners[0]].AutoDisable
+		if l.Operational {
+			events, autoDisable = keepEnabled(events), delivery.AutoDisable{}
+		}
+		next, disabledBy := read.Apply(events, autoDisable)
 		if disabledBy >= 0 {
 			out[h.owners[disabledBy]].Disabled = true
 		}
-		if !read.Equal(next) {
-			u.add(l.ID, next)
+		stage := l.NoticeStage
+		if !l.Operational { // an operational webhook's trouble is the operator's metrics' to tell
+			var err error
+			if stage, err = notices.decide(l, read, next, h, rs); err != nil {
+				return err
+			}
+		}
+		if !read.Equal(next) || stage != l.NoticeStage {
+			u.add(l.ID, next, stage)
 		}
 	}
-	return u.exec(ctx, tx)
+	if err := u.exec(ctx, tx); err != nil {
+		return err
+	}
+	return notices.insert(ctx, tx, out)
+}
+
+// lockedHook is a webhook whose health a batch changes, as locked for the
+// write: its health, and what its notices need.
+type lockedHook struct {
+	ID          string         `db:"id"`
+	WorkspaceID string         `db:"workspace_id"`
+	URL         string         `db:"url"`
+	Description string         `db:"description"`
+	NoticeStage delivery.Stage `db:"notice_stage"`
+	Operational bool           `db:"operational"`
+	healthRow
+}
+
+// keepEnabled is events without the disabling: the operator's endpoint
+// for operational webhooks is never disabled (the notices would have
+// nowhere to go); its failures are the operator's alerts' to tell.
+func keepEnabled(events []delivery.HealthEvent) []delivery.HealthEvent {
+	out := slices.Clone(events)
+	for i := range out {
+		out[i].DisableReason = ""
+	}
+	return out
 }
 
 // hookEvents are one webhook's stored attempts of a batch.
@@ -129,13 +165,14 @@ func (h *hookEvents) sortByTime() {
 
 // healthUpdate writes new health to webhooks, many in one statement.
 type healthUpdate struct {
-	ids, reasons                         []string
+	ids, reasons, stages                 []string
 	active                               []bool
 	failures, streaks                    []int64
 	successes, failed, since, disabledAt []string
 }
 
-func (u *healthUpdate) add(id string, h delivery.Health) {
+func (u *healthUpdate) add(id string, h delivery.Health, stage delivery.Stage) {
+	u.stages = append(u.stages, string(stage))
 	u.ids, u.active, u.failures, u.streaks = append(u.ids, id), append(u.active, h.Active), append(u.failures, h.FailureCount), append(u.streaks, int64(h.ConsecutiveFailures))
 	u.successes, u.failed, u.since = append(u.successes, timeText(h.LastSuccessAt)), append(u.failed, timeText(h.LastFailureAt)), append(u.since, timeText(h.FailingSince))
 	u.reasons, u.disabledAt = append(u.reasons, h.DisabledReason), append(u.disabledAt, timeText(h.DisabledAt))
@@ -149,12 +186,12 @@ func (u *healthUpdate) exec(ctx context.Context, tx *sqlx.Tx) error {
 		UPDATE webhooks w SET active = n.active, failure_count = n.failure_count, consecutive_failures = n.streak,
 		       last_success_at = nullif(n.success, '')::timestamptz, last_failure_at = nullif(n.failure, '')::timestamptz,
 		       failing_since = nullif(n.since, '')::timestamptz, disabled_reason = nullif(n.reason, ''),
-		       disabled_at = nullif(n.disabled_at, '')::timestamptz
-		FROM unnest($1::uuid[], $2::bool[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-		     AS n(id, active, failure_count, streak, success, failure, since, reason, disabled_at)
+		       disabled_at = nullif(n.disabled_at, '')::timestamptz, notice_stage = n.stage
+		FROM unnest($1::uuid[], $2::bool[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+		     AS n(id, active, failure_count, streak, success, failure, since, reason, disabled_at, stage)
 		WHERE w.id = n.id`,
 		pq.StringArray(u.ids), pq.BoolArray(u.active), pq.Int64Array(u.failures), pq.Int64Array(u.streaks),
-		pq.StringArray(u.successes), pq.StringArray(u.failed), pq.StringArray(u.since), pq.StringArray(u.reasons), pq.StringArray(u.disabledAt))
+		pq.StringArray(u.successes), pq.StringArray(u.failed), pq.StringArray(u.since), pq.StringArray(u.reasons), pq.StringArray(u.disabledAt), pq.StringArray(u.stages))
 	if err != nil {
 		return fmt.Errorf("write webhook health: %w", err)
 	}

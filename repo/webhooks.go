@@ -25,6 +25,11 @@ type Webhook struct {
 	// Health is its delivery health; webhookRow scans it, as delivery
 	// names no columns.
 	delivery.Health `db:"-"`
+	// NoticeStage is how far its trouble has gone as its owners were told.
+	NoticeStage delivery.Stage `db:"notice_stage"`
+	// NotifyEmails get the notices NotifyOn names by mail.
+	NotifyEmails []string `db:"-"`
+	NotifyOn     []string `db:"-"`
 	// PreviousSecretExpiresAt is the end of a rotation's grace period,
 	// while the previous secret still signs webhook-signature.
 	PreviousSecretExpiresAt *time.Time `db:"previous_secret_expires_at"`
@@ -40,19 +45,22 @@ type Webhook struct {
 // webhookRow is a webhook as webhookColumns read it.
 type webhookRow struct {
 	Webhook
-	Events pq.StringArray `db:"events"`
+	Events       pq.StringArray `db:"events"`
+	NotifyEmails pq.StringArray `db:"notify_emails"`
+	NotifyOn     pq.StringArray `db:"notify_on"`
 	healthRow
 }
 
 func (r webhookRow) webhook() Webhook {
 	w := r.Webhook
-	w.Events, w.Health = r.Events, r.health()
+	w.Events, w.Health, w.NotifyEmails, w.NotifyOn = r.Events, r.health(), r.NotifyEmails, r.NotifyOn
 	return w
 }
 
 // webhookColumns read a webhook w as webhookRow scans it.
 const webhookColumns = `w.id, w.workspace_id, w.url, w.events, w.description, w.secret, ` + healthColumns + `,
-	w.previous_secret_expires_at, w.recovery_since, w.recovery_until, w.created_at, w.updated_at`
+	w.previous_secret_expires_at, w.recovery_since, w.recovery_until, w.created_at, w.updated_at,
+	w.notice_stage, w.notify_emails, w.notify_on`
 
 // NewWebhook holds the fields a customer sets on creation.
 type NewWebhook struct {
@@ -61,6 +69,10 @@ type NewWebhook struct {
 	Active      bool
 	Description string
 	Secret      string
+	// NotifyEmails get by mail the notices NotifyOn names (nil: the
+	// health notices).
+	NotifyEmails []string
+	NotifyOn     []string
 }
 
 // CreateWebhook inserts a webhook into the workspace unless it already has
@@ -91,11 +103,14 @@ func (s *Store) CreateWebhook(ctx context.Context, workspaceID string, in NewWeb
 	}
 	var w webhookRow
 	err = tx.GetContext(ctx, &w, `
-		INSERT INTO webhooks AS w (workspace_id, url, events, active, description, secret)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+webhookColumns,
-		workspaceID, in.URL, pq.StringArray(in.Events), in.Active, in.Description, in.Secret)
+		INSERT INTO webhooks AS w (workspace_id, url, events, active, description, secret, notify_emails, notify_on)
+		VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, '{}'::text[]), coalesce($8, `+defaultNotifyOn+`)) RETURNING `+webhookColumns,
+		workspaceID, in.URL, pq.StringArray(in.Events), in.Active, in.Description, in.Secret, nullArray(in.NotifyEmails), nullArray(in.NotifyOn))
 	if err != nil {
 		return Webhook{}, fmt.Errorf("create webhook: %w", mapErr(err))
+	}
+	if err := addNotifyAddresses(ctx, tx, workspaceID, in.NotifyEmails); err != nil {
+		return Webhook{}, fmt.Errorf("create webhook: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return Webhook{}, fmt.Errorf("create webhook: commit: %w", err)
@@ -130,10 +145,12 @@ func (s *Store) Webhooks(ctx context.Context, workspaceID string) ([]Webhook, er
 
 // WebhookPatch holds the fields a PATCH may change; nil leaves a field alone.
 type WebhookPatch struct {
-	URL         *string
-	Events      []string
-	Active      *bool
-	Description *string
+	URL          *string
+	Events       []string
+	Active       *bool
+	Description  *string
+	NotifyEmails []string // an empty non-nil list removes every address
+	NotifyOn     []string
 }
 
 // UpdatedWebhook is a webhook as a patch left it.
@@ -146,6 +163,9 @@ type UpdatedWebhook struct {
 	// Cancelled is how many deliveries waiting for a later attempt turning
 	// it off cancelled.
 	Cancelled int
+	// Notices are the ids of the notices the patch decided (re-enabling
+	// after a told streak is webhook.recovered), to be dispatched.
+	Notices []string
 }
 
 // UpdateWebhook applies a patch. Re-activating an inactive webhook clears
@@ -174,13 +194,15 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p Web
 	var row struct {
 		webhookRow
 		Reactivated bool `db:"reactivated"`
-		// StreakBegan is failing_since before the patch, which a
-		// re-activation resets.
-		StreakBegan *time.Time `db:"streak_began"`
+		// StreakBegan and StreakLength are the streak before the patch,
+		// which a re-activation resets; Told is its notice stage.
+		StreakBegan  *time.Time     `db:"streak_began"`
+		StreakLength int            `db:"streak_length"`
+		Told         delivery.Stage `db:"told"`
 	}
 	err = tx.GetContext(ctx, &row, `
 		WITH old AS (
-			SELECT id, failing_since, active FROM webhooks
+			SELECT id, failing_since, active, consecutive_failures, notice_stage FROM webhooks
 			WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR NO KEY UPDATE),
 		upd AS (
 			UPDATE webhooks w SET
@@ -188,6 +210,8 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p Web
 				events = coalesce($4, w.events),
 				active = coalesce($5, w.active),
 				description = coalesce($6, w.description),
+				notify_emails = coalesce($7, w.notify_emails),
+				notify_on = coalesce($8, w.notify_on),
 				consecutive_failures = CASE WHEN $5 AND NOT old.active THEN 0 ELSE w.consecutive_failures END,
 				failing_since = CASE WHEN $5 AND NOT old.active THEN NULL ELSE w.failing_since END,
 				disabled_reason = CASE WHEN $5 THEN NULL ELSE w.disabled_reason END,
@@ -195,19 +219,26 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p Web
 				updated_at = now()
 			FROM old WHERE w.id = old.id
 			RETURNING w.*)
-		SELECT `+webhookColumns+`, w.active AND NOT old.active AS reactivated, old.failing_since AS streak_began
+		SELECT `+webhookColumns+`, w.active AND NOT old.active AS reactivated, old.failing_since AS streak_began,
+		       old.consecutive_failures AS streak_length, old.notice_stage AS told
 		FROM upd w JOIN old ON old.id = w.id`,
-		id, workspaceID, p.URL, events, p.Active, p.Description)
+		id, workspaceID, p.URL, events, p.Active, p.Description, nullArray(p.NotifyEmails), nullArray(p.NotifyOn))
 	if errors.Is(err, sql.ErrNoRows) {
 		return UpdatedWebhook{}, ErrNotFound
 	}
 	if err != nil {
 		return UpdatedWebhook{}, fmt.Errorf("update webhook: %w", mapErr(err))
 	}
+	if err := addNotifyAddresses(ctx, tx, workspaceID, p.NotifyEmails); err != nil {
+		return UpdatedWebhook{}, fmt.Errorf("update webhook: %w", err)
+	}
+	w := UpdatedWebhook{Webhook: row.webhook(), Reactivated: row.Reactivated, Cancelled: cancelled}
+	if w.Notices, err = reactivationNotice(ctx, tx, row.webhookRow, row.Told, row.StreakBegan, row.StreakLength); err != nil {
+		return UpdatedWebhook{}, fmt.Errorf("update webhook: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return UpdatedWebhook{}, fmt.Errorf("update webhook: commit: %w", err)
 	}
-	w := UpdatedWebhook{Webhook: row.webhook(), Reactivated: row.Reactivated, Cancelled: cancelled}
 	w.FailingSince = row.StreakBegan
 	return w, nil
 }

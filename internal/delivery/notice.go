@@ -47,6 +47,7 @@ var stageNotice = map[Stage]Notice{StageFailing: NoticeFailing, StageAtRisk: Not
 type NoticePolicy struct {
 	// FailingAfter and FailingFor make a streak "failing": at least
 	// FailingAfter consecutive failures, the first at least FailingFor ago.
+	// FailingAfter 0 sends no health notices at all.
 	FailingAfter int
 	FailingFor   time.Duration
 	// AtRiskAt is the share of AutoDisable.After a failing streak must
@@ -63,7 +64,7 @@ type NoticePolicy struct {
 // tells nothing until it is back; a streak never steps down but by
 // clearing, so no notice repeats within one streak.
 func (p NoticePolicy) Notify(told Stage, h Health, d AutoDisable, now time.Time) (Stage, Notice) {
-	if !h.Active && h.DisabledReason == "" {
+	if p.FailingAfter <= 0 || (!h.Active && h.DisabledReason == "") {
 		return told, ""
 	}
 	stage := p.stage(h, d, now)

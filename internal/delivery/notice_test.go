@@ -69,6 +69,9 @@ func TestNotify(t *testing.T) {
 	if stage, notice := quiet.Notify(delivery.StageFailing, streak(9), disable, at(99*time.Hour)); stage != delivery.StageFailing || notice != "" {
 		t.Errorf("without an at-risk share, Notify = %q, %q; want no warning", stage, notice)
 	}
+	if stage, notice := (delivery.NoticePolicy{}).Notify(delivery.StageClear, off(streak(9), delivery.DisabledGone), disable, at(time.Hour)); stage != delivery.StageClear || notice != "" {
+		t.Errorf("with FailingAfter 0, Notify = %q, %q; want no notices at all", stage, notice)
+	}
 }
 
 // TestNotifyNeverRepeats drives random sequences of attempts, re-enablings
