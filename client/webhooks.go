@@ -35,6 +35,14 @@ type Webhook struct {
 	// re-enabled a webhook that was failing: what failed meanwhile, ready
 	// for Recover.
 	Recovery *RecoveryOffer `json:"recovery,omitempty"`
+	// NotifyEmails get by mail the failure notices NotifyOn lists
+	// ("webhook.failing", "webhook.at_risk", "webhook.disabled",
+	// "webhook.recovered", "delivery.exhausted").
+	NotifyEmails []string `json:"notify_emails"`
+	NotifyOn     []string `json:"notify_on"`
+	// NoticeStage is how far its trouble has gone as its owners were last
+	// told: "failing", "at_risk" or "disabled"; nil when nothing is wrong.
+	NoticeStage *string `json:"notice_stage"`
 }
 
 // RecoveryOffer is the window of a re-enabled webhook's failure streak and
@@ -55,6 +63,10 @@ type CreateWebhookParams struct {
 	Active *bool `json:"active,omitempty"`
 	// Description is an optional note of up to 1000 characters.
 	Description string `json:"description,omitempty"`
+	// NotifyEmails, up to 10 bare addresses, get failure notices by mail;
+	// NotifyOn picks which (nil: the four webhook.* notices).
+	NotifyEmails []string `json:"notify_emails,omitempty"`
+	NotifyOn     []string `json:"notify_on,omitzero"`
 }
 
 // UpdateWebhookParams changes the fields it sets and leaves the others.
@@ -66,6 +78,10 @@ type UpdateWebhookParams struct {
 	// streak (see Webhook.Recovery); false pauses it.
 	Active      *bool   `json:"active,omitempty"`
 	Description *string `json:"description,omitempty"`
+	// NotifyEmails and NotifyOn replace the lists unless nil; an empty
+	// list clears one.
+	NotifyEmails []string `json:"notify_emails,omitzero"`
+	NotifyOn     []string `json:"notify_on,omitzero"`
 }
 
 // CreateWebhook creates a webhook with a new secret, which the answer

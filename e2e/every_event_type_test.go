@@ -247,6 +247,7 @@ func TestDeliversEveryEventType(t *testing.T) {
 	wantWebhook := client.Webhook{
 		ID: wh.ID, URL: rcv.URL(path), Events: allTypes(), Active: true, Description: "every type",
 		Secret: wh.Secret, CreatedAt: wh.CreatedAt, UpdatedAt: wh.UpdatedAt,
+		NotifyEmails: []string{}, NotifyOn: []string{"webhook.failing", "webhook.at_risk", "webhook.disabled", "webhook.recovered"},
 	}
 	if diff := cmp.Diff(wantWebhook, wh); diff != "" {
 		t.Errorf("POST /v1/webhooks mismatch (-want +got):\n%s", diff)

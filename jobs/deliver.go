@@ -51,6 +51,13 @@ type DeliverConfig struct {
 	Limits *endpointlimit.Limits
 	// AutoDisable disables webhooks that keep failing; zero never does.
 	AutoDisable delivery.AutoDisable
+	// Notices decides when a failing webhook's owners are told; zero
+	// tells only of exhausted deliveries.
+	Notices delivery.NoticePolicy
+	// NoticeQueue, when set, enqueues the dispatch of the notices an
+	// attempt decided as soon as it is recorded; without it the outbox
+	// sweep dispatches them.
+	NoticeQueue TaskEnqueuer
 	// Retries, when set, schedules each retry as a task on the retries
 	// queue; without it a retry stays on the task's own queue.
 	Retries TaskEnqueuer
@@ -219,6 +226,7 @@ func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work, release infli
 		ResponseTruncated: res.Truncated, ResponseHeaders: res.Headers, ResponseHeadersDropped: res.HeadersDropped, RequestHeaders: res.RequestHeaders,
 		Error: res.Error, Duration: res.Duration, At: now, Succeeded: res.Outcome == delivery.Success,
 		NewStatus: d.Status, DisableReason: d.DisableReason, AutoDisable: h.cfg.AutoDisable, ExcludeFromHealth: d.ExcludeFromHealth,
+		Notices: h.cfg.Notices, EventID: w.EventID, EventType: w.EventType,
 	}
 	if d.Status == delivery.StatusPending {
 		r.NextAttemptAt = now.Add(d.Delay)
@@ -235,7 +243,25 @@ func (h *DeliverHandler) attempt(ctx context.Context, w repo.Work, release infli
 		h.cfg.Log.InfoContext(ctx, "attempt already recorded by another run", "delivery_id", w.DeliveryID, "attempt", n)
 		return nil
 	}
+	h.dispatch(recCtx, rec.Notices)
 	return h.report(ctx, w, r, res, d, rec)
+}
+
+// dispatch enqueues the dispatch of the notices an attempt decided. A
+// failure is logged: the notices are stored, and the sweep dispatches them.
+func (h *DeliverHandler) dispatch(ctx context.Context, notices []string) {
+	if h.cfg.NoticeQueue == nil {
+		return
+	}
+	for _, id := range notices {
+		task, err := NewNoticeTask(id)
+		if err == nil {
+			err = enqueueOnce(ctx, h.cfg.NoticeQueue, task)
+		}
+		if err != nil {
+			h.cfg.Log.WarnContext(ctx, "could not enqueue a notice; the outbox sweep will", "notice_id", id, "error", err)
+		}
+	}
 }
 
 // report counts and logs a recorded attempt and schedules the next one.

@@ -11,8 +11,8 @@ import (
 	"github.com/trackelio/webhooks/metrics"
 )
 
-// DeliveryQueue puts delivery tasks into Redis for the api: it is the
-// manage.Enqueuer of a running api.
+// DeliveryQueue puts delivery and notice tasks into Redis for the api and
+// the worker: it is the manage.Enqueuer of a running process.
 type DeliveryQueue struct {
 	client  TaskEnqueuer
 	metrics *metrics.Metrics
@@ -38,4 +38,14 @@ func (e *DeliveryQueue) EnqueueDelivery(ctx context.Context, deliveryID string) 
 		return fmt.Errorf("enqueue delivery %s: %w", deliveryID, err)
 	}
 	return nil
+}
+
+// EnqueueNotice enqueues the task that dispatches a notice. A task that is
+// already in Redis counts as enqueued.
+func (e *DeliveryQueue) EnqueueNotice(ctx context.Context, noticeID string) error {
+	task, err := NewNoticeTask(noticeID)
+	if err != nil {
+		return err
+	}
+	return enqueueOnce(ctx, e.client, task)
 }

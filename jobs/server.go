@@ -55,6 +55,7 @@ type Handlers struct {
 	Deliver   asynq.Handler
 	Sweep     asynq.Handler
 	Retention asynq.Handler
+	Notices   *NoticeHandlers
 }
 
 // NewMux routes task types to handlers, turning a handler panic into an
@@ -75,6 +76,8 @@ func NewMux(h Handlers, log *slog.Logger) *asynq.ServeMux {
 	mux.Handle(TypeDeliver, h.Deliver)
 	mux.Handle(TypeOutboxSweep, h.Sweep)
 	mux.Handle(TypeRetention, h.Retention)
+	mux.HandleFunc(TypeNoticeDispatch, h.Notices.Dispatch)
+	mux.HandleFunc(TypeNoticeMail, h.Notices.Mail)
 	return mux
 }
 

@@ -33,6 +33,8 @@ func NewOutboxSweepTask(grace time.Duration) (*asynq.Task, error) {
 type SweepStore interface {
 	WithSweepLock(ctx context.Context, fn func(context.Context) error) (bool, error)
 	OverdueDeliveries(ctx context.Context, dueBefore time.Time, after *repo.Overdue, limit int) ([]repo.Overdue, error)
+	UndispatchedNotices(ctx context.Context, before time.Time, limit int) ([]string, error)
+	WorkspacesWithDueMail(ctx context.Context, now time.Time, limit int) ([]string, error)
 }
 
 // TaskInspector looks up and removes tasks; *asynq.Inspector implements it.
@@ -48,7 +50,8 @@ const (
 
 // SweepHandler re-enqueues pending deliveries that Redis lost: their task was
 // never enqueued, Redis restarted empty, or the task was archived by asynq's
-// retry backstop while Postgres still says pending.
+// retry backstop while Postgres still says pending. It does the same for
+// notices not yet dispatched and for mail that is due.
 type SweepHandler struct {
 	store     SweepStore
 	enqueuer  TaskEnqueuer
@@ -93,6 +96,9 @@ func (h *SweepHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 		return nil
 	})
+	if err == nil && ran {
+		err = h.sweepNotices(ctx, time.Now().Add(-time.Duration(p.GraceMS)*time.Millisecond))
+	}
 	if requeued > 0 {
 		h.metrics.OutboxRequeued.Add(float64(requeued))
 		h.log.WarnContext(ctx, "outbox sweep re-enqueued deliveries missing from Redis", "count", requeued)
@@ -134,4 +140,40 @@ func (h *SweepHandler) requeue(ctx context.Context, d repo.Overdue) (bool, error
 		return false, fmt.Errorf("enqueue delivery %s: %w", d.ID, err)
 	}
 	return true, nil
+}
+
+// sweepNotices enqueues the dispatch of notices decided before before and
+// not dispatched, and the mail task of each workspace with mail due.
+func (h *SweepHandler) sweepNotices(ctx context.Context, before time.Time) error {
+	ids, err := h.store.UndispatchedNotices(ctx, before, sweepBatch)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		task, err := NewNoticeTask(id)
+		if err != nil {
+			return err
+		}
+		if err := enqueueOnce(ctx, h.enqueuer, task); err != nil {
+			return err
+		}
+	}
+	now := time.Now()
+	workspaces, err := h.store.WorkspacesWithDueMail(ctx, now, sweepBatch)
+	if err != nil {
+		return err
+	}
+	for _, ws := range workspaces {
+		task, err := NewMailTask(ws, now)
+		if err != nil {
+			return err
+		}
+		if err := enqueueOnce(ctx, h.enqueuer, task); err != nil {
+			return err
+		}
+	}
+	if n := len(ids) + len(workspaces); n > 0 {
+		h.log.InfoContext(ctx, "outbox sweep enqueued notice tasks", "notices", len(ids), "mail_workspaces", len(workspaces))
+	}
+	return nil
 }

@@ -34,7 +34,20 @@ type Metrics struct {
 	// RetentionDeleted counts the rows data retention deleted, by table
 	// (one of RetentionTables).
 	RetentionDeleted *prometheus.CounterVec
+	// Notices counts the notices handed to a channel (one of Channels) by
+	// kind; NoticeFailures the tries that failed, by channel.
+	Notices        *prometheus.CounterVec
+	NoticeFailures *prometheus.CounterVec
 }
+
+// The channels a notice goes out on: the values of the channel label.
+const (
+	ChannelOperational = "operational"
+	ChannelEmail       = "email"
+)
+
+// Channels lists the channel label's values.
+var Channels = []string{ChannelOperational, ChannelEmail}
 
 // The tables data retention deletes from: the values of
 // trackelio_retention_deleted_total's table label.
@@ -103,15 +116,24 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "trackelio_retention_deleted_total", Help: "Rows data retention deleted (finished deliveries, their attempts, events with no delivery left), by table.",
 		}, []string{"table"}),
 	}
-	// Every table's series exists from the start, so a rate over it is 0
-	// rather than absent before the first deletion.
+	m.Notices = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "trackelio_notices_sent_total", Help: "Failure notices handed on by kind and channel: operational events published, mails accepted by the relay.",
+	}, []string{"kind", "channel"})
+	m.NoticeFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "trackelio_notice_failures_total", Help: "Tries to hand a failure notice on that failed, by channel (a mail is retried until it is sent or gives up).",
+	}, []string{"channel"})
+	// Every table's and channel's series exists from the start, so a rate
+	// over it is 0 rather than absent before the first increment.
 	for _, t := range RetentionTables {
 		m.RetentionDeleted.WithLabelValues(t)
+	}
+	for _, c := range Channels {
+		m.NoticeFailures.WithLabelValues(c)
 	}
 	reg.MustRegister(
 		m.EventsAccepted, m.DeliveriesCreated, m.EnqueueDuration, m.EnqueueErrors, m.HTTPRequests, m.HTTPDuration,
 		m.Attempts, m.AttemptDuration, m.Finished, m.DeliveryLatency, m.OutboxRequeued, m.TaskErrors,
-		m.Waits, m.Disabled, m.RetentionDeleted,
+		m.Waits, m.Disabled, m.RetentionDeleted, m.Notices, m.NoticeFailures,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

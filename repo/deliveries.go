@@ -136,6 +136,7 @@ type Work struct {
 	Status         delivery.Status `db:"status"`
 	Attempts       int             `db:"attempts"`
 	NextAttemptAt  *time.Time      `db:"next_attempt_at"`
+	EventID        string          `db:"event_id"`
 	EventType      string          `db:"event_type"`
 	EventCreatedAt time.Time       `db:"event_created_at"`
 	Body           []byte          `db:"body"`
@@ -151,7 +152,7 @@ type Work struct {
 }
 
 const worksSQL = `
-	SELECT d.id, d.status, d.attempts, d.next_attempt_at, d.event_type, e.created_at AS event_created_at, e.body,
+	SELECT d.id, d.status, d.attempts, d.next_attempt_at, d.event_id, d.event_type, e.created_at AS event_created_at, e.body,
 	       d.webhook_id, w.url, w.secret, w.active, w.deleted_at IS NOT NULL AS deleted, w.consecutive_failures,
 	       coalesce(CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END, '') AS previous_secret
 	FROM deliveries d

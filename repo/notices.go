@@ -152,20 +152,21 @@ func nullArray(v []string) any {
 
 // reactivationNotice decides the notice of re-enabling a webhook: its
 // streak is cleared, which a told streak reports as webhook.recovered,
-// with the figures of the streak that ended.
-func reactivationNotice(ctx context.Context, tx *sqlx.Tx, row webhookRow, told delivery.Stage, began *time.Time, length int) ([]string, error) {
+// with the figures of the streak that ended. It returns the stage stored
+// and the notices decided.
+func reactivationNotice(ctx context.Context, tx *sqlx.Tx, row webhookRow, told delivery.Stage, began *time.Time, length int) (delivery.Stage, []string, error) {
 	now := row.UpdatedAt
 	next := row.health()
 	// Clearing a streak does not depend on the thresholds that told it.
 	stage, notice := delivery.NoticePolicy{FailingAfter: 1}.Notify(told, next, delivery.AutoDisable{}, now)
 	if stage == told {
-		return nil, nil
+		return stage, nil, nil
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET notice_stage = $2 WHERE id = $1`, row.ID, string(stage)); err != nil {
-		return nil, fmt.Errorf("store notice stage: %w", err)
+		return "", nil, fmt.Errorf("store notice stage: %w", err)
 	}
 	if notice == "" {
-		return nil, nil
+		return stage, nil, nil
 	}
 	read := next
 	read.FailingSince, read.ConsecutiveFailures = began, length
@@ -173,13 +174,13 @@ func reactivationNotice(ctx context.Context, tx *sqlx.Tx, row webhookRow, told d
 	l := lockedHook{ID: row.ID, WorkspaceID: row.WorkspaceID, URL: row.URL, Description: row.Description}
 	if err := n.add(l, notice, 0, now, healthFigures(delivery.NoticeWebhook{ID: row.ID, URL: row.URL, Description: row.Description},
 		notice, read, next, nil, delivery.AutoDisable{})); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	out := make([]Recorded, 1)
 	if err := n.insert(ctx, tx, out); err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return out[0].Notices, nil
+	return stage, out[0].Notices, nil
 }
 
 // addNotifyAddresses gives each notification address of the workspace

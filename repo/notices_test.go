@@ -103,10 +103,16 @@ func TestNoticesFollowTheStreak(t *testing.T) {
 		t.Errorf("enabling an enabled webhook: notices %v, %v; want none", up.Notices, err)
 	}
 
+	// A change that does not re-enable decides nothing, even mid-streak.
+	f.record(t, told(failure(d[7], 1, pgTime(time.Now()))))
+	if up, err := f.store.UpdateWebhook(ctx, f.ws.ID, f.hook.ID, repo.WebhookPatch{Description: new("x")}); err != nil || len(up.Notices) != 0 || up.NoticeStage != delivery.StageClear {
+		t.Errorf("editing a failing webhook: notices %v, stage %q, %v; want none", up.Notices, up.NoticeStage, err)
+	}
+
 	// A new streak tells again, and a success ends it.
 	t1 := pgTime(time.Now()).Add(time.Minute) // after the re-enabling's own time
 	for i, at := range []time.Time{t1, t1.Add(5 * time.Minute), t1.Add(11 * time.Minute)} {
-		f.record(t, told(failure(d[7], i+1, at)))
+		f.record(t, told(failure(d[7], i+2, at)))
 	}
 	f.record(t, told(success(d[8], 1, t1.Add(12*time.Minute))))
 	wantAll := []delivery.Notice{delivery.NoticeFailing, delivery.NoticeAtRisk, delivery.NoticeDisabled, delivery.NoticeRecovered,
@@ -114,8 +120,8 @@ func TestNoticesFollowTheStreak(t *testing.T) {
 	if diff := cmp.Diff(wantAll, f.kinds(t, f.ws.ID, f.hook.ID)); diff != "" {
 		t.Errorf("notices (-want +got):\n%s", diff)
 	}
-	if n := f.lastNotice(t, f.ws.ID, f.hook.ID); n.Figures.ConsecutiveFailures != 3 || n.Figures.LastStatusCode != nil {
-		t.Errorf("recovered by a success: figures %+v; want the 3 failures that ended, no status of its own", n.Figures)
+	if n := f.lastNotice(t, f.ws.ID, f.hook.ID); n.Figures.ConsecutiveFailures != 4 || n.Figures.LastStatusCode != nil {
+		t.Errorf("recovered by a success: figures %+v; want the 4 failures that ended, no status of its own", n.Figures)
 	}
 
 	// A streak the owner switches off tells nothing, and re-enabling a

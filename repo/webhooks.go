@@ -233,8 +233,10 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, p Web
 		return UpdatedWebhook{}, fmt.Errorf("update webhook: %w", err)
 	}
 	w := UpdatedWebhook{Webhook: row.webhook(), Reactivated: row.Reactivated, Cancelled: cancelled}
-	if w.Notices, err = reactivationNotice(ctx, tx, row.webhookRow, row.Told, row.StreakBegan, row.StreakLength); err != nil {
-		return UpdatedWebhook{}, fmt.Errorf("update webhook: %w", err)
+	if row.Reactivated {
+		if w.NoticeStage, w.Notices, err = reactivationNotice(ctx, tx, row.webhookRow, row.Told, row.StreakBegan, row.StreakLength); err != nil {
+			return UpdatedWebhook{}, fmt.Errorf("update webhook: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return UpdatedWebhook{}, fmt.Errorf("update webhook: commit: %w", err)

@@ -41,6 +41,7 @@ type config struct {
 	RootCAs          *x509.CertPool
 	Limits           endpointlimit.Config
 	AutoDisable      delivery.AutoDisable
+	Notices          notices
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -105,6 +106,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		env.Check("WEBHOOK_DISABLE_MIN_FAILURES", fmt.Errorf("WEBHOOK_DISABLE_MIN_FAILURES must be at least 1 and WEBHOOK_DISABLE_AFTER not negative"))
 	}
 
+	c.Notices = loadNotices(env, getenv, destination.New(c.Guard))
 	if slots < 1 {
 		env.Check("WORKER_CONCURRENCY", fmt.Errorf("must be at least 1"))
 	}

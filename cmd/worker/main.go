@@ -89,12 +89,19 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		Log:         log,
 		Limits:      limits,
 		AutoDisable: cfg.AutoDisable,
+		Notices:     cfg.Notices.Policy,
+		NoticeQueue: client,
 		Retries:     client,
 	})
+	notices, err := noticeHandlers(ctx, cfg, store, client, m, log)
+	if err != nil {
+		return err
+	}
 	mux := jobs.NewMux(jobs.Handlers{
 		Deliver:   deliver,
 		Sweep:     jobs.NewSweepHandler(store, client, inspector, m, log),
 		Retention: jobs.NewRetentionHandler(jobs.RetentionConfig{Store: store, Metrics: m, Log: log}),
+		Notices:   notices,
 	}, log)
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)

@@ -275,6 +275,7 @@ func TestOpenAPIProblems(t *testing.T) {
 		"description": "", "failure_count": 0, "consecutive_failures": 0, "disabled_reason": nil, "disabled_at": nil,
 		"last_success_at": nil, "last_failure_at": nil, "success_rate_24h": nil,
 		"created_at": "2026-11-30T17:02:44.123456Z", "updated_at": "2026-11-30T17:02:44.123456Z",
+		"notify_emails": []string{"ops@acme.example"}, "notify_on": []string{"webhook.failing"}, "notice_stage": "at_risk",
 	}
 	with := func(m map[string]any, k string, v any) map[string]any {
 		out := map[string]any{k: v}
@@ -308,6 +309,9 @@ func TestOpenAPIProblems(t *testing.T) {
 		{"a webhook with an undescribed member", "GET", "/v1/webhooks/" + id, "", authed, "GET /v1/webhooks/{id}", 200, nil, with(webhook, "secret", "whsec_x"), false},
 		{"a webhook without a member", "GET", "/v1/webhooks/" + id, "", authed, "GET /v1/webhooks/{id}", 200, nil, without(webhook, "disabled_at"), false},
 		{"a webhook id that is not a UUID", "GET", "/v1/webhooks/" + id, "", authed, "GET /v1/webhooks/{id}", 200, nil, with(webhook, "id", "42"), false},
+		{"an unknown notice stage", "GET", "/v1/webhooks/" + id, "", authed, "GET /v1/webhooks/{id}", 200, nil, with(webhook, "notice_stage", "on_fire"), false},
+		{"eleven notification addresses", "GET", "/v1/webhooks/" + id, "", authed, "GET /v1/webhooks/{id}", 200, nil,
+			with(webhook, "notify_emails", strings.Split(strings.Repeat("a@b.example,", 10)+"a@b.example", ",")), false},
 		{"a time that is not RFC 3339", "GET", "/v1/webhooks/" + id, "", authed, "GET /v1/webhooks/{id}", 200, nil, with(webhook, "created_at", "yesterday"), false},
 		{"an undescribed status", "GET", "/v1/webhooks/" + id, "", authed, "GET /v1/webhooks/{id}", 418, nil, errorBody, false},
 		{"an error as described", "GET", "/v1/webhooks/" + id, "", authed, "GET /v1/webhooks/{id}", 404, nil, errorBody, true},

@@ -19,7 +19,7 @@ import (
 
 // healthOnly compares webhooks by their health: the members that say what
 // the webhook is, not how it fares, are other tests' subject.
-var healthOnly = cmpopts.IgnoreFields(client.Webhook{}, "URL", "Events", "Description", "CreatedAt", "UpdatedAt")
+var healthOnly = cmpopts.IgnoreFields(client.Webhook{}, "URL", "Events", "Description", "CreatedAt", "UpdatedAt", "NotifyEmails", "NotifyOn")
 
 // healthKeys are the members every webhook object has, null or not.
 var healthKeys = []string{"disabled_at", "disabled_reason", "last_failure_at", "last_success_at", "success_rate_24h"}

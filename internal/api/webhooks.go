@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/trackelio/webhooks/internal/delivery"
 	"github.com/trackelio/webhooks/internal/manage"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -29,7 +30,11 @@ type webhookView struct {
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
 	// Secret is shown on creation only; GET /v1/webhooks/{id}/secret reveals it later.
-	Secret string `json:"secret,omitempty"`
+	Secret       string   `json:"secret,omitempty"`
+	NotifyEmails []string `json:"notify_emails"`
+	NotifyOn     []string `json:"notify_on"`
+	// NoticeStage is what the owners were last told; null when nothing.
+	NoticeStage *string `json:"notice_stage"`
 }
 
 func newWebhookView(w repo.Webhook) webhookView {
@@ -37,10 +42,13 @@ func newWebhookView(w repo.Webhook) webhookView {
 		ID: w.ID, URL: w.URL, Events: w.Events, Active: w.Active, Description: w.Description,
 		FailureCount: w.FailureCount, ConsecutiveFailures: w.ConsecutiveFailures,
 		DisabledAt: w.DisabledAt, LastSuccessAt: w.LastSuccessAt, LastFailureAt: w.LastFailureAt,
-		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, NotifyEmails: w.NotifyEmails, NotifyOn: w.NotifyOn,
 	}
 	if w.DisabledReason != "" { // "" is none: null in the API
 		v.DisabledReason = &w.DisabledReason
+	}
+	if w.NoticeStage != delivery.StageClear {
+		v.NoticeStage = new(string(w.NoticeStage))
 	}
 	return v
 }
@@ -68,14 +76,17 @@ func (s *Server) webhookViews(ctx context.Context, hooks ...repo.Webhook) ([]web
 
 // webhookBody is a webhook as POST and PATCH take it.
 type webhookBody struct {
-	URL         *string  `json:"url"`
-	Events      []string `json:"events"`
-	Active      *bool    `json:"active"`
-	Description *string  `json:"description"`
+	URL          *string  `json:"url"`
+	Events       []string `json:"events"`
+	Active       *bool    `json:"active"`
+	Description  *string  `json:"description"`
+	NotifyEmails []string `json:"notify_emails"`
+	NotifyOn     []string `json:"notify_on"`
 }
 
 func (b webhookBody) input() manage.WebhookInput {
-	return manage.WebhookInput{URL: b.URL, Events: b.Events, Active: b.Active, Description: b.Description}
+	return manage.WebhookInput{URL: b.URL, Events: b.Events, Active: b.Active, Description: b.Description,
+		NotifyEmails: b.NotifyEmails, NotifyOn: b.NotifyOn}
 }
 
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {

@@ -34,6 +34,9 @@ func mustSecret(tb testing.TB, secret string) {
 	}
 }
 
+// defaultNotifyOn is the notices a new webhook mails unless told.
+var defaultNotifyOn = []string{"webhook.failing", "webhook.at_risk", "webhook.disabled", "webhook.recovered"}
+
 // ignoreTimes leaves the server-set timestamps out of a webhook comparison.
 var ignoreTimes = cmpopts.IgnoreFields(client.Webhook{}, "CreatedAt", "UpdatedAt")
 
@@ -60,6 +63,8 @@ func TestCreateWebhook(t *testing.T) {
 			Events: []string{"post.created", "comment.created"},
 			Active: true,
 			Secret: got.Secret,
+			// No addresses; the health notices, should some be added.
+			NotifyEmails: []string{}, NotifyOn: defaultNotifyOn,
 		}
 		if diff := cmp.Diff(want, got, ignoreTimes); diff != "" {
 			t.Errorf("created webhook (-want +got):\n%s", diff)
@@ -95,7 +100,7 @@ func TestCreateWebhook(t *testing.T) {
 		mustSecret(t, got.Secret)
 		want := client.Webhook{
 			ID: got.ID, URL: "http://receiver.example:8080", Events: []string{"nps.submitted"},
-			Active: false, Description: desc, Secret: got.Secret,
+			Active: false, Description: desc, Secret: got.Secret, NotifyEmails: []string{}, NotifyOn: defaultNotifyOn,
 		}
 		if diff := cmp.Diff(want, got, ignoreTimes); diff != "" {
 			t.Errorf("created webhook (-want +got):\n%s", diff)

@@ -17,6 +17,8 @@ type recording struct {
 	release chan struct{}
 }
 
+func (r *recording) EnqueueNotice(context.Context, string) error { return nil }
+
 func (r *recording) EnqueueDelivery(_ context.Context, id string) error {
 	if started, ok := r.hold[id]; ok {
 		close(started)

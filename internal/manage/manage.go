@@ -53,11 +53,14 @@ type Store interface {
 	Recover(ctx context.Context, workspaceID, webhookID string, win repo.RecoverWindow) ([]string, error)
 	CreateTestEvent(ctx context.Context, ev repo.NewEvent, webhookID string) (string, error)
 	Deliveries(ctx context.Context, workspaceID, webhookID string, f repo.DeliveryFilter, at *repo.Cursor, limit int) ([]repo.Delivery, error)
+	OperationalWorkspace(ctx context.Context) (string, bool, error)
 }
 
-// Enqueuer hands committed deliveries to the workers.
+// Enqueuer hands committed deliveries, and the notices changes decide, to
+// the workers.
 type Enqueuer interface {
 	EnqueueDelivery(ctx context.Context, deliveryID string) error
+	EnqueueNotice(ctx context.Context, noticeID string) error
 }
 
 // Config wires a Service. Zero values are usable defaults, except Store and

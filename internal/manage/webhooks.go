@@ -34,10 +34,15 @@ type WebhookInput struct {
 	Events      []string // nil: not given
 	Active      *bool
 	Description *string
+	// NotifyEmails get by mail the notices NotifyOn names; nil: not given
+	// (on creation: no addresses, and the health notices).
+	NotifyEmails []string
+	NotifyOn     []string
 }
 
 // validate checks every field given and returns the cleaned values, or
-// FieldErrors naming each bad field in form order (url, events, description).
+// FieldErrors naming each bad field in form order (url, events,
+// description, notify_emails, notify_on).
 func (s *Service) validate(in WebhookInput, creating bool) (repo.WebhookPatch, error) {
 	p := repo.WebhookPatch{Active: in.Active, Description: in.Description}
 	var errs FieldErrors
@@ -65,6 +70,16 @@ func (s *Service) validate(in WebhookInput, creating bool) (repo.WebhookPatch, e
 	}
 	if in.Description != nil && utf8.RuneCountInString(*in.Description) > MaxDescriptionLen {
 		errs = append(errs, invalid("description", "description is longer than %d characters", MaxDescriptionLen)...)
+	}
+	if in.NotifyEmails != nil {
+		emails, err := validateNotifyEmails(in.NotifyEmails)
+		errs = append(errs, err...)
+		p.NotifyEmails = emails
+	}
+	if in.NotifyOn != nil {
+		on, err := validateNotifyOn(in.NotifyOn)
+		errs = append(errs, err...)
+		p.NotifyOn = on
 	}
 	if errs != nil {
 		return repo.WebhookPatch{}, errs
@@ -107,7 +122,8 @@ func (s *Service) CreateWebhook(ctx context.Context, workspaceID string, in Webh
 	if err != nil {
 		return repo.Webhook{}, err
 	}
-	hook := repo.NewWebhook{URL: *p.URL, Events: p.Events, Active: p.Active == nil || *p.Active, Secret: newSecret()}
+	hook := repo.NewWebhook{URL: *p.URL, Events: p.Events, Active: p.Active == nil || *p.Active, Secret: newSecret(),
+		NotifyEmails: p.NotifyEmails, NotifyOn: p.NotifyOn}
 	if p.Description != nil {
 		hook.Description = *p.Description
 	}
@@ -148,6 +164,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, workspaceID, id string, in 
 		return Updated{}, err
 	}
 	out := Updated{Webhook: hook.Webhook}
+	s.dispatchNotices(ctx, hook.Notices)
 	if hook.Cancelled > 0 {
 		s.log.InfoContext(ctx, "webhook turned off; deliveries waiting for a retry cancelled", "webhook_id", id, "cancelled", hook.Cancelled)
 	}

@@ -2,6 +2,7 @@ package manage
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,33 @@ func TestValidate(t *testing.T) {
 			repo.WebhookPatch{}, FieldErrors{{"events", "events lists more than 100 entries"}}},
 		{"a description of exactly the limit", WebhookInput{Description: new(strings.Repeat("é", MaxDescriptionLen))}, false,
 			repo.WebhookPatch{Description: new(strings.Repeat("é", MaxDescriptionLen))}, nil},
+		{"notification addresses are trimmed, lower-cased, deduplicated; blank lines dropped", WebhookInput{
+			NotifyEmails: []string{" Ops@Acme.example ", "", "ops@acme.example", "dev@acme.example"},
+			NotifyOn:     []string{"webhook.failing", "delivery.exhausted", "webhook.failing"},
+		}, false, repo.WebhookPatch{NotifyEmails: []string{"ops@acme.example", "dev@acme.example"},
+			NotifyOn: []string{"webhook.failing", "delivery.exhausted"}}, nil},
+		{"empty lists clear them", WebhookInput{NotifyEmails: []string{}, NotifyOn: []string{}}, false,
+			repo.WebhookPatch{NotifyEmails: []string{}, NotifyOn: []string{}}, nil},
+		{"ten addresses at most", WebhookInput{NotifyEmails: addresses(11)}, false, repo.WebhookPatch{}, FieldErrors{
+			{"notify_emails", "notify_emails lists 11 addresses; at most 10"},
+		}},
+		{"exactly ten", WebhookInput{NotifyEmails: addresses(10)}, false, repo.WebhookPatch{NotifyEmails: addresses(10)}, nil},
+		{"a CRLF in an address would write a header", WebhookInput{NotifyEmails: []string{"ops@acme.example\r\nBcc: all@evil.example"}}, false,
+			repo.WebhookPatch{}, FieldErrors{{"notify_emails", `notify_emails: "ops@acme.example" contains a line break or another control character`}}},
+		{"a CRLF in a display name too", WebhookInput{NotifyEmails: []string{"Ops\r\nBcc: x@evil.example <ops@acme.example>"}}, false,
+			repo.WebhookPatch{}, FieldErrors{{"notify_emails", `notify_emails: "Ops" contains a line break or another control character`}}},
+		{"a display name is refused", WebhookInput{NotifyEmails: []string{"Ops <ops@acme.example>"}}, false, repo.WebhookPatch{}, FieldErrors{
+			{"notify_emails", "notify_emails: give the address only, like ops@acme.example, without a name or brackets"},
+		}},
+		{"not an address", WebhookInput{NotifyEmails: []string{"ops at acme"}}, false, repo.WebhookPatch{}, FieldErrors{
+			{"notify_emails", `notify_emails: "ops at acme" is not an email address like ops@example.com`},
+		}},
+		{"several addresses in one entry", WebhookInput{NotifyEmails: []string{"a@acme.example, b@acme.example"}}, false, repo.WebhookPatch{}, FieldErrors{
+			{"notify_emails", `notify_emails: "a@acme.example, b@acme.example" is not an email address like ops@example.com`},
+		}},
+		{"an unknown notice", WebhookInput{NotifyOn: []string{"webhook.exploded"}}, false, repo.WebhookPatch{}, FieldErrors{
+			{"notify_on", `notify_on: unknown notice "webhook.exploded"; one of webhook.failing, webhook.at_risk, webhook.disabled, webhook.recovered, delivery.exhausted`},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,4 +182,13 @@ func TestRecoverWindow(t *testing.T) {
 			}
 		})
 	}
+}
+
+// addresses is n distinct notification addresses.
+func addresses(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("ops%d@acme.example", i)
+	}
+	return out
 }

@@ -15,12 +15,14 @@ import (
 )
 
 // Recorder is the manage.Enqueuer of tests of the api, the client and the
-// dashboard: it records every delivery id handed to it instead of queueing.
+// dashboard: it records every delivery and notice id handed to it instead
+// of queueing.
 // Its zero value is ready to use.
 type Recorder struct {
-	mu   sync.Mutex
-	ids  []string
-	then func(ctx context.Context, deliveryID string) error
+	mu      sync.Mutex
+	ids     []string
+	notices []string
+	then    func(ctx context.Context, deliveryID string) error
 }
 
 // Then sets what runs after each id is recorded and decides the error
@@ -58,6 +60,21 @@ func (f *Recorder) EnqueueDelivery(ctx context.Context, deliveryID string) error
 		return fn(ctx, deliveryID)
 	}
 	return nil
+}
+
+// EnqueueNotice records the notice's id.
+func (f *Recorder) EnqueueNotice(_ context.Context, noticeID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.notices = append(f.notices, noticeID)
+	return nil
+}
+
+// Notices returns the notice ids enqueued so far, in order.
+func (f *Recorder) Notices() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.notices)
 }
 
 // Enqueued returns the ids enqueued so far, in order.
