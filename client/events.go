@@ -11,6 +11,9 @@ import (
 type EventType struct {
 	Type        string `json:"type"`
 	Description string `json:"description"`
+	// Operational marks the operator's notices sent to operational
+	// webhooks; customers cannot publish or subscribe to these.
+	Operational bool `json:"operational"`
 	// Schema is the JSON Schema of the type's data, and Example a data
 	// object that it accepts; both are absent from an API that does not
 	// publish them.

@@ -21,14 +21,21 @@ func TestListEventTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
+	var names, operational []string
 	for _, et := range types {
 		names = append(names, et.Type)
 		if et.Description == "" {
 			t.Errorf("%s has no description", et.Type)
 		}
+		if et.Operational {
+			operational = append(operational, et.Type)
+		}
 	}
-	want := []string{"post.created", "post.status_changed", "post.assigned", "comment.created", "nps.submitted", "csat.submitted", "conversation.completed"}
+	wantOperational := []string{"webhook.failing", "webhook.at_risk", "webhook.disabled", "webhook.recovered", "delivery.exhausted"}
+	want := append([]string{"post.created", "post.status_changed", "post.assigned", "comment.created", "nps.submitted", "csat.submitted", "conversation.completed"}, wantOperational...)
+	if diff := cmp.Diff(wantOperational, operational); diff != "" {
+		t.Errorf("operational types (-want +got):\n%s", diff)
+	}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("types (-want +got):\n%s", diff)
 	}

@@ -30,8 +30,15 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(len(types), "event types, the first", types[0].Type)
-	// Output: 7 event types, the first post.created
+	// Operational types are the operator's notices: none to subscribe to.
+	var subscribable []string
+	for _, t := range types {
+		if !t.Operational {
+			subscribable = append(subscribable, t.Type)
+		}
+	}
+	fmt.Println(len(subscribable), "event types to subscribe to, the first", subscribable[0])
+	// Output: 7 event types to subscribe to, the first post.created
 }
 
 func ExampleClient_Publish() {

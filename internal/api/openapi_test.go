@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,7 +25,9 @@ import (
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/trackelio/webhooks/internal/api"
+	"github.com/trackelio/webhooks/internal/catalog"
 	"github.com/trackelio/webhooks/internal/manage"
+	"github.com/trackelio/webhooks/internal/testfactory"
 )
 
 // contract is api/openapi.json, ready to hold answers to it.
@@ -388,4 +391,144 @@ func TestOpenAPIErrorIsShared(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestOpenAPIOperationalWebhooks: the document describes what an
+// operational webhook receives. Its webhooks are the catalog's operational
+// types, in order, each a POST of its type's envelope; the envelope of each
+// type's catalog example is accepted, and the data schema says of every
+// member what the catalog's schema says (required, type, format, values),
+// so the two, written apart, cannot drift. The list of event types marks
+// the operational ones.
+func TestOpenAPIOperationalWebhooks(t *testing.T) {
+	t.Parallel()
+	c := mustContract(t)
+	var doc map[string]any
+	if err := json.Unmarshal(api.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var want, got []string
+	for _, e := range catalog.Operational() {
+		want = append(want, e.Type)
+	}
+	for name := range c.model.Webhooks.KeysFromOldest() {
+		got = append(got, name)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("webhooks (-operational types +described):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, jsonStrings(at(doc, "components", "schemas", "OperationalEventType", "enum"))); diff != "" {
+		t.Errorf("OperationalEventType (-operational types +described):\n%s", diff)
+	}
+	item := at(doc, "components", "schemas", "EventTypeList", "properties", "data", "items").(map[string]any)
+	if !slices.Contains(jsonStrings(item["required"]), "operational") || at(item, "properties", "operational", "type") != "boolean" {
+		t.Errorf("an event type of the list has no required boolean operational: %v", item)
+	}
+
+	for _, ct := range testfactory.Schemas().Contracts() {
+		if !ct.Operational {
+			continue
+		}
+		t.Run(ct.Type, func(t *testing.T) {
+			item := c.model.Webhooks.GetOrZero(ct.Type)
+			if item == nil || item.Post == nil || item.Post.RequestBody == nil {
+				t.Fatalf("webhooks/%s describes no POST with a body", ct.Type)
+			}
+			media := item.Post.RequestBody.Content.GetOrZero("application/json")
+			if media == nil {
+				t.Fatalf("webhooks/%s receives no application/json", ct.Type)
+			}
+			payload, err := media.Schema.BuildSchema()
+			if err != nil {
+				t.Fatal(err)
+			}
+			envelope := func(typ string, data []byte) []byte {
+				return fmt.Appendf(nil, `{"id":%q,"type":%q,"created_at":"2026-11-30T14:03:27.123456789Z","workspace_id":%q,"data":%s}`,
+					uuid.NewString(), typ, uuid.NewString(), data)
+			}
+			if _, errs := c.schemas.ValidateSchemaBytes(payload, envelope(ct.Type, ct.Example)); len(errs) > 0 {
+				t.Errorf("the envelope of the catalog's example is refused:\n%s", strings.Join(describe(errs), "\n"))
+			}
+			if ok, _ := c.schemas.ValidateSchemaBytes(payload, envelope("post.created", ct.Example)); ok {
+				t.Error("the payload of a customer type is accepted")
+			}
+
+			var catalogSchema map[string]any
+			if err := json.Unmarshal(ct.Schema, &catalogSchema); err != nil {
+				t.Fatal(err)
+			}
+			wantMembers := schemaMembers(catalogSchema)
+			gotMembers := map[string]map[string]any{}
+			for ptr, m := range schemaMembers(doc, "webhooks", ct.Type, "post", "requestBody", "content", "application/json", "schema") {
+				if data, ok := strings.CutPrefix(ptr, "/data/"); ok {
+					gotMembers["/"+data] = m
+				}
+			}
+			delete(wantMembers, "")
+			if diff := cmp.Diff(wantMembers, gotMembers); diff != "" {
+				t.Errorf("members of data (-catalog +api/openapi.json):\n%s", diff)
+			}
+		})
+	}
+}
+
+// schemaMembers flattens the schema at path in root into what it says of
+// each member of the values it accepts, by JSON pointer: whether it is
+// required, and the keywords that constrain it. It follows local $refs and
+// allOf, so two schemas composed differently compare equal when they
+// accept the same members.
+func schemaMembers(root map[string]any, path ...string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	member := func(ptr string) map[string]any {
+		if out[ptr] == nil {
+			out[ptr] = map[string]any{}
+		}
+		return out[ptr]
+	}
+	var walk func(node map[string]any, ptr string)
+	walk = func(node map[string]any, ptr string) {
+		m := member(ptr)
+		for k, v := range node {
+			switch k {
+			case "$ref":
+				ref, _ := strings.CutPrefix(v.(string), "#/")
+				walk(at(root, strings.Split(ref, "/")...).(map[string]any), ptr)
+			case "allOf":
+				for _, sub := range v.([]any) {
+					walk(sub.(map[string]any), ptr)
+				}
+			case "properties":
+				for name, sub := range v.(map[string]any) {
+					walk(sub.(map[string]any), ptr+"/"+name)
+				}
+			case "required":
+				for _, name := range jsonStrings(v) {
+					member(ptr + "/" + name)["required"] = true
+				}
+			case "type", "format", "enum", "const", "anyOf", "minimum", "maximum", "minLength", "maxLength":
+				m[k] = v
+			}
+		}
+	}
+	walk(at(root, path...).(map[string]any), "")
+	return out
+}
+
+// at is the value at path in a decoded JSON document, nil when there is
+// none.
+func at(v any, path ...string) any {
+	for _, key := range path {
+		m, _ := v.(map[string]any)
+		v = m[key]
+	}
+	return v
+}
+
+// jsonStrings is a decoded JSON array of strings as a slice.
+func jsonStrings(v any) []string {
+	var out []string
+	for _, s := range v.([]any) {
+		out = append(out, s.(string))
+	}
+	return out
 }

@@ -169,7 +169,11 @@ func TestListEventTypes(t *testing.T) {
 		Data []client.EventType `json:"data"`
 	}
 	res.decodeStrict(t, &got)
+	operational := 0
 	for _, e := range got.Data {
+		if e.Operational {
+			operational++
+		}
 		// Each type's schema and example are the catalog's, which its own
 		// tests check against each other.
 		var schema struct {
@@ -184,8 +188,13 @@ func TestListEventTypes(t *testing.T) {
 		}
 	}
 
-	// The loop above checked the schemas and examples.
-	want := testfactory.DocumentedEventTypes()
+	if len(got.Data) != 12 || operational != 5 {
+		t.Errorf("%d event types, %d of them operational; want 12, 5 of them operational", len(got.Data), operational)
+	}
+	// The loop above checked the schemas and examples. The customer types
+	// come first, then the five operational ones, which alone carry the
+	// flag.
+	want := append(testfactory.DocumentedEventTypes(), testfactory.DocumentedOperationalEventTypes()...)
 	if diff := cmp.Diff(want, got.Data, cmpopts.IgnoreFields(client.EventType{}, "Schema", "Example")); diff != "" {
 		t.Errorf("event types (-spec +got):\n%s", diff)
 	}

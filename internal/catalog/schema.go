@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -32,8 +33,9 @@ type Contract struct {
 	Example json.RawMessage `json:"example"`
 }
 
-// Schemas holds every catalog type's compiled schema. Build it once with
-// LoadSchemas; it is safe for concurrent use.
+// Schemas holds every catalog type's compiled schema, the operational
+// types' included. Build it once with LoadSchemas; it is safe for
+// concurrent use.
 type Schemas struct {
 	contracts []Contract
 	compiled  map[string]*jsonschema.Schema
@@ -47,11 +49,12 @@ func LoadSchemas() (*Schemas, error) {
 		return nil, err
 	}
 	defs, _ := defsDoc.(map[string]any)["$defs"].(map[string]any)
-	s := &Schemas{compiled: make(map[string]*jsonschema.Schema, len(types))}
+	every := slices.Concat(customerTypes, operationalTypes)
+	s := &Schemas{compiled: make(map[string]*jsonschema.Schema, len(every))}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
-	for _, t := range types {
+	for _, t := range every {
 		doc, err := readJSON("schemas/" + t.Type + ".json")
 		if err != nil {
 			return nil, err
@@ -97,7 +100,8 @@ func MustLoadSchemas() *Schemas {
 	return s
 }
 
-// Contracts returns every type's contract in documentation order.
+// Contracts returns every type's contract: the customer types in
+// documentation order, then the operational types in theirs.
 func (s *Schemas) Contracts() []Contract {
 	return append([]Contract(nil), s.contracts...)
 }

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/trackelio/webhooks/internal/catalog"
+	"github.com/trackelio/webhooks/internal/delivery"
 )
 
 func load(t testing.TB) *catalog.Schemas {
@@ -23,19 +26,16 @@ func load(t testing.TB) *catalog.Schemas {
 
 func TestEveryTypeHasAContract(t *testing.T) {
 	s := load(t)
-	var got []string
+	var got []catalog.EventType
 	for _, c := range s.Contracts() {
-		got = append(got, c.Type)
+		got = append(got, c.EventType)
 		if c.Description == "" || len(c.Schema) == 0 || len(c.Example) == 0 {
 			t.Errorf("%s: incomplete contract %+v", c.Type, c)
 		}
 	}
-	var want []string
-	for _, e := range catalog.All() {
-		want = append(want, e.Type)
-	}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("contracts %v, want the catalog %v", got, want)
+	want := append(catalog.All(), catalog.Operational()...)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("contracts (-catalog +got):\n%s", diff)
 	}
 }
 
@@ -75,6 +75,93 @@ func TestPublishedSchemasStandAlone(t *testing.T) {
 			t.Errorf("%s: the published schema still refers to defs.json", c.Type)
 		}
 	}
+}
+
+// TestNoticeFiguresValidate holds the operational schemas to what the
+// service sends: delivery.Figures as encoding/json writes them, times to
+// the nanosecond in UTC and in an offset zone, so neither can drift from
+// the other.
+func TestNoticeFiguresValidate(t *testing.T) {
+	s := load(t)
+	since := time.Date(2026, 11, 30, 14, 3, 27, 123456789, time.UTC)
+	last := since.Add(97*time.Minute + 651462*time.Nanosecond).In(time.FixedZone("IST", 5*3600+30*60))
+	next, disableAt := last.Add(30*time.Minute), since.Add(5*24*time.Hour)
+	hook := delivery.NoticeWebhook{ID: "019ad4f2-6c3e-7a10-9b42-5e1f0c8d2a17", URL: "https://hooks.acme.example/trackelio", Description: "CRM sync"}
+	page := "https://webhooks.trackelio.com/dashboard/webhooks/" + hook.ID
+	tests := []struct {
+		name    string
+		notice  delivery.Notice
+		figures delivery.Figures
+	}{
+		{"failing, every figure of a streak set", delivery.NoticeFailing, delivery.Figures{
+			Webhook: hook, State: string(delivery.Failing), FailingSince: &since, ConsecutiveFailures: 8, LastFailureAt: &last,
+			LastStatusCode: new(503), LastError: new("receiver answered 503 Service Unavailable"), NextAttemptAt: &next, DisableAt: &disableAt,
+			DashboardURL: page,
+		}},
+		{"at risk, after a timeout", delivery.NoticeAtRisk, delivery.Figures{
+			Webhook: hook, State: string(delivery.StageAtRisk), FailingSince: &since, ConsecutiveFailures: 61, LastFailureAt: &last,
+			LastError: new("timed out after 10s"), NextAttemptAt: &next, DisableAt: &disableAt, DashboardURL: page,
+		}},
+		{"disabled after a 410 Gone, without a public address", delivery.NoticeDisabled, delivery.Figures{
+			Webhook: delivery.NoticeWebhook{ID: hook.ID, URL: hook.URL}, State: string(delivery.Disabled), FailingSince: &since, ConsecutiveFailures: 1,
+			LastFailureAt: &last, LastStatusCode: new(410), LastError: new("receiver answered 410 Gone"),
+			DisabledReason: new(delivery.DisabledGone), DisabledAt: &last,
+		}},
+		{"recovered, every time, code and reason null", delivery.NoticeRecovered, delivery.Figures{
+			Webhook: hook, State: string(delivery.Healthy), DashboardURL: page,
+		}},
+		{"exhausted, with its delivery", delivery.NoticeExhausted, delivery.Figures{
+			Webhook: hook, State: string(delivery.Failing), FailingSince: &since, ConsecutiveFailures: 23, LastFailureAt: &last,
+			LastError: new("connection refused"), DisableAt: &disableAt,
+			Delivery: &delivery.NoticeDelivery{
+				ID: "019ad4f2-6c41-7c2d-8e11-a3b4c5d6e7f8", EventID: "019ad4f2-6c3f-7d55-a0c9-1b2c3d4e5f60", EventType: "post.created",
+				Attempts: 8, LastError: new("connection refused"), FinishedAt: last,
+			},
+			DashboardURL: "https://webhooks.trackelio.com/dashboard/deliveries/019ad4f2-6c41-7c2d-8e11-a3b4c5d6e7f8",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := json.Marshal(tt.figures)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Validate(string(tt.notice), data); err != nil {
+				t.Errorf("the %s schema refuses what the service sends: %v\n%s", tt.notice, err, data)
+			}
+			wantDescribed(t, s, string(tt.notice), data)
+		})
+	}
+}
+
+// wantDescribed fails the test for each member of data, nested ones
+// included, that the schema of typ does not describe, which it would
+// accept as an addition: set to an array, which no described member of
+// these schemas may be, it must be refused.
+func wantDescribed(t *testing.T, s *catalog.Schemas, typ string, data []byte) {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(obj map[string]any, ptr string)
+	walk = func(obj map[string]any, ptr string) {
+		for k, v := range obj {
+			obj[k] = []any{}
+			changed, err := json.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Validate(typ, changed) == nil {
+				t.Errorf("the %s schema does not describe data%s/%s", typ, ptr, k)
+			}
+			obj[k] = v
+			if child, ok := v.(map[string]any); ok {
+				walk(child, ptr+"/"+k)
+			}
+		}
+	}
+	walk(doc, "")
 }
 
 type refuseLoader struct{}
@@ -158,6 +245,22 @@ func TestSchemasRefuseBadData(t *testing.T) {
 		{name: "conversation.completed with a numeric completed_at", typ: "conversation.completed", edit: func(m map[string]any) {
 			obj(m, "timings")["completed_at"] = 5
 		}, wantPointer: "/timings/completed_at"},
+		{name: "webhook.failing in an unknown state", typ: "webhook.failing", edit: func(m map[string]any) { m["state"] = "paused" },
+			wantPointer: "/state"},
+		{name: "webhook.failing without failing_since, which is null rather than absent", typ: "webhook.failing", edit: func(m map[string]any) { delete(m, "failing_since") },
+			wantPointer: "/failing_since", wantMessage: "data/failing_since is required"},
+		{name: "webhook.at_risk with a disable_at that is no time", typ: "webhook.at_risk", edit: func(m map[string]any) { m["disable_at"] = "in a day" },
+			wantPointer: "/disable_at"},
+		{name: "webhook.disabled for an unknown reason", typ: "webhook.disabled", edit: func(m map[string]any) { m["disabled_reason"] = "paused" },
+			wantPointer: "/disabled_reason"},
+		{name: "webhook.recovered with a webhook id that is no UUID", typ: "webhook.recovered", edit: func(m map[string]any) { obj(m, "webhook")["id"] = "wh_1" },
+			wantPointer: "/webhook/id"},
+		{name: "webhook.recovered with a relative dashboard_url", typ: "webhook.recovered", edit: func(m map[string]any) { m["dashboard_url"] = "/dashboard/webhooks/1" },
+			wantPointer: "/dashboard_url"},
+		{name: "delivery.exhausted without its delivery", typ: "delivery.exhausted", edit: func(m map[string]any) { delete(m, "delivery") },
+			wantPointer: "/delivery", wantMessage: "data/delivery is required"},
+		{name: "delivery.exhausted after no attempt", typ: "delivery.exhausted", edit: func(m map[string]any) { obj(m, "delivery")["attempts"] = 0 },
+			wantPointer: "/delivery/attempts"},
 		{name: "an empty object", typ: "comment.created", raw: `{}`, wantPointer: "/comment"},
 		{name: "not JSON", typ: "comment.created", raw: `{"comment":`, wantPointer: ""},
 	}
@@ -216,7 +319,7 @@ func FuzzValidate(f *testing.F) {
 	f.Add("nps.submitted", []byte(`{"score":1e400}`))
 	f.Add("post.created", []byte(`{"post":{"id":"\ud800"}}`))
 	f.Fuzz(func(t *testing.T, typ string, data []byte) {
-		if !catalog.Known(typ) {
+		if !catalog.Known(typ) && !catalog.IsOperational(typ) {
 			typ = "post.created"
 		}
 		var de *catalog.DataError

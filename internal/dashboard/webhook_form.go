@@ -41,9 +41,12 @@ type eventInfo struct {
 }
 
 func newEventInfo(contracts []catalog.Contract) []eventInfo {
-	out := make([]eventInfo, len(contracts))
-	for i, c := range contracts {
-		out[i] = eventInfo{Type: c.Type, Description: c.Description, Example: newBodyView(c.Example).Pretty}
+	var out []eventInfo
+	for _, c := range contracts {
+		if c.Operational { // the operator's notices: no customer subscribes to them
+			continue
+		}
+		out = append(out, eventInfo{Type: c.Type, Description: c.Description, Example: newBodyView(c.Example).Pretty})
 	}
 	return out
 }

@@ -16,3 +16,21 @@ func DocumentedEventTypes() []client.EventType {
 		{Type: "conversation.completed", Description: "Fired when a messenger conversation is resolved."},
 	}
 }
+
+// DocumentedOperationalEventTypes is the documentation's table of the
+// operator's notices sent to operational webhooks, in its order: the
+// types GET /v1/event-types lists after DocumentedEventTypes.
+func DocumentedOperationalEventTypes() []client.EventType {
+	return []client.EventType{
+		{Type: "webhook.failing", Operational: true,
+			Description: "Sent when a customer's webhook has been failing long enough to be worth telling: every attempt for a while has failed."},
+		{Type: "webhook.at_risk", Operational: true,
+			Description: "Sent when a failing webhook nears auto-disable: it is switched off at disable_at if every attempt until then fails."},
+		{Type: "webhook.disabled", Operational: true,
+			Description: "Sent when the service disables a customer's webhook: after a failure streak, or at once when its endpoint answers 410 Gone."},
+		{Type: "webhook.recovered", Operational: true,
+			Description: "Sent when a webhook whose trouble was told delivers again, or is re-enabled; the data recalls the streak that ended."},
+		{Type: "delivery.exhausted", Operational: true,
+			Description: "Sent when a delivery to a customer's webhook runs out of attempts without succeeding."},
+	}
+}
