@@ -82,6 +82,17 @@ fi
 portal=$(curl -sf -X POST "$api/v1/portal-sessions" -H "Authorization: Bearer $key" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
 
+# Where failure notices go, without the relay's credentials.
+if [ -n "${SMTP_URL:-}" ]; then
+  relay=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print("%s://%s:%s" % (p.scheme, p.hostname, p.port or (465 if p.scheme == "smtps" else 587)))' "$SMTP_URL")
+  mail="mailed through $relay from ${SMTP_FROM:-SMTP_FROM (unset: the worker refuses to start)}"
+else
+  mail="not mailed: SMTP_URL is not set (the dashboard still shows them)"
+fi
+if [ -n "${OPERATIONAL_WEBHOOK_URL:-}" ]; then
+  mail="$mail; operational webhooks to $OPERATIONAL_WEBHOOK_URL"
+fi
+
 cat <<MSG
 Trackelio Webhooks is running.
   dashboard      $portal
@@ -90,6 +101,7 @@ Trackelio Webhooks is running.
   worker         http://$WORKER_ADDR/metrics
   scheduler      http://$SCHEDULER_ADDR/metrics
   logs           $state/api.log, $state/worker.log, $state/scheduler.log
+  notices        $mail
   admin token    $ADMIN_TOKEN
   workspace key  $key
 
