@@ -121,6 +121,7 @@ func (h *RetentionHandler) record(ctx context.Context, d repo.Deleted, before ti
 	m.WithLabelValues(metrics.TableDeliveries).Add(float64(d.Deliveries))
 	m.WithLabelValues(metrics.TableAttempts).Add(float64(d.Attempts))
 	m.WithLabelValues(metrics.TableEvents).Add(float64(d.Events))
+	m.WithLabelValues(metrics.TableNotices).Add(float64(d.Notices))
 	if d != (repo.Deleted{}) {
 		h.cfg.Log.InfoContext(ctx, "retention deleted finished history", "before", before,
 			"deliveries", d.Deliveries, "delivery_attempts", d.Attempts, "events", d.Events)

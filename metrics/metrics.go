@@ -55,10 +55,11 @@ const (
 	TableDeliveries = "deliveries"
 	TableAttempts   = "delivery_attempts"
 	TableEvents     = "events"
+	TableNotices    = "webhook_notices"
 )
 
 // RetentionTables lists the table label's values.
-var RetentionTables = []string{TableDeliveries, TableAttempts, TableEvents}
+var RetentionTables = []string{TableDeliveries, TableAttempts, TableEvents, TableNotices}
 
 // latencyBuckets spans fast local receivers to the 10 s timeout.
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
@@ -113,7 +114,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "trackelio_webhooks_disabled_total", Help: "Webhooks disabled by the service (410 Gone or a long failure streak).",
 		}),
 		RetentionDeleted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "trackelio_retention_deleted_total", Help: "Rows data retention deleted (finished deliveries, their attempts, events with no delivery left), by table.",
+			Name: "trackelio_retention_deleted_total", Help: "Rows data retention deleted (finished deliveries, their attempts, events with no delivery left, failure notices), by table.",
 		}, []string{"table"}),
 	}
 	m.Notices = prometheus.NewCounterVec(prometheus.CounterOpts{

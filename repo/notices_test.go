@@ -368,3 +368,58 @@ func TestNoticeMails(t *testing.T) {
 		t.Errorf("mail statuses (-want +got):\n%s", diff)
 	}
 }
+
+// Retention deletes old notices and their mails once dispatched and sent,
+// and keeps the ones not dispatched or whose mail still waits.
+func TestRetentionDeletesOldNotices(t *testing.T) {
+	t.Parallel()
+	f := setupHook(t)
+	ctx := context.Background()
+	f.notify(t, []string{"ops@acme.example"})
+	old := pgTime(time.Now().Add(-40 * 24 * time.Hour))
+	var ids []string
+	for i := range 4 {
+		r := failure(f.mustDeliveries(t, 1)[0], 1, old.Add(time.Duration(i)*time.Minute))
+		r.NewStatus = delivery.StatusFailed // each a delivery.exhausted
+		ids = append(ids, f.record(t, r).Notices...)
+	}
+	if len(ids) != 4 {
+		t.Fatalf("%d notices; want 4", len(ids))
+	}
+	// 0: dispatched, mail sent; 1: dispatched, mail pending; 2: dispatched
+	// without mail; 3: never dispatched.
+	for _, id := range ids[:3] {
+		mail := []string{"ops@acme.example"}
+		if id == ids[2] {
+			mail = nil
+		}
+		if err := f.store.MarkNoticeDispatched(ctx, id, mail, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.db.Exec(`UPDATE notice_mails SET status = 'sent' WHERE notice_id = $1`, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.store.DeleteExpired(ctx, repo.Retention{Before: time.Now().Add(-30 * 24 * time.Hour), BatchSize: 1})
+	if err != nil || got.Notices != 2 {
+		t.Fatalf("DeleteExpired = %+v, %v; want 2 notices deleted", got, err)
+	}
+	var left []string
+	if err := f.db.Select(&left, `SELECT id::text FROM webhook_notices ORDER BY created_at`); err != nil {
+		t.Fatal(err)
+	}
+	if !cmp.Equal(left, []string{ids[1], ids[3]}) {
+		t.Errorf("notices left %v; want the one with mail waiting and the undispatched one %v", left, []string{ids[1], ids[3]})
+	}
+	if n := f.mustCount(t, `SELECT count(*) FROM notice_mails`); n != 1 {
+		t.Errorf("%d mails left; want the pending one", n)
+	}
+}
+
+// notify sets the fixture webhook's notification addresses.
+func (f *hookFixture) notify(tb testing.TB, emails []string) {
+	tb.Helper()
+	if _, err := f.store.UpdateWebhook(context.Background(), f.ws.ID, f.hook.ID, repo.WebhookPatch{NotifyEmails: emails}); err != nil {
+		tb.Fatal(err)
+	}
+}

@@ -31,6 +31,9 @@ import (
 // later waits for the batch and then fails its foreign-key check (Redeliver
 // answers ErrNotFound, as for any delivery that is gone). So neither a
 // pending delivery nor the event or original it points at is ever deleted.
+//
+// Failure notices older than the cutoff go too, with their mails, once
+// they are dispatched and none of their mails still waits to be sent.
 
 // Retention says what one retention run deletes.
 type Retention struct {
@@ -47,12 +50,14 @@ type Deleted struct {
 	Deliveries int `db:"deliveries"`
 	Attempts   int `db:"attempts"`
 	Events     int `db:"events"`
+	Notices    int `db:"notices"`
 }
 
 func (d *Deleted) add(o Deleted) {
 	d.Deliveries += o.Deliveries
 	d.Attempts += o.Attempts
 	d.Events += o.Events
+	d.Notices += o.Notices
 }
 
 const defaultRetentionBatch = 500
@@ -83,7 +88,49 @@ func (s *Store) DeleteExpired(ctx context.Context, r Retention) (Deleted, error)
 	err = s.walk(ctx, &total, "events", func(ctx context.Context, tx *sqlx.Tx, after walkKey) (batchResult, error) {
 		return eventsBatch(ctx, tx, r.Before, after, size)
 	})
+	if err != nil {
+		return total, err
+	}
+	err = s.walk(ctx, &total, "notices", func(ctx context.Context, tx *sqlx.Tx, after walkKey) (batchResult, error) {
+		return noticesBatch(ctx, tx, r.Before, after, size)
+	})
 	return total, err
+}
+
+// deleteNoticesSQL deletes the next batch of notices older than $1 after
+// the cursor that are dispatched with no mail waiting (their mails go by
+// the foreign key's cascade), and returns the batch's rows read, deleted
+// or not, so the walk moves past the ones kept.
+const deleteNoticesSQL = `
+	WITH page AS (
+		SELECT n.created_at AS at, n.id FROM webhook_notices n
+		WHERE n.created_at < $1 AND (n.created_at, n.id) > ($2, $3)
+		ORDER BY n.created_at, n.id LIMIT $4),
+	gone AS (
+		DELETE FROM webhook_notices n USING page
+		WHERE n.id = page.id AND n.dispatched_at IS NOT NULL
+		  AND NOT EXISTS (SELECT 1 FROM notice_mails m WHERE m.notice_id = n.id AND m.status = 'pending')
+		RETURNING n.id)
+	SELECT page.at, page.id, page.id IN (SELECT id FROM gone) AS deleted FROM page ORDER BY page.at, page.id`
+
+func noticesBatch(ctx context.Context, tx *sqlx.Tx, before time.Time, after walkKey, size int) (batchResult, error) {
+	var page []struct {
+		walkKey
+		Deleted bool `db:"deleted"`
+	}
+	if err := tx.SelectContext(ctx, &page, deleteNoticesSQL, before, after.At, after.ID, size); err != nil {
+		return batchResult{}, fmt.Errorf("delete old notices: %w", err)
+	}
+	if len(page) == 0 {
+		return batchResult{}, nil
+	}
+	res := batchResult{last: page[len(page)-1].walkKey, full: len(page) == size}
+	for _, p := range page {
+		if p.Deleted {
+			res.deleted.Notices++
+		}
+	}
+	return res, nil
 }
 
 // walkKey is a position in a walk, oldest first: a row's time and its id.
