@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -40,6 +41,25 @@ type noticeFixture struct {
 	insp     *asynq.Inspector
 	clock    *testclock.Clock
 	opsHooks []repo.Webhook
+	logs     logBuffer
+}
+
+// logBuffer collects the handlers' log lines from concurrent goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 const (
@@ -71,9 +91,22 @@ func setupNotices(tb testing.TB) *noticeFixture {
 	tb.Cleanup(svc.Wait)
 	f.h = jobs.NewNoticeHandlers(jobs.NoticeConfig{
 		Store: f.store, Publisher: svc, Mailer: mailer.New(cfg), Queue: client, PublicURL: publicURL,
-		DigestWindow: time.Second, Metrics: f.metrics, Log: discardLog, Now: f.clock.Now,
+		DigestWindow: time.Second, Metrics: f.metrics, Log: slog.New(slog.NewJSONHandler(&f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: f.clock.Now,
 	})
 	f.notify(tb, f.hook.ID, []string{"ops@acme.example", "dev@acme.example"})
+	// Whatever a test did, no address and no secret of the relay reached
+	// the logs.
+	tb.Cleanup(func() {
+		logs := f.logs.String()
+		for _, secret := range []string{"ops@acme.example", "dev@acme.example", smtpPass} {
+			if strings.Contains(strings.ToLower(logs), secret) {
+				tb.Errorf("the logs hold %q:\n%s", secret, logs)
+			}
+		}
+		if !strings.Contains(logs, "notice dispatched") {
+			tb.Errorf("the logs were not captured:\n%s", logs)
+		}
+	})
 	return f
 }
 

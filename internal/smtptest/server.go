@@ -285,7 +285,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	code := ss.s.failing
 	ss.s.mu.Unlock()
 	if code != 0 {
-		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCodeNotSet, Message: "smtptest fails on purpose"}
+		// Quoting the recipient, as real relays do ("<a@b>: Recipient
+		// address rejected"): a sender must not log it from there.
+		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCodeNotSet, Message: "<" + to + ">: smtptest fails on purpose"}
 	}
 	ss.to = append(ss.to, to)
 	return nil
