@@ -235,6 +235,52 @@ func (b *browser) axeCheck(where string) {
 	}
 }
 
+// contrastCheck runs axe-core's color-contrast rule alone on the elements
+// the CSS selector finds, in the light and the dark scheme at both widths,
+// and fails unless axe finds every one readable: a violation, or a node it
+// could not decide (an "incomplete" result, which the page-wide check does
+// not report), fails as well as finding none.
+func (b *browser) contrastCheck(where, css string) {
+	b.t.Helper()
+	for _, scheme := range []string{"light", "dark"} {
+		b.do(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+			})
+			return err
+		}))
+		for _, vp := range viewports {
+			b.do(chromedp.EmulateViewport(vp.width, vp.height))
+			at := fmt.Sprintf("%s (%s, %s)", where, vp.name, scheme)
+			if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](b.axe+";true")); err != nil {
+				b.t.Fatalf("load axe-core into %s: %v", at, err)
+			}
+			raw, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](fmt.Sprintf(`axe.run({include: [[%q]]}, {runOnly: ['color-contrast'],
+				resultTypes: ['violations', 'incomplete', 'passes']}).then(r => JSON.stringify({
+				passes: r.passes.reduce((n, v) => n + v.nodes.length, 0),
+				failures: r.violations.concat(r.incomplete).flatMap(v => v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary))}))`, css),
+				chromedp.EvalAwaitPromise))
+			if err != nil {
+				b.t.Fatalf("run axe-core in %s: %v", at, err)
+			}
+			var res struct {
+				Passes   int
+				Failures []string
+			}
+			if err := json.Unmarshal([]byte(raw), &res); err != nil {
+				b.t.Fatalf("axe-core results of %s: %v", at, err)
+			}
+			if len(res.Failures) > 0 || res.Passes == 0 {
+				b.t.Errorf("%s: colour contrast of %s: %d readable, not readable or undecided:\n  %s", at, css, res.Passes, strings.Join(res.Failures, "\n  "))
+			}
+		}
+	}
+	b.do(chromedp.EmulateViewport(viewports[0].width, viewports[0].height), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{})
+		return err
+	}))
+}
+
 var blankLines = regexp.MustCompile(`\n\s*\n`)
 
 func lastLines(s string, n int) string {

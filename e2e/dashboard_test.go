@@ -3,16 +3,20 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
 	"github.com/trackelio/webhooks/client"
+	"github.com/trackelio/webhooks/internal/delivery"
 	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/internal/testreceiver"
+	"github.com/trackelio/webhooks/repo"
 	"github.com/trackelio/webhooks/signature"
 )
 
@@ -268,4 +272,185 @@ func (b *browser) statText(name string) string {
 		b.t.Fatalf("statistic %q: %v", name, err)
 	}
 	return strings.TrimSpace(s)
+}
+
+// TestDashboardFailureNoticesInABrowser looks at a workspace whose webhooks
+// are in trouble: the list's banner counts them in words and links each, a
+// failing webhook's page opens with what is wrong and what to do and lists
+// the notices sent with each mail's fate, and a webhook disabled after a
+// 410 says so. The real binaries fail and disable the webhooks; the
+// notices are decided as the workers decide them, recorded through the
+// store with a policy that tells at the first failure, since the test
+// cannot wait for a real streak's hours. Every page passes axe-core, light
+// and dark, and is photographed at desktop and phone widths.
+func TestDashboardFailureNoticesInABrowser(t *testing.T) {
+	t.Parallel()
+	down := newReceiver(t, testreceiver.Always(http.StatusInternalServerError, "database down"))
+	gone := newReceiver(t, testreceiver.Always(http.StatusGone, "this endpoint was removed"))
+	// Failed deliveries wait an hour for their retry: the test sees them
+	// pending.
+	sys := startSystem(t, options{retrySchedule: "1h,1h"})
+	ws := sys.newWorkspace(t)
+	store := sys.store(t)
+	b := newBrowser(t, sys)
+
+	flaky := ws.createWebhook(t, map[string]any{"url": down.URL("/hooks/crm"), "events": []string{"post.created"},
+		"description": "CRM sync", "notify_emails": []string{"ops@example.com", "oncall@example.com"}})
+	risky := ws.createWebhook(t, map[string]any{"url": down.URL("/hooks/billing"), "events": []string{"comment.created"}})
+	removed := ws.createWebhook(t, map[string]any{"url": gone.URL("/hooks/old"), "events": []string{"nps.submitted"}})
+	paused := ws.createWebhook(t, map[string]any{"url": gone.URL("/hooks/paused"), "events": []string{"csat.submitted"}})
+	ws.call(t, "PATCH", "/v1/webhooks/"+paused.ID, map[string]any{"active": false}, http.StatusOK, nil)
+	for i := range 2 {
+		ws.postEvent(t, "post.created", testfactory.EventData(t, "post.created", map[string]any{"case": i}))
+		ws.postEvent(t, "comment.created", testfactory.EventData(t, "comment.created", map[string]any{"case": i}))
+	}
+	ws.postEvent(t, "nps.submitted", testfactory.EventData(t, "nps.submitted", nil))
+	crm, billing := ws.attempted(t, flaky.ID, 2), ws.attempted(t, risky.ID, 2)
+	sys.waitFor(t, "the 410 to disable its webhook", func() (bool, string) {
+		h := ws.webhook(t, removed.ID)
+		return !h.Active, fmt.Sprintf("active %v", h.Active)
+	})
+
+	// The second attempts, as a worker whose notice policy tells at once
+	// records them: the CRM endpoint is failing and one of its deliveries
+	// gave up; the billing one has failed for an hour and a half of a
+	// two-hour auto-disable.
+	tell := delivery.NoticePolicy{FailingAfter: 1, AtRiskAt: 0.5}
+	disable := delivery.AutoDisable{After: 2 * time.Hour, MinFailures: 100}
+	failed := func(d client.Delivery, at time.Time, final bool) repo.AttemptResult {
+		r := repo.AttemptResult{DeliveryID: d.ID, Attempt: 2, StatusCode: 500, ResponseBody: []byte("database down"),
+			Error: "receiver answered 500 Internal Server Error", Duration: 4 * time.Millisecond, At: at,
+			NewStatus: delivery.StatusPending, NextAttemptAt: time.Now().Add(time.Hour), Notices: tell, AutoDisable: disable,
+			EventID: d.EventID, EventType: d.EventType}
+		if final {
+			r.NewStatus = delivery.StatusFailed
+		}
+		return r
+	}
+	now := time.Now()
+	testfactory.Record(t, store, failed(crm[1], now, false))
+	testfactory.Record(t, store, failed(crm[0], now.Add(time.Millisecond), true))
+	testfactory.Record(t, store, failed(billing[1], now.Add(-90*time.Minute), false))
+	testfactory.Record(t, store, failed(billing[0], now, false))
+	// The failing notice's mail went to ops@ and waits to be retried for
+	// oncall@; the delivery that gave up is not a notice CRM sync mails.
+	notices, err := store.WebhookNotices(t.Context(), ws.ID, flaky.ID, 10)
+	if err != nil || len(notices) != 2 {
+		t.Fatalf("notices of the CRM webhook: %v, %v; want failing and exhausted", notices, err)
+	}
+	for _, n := range notices {
+		to := []string(nil)
+		if n.Kind == delivery.NoticeFailing {
+			to = []string{"ops@example.com", "oncall@example.com"}
+		}
+		if err := store.MarkNoticeDispatched(t.Context(), n.ID, to, now); err != nil {
+			t.Fatal(err)
+		}
+		for i, addr := range to {
+			o := repo.MailOutcome{Status: repo.MailSent, At: now}
+			if i == 1 {
+				o = repo.MailOutcome{Status: repo.MailPending, Error: "relay answered 451 4.7.1 try again later", At: now, NextAttemptAt: now.Add(5 * time.Minute)}
+			}
+			if err := store.RecordMail(t.Context(), repo.Mail{Address: addr, Notices: []repo.Notice{n}}, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// Workspaces > Webhooks says which need attention, most urgent first.
+	var link client.PortalSession
+	ws.call(t, "POST", "/v1/portal-sessions", nil, http.StatusCreated, &link)
+	b.open(link.URL)
+	b.wantText("1 webhook was disabled after failing", "1 webhook is failing and will be disabled soon", "1 webhook is failing",
+		gone.URL("/hooks/old"), "its endpoint answered 410 Gone", down.URL("/hooks/billing"), down.URL("/hooks/crm"), "Inactive")
+	if got := b.count(`section.attention a.url`); got != 3 {
+		t.Errorf("the banner links %d webhooks, want the 3 in trouble", got)
+	}
+	b.check("webhooks-attention")
+
+	// The failing webhook's page opens with what is wrong and what to do,
+	// and lists the notices and their mails.
+	b.follow(fmt.Sprintf(`//section[contains(@class,"attention")]//a[normalize-space()=%q]`, down.URL("/hooks/crm")))
+	b.wantText("This webhook is failing", "Failing since", "Consecutive failures", "Last error", "receiver answered 500 Internal Server Error",
+		"Next attempt", "1 delivery is waiting", "What to do", "Fix the endpoint.", "Recover what failed.", "Recover 1 delivery",
+		"Failure notices", "Mailed to ops@example.com, oncall@example.com", "Failing", "Sent", "Waiting to retry",
+		"relay answered 451 4.7.1 try again later", "A delivery gave up", "not mailed")
+	if top, health := b.offsetTop("#trouble"), b.offsetTop("#health"); top >= health {
+		t.Errorf("the trouble section (at %d px) is not above the health (at %d px)", top, health)
+	}
+	b.check("webhook-failing")
+
+	// The webhook that will be disabled soon says so.
+	b.open("/dashboard/webhooks/" + risky.ID)
+	b.wantText("This webhook is failing and will be disabled soon", "2 deliveries are waiting")
+	b.check("webhook-at-risk")
+
+	// The webhook a 410 disabled says why, and that re-enabling it comes
+	// with an offer to recover what failed.
+	b.open("/dashboard/webhooks/" + removed.ID)
+	b.wantText("Trackelio disabled this webhook: its endpoint answered 410 Gone", "410", "Re-enable the webhook.", "Re-enable webhook",
+		"No notification address: notices are only listed here.")
+	b.check("webhook-gone")
+
+	// A webhook its owner switched off is no trouble: its badge, on its
+	// page and in the list, is read as Inactive in either scheme.
+	b.open("/dashboard/webhooks/" + paused.ID)
+	b.wantText("This webhook is inactive.")
+	if got := b.count("#trouble"); got != 0 {
+		t.Error("a webhook switched off by its owner shows a trouble section")
+	}
+	b.check("webhook-paused")
+	// Its badge, and the badges of the list, are readable in either scheme
+	// by axe-core's colour contrast rule, undecided nodes included.
+	b.contrastCheck("webhook-paused", ".health")
+	b.open("/dashboard/webhooks")
+	b.contrastCheck("webhooks-attention", ".health")
+
+	// Settings: the Failure notices fieldset holds the addresses.
+	b.open("/dashboard/webhooks/" + flaky.ID + "#settings")
+	if got, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.ID("notify_emails"))); err != nil || got != "ops@example.com\noncall@example.com" {
+		t.Errorf("the settings' addresses read %q (%v)", got, err)
+	}
+}
+
+// attempted waits until the webhook has n deliveries that each had their
+// first attempt, and returns them oldest first.
+func (w *workspace) attempted(t testing.TB, webhookID string, n int) []client.Delivery {
+	t.Helper()
+	var rows []client.Delivery
+	w.sys.waitFor(t, fmt.Sprintf("%d first attempts of webhook %s", n, webhookID), func() (bool, string) {
+		rows = w.rows(t, webhookID)
+		done := 0
+		for _, d := range rows {
+			if d.Attempts == 1 {
+				done++
+			}
+		}
+		return len(rows) == n && done == n, fmt.Sprintf("%d deliveries, %d attempted", len(rows), done)
+	})
+	slices.Reverse(rows)
+	return rows
+}
+
+// store opens the system's database as the binaries do, for a test that
+// plays a worker.
+func (s *system) store(t testing.TB) *repo.Store {
+	t.Helper()
+	st, err := repo.Open(t.Context(), s.databaseURL, repo.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// offsetTop is how far from the top of the page the element the CSS
+// selector finds is, in CSS pixels.
+func (b *browser) offsetTop(css string) int {
+	b.t.Helper()
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](fmt.Sprintf(`Math.round(document.querySelector(%q).getBoundingClientRect().top + window.scrollY)`, css)))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return n
 }

@@ -206,7 +206,7 @@ func TestWorks(t *testing.T) {
 	want := map[string]repo.Work{id: {
 		DeliveryID: id, Status: delivery.StatusPending,
 		NextAttemptAt: &ev.CreatedAt,
-		EventType:     "post.created", EventCreatedAt: ev.CreatedAt, Body: ev.Body,
+		EventID:       ev.ID, EventType: "post.created", EventCreatedAt: ev.CreatedAt, Body: ev.Body,
 		WebhookID: hook.ID, WebhookURL: "https://example.test/in", Secret: "whsec_abc", WebhookActive: true,
 	}}
 	got, err := f.store.Works(ctx, []string{id, unknown})

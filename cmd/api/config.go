@@ -33,6 +33,9 @@ type config struct {
 	FrameAncestors   []string
 	TrustedProxies   []netip.Prefix
 	RetrySchedule    []time.Duration
+	// AutoDisable is the workers' auto-disable policy: the dashboard says
+	// when a failing webhook will be disabled with it.
+	AutoDisable delivery.AutoDisable
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -64,6 +67,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	// The workers' schedule: the dashboard says attempt n of N with it.
 	c.RetrySchedule, err = delivery.ParseSchedule(env.String("RETRY_SCHEDULE", delivery.DefaultSchedule))
 	env.Check("RETRY_SCHEDULE", err)
+	c.AutoDisable = env.AutoDisable()
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
 			env.Check("PUBLIC_URL", fmt.Errorf("%q is not a URL like https://webhooks.trackelio.com", c.PublicURL))

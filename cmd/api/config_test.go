@@ -30,6 +30,8 @@ func TestLoadConfigDashboard(t *testing.T) {
 func TestLoadConfigRefusesBadDashboardSettings(t *testing.T) {
 	t.Parallel()
 	testproc.WantRefused(t, loadConfig, map[string]string{
+		"WEBHOOK_DISABLE_MIN_FAILURES=0":                            "WEBHOOK_DISABLE_MIN_FAILURES must be at least 1",
+		"WEBHOOK_DISABLE_AFTER=soon":                                "WEBHOOK_DISABLE_AFTER",
 		"PUBLIC_URL=webhooks.trackelio.com":                         `PUBLIC_URL: "webhooks.trackelio.com" is not a URL`,
 		"PUBLIC_URL=ftp://webhooks.trackelio.com":                   "PUBLIC_URL",
 		"PUBLIC_URL=https://webhooks.trackelio.com/?x=1":            "PUBLIC_URL",

@@ -85,6 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		FrameAncestors: cfg.FrameAncestors,
 		TrustedProxies: cfg.TrustedProxies,
 		Retry:          delivery.RetryPolicy{Schedule: cfg.RetrySchedule},
+		AutoDisable:    cfg.AutoDisable,
 	})
 	handler := api.New(api.Config{
 		Store:      store,

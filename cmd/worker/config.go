@@ -92,18 +92,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		BreakerThreshold: env.Int("BREAKER_THRESHOLD", 10),
 		ProbeInterval:    env.Duration("BREAKER_PROBE_INTERVAL", 30*time.Second),
 	}
-	c.AutoDisable = delivery.AutoDisable{
-		After:       env.Duration("WEBHOOK_DISABLE_AFTER", 5*24*time.Hour),
-		MinFailures: env.Int("WEBHOOK_DISABLE_MIN_FAILURES", 20),
-	}
+	c.AutoDisable = env.AutoDisable()
 	if c.Limits.MaxInFlight < 1 {
 		env.Check("WEBHOOK_MAX_IN_FLIGHT", fmt.Errorf("must be at least 1"))
 	}
 	if c.Limits.BreakerThreshold < 0 || c.Limits.ProbeInterval < 100*time.Millisecond {
 		env.Check("BREAKER_THRESHOLD", fmt.Errorf("BREAKER_THRESHOLD must not be negative (0 turns the breaker off) and BREAKER_PROBE_INTERVAL must be at least 100ms"))
-	}
-	if c.AutoDisable.MinFailures < 1 || c.AutoDisable.After < 0 {
-		env.Check("WEBHOOK_DISABLE_MIN_FAILURES", fmt.Errorf("WEBHOOK_DISABLE_MIN_FAILURES must be at least 1 and WEBHOOK_DISABLE_AFTER not negative"))
 	}
 
 	c.Notices = loadNotices(env, getenv, destination.New(c.Guard))

@@ -57,5 +57,45 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 		"BREAKER_PROBE_INTERVAL=10ms":          "BREAKER_PROBE_INTERVAL must be at least 100ms",
 		"WEBHOOK_DISABLE_MIN_FAILURES=0":       "WEBHOOK_DISABLE_MIN_FAILURES must be at least 1",
 		"WEBHOOK_DISABLE_AFTER=-1h":            "WEBHOOK_DISABLE_AFTER not negative",
+		"NOTIFY_FAILING_AFTER=-1":              "NOTIFY_FAILING_AFTER",
+		"NOTIFY_FAILING_FOR=-1m":               "NOTIFY_FAILING_FOR must not be negative",
+		"NOTIFY_AT_RISK_AT=1":                  "NOTIFY_AT_RISK_AT: must be a share",
+		"NOTIFY_DIGEST_WINDOW=2h":              "NOTIFY_DIGEST_WINDOW: must be from 1s to 1h",
+		"PUBLIC_URL=webhooks.example.com":      "PUBLIC_URL",
+		"SMTP_URL=smtp://mail.example:587; SMTP_FROM=notices@example.com":                                                                             "SMTP_URL: mail needs PUBLIC_URL",
+		"SMTP_URL=smtp://mail.example:587; PUBLIC_URL=https://w.example":                                                                              "SMTP_URL",
+		"SMTP_URL=pop3://mail.example; SMTP_FROM=a@example.com; PUBLIC_URL=https://w.example":                                                         "SMTP_URL",
+		"SMTP_URL=smtp://mail.example; SMTP_FROM=a@example.com\r\nBcc: x@evil.example; PUBLIC_URL=https://w.example":                                  "SMTP_URL",
+		"SMTP_URL=smtp://mail.example; SMTP_FROM=a@example.com; PUBLIC_URL=https://w.example; SMTP_CA_FILE=config_test.go":                            "SMTP_CA_FILE",
+		"OPERATIONAL_WEBHOOK_URL=https://ops.example/":                                                                                                "OPERATIONAL_WEBHOOK_URL: needs OPERATIONAL_WEBHOOK_SECRET",
+		"OPERATIONAL_WEBHOOK_SECRET=" + opsSecret:                                                                                                     "OPERATIONAL_WEBHOOK_SECRET is set without a URL",
+		"OPERATIONAL_WEBHOOK_URL=http://169.254.169.254/; OPERATIONAL_WEBHOOK_SECRET=" + opsSecret:                                                    "OPERATIONAL_WEBHOOK_URL",
+		"OPERATIONAL_WEBHOOK_URL=http://10.1.2.3/hook; OPERATIONAL_WEBHOOK_SECRET=" + opsSecret:                                                       "OPERATIONAL_WEBHOOK_URL",
+		"OPERATIONAL_WEBHOOK_URL=https://ops.example/; OPERATIONAL_WEBHOOK_SECRET=whsec_short":                                                        "not a whsec_ secret",
+		"OPERATIONAL_WEBHOOK_URL=https://a.example/,https://b.example/,https://c.example/; OPERATIONAL_WEBHOOK_SECRET=" + opsSecret + "," + opsSecret: "3 URLs and 2 secrets",
 	})
+}
+
+// opsSecret is a valid operational webhook secret.
+const opsSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// TestLoadNotices: the notice settings as the worker runs with them.
+func TestLoadNotices(t *testing.T) {
+	t.Parallel()
+	c := testproc.MustLoad(t, loadConfig, nil)
+	if n := c.Notices; n.Policy.FailingAfter != 5 || n.Policy.FailingFor != 15*time.Minute || n.Policy.AtRiskAt != 0.8 ||
+		n.DigestWindow != time.Minute || n.Mail != nil || n.Operational != nil {
+		t.Errorf("notice defaults = %+v", n)
+	}
+	c = testproc.MustLoad(t, loadConfig, map[string]string{
+		"SMTP_URL": "smtps://notices:p%40ss@mail.example", "SMTP_FROM": "Trackelio <notices@example.com>", "PUBLIC_URL": "https://w.example/",
+		"OPERATIONAL_WEBHOOK_URL": "https://a.example/hook, https://b.example/hook", "OPERATIONAL_WEBHOOK_SECRET": opsSecret,
+	})
+	n := c.Notices
+	if n.Mail == nil || n.Mail.Host != "mail.example" || n.Mail.Port != 465 || n.Mail.Password != "p@ss" || n.PublicURL != "https://w.example" {
+		t.Errorf("mail settings = %+v, public URL %q", n.Mail, n.PublicURL)
+	}
+	if len(n.Operational) != 2 || n.Operational[1].URL != "https://b.example/hook" || n.Operational[1].Secret != opsSecret {
+		t.Errorf("operational endpoints = %+v; want both, sharing the one secret", n.Operational)
+	}
 }

@@ -97,6 +97,8 @@ func New(cfg Config) http.Handler {
 		mux.Handle("/dashboard/", cfg.Dashboard)
 		mux.Handle("GET /dashboard", http.RedirectHandler("/dashboard/", http.StatusMovedPermanently))
 		mux.Handle("GET /favicon.ico", cfg.Dashboard)
+		// A failure notice's unsubscribe link, which works without signing in.
+		mux.Handle("/unsubscribe/", cfg.Dashboard)
 	}
 	if cfg.Monitoring != nil {
 		mux.Handle("/monitoring/", s.admin(func(w http.ResponseWriter, r *http.Request) error {

@@ -16,6 +16,11 @@
 // changes something carries a CSRF token derived from the session; pages are
 // served with a strict Content-Security-Policy whose frame-ancestors name
 // only the origins allowed to embed them.
+//
+// Failure notices show on the list (a banner naming the webhooks in
+// trouble) and on a webhook's page (what is wrong and what to do, and the
+// notices sent with each mail's fate); their mails link to
+// /unsubscribe/{token}, which works without a session.
 package dashboard
 
 import (
@@ -52,6 +57,11 @@ type Store interface {
 	Attempts(ctx context.Context, deliveryID string) ([]repo.Attempt, error)
 	CreateFlash(ctx context.Context, tokenHash, sessionHash []byte, f repo.Flash, now, expires time.Time) error
 	TakeFlash(ctx context.Context, tokenHash, sessionHash []byte, now time.Time) (repo.Flash, error)
+	WebhookTrouble(ctx context.Context, workspaceID, webhookID string) (repo.Trouble, error)
+	WebhookNotices(ctx context.Context, workspaceID, webhookID string, limit int) ([]repo.Notice, error)
+	NoticeMails(ctx context.Context, workspaceID string, noticeIDs []string) ([]repo.NoticeMail, error)
+	SubscriptionByToken(ctx context.Context, token string) (repo.Subscription, error)
+	Unsubscribe(ctx context.Context, token string) (repo.Subscription, error)
 }
 
 // Config wires the dashboard. Zero durations take the defaults below.
@@ -80,6 +90,11 @@ type Config struct {
 	// pages say attempt n of N and when a delivery gives up; a zero one is
 	// the default schedule's.
 	Retry delivery.RetryPolicy
+	// AutoDisable is the workers' policy for disabling a failing webhook
+	// (WEBHOOK_DISABLE_AFTER, WEBHOOK_DISABLE_MIN_FAILURES), with which a
+	// failing webhook's page says when it will be disabled; a zero one
+	// says nothing of it.
+	AutoDisable delivery.AutoDisable
 	// Now is the clock (time.Now).
 	Now func() time.Time
 }
@@ -104,6 +119,7 @@ type Dashboard struct {
 	pages     *pages
 	events    []eventInfo
 	retry     delivery.RetryPolicy
+	disable   delivery.AutoDisable
 	proxies   []netip.Prefix
 	// signIns limits failed sign-ins per client address.
 	signIns *ratelimit.Keyed
@@ -117,7 +133,7 @@ func New(cfg Config) *Dashboard {
 		store: cfg.Store, manage: cfg.Manage, log: cfg.Log, publicURL: cfg.PublicURL,
 		linkTTL: cfg.LinkTTL, sessTTL: cfg.SessionTTL, framed: len(cfg.FrameAncestors) > 0,
 		csp: contentSecurityPolicy(cfg.FrameAncestors), now: cfg.Now, pages: mustParsePages(),
-		events: newEventInfo(cfg.Manage.Contracts()), retry: cfg.Retry, proxies: cfg.TrustedProxies,
+		events: newEventInfo(cfg.Manage.Contracts()), retry: cfg.Retry, disable: cfg.AutoDisable, proxies: cfg.TrustedProxies,
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -166,21 +182,28 @@ func (d *Dashboard) routes() {
 	m.Handle("GET /dashboard/deliveries/{id}", d.signedIn(d.deliveryDetail))
 	m.Handle("GET /dashboard/deliveries/{id}/body", d.signedIn(d.deliveryBody))
 	m.Handle("POST /dashboard/deliveries/{id}/redeliver", d.signedIn(d.deliveryRedeliver))
+	// Unsubscribing needs no session: the token in the path is the
+	// capability, and a mail client posts it without any cookie or CSRF
+	// token (RFC 8058).
+	m.Handle("GET "+pathUnsubscribe+"{token}", d.public(d.unsubscribeForm))
+	m.Handle("POST "+pathUnsubscribe+"{token}", d.public(d.unsubscribe))
 	m.Handle("GET /dashboard/static/{file}", http.HandlerFunc(serveStatic))
 	m.Handle("GET /favicon.ico", http.HandlerFunc(serveFavicon))
 	m.Handle("/dashboard/", d.public(func(w http.ResponseWriter, r *http.Request) error { return errPageNotFound }))
 	d.mux = m
 }
 
-// ServeHTTP serves the pages under /dashboard/, and /favicon.ico.
+// ServeHTTP serves the pages under /dashboard/, the unsubscribe links of
+// failure notices' mails under /unsubscribe/, and /favicon.ico.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.mux.ServeHTTP(w, r)
 }
 
 // Paths the pages link to.
 const (
-	pathLogin    = "/dashboard/login"
-	pathWebhooks = "/dashboard/webhooks"
+	pathLogin       = "/dashboard/login"
+	pathWebhooks    = "/dashboard/webhooks"
+	pathUnsubscribe = "/unsubscribe/"
 )
 
 func webhookPath(id string) string  { return pathWebhooks + "/" + id }

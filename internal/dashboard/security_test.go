@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,7 +19,9 @@ var (
 
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
-	f, _, v := setupSignedIn(t)
+	f, ws, v := setupSignedIn(t)
+	f.mustNotifyingWebhook(t, ws, "https://receiver.example/hook", "ops@example.com")
+	unsubscribe := "/unsubscribe/" + f.mustToken(t, ws, "ops@example.com")
 	want := map[string]string{
 		"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 			"form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -32,6 +35,10 @@ func TestSecurityHeaders(t *testing.T) {
 		"redirect": f.visitor(t).get(t, "/dashboard/webhooks"),
 		"404":      v.get(t, "/dashboard/nothing-here"),
 		"login":    f.visitor(t).get(t, "/dashboard/login"),
+		// Public pages outside /dashboard/, without a session.
+		"unsubscribe":         f.visitor(t).get(t, unsubscribe),
+		"unsubscribed":        f.visitor(t).post(t, unsubscribe, url.Values{"List-Unsubscribe": {"One-Click"}}),
+		"unsubscribe unknown": f.visitor(t).get(t, unsubscribe),
 	} {
 		got := map[string]string{}
 		for k := range want {

@@ -173,12 +173,12 @@ func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, v *visit, err e
 	case errors.As(err, &refusal):
 		pe = &pageError{Status: http.StatusConflict, Title: "Not possible now", Message: sentence(refusal.Message)}
 	case repo.Unavailable(err):
-		d.log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		d.log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "path", loggedPath(r), "error", err)
 		w.Header().Set("Retry-After", "2")
 		pe = &pageError{Status: http.StatusServiceUnavailable, Title: "Temporarily unavailable",
 			Message: "The dashboard cannot reach its data right now. Nothing was changed; try again in a few seconds."}
 	default:
-		d.log.ErrorContext(r.Context(), "dashboard request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		d.log.ErrorContext(r.Context(), "dashboard request failed", "method", r.Method, "path", loggedPath(r), "error", err)
 		pe = &pageError{Status: http.StatusInternalServerError, Title: "Something went wrong",
 			Message: "The page could not be shown. The error has been logged; try again in a moment."}
 	}
@@ -190,6 +190,16 @@ func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, v *visit, err e
 		d.log.ErrorContext(r.Context(), "render error page", "error", rerr)
 		http.Error(w, pe.Message, pe.Status)
 	}
+}
+
+// loggedPath is the request's path for the log, without the token of a
+// portal or unsubscribe link: a token in the log would open the door it
+// is the key to.
+func loggedPath(r *http.Request) string {
+	if token := r.PathValue("token"); token != "" {
+		return strings.Replace(r.URL.Path, token, "…", 1)
+	}
+	return r.URL.Path
 }
 
 // sentence capitalises a message and ends it with a full stop.

@@ -105,6 +105,16 @@ func (f *fixture) mustWebhook(tb testing.TB, workspaceID, url string, events ...
 	})
 }
 
+// mustGetWebhook reads the webhook as stored now.
+func (f *fixture) mustGetWebhook(tb testing.TB, hook repo.Webhook) repo.Webhook {
+	tb.Helper()
+	got, err := f.store.Webhook(context.Background(), hook.WorkspaceID, hook.ID)
+	if err != nil {
+		tb.Fatalf("webhook %s: %v", hook.ID, err)
+	}
+	return got
+}
+
 // mustDisable disables the webhook for reason ("failing", "gone"), as the
 // worker does at the end of a failing streak or on a 410.
 func (f *fixture) mustDisable(tb testing.TB, hookID, reason string) {
@@ -159,6 +169,39 @@ var (
 	answered500Retrying = repo.AttemptResult{StatusCode: 500, ResponseBody: []byte("boom"), Error: "receiver answered 500 Internal Server Error",
 		Duration: 30 * time.Millisecond, NewStatus: delivery.StatusPending, NextAttemptAt: time.Now().Add(time.Hour)}
 )
+
+// answered410 is an endpoint that is gone: the webhook is disabled at once.
+var answered410 = repo.AttemptResult{StatusCode: 410, ResponseBody: []byte("gone"), Error: "receiver answered 410 Gone",
+	Duration: 8 * time.Millisecond, NewStatus: delivery.StatusFailed, DisableReason: delivery.DisabledGone}
+
+// told is r recorded under a notice policy that tells its owners on the
+// first failure (the workers' waits for a longer streak).
+func told(r repo.AttemptResult) repo.AttemptResult {
+	r.Notices = delivery.NoticePolicy{FailingAfter: 1}
+	return r
+}
+
+// ago is r made the given time ago.
+func ago(r repo.AttemptResult, d time.Duration) repo.AttemptResult {
+	r.At = time.Now().Add(-d)
+	return r
+}
+
+// catchUp moves the dashboard's clock to now: pages that weigh the times
+// of deliveries, which keep real times, read the clock after them.
+func (f *fixture) catchUp() {
+	f.clock.Advance(time.Since(f.clock.Now()))
+}
+
+// mustNotifyingWebhook creates an active webhook subscribed to
+// post.created whose notices are mailed to the addresses, and returns it
+// as stored.
+func (f *fixture) mustNotifyingWebhook(tb testing.TB, workspaceID, url string, emails ...string) repo.Webhook {
+	tb.Helper()
+	return testfactory.Webhook(tb, f.store, workspaceID, repo.NewWebhook{
+		URL: url, Events: []string{"post.created"}, Active: true, NotifyEmails: emails,
+	})
+}
 
 // visitor is a browser: it keeps cookies and does not follow redirects, so
 // tests see each answer.
@@ -358,7 +401,8 @@ func excerptOf(s string) string {
 }
 
 // tables are the tables whose rows a refused form must not change.
-var tables = []string{"webhooks", "events", "deliveries", "delivery_attempts", "dashboard_sessions", "dashboard_links"}
+var tables = []string{"webhooks", "events", "deliveries", "delivery_attempts", "dashboard_sessions", "dashboard_links",
+	"notify_addresses", "webhook_notices", "notice_mails"}
 
 // rowCounts counts the rows of the tables above.
 func (f *fixture) rowCounts(tb testing.TB) map[string]int {

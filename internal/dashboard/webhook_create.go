@@ -26,9 +26,12 @@ func (d *Dashboard) newView(v *visit, form webhookForm) webhookNewView {
 	return webhookNewView{frame: v.frame("Create Webhook", webhooksCrumb, crumb{Label: "Create Webhook"}), Form: form}
 }
 
-// webhookNew shows an empty Create Webhook form: Active on, no events.
+// webhookNew shows an empty Create Webhook form: Active on, no events, no
+// notification address, and the health notices ticked.
 func (d *Dashboard) webhookNew(w http.ResponseWriter, r *http.Request, v *visit) error {
-	return d.render(w, r, http.StatusOK, "webhook_new", d.newView(v, d.newWebhookForm(pathWebhooks, v.CSRF, "", nil, true, "")))
+	form := d.newWebhookForm(pathWebhooks, v.CSRF, "", nil, true, "")
+	form.Notify = newNotifyFields("", defaultNotifyOn)
+	return d.render(w, r, http.StatusOK, "webhook_new", d.newView(v, form))
 }
 
 // webhookCreate saves a new webhook and redirects to the page that shows

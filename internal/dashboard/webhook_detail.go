@@ -3,6 +3,7 @@ package dashboard
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sync"
@@ -44,11 +45,15 @@ type webhookView struct {
 	Test     *testView
 	Recovery *recoveryView
 	Snippets snippets
+	// Trouble opens the page of a failing or disabled webhook; nil when it
+	// is healthy or its owner switched it off.
+	Trouble *troubleView
+	Notices noticesView
 }
 
 type recoveryView struct {
-	Since, Until time.Time
-	Failed       int
+	Failed int
+	Form   recoverForm
 }
 
 // historyView is the delivery history with its filters.
@@ -156,7 +161,9 @@ func (d *Dashboard) showWebhook(w http.ResponseWriter, r *http.Request, v *visit
 		rates                                             map[string]float64
 		counts                                            []repo.HourCount
 		offer                                             *manage.RecoveryOffer
+		trouble                                           *repo.Trouble
 		errRates, errCounts, errHist, errOffer, errTested error
+		errTrouble, errNotices                            error
 	)
 	now := d.now()
 	wg.Go(func() { rates, errRates = d.store.SuccessRates(ctx, []string{hook.ID}) })
@@ -165,18 +172,30 @@ func (d *Dashboard) showWebhook(w http.ResponseWriter, r *http.Request, v *visit
 	})
 	wg.Go(func() { view.History, errHist = d.history(r, v, hook.ID) })
 	wg.Go(func() { offer, errOffer = d.manage.RecoveryOffer(ctx, hook) })
+	wg.Go(func() { view.Notices, errNotices = d.notices(ctx, hook) })
+	if inTrouble(hook.Health) {
+		wg.Go(func() {
+			t, err := d.store.WebhookTrouble(ctx, v.WorkspaceID, hook.ID)
+			trouble, errTrouble = &t, err
+		})
+	}
 	if id := r.URL.Query().Get("test"); id != "" && r.Method == http.MethodGet {
 		wg.Go(func() { view.Test, errTested = d.testAnswer(ctx, v, hook.ID, id) })
 	}
 	wg.Wait()
-	if err := errors.Join(errRates, errCounts, errHist, errOffer, errTested); err != nil {
+	if err := errors.Join(errRates, errCounts, errHist, errOffer, errTested, errTrouble, errNotices); err != nil {
 		return err
 	}
 	if rate, ok := rates[hook.ID]; ok {
 		view.SuccessRate = &rate
 	}
 	if offer != nil {
-		view.Recovery = &recoveryView{Since: offer.Since, Until: offer.Until, Failed: offer.FailedDeliveries}
+		view.Recovery = &recoveryView{Failed: offer.FailedDeliveries, Form: recoverForm{WebhookID: hook.ID, CSRF: v.CSRF,
+			Since: offer.Since, Until: offer.Until,
+			Button: fmt.Sprintf("Recover %d %s", offer.FailedDeliveries, plural(offer.FailedDeliveries, "delivery", "deliveries"))}}
+	}
+	if trouble != nil {
+		view.Trouble = newTroubleView(hook, *trouble, d.disable, v.CSRF, now)
 	}
 	view.Day, view.Week = deliveryCharts(counts, now)
 	return d.render(w, r, cmp.Or(x.status, http.StatusOK), "webhook", view)

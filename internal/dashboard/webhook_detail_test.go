@@ -90,7 +90,7 @@ func TestWebhookDetailHistory(t *testing.T) {
 	}
 
 	rowOf := func(id string) page {
-		row := p.Body[strings.Index(p.Body, id):]
+		row := p.Body[strings.Index(p.Body, `<td data-label="Timestamp"><a href="/dashboard/deliveries/`+id):]
 		return page{Body: row[:strings.Index(row, "</tr>")]}
 	}
 	// Delivery 50 (failed twice, then 200): sent at its last attempt,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/trackelio/webhooks/internal/catalog"
 	"github.com/trackelio/webhooks/internal/manage"
@@ -17,12 +18,13 @@ type webhookForm struct {
 	URL, Description     string
 	Active, AllEvents    bool
 	Events               []eventChoice
+	Notify               notifyFields
 	Errors               formErrors
 }
 
 // formErrors holds the message of each refused field.
 type formErrors struct {
-	URL, Events, Description string
+	URL, Events, Description, NotifyEmails, NotifyOn string
 }
 
 // Any reports whether a field was refused.
@@ -64,7 +66,9 @@ func (d *Dashboard) newWebhookForm(action, csrf string, url string, events []str
 
 // storedWebhookForm is the form filled with a webhook as stored.
 func (d *Dashboard) storedWebhookForm(h repo.Webhook, csrf string) webhookForm {
-	return d.newWebhookForm(webhookPath(h.ID), csrf, h.URL, h.Events, h.Active, h.Description)
+	f := d.newWebhookForm(webhookPath(h.ID), csrf, h.URL, h.Events, h.Active, h.Description)
+	f.Notify = newNotifyFields(strings.Join(h.NotifyEmails, "\n"), h.NotifyOn)
+	return f
 }
 
 // readWebhookForm reads a submitted settings form: the input for manage
@@ -82,7 +86,9 @@ func (d *Dashboard) readWebhookForm(r *http.Request, action, csrf string) (manag
 	}
 	active := r.PostForm.Get("active") == "on"
 	in := manage.WebhookInput{URL: &url, Events: events, Active: &active, Description: &description}
-	return in, d.newWebhookForm(action, csrf, url, events, active, description)
+	form := d.newWebhookForm(action, csrf, url, events, active, description)
+	in.NotifyEmails, in.NotifyOn, form.Notify = readNotifyFields(r.PostForm)
+	return in, form
 }
 
 // withErrors puts each refused field's message on the form; an error that
@@ -92,7 +98,8 @@ func (f *webhookForm) withErrors(err error) error {
 	if !errors.As(err, &fe) {
 		return err
 	}
-	f.Errors = formErrors{URL: fe.For("url"), Events: fe.For("events"), Description: fe.For("description")}
+	f.Errors = formErrors{URL: fe.For("url"), Events: fe.For("events"), Description: fe.For("description"),
+		NotifyEmails: fe.For("notify_emails"), NotifyOn: fe.For("notify_on")}
 	if !f.Errors.Any() {
 		// A refusal of no field of this form: show it with the first one.
 		f.Errors.URL = fe.Error()

@@ -12,7 +12,10 @@ import (
 // webhookListView is Workspaces > Webhooks.
 type webhookListView struct {
 	frame
-	Webhooks []webhookRow
+	// Attention is the banner naming the webhooks in trouble; none, no
+	// banner.
+	Attention []attentionGroup
+	Webhooks  []webhookRow
 }
 
 type webhookRow struct {
@@ -52,7 +55,8 @@ func (d *Dashboard) webhookList(w http.ResponseWriter, r *http.Request, v *visit
 	if err := errors.Join(errRates, errLast); err != nil {
 		return err
 	}
-	view := webhookListView{frame: v.frame("Webhooks", crumb{Label: "Webhooks"}), Webhooks: make([]webhookRow, len(hooks))}
+	view := webhookListView{frame: v.frame("Webhooks", crumb{Label: "Webhooks"}), Webhooks: make([]webhookRow, len(hooks)),
+		Attention: attention(hooks, d.disable)}
 	view.Notice = notice(r)
 	for i, h := range hooks {
 		row := webhookRow{

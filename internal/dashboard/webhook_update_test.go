@@ -86,7 +86,7 @@ func TestReenableOffersRecovery(t *testing.T) {
 	f.mustDisable(t, hook.ID, "failing")
 	v, path := f.signedInTo(t, hook)
 	p := v.get(t, path)
-	p.wantText(t, "This webhook was disabled: it kept failing.", "Re-enable webhook")
+	p.wantText(t, "Trackelio disabled this webhook: it kept failing", "Re-enable webhook")
 	// It can be tested, to check a fix before re-enabling it.
 	p.wantHTML(t, `<button type="submit" class="button" aria-describedby="test-inactive">Send test event</button>`)
 

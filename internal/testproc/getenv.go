@@ -24,15 +24,19 @@ func MustLoad[C any](tb testing.TB, load LoadConfig[C], vars map[string]string) 
 }
 
 // WantRefused checks that load refuses each of settings, a "KEY=value" set
-// alone, with an error containing the text it maps to. Each is a parallel
-// subtest named for the setting.
+// alone (or several, separated by "; "), with an error containing the text
+// it maps to. Each is a parallel subtest named for the setting.
 func WantRefused[C any](t *testing.T, load LoadConfig[C], settings map[string]string) {
 	t.Helper()
 	for setting, want := range settings {
 		t.Run(setting, func(t *testing.T) {
 			t.Parallel()
-			key, value, _ := strings.Cut(setting, "=")
-			_, err := load(Getenv(map[string]string{key: value}))
+			env := map[string]string{}
+			for kv := range strings.SplitSeq(setting, "; ") {
+				key, value, _ := strings.Cut(kv, "=")
+				env[key] = value
+			}
+			_, err := load(Getenv(env))
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("loadConfig error = %v, want one containing %q", err, want)
 			}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/trackelio/webhooks/internal/delivery"
 	"github.com/trackelio/webhooks/internal/destination"
 )
 
@@ -108,4 +109,18 @@ func (e *Env) CIDRs(key string) []netip.Prefix {
 		e.errs = append(e.errs, fmt.Errorf("%s: %w", key, err))
 	}
 	return p
+}
+
+// AutoDisable reads WEBHOOK_DISABLE_AFTER and WEBHOOK_DISABLE_MIN_FAILURES:
+// the workers apply them, the api's dashboard says when a failing webhook
+// will be disabled, so both read them the same way.
+func (e *Env) AutoDisable() delivery.AutoDisable {
+	d := delivery.AutoDisable{
+		After:       e.Duration("WEBHOOK_DISABLE_AFTER", 5*24*time.Hour),
+		MinFailures: e.Int("WEBHOOK_DISABLE_MIN_FAILURES", 20),
+	}
+	if d.MinFailures < 1 || d.After < 0 {
+		e.Check("WEBHOOK_DISABLE_MIN_FAILURES", fmt.Errorf("WEBHOOK_DISABLE_MIN_FAILURES must be at least 1 and WEBHOOK_DISABLE_AFTER not negative"))
+	}
+	return d
 }
