@@ -175,47 +175,61 @@ func (b *browser) count(css string) int {
 	return n
 }
 
+// eachView shows the page in the light and the dark scheme at each
+// viewport's width, calling fn in each, and puts the desktop light view
+// back afterwards.
+func (b *browser) eachView(fn func(scheme, viewport string)) {
+	b.t.Helper()
+	scheme := func(features ...*emulation.MediaFeature) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: features})
+			return err
+		})
+	}
+	for _, name := range []string{"light", "dark"} {
+		b.do(scheme(&emulation.MediaFeature{Name: "prefers-color-scheme", Value: name}))
+		for _, vp := range viewports {
+			b.do(chromedp.EmulateViewport(vp.width, vp.height))
+			fn(name, vp.name)
+		}
+	}
+	b.do(chromedp.EmulateViewport(viewports[0].width, viewports[0].height), scheme())
+}
+
 // check looks at the page as every reader does: axe-core finds no serious
 // or critical accessibility violation in the light and the dark scheme, and
 // a screenshot of each viewport (and the dark scheme) goes to the folder.
 func (b *browser) check(name string) {
 	b.t.Helper()
-	for _, scheme := range []string{"light", "dark"} {
-		b.do(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-			})
-			return err
-		}))
-		for _, vp := range viewports {
-			b.do(chromedp.EmulateViewport(vp.width, vp.height))
-			b.axeCheck(name + " (" + vp.name + ", " + scheme + ")")
-			if scheme == "dark" && vp.name == "phone" {
-				continue
-			}
-			shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
-			if err != nil {
-				b.t.Fatalf("screenshot %s: %v", name, err)
-			}
-			file := filepath.Join(b.shots, fmt.Sprintf("%s-%s-%s.png", name, vp.name, scheme))
-			if err := os.WriteFile(file, shot, 0o644); err != nil {
-				b.t.Fatal(err)
-			}
+	b.eachView(func(scheme, vp string) {
+		b.axeCheck(name + " (" + vp + ", " + scheme + ")")
+		if scheme == "dark" && vp == "phone" {
+			return
 		}
+		shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			b.t.Fatalf("screenshot %s: %v", name, err)
+		}
+		file := filepath.Join(b.shots, fmt.Sprintf("%s-%s-%s.png", name, vp, scheme))
+		if err := os.WriteFile(file, shot, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	})
+}
+
+// loadAxe loads axe-core into the page.
+func (b *browser) loadAxe(where string) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](b.axe+";true")); err != nil {
+		b.t.Fatalf("load axe-core into %s: %v", where, err)
 	}
-	b.do(chromedp.EmulateViewport(viewports[0].width, viewports[0].height), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{})
-		return err
-	}))
 }
 
 // axeCheck runs axe-core in the page and fails on each violation of impact
 // serious or critical.
 func (b *browser) axeCheck(where string) {
 	b.t.Helper()
-	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](b.axe+";true")); err != nil {
-		b.t.Fatalf("load axe-core into %s: %v", where, err)
-	}
+	b.loadAxe(where)
 	raw, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`axe.run(document, {resultTypes: ['violations']}).then(r => JSON.stringify(
 		r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => ({
 			id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary)}))))`,
@@ -242,43 +256,28 @@ func (b *browser) axeCheck(where string) {
 // not report), fails as well as finding none.
 func (b *browser) contrastCheck(where, css string) {
 	b.t.Helper()
-	for _, scheme := range []string{"light", "dark"} {
-		b.do(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-			})
-			return err
-		}))
-		for _, vp := range viewports {
-			b.do(chromedp.EmulateViewport(vp.width, vp.height))
-			at := fmt.Sprintf("%s (%s, %s)", where, vp.name, scheme)
-			if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](b.axe+";true")); err != nil {
-				b.t.Fatalf("load axe-core into %s: %v", at, err)
-			}
-			raw, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](fmt.Sprintf(`axe.run({include: [[%q]]}, {runOnly: ['color-contrast'],
-				resultTypes: ['violations', 'incomplete', 'passes']}).then(r => JSON.stringify({
-				passes: r.passes.reduce((n, v) => n + v.nodes.length, 0),
-				failures: r.violations.concat(r.incomplete).flatMap(v => v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary))}))`, css),
-				chromedp.EvalAwaitPromise))
-			if err != nil {
-				b.t.Fatalf("run axe-core in %s: %v", at, err)
-			}
-			var res struct {
-				Passes   int
-				Failures []string
-			}
-			if err := json.Unmarshal([]byte(raw), &res); err != nil {
-				b.t.Fatalf("axe-core results of %s: %v", at, err)
-			}
-			if len(res.Failures) > 0 || res.Passes == 0 {
-				b.t.Errorf("%s: colour contrast of %s: %d readable, not readable or undecided:\n  %s", at, css, res.Passes, strings.Join(res.Failures, "\n  "))
-			}
+	b.eachView(func(scheme, vp string) {
+		at := fmt.Sprintf("%s (%s, %s)", where, vp, scheme)
+		b.loadAxe(at)
+		raw, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](fmt.Sprintf(`axe.run({include: [[%q]]}, {runOnly: ['color-contrast'],
+			resultTypes: ['violations', 'incomplete', 'passes']}).then(r => JSON.stringify({
+			passes: r.passes.reduce((n, v) => n + v.nodes.length, 0),
+			failures: r.violations.concat(r.incomplete).flatMap(v => v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary))}))`, css),
+			chromedp.EvalAwaitPromise))
+		if err != nil {
+			b.t.Fatalf("run axe-core in %s: %v", at, err)
 		}
-	}
-	b.do(chromedp.EmulateViewport(viewports[0].width, viewports[0].height), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{})
-		return err
-	}))
+		var res struct {
+			Passes   int
+			Failures []string
+		}
+		if err := json.Unmarshal([]byte(raw), &res); err != nil {
+			b.t.Fatalf("axe-core results of %s: %v", at, err)
+		}
+		if len(res.Failures) > 0 || res.Passes == 0 {
+			b.t.Errorf("%s: colour contrast of %s: %d readable, not readable or undecided:\n  %s", at, css, res.Passes, strings.Join(res.Failures, "\n  "))
+		}
+	})
 }
 
 var blankLines = regexp.MustCompile(`\n\s*\n`)

@@ -131,6 +131,15 @@ func (f *noticeFixture) failOnce(tb testing.TB, hook repo.Webhook) []string {
 	}).Notices
 }
 
+// oneMailDue leaves one mail due, to ops@acme.example alone: a failing
+// notice dispatched and its digest window over.
+func (f *noticeFixture) oneMailDue(tb testing.TB) {
+	tb.Helper()
+	f.notify(tb, f.hook.ID, []string{"ops@acme.example"})
+	f.dispatch(tb, f.failOnce(tb, f.hook)[0])
+	f.clock.Advance(time.Second)
+}
+
 func (f *noticeFixture) dispatch(tb testing.TB, id string) {
 	tb.Helper()
 	task, err := jobs.NewNoticeTask(id)
@@ -333,9 +342,7 @@ func TestNoticeMailDigest(t *testing.T) {
 func TestNoticeMailOutage(t *testing.T) {
 	t.Parallel()
 	f := setupNotices(t)
-	f.notify(t, f.hook.ID, []string{"ops@acme.example"})
-	f.dispatch(t, f.failOnce(t, f.hook)[0])
-	f.clock.Advance(time.Second)
+	f.oneMailDue(t)
 	f.smtp.Stop()
 	if err := f.mail(t); err != nil {
 		t.Fatal(err)
@@ -383,9 +390,7 @@ func TestNoticeMailOutage(t *testing.T) {
 func TestNoticeMailRefusedAndUnsubscribed(t *testing.T) {
 	t.Parallel()
 	f := setupNotices(t)
-	f.notify(t, f.hook.ID, []string{"ops@acme.example"})
-	f.dispatch(t, f.failOnce(t, f.hook)[0])
-	f.clock.Advance(time.Second)
+	f.oneMailDue(t)
 	f.smtp.SetFailing(550)
 	if err := f.mail(t); err != nil {
 		t.Fatal(err)

@@ -144,11 +144,7 @@ func TestFailureNoticesRefused(t *testing.T) {
 				}
 				p := v.post(t, form.path, v.form(t, fields...))
 				p.wantStatus(t, http.StatusUnprocessableEntity)
-				got := map[string]string{}
-				for _, m := range fieldError.FindAllStringSubmatch(p.Body, -1) {
-					got[m[1]] = m[2]
-				}
-				if diff := cmp.Diff(tt.errors, got); diff != "" {
+				if diff := cmp.Diff(tt.errors, p.fieldErrors()); diff != "" {
 					t.Errorf("field errors (-want +got):\n%s", diff)
 				}
 				if _, ok := tt.errors["notify_emails"]; ok {

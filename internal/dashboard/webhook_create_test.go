@@ -125,6 +125,15 @@ func TestCreateWebhookSelectAllAndInactive(t *testing.T) {
 
 var fieldError = regexp.MustCompile(`<p class="field-error" id="([a-z_]+)-error">([^<]*)</p>`)
 
+// fieldErrors maps each field the page says is wrong to its message.
+func (p page) fieldErrors() map[string]string {
+	got := map[string]string{}
+	for _, m := range fieldError.FindAllStringSubmatch(p.Body, -1) {
+		got[m[1]] = m[2]
+	}
+	return got
+}
+
 func TestCreateWebhookRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	f, _, v := setupSignedIn(t) // the default guard: loopback is refused
@@ -152,11 +161,7 @@ func TestCreateWebhookRefusesBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := v.post(t, "/dashboard/webhooks", v.form(t, tt.fields...))
 			p.wantStatus(t, http.StatusUnprocessableEntity)
-			got := map[string]string{}
-			for _, m := range fieldError.FindAllStringSubmatch(p.Body, -1) {
-				got[m[1]] = m[2]
-			}
-			if diff := cmp.Diff(tt.errors, got); diff != "" {
+			if diff := cmp.Diff(tt.errors, p.fieldErrors()); diff != "" {
 				t.Errorf("field errors (-want +got):\n%s", diff)
 			}
 			for field := range tt.errors {
