@@ -64,6 +64,18 @@ func TestWebhooks(t *testing.T) {
 		t.Errorf("url update = %+v, %v; want the events left", got, err)
 	}
 
+	// Notification addresses: set, and cleared by an empty list while nil
+	// leaves them; notify_on emptied mails nothing.
+	notified, err := c.UpdateWebhook(ctx, created.ID, client.UpdateWebhookParams{NotifyEmails: []string{"ops@acme.example"}, NotifyOn: []string{}})
+	if err != nil || !cmp.Equal(notified.NotifyEmails, []string{"ops@acme.example"}) || notified.NotifyOn == nil || len(notified.NotifyOn) != 0 {
+		t.Errorf("notify update = %v, %v, %v; want the address and no notice mailed", notified.NotifyEmails, notified.NotifyOn, err)
+	}
+	if got, err := c.UpdateWebhook(ctx, created.ID, client.UpdateWebhookParams{Description: new("x")}); err != nil || len(got.NotifyEmails) != 1 {
+		t.Errorf("an unrelated update = %v, %v; want the address left", got.NotifyEmails, err)
+	}
+	_, err = c.UpdateWebhook(ctx, created.ID, client.UpdateWebhookParams{NotifyEmails: []string{"ops@acme.example\r\nBcc: x@evil.example"}})
+	wantError(t, err, client.Error{Status: 422, Code: client.CodeValidationFailed, Field: "notify_emails"})
+
 	if err := c.DeleteWebhook(ctx, created.ID); err != nil {
 		t.Fatal(err)
 	}
