@@ -287,9 +287,12 @@ func TestDashboardFailureNoticesInABrowser(t *testing.T) {
 	t.Parallel()
 	down := newReceiver(t, testreceiver.Always(http.StatusInternalServerError, "database down"))
 	gone := newReceiver(t, testreceiver.Always(http.StatusGone, "this endpoint was removed"))
+	// The operator's endpoint listens for the delivery that gives up.
+	ops := newReceiver(t, testreceiver.Always(http.StatusNoContent, ""))
 	// Failed deliveries wait an hour for their retry: the test sees them
 	// pending.
-	sys := startSystem(t, options{retrySchedule: "1h,1h"})
+	sys := startSystem(t, options{retrySchedule: "1h,1h", env: map[string]string{
+		"OPERATIONAL_WEBHOOK_URL": ops.URL("/ops"), "OPERATIONAL_WEBHOOK_SECRET": operationalSecret}})
 	ws := sys.newWorkspace(t)
 	store := sys.store(t)
 	b := newBrowser(t, sys)

@@ -84,7 +84,8 @@ func (s *Store) foldHealth(ctx context.Context, tx *sqlx.Tx, rs []AttemptResult,
 	slices.Sort(changed)
 	var locked []lockedHook
 	if err := tx.SelectContext(ctx, &locked, `SELECT w.id, w.workspace_id, w.url, w.description, w.notice_stage,
-		ws.operational, `+healthColumns+` FROM webhooks w JOIN workspaces ws ON ws.id = w.workspace_id
+		ws.operational, `+healthColumns+`, `+exhaustedHeard+` AS exhausted_heard
+		FROM webhooks w JOIN workspaces ws ON ws.id = w.workspace_id
 		WHERE w.id = ANY($1::uuid[]) ORDER BY w.id FOR NO KEY UPDATE OF w`, pq.StringArray(changed)); err != nil {
 		return fmt.Errorf("lock webhook health: %w", err)
 	}
@@ -127,8 +128,19 @@ type lockedHook struct {
 	Description string         `db:"description"`
 	NoticeStage delivery.Stage `db:"notice_stage"`
 	Operational bool           `db:"operational"`
+	// ExhaustedHeard says someone listens for its delivery.exhausted
+	// notices: an address it mails them to, or an operational webhook.
+	ExhaustedHeard bool `db:"exhausted_heard"`
 	healthRow
 }
+
+// exhaustedHeard is lockedHook.ExhaustedHeard for a webhook w. A delivery
+// that gives up is in the webhook's history either way; a notice nobody
+// gets would only cost a row and a task per failed delivery, which a dead
+// endpoint makes by the thousand.
+const exhaustedHeard = `(('delivery.exhausted' = ANY (w.notify_on) AND cardinality(w.notify_emails) > 0)
+	OR EXISTS (SELECT 1 FROM webhooks o JOIN workspaces ows ON ows.id = o.workspace_id AND ows.operational
+	           WHERE o.deleted_at IS NULL AND 'delivery.exhausted' = ANY (o.events)))`
 
 // keepEnabled is events without the disabling: the operator's endpoint
 // for operational webhooks is never disabled (the notices would have

@@ -42,7 +42,7 @@ func (n *noticeBatch) decide(l lockedHook, read, next delivery.Health, h *hookEv
 	}
 	for _, i := range h.owners {
 		r := rs[i]
-		if r.NewStatus != delivery.StatusFailed {
+		if r.NewStatus != delivery.StatusFailed || !l.ExhaustedHeard {
 			continue
 		}
 		f := healthFigures(hook, delivery.NoticeExhausted, read, next, &r, policy.AutoDisable)

@@ -168,27 +168,57 @@ func TestNoticeDecidedOnceUnderRace(t *testing.T) {
 	}
 }
 
+// A delivery that runs out of attempts is a delivery.exhausted notice,
+// with the delivery's figures, when someone listens for it: an address
+// that mails it, or an operational webhook. Nobody listening, it is only
+// in the history.
 func TestNoticeExhausted(t *testing.T) {
 	t.Parallel()
 	f := setupHook(t)
-	ev := newEvent(f.ws.ID, "post.created")
-	id := f.mustDelivery(t, ev)
-	at := pgTime(time.Now()).UTC()
-	r := failure(id, 1, at)
-	r.NewStatus, r.StatusCode, r.Error = delivery.StatusFailed, 0, "connection refused"
-	r.EventID, r.EventType = ev.ID, ev.Type
-	rec := f.record(t, r)
-	n := f.lastNotice(t, f.ws.ID, f.hook.ID)
-	if len(rec.Notices) != 1 || rec.Notices[0] != n.ID || n.Kind != delivery.NoticeExhausted {
-		t.Fatalf("Recorded.Notices = %v, last notice %s %s; want delivery.exhausted reported", rec.Notices, n.Kind, n.ID)
+	ctx := context.Background()
+	exhaust := func() (repo.Recorded, repo.AttemptResult) {
+		ev := newEvent(f.ws.ID, "post.created")
+		at := pgTime(time.Now()).UTC()
+		r := failure(f.mustDelivery(t, ev), 1, at)
+		r.NewStatus, r.StatusCode, r.Error = delivery.StatusFailed, 0, "connection refused"
+		r.EventID, r.EventType = ev.ID, ev.Type
+		return f.record(t, r), r
 	}
-	want := &delivery.NoticeDelivery{ID: id, EventID: ev.ID, EventType: "post.created", Attempts: 1,
-		LastError: new("connection refused"), FinishedAt: at}
-	if diff := cmp.Diff(want, n.Figures.Delivery); diff != "" {
-		t.Errorf("delivery.exhausted delivery (-want +got):\n%s", diff)
+	if rec, _ := exhaust(); len(rec.Notices) != 0 {
+		t.Errorf("nobody listening: notices %v", rec.Notices)
 	}
-	if n.Figures.NextAttemptAt != nil || n.Figures.LastStatusCode != nil {
-		t.Errorf("figures %+v: a delivery without attempts left has no next attempt, and no response had no status", n.Figures)
+	listeners := []struct {
+		name  string
+		setup func()
+	}{
+		{"an address that mails it", func() {
+			if _, err := f.store.UpdateWebhook(ctx, f.ws.ID, f.hook.ID, repo.WebhookPatch{NotifyEmails: []string{"ops@acme.example"},
+				NotifyOn: []string{string(delivery.NoticeExhausted)}}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"an operational webhook", func() {
+			if _, err := f.store.UpdateWebhook(ctx, f.ws.ID, f.hook.ID, repo.WebhookPatch{NotifyEmails: []string{}}); err != nil {
+				t.Fatal(err)
+			}
+			f.ensureOperational(t, repo.OperationalEndpoint{URL: "https://ops.example/", Secret: "whsec_x"})
+		}},
+	}
+	for _, l := range listeners {
+		l.setup()
+		rec, r := exhaust()
+		n := f.lastNotice(t, f.ws.ID, f.hook.ID)
+		if len(rec.Notices) != 1 || rec.Notices[0] != n.ID || n.Kind != delivery.NoticeExhausted {
+			t.Fatalf("%s: Recorded.Notices = %v, last notice %s %s; want delivery.exhausted reported", l.name, rec.Notices, n.Kind, n.ID)
+		}
+		want := &delivery.NoticeDelivery{ID: r.DeliveryID, EventID: r.EventID, EventType: "post.created", Attempts: 1,
+			LastError: new("connection refused"), FinishedAt: r.At}
+		if diff := cmp.Diff(want, n.Figures.Delivery); diff != "" {
+			t.Errorf("%s: delivery.exhausted delivery (-want +got):\n%s", l.name, diff)
+		}
+		if n.Figures.NextAttemptAt != nil || n.Figures.LastStatusCode != nil {
+			t.Errorf("%s: figures %+v: a delivery without attempts left has no next attempt, and no response had no status", l.name, n.Figures)
+		}
 	}
 }
 
@@ -375,7 +405,10 @@ func TestRetentionDeletesOldNotices(t *testing.T) {
 	t.Parallel()
 	f := setupHook(t)
 	ctx := context.Background()
-	f.notify(t, []string{"ops@acme.example"})
+	if _, err := f.store.UpdateWebhook(ctx, f.ws.ID, f.hook.ID, repo.WebhookPatch{NotifyEmails: []string{"ops@acme.example"},
+		NotifyOn: []string{string(delivery.NoticeExhausted)}}); err != nil {
+		t.Fatal(err)
+	}
 	old := pgTime(time.Now().Add(-40 * 24 * time.Hour))
 	var ids []string
 	for i := range 4 {
@@ -413,13 +446,5 @@ func TestRetentionDeletesOldNotices(t *testing.T) {
 	}
 	if n := f.mustCount(t, `SELECT count(*) FROM notice_mails`); n != 1 {
 		t.Errorf("%d mails left; want the pending one", n)
-	}
-}
-
-// notify sets the fixture webhook's notification addresses.
-func (f *hookFixture) notify(tb testing.TB, emails []string) {
-	tb.Helper()
-	if _, err := f.store.UpdateWebhook(context.Background(), f.ws.ID, f.hook.ID, repo.WebhookPatch{NotifyEmails: emails}); err != nil {
-		tb.Fatal(err)
 	}
 }

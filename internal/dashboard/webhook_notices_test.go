@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackelio/webhooks/internal/delivery"
 	"github.com/trackelio/webhooks/internal/testfactory"
 	"github.com/trackelio/webhooks/repo"
 )
@@ -83,7 +84,12 @@ func TestWebhookPageListsNotices(t *testing.T) {
 	f.mustMail(t, failing.ID, "ops@example.com", repo.MailOutcome{Status: repo.MailSent})
 	f.mustMail(t, failing.ID, "oncall@example.com", repo.MailOutcome{Status: repo.MailPending, Error: "relay answered 451 try later",
 		NextAttemptAt: time.Now().Add(time.Minute)})
-	// A delivery that gave up, whose kind the webhook does not mail.
+	// A delivery that gave up, whose kind the webhook does not mail: the
+	// operator's endpoint listens for it.
+	if _, err := f.store.EnsureOperational(ctx, []repo.OperationalEndpoint{{URL: "https://ops.example/", Secret: "whsec_x"}},
+		[]string{string(delivery.NoticeExhausted)}); err != nil {
+		t.Fatal(err)
+	}
 	exhausted := told(answered500)
 	exhausted.EventType = "post.created"
 	gaveUp := f.mustDeliver(t, hook, "post.created", nil, exhausted)

@@ -33,8 +33,8 @@ func TestUpdateWebhookDispatchesRecovered(t *testing.T) {
 	f := setup(t)
 	hook := testfactory.Webhook(t, f.store, f.ws.ID, repo.NewWebhook{Events: []string{"comment.created"}, Active: true})
 	f.hooks = []repo.Webhook{hook}
-	if got := f.failTold(t, delivery.DisabledGone); len(got) != 2 {
-		t.Fatalf("a 410 on the last attempt decided %v; want webhook.disabled and delivery.exhausted", got)
+	if got := f.failTold(t, delivery.DisabledGone); len(got) != 1 {
+		t.Fatalf("a 410 on the last attempt decided %v; want webhook.disabled (delivery.exhausted has no listener)", got)
 	}
 	ctx := context.Background()
 	up, err := f.svc.UpdateWebhook(ctx, f.ws.ID, hook.ID, manage.WebhookInput{Active: new(true)})
