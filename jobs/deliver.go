@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -254,11 +253,7 @@ func (h *DeliverHandler) dispatch(ctx context.Context, notices []string) {
 		return
 	}
 	for _, id := range notices {
-		task, err := NewNoticeTask(id)
-		if err == nil {
-			err = enqueueOnce(ctx, h.cfg.NoticeQueue, task)
-		}
-		if err != nil {
+		if err := enqueueNotice(ctx, h.cfg.NoticeQueue, id); err != nil {
 			h.cfg.Log.WarnContext(ctx, "could not enqueue a notice; the outbox sweep will", "notice_id", id, "error", err)
 		}
 	}
@@ -298,7 +293,7 @@ func (h *DeliverHandler) report(ctx context.Context, w repo.Work, r repo.Attempt
 		if err != nil {
 			return err
 		}
-		if _, err := h.cfg.Retries.EnqueueContext(ctx, task); err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
+		if err := enqueueOnce(ctx, h.cfg.Retries, task); err == nil {
 			return nil
 		}
 		// This task stays and retries itself at the due time instead.

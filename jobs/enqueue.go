@@ -43,9 +43,5 @@ func (e *DeliveryQueue) EnqueueDelivery(ctx context.Context, deliveryID string) 
 // EnqueueNotice enqueues the task that dispatches a notice. A task that is
 // already in Redis counts as enqueued.
 func (e *DeliveryQueue) EnqueueNotice(ctx context.Context, noticeID string) error {
-	task, err := NewNoticeTask(noticeID)
-	if err != nil {
-		return err
-	}
-	return enqueueOnce(ctx, e.client, task)
+	return enqueueNotice(ctx, e.client, noticeID)
 }

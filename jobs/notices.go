@@ -65,6 +65,16 @@ func NewMailTask(workspaceID string, due time.Time) (*asynq.Task, error) {
 		asynq.Queue(QueueMaintenance), asynq.MaxRetry(noticeTaskRetries), asynq.Timeout(5*time.Minute), asynq.ProcessAt(due)), nil
 }
 
+// enqueueNotice enqueues the dispatch of a notice; the worker after an
+// attempt, the api after a change and the outbox sweep all do it this way.
+func enqueueNotice(ctx context.Context, q TaskEnqueuer, noticeID string) error {
+	task, err := NewNoticeTask(noticeID)
+	if err != nil {
+		return err
+	}
+	return enqueueOnce(ctx, q, task)
+}
+
 // enqueueOnce enqueues a task; one already in Redis counts as enqueued.
 func enqueueOnce(ctx context.Context, q TaskEnqueuer, task *asynq.Task) error {
 	if _, err := q.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {

@@ -150,11 +150,7 @@ func (h *SweepHandler) sweepNotices(ctx context.Context, before time.Time) error
 		return err
 	}
 	for _, id := range ids {
-		task, err := NewNoticeTask(id)
-		if err != nil {
-			return err
-		}
-		if err := enqueueOnce(ctx, h.enqueuer, task); err != nil {
+		if err := enqueueNotice(ctx, h.enqueuer, id); err != nil {
 			return err
 		}
 	}
